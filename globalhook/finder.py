@@ -1,0 +1,310 @@
+"""The import hook: a ``sys.meta_path`` finder and the loaders it swaps in.
+
+The finder never locates modules itself.  For a module the allowlist wants,
+it asks the finders behind it for the spec (so editable installs and other
+hooks keep working) and only replaces the loader: plain source and bytecode
+loaders by :class:`TrackingSourceFileLoader` / :class:`TrackingSourcelessFileLoader`,
+any other loader with ``exec_module`` by a :class:`DelegatingLoader` that
+lets the other loader run the module inside a tracked module object.
+
+Finders that sit in front of ours (pytest's assertion rewriter inserts itself
+at ``sys.meta_path[0]``) are adopted: their ``find_spec`` is wrapped on the
+instance so that the specs they return get the same treatment.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery as machinery
+import sys
+import threading
+import types
+from typing import Callable, Dict, List, Optional, Sequence
+
+from .modules import ModuleFactory, select_strategy
+from .patterns import ModuleFilter
+from .tracking import RECORDER, Recorder, TrackingDict
+
+__all__ = ["TrackingFinder", "ImportHook", "install", "installed_hook"]
+
+_PASS_THROUGH_ORIGINS = ("built-in", "frozen")
+
+
+class _TrackingLoaderMixin:
+    """Create a tracked module; remember qualified names of the code it runs."""
+
+    _globalhook_factory: ModuleFactory
+
+    def create_module(self, spec: machinery.ModuleSpec) -> types.ModuleType:
+        return self._globalhook_factory(spec.name)
+
+    def get_code(self, fullname: str) -> Optional[types.CodeType]:
+        code = super().get_code(fullname)  # type: ignore[misc]
+        if code is not None:
+            RECORDER.register_code(code)
+        return code
+
+
+class TrackingSourceFileLoader(_TrackingLoaderMixin, machinery.SourceFileLoader):
+    """A :class:`SourceFileLoader` whose modules are born tracked."""
+
+
+class TrackingSourcelessFileLoader(_TrackingLoaderMixin, machinery.SourcelessFileLoader):
+    """A :class:`SourcelessFileLoader` (``.pyc`` only) whose modules are born tracked."""
+
+
+class DelegatingLoader:
+    """Run another tool's loader inside a tracked module.
+
+    The module's ``__loader__`` and ``__spec__.loader`` are set back to the
+    other loader before it runs, so the module looks exactly as that tool
+    made it.
+    """
+
+    def __init__(self, loader, factory: ModuleFactory) -> None:
+        self._loader = loader
+        self._factory = factory
+
+    def create_module(self, spec: machinery.ModuleSpec) -> Optional[types.ModuleType]:
+        create = getattr(self._loader, "create_module", None)
+        module = create(spec) if create is not None else None
+        if module is not None:
+            RECORDER.not_tracked[spec.name] = (
+                f"its loader ({type(self._loader).__qualname__}) creates its own module object"
+            )
+            return module
+        return self._factory(spec.name)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        spec = getattr(module, "__spec__", None)
+        if spec is not None and spec.loader is self:
+            spec.loader = self._loader
+        if getattr(module, "__loader__", None) is self:
+            module.__loader__ = self._loader
+        self._loader.exec_module(module)
+        if isinstance(vars(module), TrackingDict) and not hasattr(types.CodeType, "co_qualname"):
+            _register_namespace_codes(vars(module))
+
+    def __getattr__(self, name: str):
+        return getattr(self._loader, name)
+
+
+def _register_namespace_codes(namespace: dict) -> None:
+    """Before 3.11, learn qualified names from the functions a module defined."""
+    seen = set()
+    stack = list(dict.values(namespace))
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        func = getattr(obj, "__func__", obj)
+        code = getattr(func, "__code__", None)
+        if isinstance(code, types.CodeType) and isinstance(getattr(func, "__qualname__", None), str):
+            RECORDER.note_qualname(code, func.__qualname__)
+        elif isinstance(obj, type) and obj.__module__ == dict.get(namespace, "__name__"):
+            stack.extend(vars(obj).values())
+
+
+class TrackingFinder:
+    """``sys.meta_path`` finder that hands out tracking loaders."""
+
+    def __init__(self, module_filter: ModuleFilter, factory: ModuleFactory, recorder: Recorder = RECORDER) -> None:
+        self.filter = module_filter
+        self.factory = factory
+        self.recorder = recorder
+        self._busy = threading.local()
+        self._adopted: List[object] = []
+
+    # -- finding -----------------------------------------------------------
+
+    def find_spec(self, fullname: str, path=None, target=None) -> Optional[machinery.ModuleSpec]:
+        meta_path = sys.meta_path
+        if meta_path and meta_path[0] is not self:
+            self.adopt_front_finders()
+        decision = self.filter.decide_name(fullname)
+        if decision is False or getattr(self._busy, "active", False):
+            return None
+        self._busy.active = True  # an import made inside another finder passes through
+        try:
+            spec = self._find_behind(fullname, path, target)
+        finally:
+            self._busy.active = False
+        if spec is None:
+            return None
+        if decision is None and not self.filter.wants_path(spec.origin):
+            return spec  # found anyway: spare the finders a second search
+        return self.track_spec(spec)
+
+    def _find_behind(self, fullname: str, path, target) -> Optional[machinery.ModuleSpec]:
+        meta_path = sys.meta_path
+        try:
+            start = meta_path.index(self) + 1
+        except ValueError:
+            start = 0
+        for finder in meta_path[start:]:
+            if isinstance(finder, TrackingFinder):
+                continue
+            find_spec = getattr(finder, "find_spec", None)
+            if find_spec is None:
+                continue
+            spec = find_spec(fullname, path, target)
+            if spec is not None:
+                return spec
+        return None
+
+    def track_spec(self, spec: machinery.ModuleSpec) -> machinery.ModuleSpec:
+        """Give a wanted module's spec a tracking loader, when that can be done safely."""
+        loader = spec.loader
+        if loader is None or spec.origin in _PASS_THROUGH_ORIGINS or isinstance(loader, (DelegatingLoader, _TrackingLoaderMixin)):
+            return spec  # namespace package, built-in, frozen, or already ours
+        if type(loader) is machinery.SourceFileLoader:
+            new = TrackingSourceFileLoader(loader.name, loader.path)
+        elif type(loader) is machinery.SourcelessFileLoader:
+            new = TrackingSourcelessFileLoader(loader.name, loader.path)
+        elif isinstance(loader, machinery.ExtensionFileLoader):
+            return spec
+        elif hasattr(loader, "exec_module"):
+            spec.loader = DelegatingLoader(loader, self.factory)
+            return spec
+        else:
+            self.recorder.not_tracked[spec.name] = (
+                f"its loader ({type(loader).__qualname__}) has no exec_module"
+            )
+            return spec
+        new._globalhook_factory = self.factory
+        spec.loader = new
+        return spec
+
+    # -- finders in front of us -------------------------------------------
+
+    def adopt_front_finders(self) -> None:
+        """Wrap ``find_spec`` of instance finders placed before this one."""
+        for finder in list(sys.meta_path):
+            if finder is self:
+                break
+            if isinstance(finder, (type, TrackingFinder)) or finder in self._adopted:
+                continue
+            original = getattr(finder, "find_spec", None)
+            if original is None or getattr(original, "_globalhook_wrapper", False):
+                continue
+            try:
+                finder.find_spec = self._wrap_find_spec(original)
+            except (AttributeError, TypeError):
+                continue  # a finder that refuses attributes keeps running unwrapped
+            self._adopted.append(finder)
+
+    def _wrap_find_spec(self, original: Callable) -> Callable:
+        def find_spec(fullname, path=None, target=None):
+            spec = original(fullname, path, target)
+            if spec is not None and self in sys.meta_path and self.filter.wants(fullname, spec.origin):
+                spec = self.track_spec(spec)
+            return spec
+
+        find_spec._globalhook_wrapper = True  # type: ignore[attr-defined]
+        find_spec.__wrapped__ = original  # type: ignore[attr-defined]
+        return find_spec
+
+    def release_adopted(self) -> None:
+        for finder in self._adopted:
+            wrapper = vars(finder).get("find_spec") if hasattr(finder, "__dict__") else None
+            if getattr(wrapper, "_globalhook_wrapper", False):
+                del finder.find_spec
+        self._adopted.clear()
+
+    def invalidate_caches(self) -> None:
+        pass
+
+    # -- modules that were there first -------------------------------------
+
+    def note_already_imported(self, skip: Sequence[str] = ("__main__",)) -> None:
+        """List matching modules imported before the hook: they cannot be tracked."""
+        for name, module in list(sys.modules.items()):
+            if name in skip or module is None:
+                continue
+            namespace = getattr(module, "__dict__", None)
+            if isinstance(namespace, TrackingDict):
+                continue
+            origin = getattr(module, "__file__", None)
+            if not isinstance(origin, str) or not origin.endswith((".py", ".pyc")):
+                continue
+            if self.filter.wants(name, origin):
+                self.recorder.not_tracked.setdefault(name, "already imported before globalhook started")
+
+
+class ImportHook:
+    """What :func:`install` returns: uninstall it, or use it as a context manager."""
+
+    def __init__(self, finder: TrackingFinder, strategy: str, warning: Optional[str]) -> None:
+        self.finder = finder
+        self.strategy = strategy
+        self.warning = warning
+        self.recorder = finder.recorder
+
+    @property
+    def installed(self) -> bool:
+        return self.finder in sys.meta_path
+
+    def new_module(self, name: str) -> types.ModuleType:
+        """A tracked module of this hook's strategy (the runner's ``__main__``)."""
+        return self.finder.factory(name)
+
+    def uninstall(self) -> None:
+        """Stop tracking new imports; modules already tracked keep recording."""
+        global _installed
+        try:
+            sys.meta_path.remove(self.finder)
+        except ValueError:
+            pass
+        self.finder.release_adopted()
+        if _installed is self:
+            _installed = None
+
+    def lookups(self) -> List[dict]:
+        """Everything recorded so far, as data-file entries."""
+        return self.recorder.lookups()
+
+    def reads(self, func: Callable) -> Dict[str, int]:
+        return self.recorder.reads(func)  # type: ignore[arg-type]
+
+    def __enter__(self) -> "ImportHook":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.uninstall()
+
+
+_installed: Optional[ImportHook] = None
+
+
+def installed_hook() -> Optional[ImportHook]:
+    """The hook currently installed in this process, if any."""
+    return _installed
+
+
+def install(
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    strategy: str = "native",
+    root: Optional[str] = None,
+) -> ImportHook:
+    """Track every module imported from now on that the allowlist wants.
+
+    ``include``/``exclude`` take module patterns (``pkg`` means ``pkg`` and its
+    submodules; ``*``/``?`` are wildcards); with no ``include``, modules whose
+    files lie under ``root`` (default: the current directory) are tracked,
+    except those in virtual environments and site-packages.  ``strategy`` is
+    ``"native"`` or ``"proxy"``; when it cannot work here the other one is
+    used and :attr:`ImportHook.warning` says why.  Raises
+    :class:`~globalhook.modules.StrategyError` when nothing can track, and
+    :class:`~globalhook.patterns.PatternError` for a bad pattern.
+    """
+    global _installed
+    if _installed is not None and _installed.installed:
+        raise RuntimeError("globalhook is already installed in this process; uninstall() it first")
+    module_filter = ModuleFilter(include, exclude, root)
+    chosen, factory, warning = select_strategy(strategy)
+    finder = TrackingFinder(module_filter, factory)
+    finder.note_already_imported()
+    sys.meta_path.insert(0, finder)
+    _installed = ImportHook(finder, chosen, warning)
+    return _installed

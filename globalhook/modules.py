@@ -1,0 +1,259 @@
+"""Module objects whose one and only ``__dict__`` is a :class:`TrackingDict`.
+
+Two strategies:
+
+``native``
+    A genuine :class:`types.ModuleType` subclass instance whose ``md_dict``
+    pointer is replaced, right after creation and before any code runs, by a
+    tracking dict.  The pointer is found by scanning the object for the
+    address of its current ``__dict__`` (cross-checked with
+    ``ModuleType.__dictoffset__``), never by a hard-coded offset.  The result
+    is a real module: ``isinstance``, ``__class__`` assignment to another
+    module subclass, PEP 562, weak references and C code that calls
+    ``PyModule_Check`` all keep working.  Guarded by a start-up probe.
+
+``proxy``
+    A plain object that claims ``__class__ = ModuleType`` and carries a
+    tracking dict as its instance ``__dict__``.  Portable (no ctypes), but not
+    a real module type: C code that checks ``PyModule_Check`` rejects it.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Callable, Optional, Tuple
+
+from .tracking import RECORDER, TrackingDict
+
+__all__ = [
+    "STRATEGIES",
+    "LoggingModule",
+    "ProxyModule",
+    "StrategyError",
+    "new_native_module",
+    "new_proxy_module",
+    "probe",
+    "select_strategy",
+]
+
+STRATEGIES = ("native", "proxy")
+
+ModuleFactory = Callable[[str], types.ModuleType]
+
+
+class StrategyError(RuntimeError):
+    """No strategy can track lookups on this interpreter."""
+
+
+class LoggingModule(types.ModuleType):
+    """A real module whose namespace is a :class:`TrackingDict` (native strategy)."""
+
+    __slots__ = ()
+
+
+# -- native ------------------------------------------------------------------
+
+_swap: Optional[Callable[[types.ModuleType, dict], None]] = None
+
+
+def _make_swapper() -> Callable[[types.ModuleType, dict], None]:
+    import ctypes
+
+    incref = ctypes.pythonapi.Py_IncRef
+    decref = ctypes.pythonapi.Py_DecRef
+    incref.argtypes = decref.argtypes = [ctypes.py_object]
+    incref.restype = decref.restype = None
+    pointer_size = ctypes.sizeof(ctypes.c_void_p)
+    if TrackingDict.__basicsize__ != dict.__basicsize__:
+        raise StrategyError("TrackingDict does not have the layout of dict")
+
+    sample = LoggingModule("globalhook-probe")
+    slots = LoggingModule.__basicsize__ // pointer_size
+    words = (ctypes.c_void_p * slots).from_address(id(sample))
+    found = [i for i in range(slots) if words[i] == id(sample.__dict__)]
+    if len(found) != 1:
+        raise StrategyError(f"module dict pointer not found by scanning ({len(found)} candidates)")
+    index = found[0]
+    offset = getattr(types.ModuleType, "__dictoffset__", None)
+    if offset is not None and offset != index * pointer_size:
+        raise StrategyError(f"module dict pointer at {index * pointer_size}, __dictoffset__ says {offset}")
+
+    def swap(module: types.ModuleType, new: dict) -> None:
+        old = module.__dict__
+        slot = (ctypes.c_void_p * slots).from_address(id(module))
+        if slot[index] != id(old):  # pragma: no cover - the probe guards this
+            raise StrategyError("module layout changed")
+        incref(new)
+        slot[index] = id(new)
+        decref(old)
+
+    return swap
+
+
+def new_native_module(name: str) -> LoggingModule:
+    """A real module named ``name`` with a fresh tracking namespace."""
+    module = LoggingModule(name)
+    namespace = TrackingDict(module.__dict__)
+    _swap(module, namespace)  # type: ignore[misc]
+    return module
+
+
+# -- proxy -------------------------------------------------------------------
+
+
+_set_real_class = object.__dict__["__class__"].__set__
+
+
+class ProxyModule:
+    """Stands in for a module where the native strategy cannot be used.
+
+    It answers ``isinstance(m, ModuleType)`` through ``__class__``, forwards
+    PEP 562 ``__getattr__``/``__dir__`` to the namespace, and emulates
+    ``sys.modules[__name__].__class__ = SomeModuleSubclass`` by switching to a
+    proxy class that carries the subclass's attributes.
+    """
+
+    __module_class__ = types.ModuleType
+
+    def __init__(self, name: str, doc: Optional[str] = None) -> None:
+        namespace = TrackingDict(types.ModuleType(name, doc).__dict__)
+        object.__setattr__(self, "__dict__", namespace)
+
+    @property  # type: ignore[misc]
+    def __class__(self):  # noqa: D401 - mimic a module
+        return type(self).__module_class__
+
+    @__class__.setter
+    def __class__(self, cls: type) -> None:
+        if not (isinstance(cls, type) and issubclass(cls, types.ModuleType)):
+            raise TypeError(
+                f"__class__ assignment only supported for mutable types or ModuleType subclasses"
+            )
+        attrs = {
+            k: v
+            for k, v in vars(cls).items()
+            if k not in ("__dict__", "__weakref__", "__slots__", "__module__", "__qualname__")
+        }
+        attrs["__module_class__"] = cls
+        _set_real_class(self, type(cls.__name__, (ProxyModule,), attrs))
+
+    def __getattr__(self, name: str):
+        namespace = object.__getattribute__(self, "__dict__")
+        hook = dict.get(namespace, "__getattr__")
+        if hook is not None:
+            return hook(name)
+        raise AttributeError(f"module {dict.get(namespace, '__name__')!r} has no attribute {name!r}")
+
+    def __dir__(self):
+        namespace = object.__getattribute__(self, "__dict__")
+        hook = dict.get(namespace, "__dir__")
+        if hook is not None:
+            return hook()
+        return list(namespace)
+
+    def __repr__(self) -> str:
+        namespace = object.__getattribute__(self, "__dict__")
+        twin = types.ModuleType(str(dict.get(namespace, "__name__", "?")))
+        for key in ("__spec__", "__loader__", "__file__"):
+            if key in namespace:
+                setattr(twin, key, dict.get(namespace, key))
+        return repr(twin)
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError("cannot pickle 'module' object")
+
+
+def new_proxy_module(name: str) -> types.ModuleType:
+    return ProxyModule(name)  # type: ignore[return-value]
+
+
+# -- choosing ----------------------------------------------------------------
+
+
+class _ProbeDict(dict):
+    __slots__ = ()
+    seen: list = []
+
+    def __getitem__(self, name):
+        _ProbeDict.seen.append(name)
+        return dict.__getitem__(self, name)
+
+
+_PROBE_FILE = "<globalhook probe>"
+_PROBE_SOURCE = "def probe():\n    return probe_global, len\nprobe_global = 1\n"
+
+
+def _observable() -> Optional[str]:
+    """Does this CPython route a function's global lookups through a dict subclass?"""
+    _ProbeDict.seen = []
+    namespace = _ProbeDict(__builtins__=__builtins__)
+    exec(compile(_PROBE_SOURCE, _PROBE_FILE, "exec"), namespace)
+    dict.get(namespace, "probe")()
+    if "probe_global" not in _ProbeDict.seen:
+        return "this Python does not route global lookups through a dict subclass"
+    return None
+
+
+def probe(strategy: str) -> Optional[str]:
+    """Try ``strategy`` on a throwaway module; return why it failed, or None."""
+    global _swap
+    try:
+        reason = _observable()
+        if reason:
+            return reason
+        if strategy == "native":
+            if sys.implementation.name != "cpython":
+                return f"needs CPython, not {sys.implementation.name}"
+            if _swap is None:
+                _swap = _make_swapper()
+            factory: ModuleFactory = new_native_module
+        else:
+            factory = new_proxy_module
+        module = factory("globalhook_probe")
+        namespace = module.__dict__
+        exec(compile(_PROBE_SOURCE, _PROBE_FILE, "exec"), namespace)
+        func = dict.get(namespace, "probe")
+        if type(namespace) is not TrackingDict or func.__globals__ is not namespace:
+            return "the module namespace is not the tracking dict"
+        if strategy == "native" and not (type(module) is LoggingModule and isinstance(module, types.ModuleType)):
+            return "the module is not a real module"
+        if func() != (1, len):
+            return "a function in the module read wrong values"
+        del module, namespace, func
+    except Exception as exc:  # any failure means: do not use this strategy
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        RECORDER.forget_file(_PROBE_FILE)
+    return None
+
+
+_FACTORIES = {"native": new_native_module, "proxy": new_proxy_module}
+
+
+def select_strategy(requested: str = "native") -> Tuple[str, ModuleFactory, Optional[str]]:
+    """Return (strategy, factory, warning): the requested one, or the fallback.
+
+    The warning is one line when the requested strategy failed its probe and
+    the fallback is used.  When no strategy can track at all, raise
+    :class:`StrategyError`: running untracked would silently record nothing.
+    """
+    if requested not in STRATEGIES:
+        raise ValueError(f"unknown strategy {requested!r} (choose from {', '.join(STRATEGIES)})")
+    order = [requested] + [s for s in STRATEGIES if s != requested]
+    reasons = []
+    for strategy in order:
+        reason = probe(strategy)
+        if reason is None:
+            warning = None
+            if strategy != requested:
+                warning = (
+                    f"globalhook: the {requested} strategy is not usable here ({reasons[0]}); "
+                    f"using the {strategy} strategy"
+                )
+            return strategy, _FACTORIES[strategy], warning
+        reasons.append(reason)
+    raise StrategyError(
+        "globalhook cannot track global lookups on this Python "
+        f"({sys.version.split()[0]}): " + "; ".join(f"{s}: {r}" for s, r in zip(order, reasons))
+    )

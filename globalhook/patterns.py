@@ -1,0 +1,188 @@
+"""Which modules get tracked: the include/exclude allowlist.
+
+A pattern without wildcards names a module and its submodules, the way
+typeguard and beartype name packages: ``pkg`` matches ``pkg`` and
+``pkg.sub`` but not ``pkg_other``.  A pattern with ``*``, ``?`` or ``[...]``
+is matched against the whole dotted name with :mod:`fnmatch`.  Exclusions
+always win.  With no include pattern at all, the default is every module
+whose file lies under a root folder (the current directory), outside virtual
+environments and site-packages.
+
+The finder asks for a decision on every import, so decisions are cached and
+the common "no" is answered from the name alone whenever it can be.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import sys
+import sysconfig
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+__all__ = ["PatternError", "ModuleFilter", "validate_pattern", "is_stdlib_module"]
+
+#: Never tracked, whatever the patterns say: the tool must not observe itself.
+SELF_PACKAGE = "globalhook"
+
+_WILDCARD = re.compile(r"[*?\[]")
+_VALID = re.compile(r"^[\w*?\[\]!.-]+$")
+
+
+class PatternError(ValueError):
+    """A pattern that can never match a module name."""
+
+
+def validate_pattern(pattern: object) -> str:
+    """Return ``pattern`` stripped, or raise :class:`PatternError` saying why not."""
+    if not isinstance(pattern, str):
+        raise PatternError(f"pattern must be a string, not {type(pattern).__name__}")
+    text = pattern.strip()
+    if not text:
+        raise PatternError("empty pattern")
+    if not _VALID.match(text):
+        raise PatternError(f"pattern {pattern!r} has characters that cannot appear in a module name")
+    if text.startswith(".") or text.endswith(".") or ".." in text:
+        raise PatternError(f"pattern {pattern!r} is not a dotted module name")
+    if _WILDCARD.search(text):
+        try:
+            re.compile(fnmatch.translate(text))
+        except re.error as exc:  # pragma: no cover - fnmatch escapes almost everything
+            raise PatternError(f"pattern {pattern!r} is not a valid wildcard: {exc}") from None
+    return text
+
+
+def _stdlib_names() -> frozenset:
+    names = getattr(sys, "stdlib_module_names", None)
+    if names is not None:
+        return frozenset(names)
+    # Python 3.9: list the standard library folders instead.
+    found = set(sys.builtin_module_names)
+    paths = sysconfig.get_paths()
+    for key in ("stdlib", "platstdlib"):
+        folder = paths.get(key)
+        if not folder or not os.path.isdir(folder):
+            continue
+        for entry in os.listdir(folder):
+            if entry in ("site-packages", "dist-packages"):
+                continue
+            base = entry.split(".", 1)[0]
+            if entry.endswith(".py") or os.path.isfile(os.path.join(folder, entry, "__init__.py")):
+                found.add(base)
+        dynload = os.path.join(folder, "lib-dynload")
+        if os.path.isdir(dynload):
+            found.update(entry.split(".", 1)[0] for entry in os.listdir(dynload))
+    return frozenset(found)
+
+
+_STDLIB: Optional[frozenset] = None
+
+
+def is_stdlib_module(fullname: str) -> bool:
+    """True when the top-level package of ``fullname`` is part of the standard library."""
+    global _STDLIB
+    if _STDLIB is None:
+        _STDLIB = _stdlib_names()
+    return fullname.partition(".")[0] in _STDLIB
+
+
+class _PatternSet:
+    """Plain names matched by prefix, wildcard patterns by one compiled regex."""
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self.patterns: Tuple[str, ...] = tuple(validate_pattern(p) for p in patterns)
+        self.plain = tuple(p for p in self.patterns if not _WILDCARD.search(p))
+        wild = [fnmatch.translate(p) for p in self.patterns if _WILDCARD.search(p)]
+        self.wild = re.compile("|".join(f"(?:{w})" for w in wild)) if wild else None
+
+    def by_name(self, fullname: str) -> bool:
+        return any(fullname == p or fullname.startswith(p + ".") for p in self.plain)
+
+    def by_wildcard(self, fullname: str) -> bool:
+        return self.wild is not None and self.wild.match(fullname) is not None
+
+    def __bool__(self) -> bool:
+        return bool(self.patterns)
+
+
+def _is_under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+class ModuleFilter:
+    """Decide, cheaply and repeatably, whether a module is to be tracked."""
+
+    def __init__(
+        self,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        root: Optional[str] = None,
+    ) -> None:
+        self.include = _PatternSet(include)
+        self.exclude = _PatternSet(exclude)
+        self.root = os.path.realpath(root if root is not None else os.getcwd())
+        prefixes = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix}
+        self._outside = tuple(sorted(os.path.realpath(p) for p in prefixes if p))
+        self._by_name: Dict[str, Optional[bool]] = {}
+
+    @property
+    def uses_paths(self) -> bool:
+        """True when the decision needs the module's file (no include patterns given)."""
+        return not self.include
+
+    def excluded(self, fullname: str) -> bool:
+        return self.exclude.by_name(fullname) or self.exclude.by_wildcard(fullname)
+
+    def decide_name(self, fullname: str) -> Optional[bool]:
+        """Decide from the name alone: True, False, or None when the file must be seen."""
+        try:
+            return self._by_name[fullname]
+        except KeyError:
+            pass
+        decision = self._decide_name(fullname)
+        self._by_name[fullname] = decision
+        return decision
+
+    def _decide_name(self, fullname: str) -> Optional[bool]:
+        if fullname == SELF_PACKAGE or fullname.startswith(SELF_PACKAGE + "."):
+            return False
+        if self.excluded(fullname):
+            return False
+        if self.include:
+            if self.include.by_name(fullname):
+                return True  # named explicitly: even a stdlib module
+            return self.include.by_wildcard(fullname) and not is_stdlib_module(fullname)
+        if fullname == "__main__":
+            return True
+        if is_stdlib_module(fullname):
+            return False
+        return None
+
+    def wants_path(self, origin: Optional[str]) -> bool:
+        """The default rule: a file under the root, outside any environment."""
+        if not origin or not os.path.isabs(origin):
+            return False
+        path = os.path.realpath(origin)
+        if not _is_under(path, self.root):
+            return False
+        parts = path.split(os.sep)
+        if "site-packages" in parts or "dist-packages" in parts:
+            return False
+        return not any(_is_under(path, prefix) for prefix in self._outside)
+
+    def wants(self, fullname: str, origin: Optional[str] = None) -> bool:
+        decision = self.decide_name(fullname)
+        if decision is None:
+            return self.wants_path(origin)
+        return decision
+
+    def describe(self) -> List[str]:
+        """Human-readable summary, for reports and error messages."""
+        if self.include:
+            lines = [f"include: {', '.join(self.include.patterns)}"]
+        else:
+            lines = [f"include: files under {self.root} (default)"]
+        if self.exclude:
+            lines.append(f"exclude: {', '.join(self.exclude.patterns)}")
+        return lines

@@ -1,0 +1,232 @@
+"""The tracking dict and the recorder: the hot path.
+
+A tracked module is born with a :class:`TrackingDict` as its one and only
+``__dict__``, so every function defined in it has that dict as
+``__globals__``.  Because the dict is not an exact ``dict``, CPython's
+``LOAD_GLOBAL`` and module-level ``LOAD_NAME`` go through
+``PyObject_GetItem`` and so through :meth:`TrackingDict.__getitem__`, which
+attributes the lookup to the code object that made it (the caller's frame).
+
+Counts live in per-kind tables keyed by ``(code, name)``.  Each value is an
+:func:`itertools.count`; ``next()`` on it is a single C call, so counts stay
+exact when many threads look names up at once, with no lock on the hot path.
+Memory grows with the number of distinct (code, name) pairs, never with the
+number of lookups.  Only names and counts are kept, never values.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from itertools import count as _count
+from types import CodeType, FunctionType
+from typing import Dict, Iterator, List, Optional, Tuple
+
+__all__ = ["TrackingDict", "Recorder", "RECORDER", "KINDS", "is_tracking_dict"]
+
+#: Kinds of lookup, in report order.  New kinds are added at the end.
+KINDS = ("global", "builtin", "missing", "store", "delete")
+
+_Key = Tuple[CodeType, object]
+
+# The tables are module globals (an exact dict, so the hot path's own global
+# reads stay specialised).  They are cleared in place, never rebound.
+_global_counts: Dict[_Key, "_count"] = {}
+_builtin_counts: Dict[_Key, "_count"] = {}
+_missing_counts: Dict[_Key, "_count"] = {}
+_store_counts: Dict[_Key, "_count"] = {}
+_delete_counts: Dict[_Key, "_count"] = {}
+_TABLES = dict(zip(KINDS, (_global_counts, _builtin_counts, _missing_counts, _store_counts, _delete_counts)))
+
+#: (code, name) -> name of the module whose dict was read, noted on first sight.
+_owners: Dict[_Key, Optional[str]] = {}
+
+_getframe = sys._getframe
+_next = next
+_dict_getitem = dict.__getitem__
+_dict_setitem = dict.__setitem__
+_dict_delitem = dict.__delitem__
+_dict_get = dict.get
+
+
+def _first(table: Dict[_Key, "_count"], key: _Key, namespace: dict) -> None:
+    """Slow path, once per (code, name, kind): create the counter and count one."""
+    _next(table.setdefault(key, _count()))
+    if key not in _owners:
+        _owners.setdefault(key, _dict_get(namespace, "__name__"))
+
+
+class TrackingDict(dict):
+    """A module namespace that records every lookup CPython routes through it.
+
+    ``__slots__ = ()`` keeps the instance layout identical to ``dict``; the
+    native module strategy depends on that to put one in a module's
+    ``md_dict`` slot.
+    """
+
+    __slots__ = ()
+
+    def __getitem__(self, name):
+        try:
+            value = _dict_getitem(self, name)
+        except KeyError:
+            frame = _getframe(1)
+            key = (frame.f_code, name)
+            table = _builtin_counts if name in frame.f_builtins else _missing_counts
+            try:
+                _next(table[key])
+            except KeyError:
+                _first(table, key, self)
+            raise
+        key = (_getframe(1).f_code, name)
+        try:
+            _next(_global_counts[key])
+        except KeyError:
+            _first(_global_counts, key, self)
+        return value
+
+    def __setitem__(self, name, value):
+        _dict_setitem(self, name, value)
+        key = (_getframe(1).f_code, name)
+        try:
+            _next(_store_counts[key])
+        except KeyError:
+            _first(_store_counts, key, self)
+
+    def __delitem__(self, name):
+        _dict_delitem(self, name)
+        key = (_getframe(1).f_code, name)
+        try:
+            _next(_delete_counts[key])
+        except KeyError:
+            _first(_delete_counts, key, self)
+
+    def __reduce_ex__(self, protocol):
+        # Pickle and copy like the plain dict a module namespace would be.
+        return (dict, (dict(self),))
+
+
+def is_tracking_dict(obj: object) -> bool:
+    return isinstance(obj, TrackingDict)
+
+
+def _counter_value(counter: "_count") -> int:
+    # repr(count(n)) is 'count(n)'; reading it does not advance the counter.
+    return int(repr(counter)[6:-1])
+
+
+class Recorder:
+    """The process-wide view of the tables: snapshots, qualified names, notes.
+
+    There is one recorder per process (:data:`RECORDER`), because the hot path
+    writes to module-level tables.
+    """
+
+    def __init__(self) -> None:
+        self._qualnames: Dict[CodeType, str] = {}
+        self._lock = threading.Lock()
+        #: module name -> reason it matched the patterns but is not tracked.
+        self.not_tracked: Dict[str, str] = {}
+
+    # -- attribution -------------------------------------------------------
+
+    def register_code(self, code: CodeType) -> None:
+        """Remember qualified names for a module's code tree (needed before 3.11).
+
+        Python < 3.11 code objects carry only ``co_name``; the qualified name
+        follows CPython's rules: children of a function get ``.<locals>.``,
+        children of a class body get ``Class.``.
+        """
+        if hasattr(code, "co_qualname"):
+            return
+        with self._lock:
+            self._qualnames[code] = code.co_name
+            self._walk(code, None, False)
+
+    def _walk(self, code: CodeType, qualname: Optional[str], in_function: bool) -> None:
+        for const in code.co_consts:
+            if not isinstance(const, CodeType):
+                continue
+            is_class = _is_class_body(const)
+            if is_class and const.co_consts and isinstance(const.co_consts[0], str):
+                child = const.co_consts[0]  # a class body stores its own __qualname__
+            elif qualname is None:
+                child = const.co_name
+            elif in_function:
+                child = f"{qualname}.<locals>.{const.co_name}"
+            else:
+                child = f"{qualname}.{const.co_name}"
+            self._qualnames[const] = child
+            self._walk(const, child, not is_class)
+
+    def note_qualname(self, code: CodeType, qualname: str) -> None:
+        self._qualnames.setdefault(code, qualname)
+
+    def qualname(self, code: CodeType) -> str:
+        return getattr(code, "co_qualname", None) or self._qualnames.get(code) or code.co_name
+
+    # -- reading -----------------------------------------------------------
+
+    def entries(self) -> Iterator[Tuple[str, CodeType, object, int, Optional[str]]]:
+        """Yield (kind, code, name, count, module) for everything recorded so far."""
+        for kind, table in _TABLES.items():
+            for key, counter in list(table.items()):
+                code, name = key
+                yield kind, code, name, _counter_value(counter), _owners.get(key)
+
+    def lookups(self) -> List[dict]:
+        """The recorded lookups as data-file entries (names and counts only)."""
+        result = []
+        for kind, code, name, count, module in self.entries():
+            if count <= 0:
+                continue
+            result.append(
+                {
+                    "module": module if isinstance(module, str) else "<unknown>",
+                    "function": self.qualname(code),
+                    "file": code.co_filename,
+                    "line": code.co_firstlineno,
+                    "name": name if isinstance(name, str) else repr(name),
+                    "kind": kind,
+                    "count": count,
+                }
+            )
+        result.sort(key=lambda e: (e["module"], e["file"], e["line"], e["function"], e["name"], e["kind"]))
+        return result
+
+    def reads(self, func: FunctionType) -> Dict[str, int]:
+        """Names read by one function's own code (globals, builtins, missing)."""
+        code = getattr(func, "__code__", func)
+        result: Dict[str, int] = {}
+        for kind, entry_code, name, count, _ in self.entries():
+            if entry_code is code and kind in ("global", "builtin", "missing") and isinstance(name, str):
+                result[name] = result.get(name, 0) + count
+        return result
+
+    def total(self) -> int:
+        return sum(entry[3] for entry in self.entries())
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def forget_file(self, filename: str) -> None:
+        """Drop what code from one file recorded (globalhook's own probes)."""
+        for table in _TABLES.values():
+            for key in [k for k in list(table) if k[0].co_filename == filename]:
+                table.pop(key, None)
+                _owners.pop(key, None)
+
+    def clear(self) -> None:
+        """Forget every count (a forked child starts empty), keep names known."""
+        for table in _TABLES.values():
+            table.clear()
+        _owners.clear()
+
+
+def _is_class_body(code: CodeType) -> bool:
+    names = code.co_names
+    return "__module__" in names and "__qualname__" in names and code.co_argcount == 0 and not (
+        code.co_flags & 0x20  # CO_GENERATOR
+    )
+
+
+RECORDER = Recorder()
