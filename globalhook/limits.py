@@ -20,6 +20,8 @@ _ALWAYS = [
     "the dict directly)",
     "reads made by the interpreter in C: `from m import *`, `getattr(m, name)` / `m.name` "
     "from other modules, `name in globals()`, `globals().get(name)`, and other dict methods",
+    "`eval`/`exec` given a separate locals mapping (the default inside a function): "
+    "the fallback from those locals to the module globals reads the dict directly",
     "modules imported before globalhook started",
 ]
 

@@ -7,7 +7,10 @@ A tracked module is born with a :class:`TrackingDict` as its one and only
 ``PyObject_GetItem`` and so through :meth:`TrackingDict.__getitem__`, which
 attributes the lookup to the code object that made it (the caller's frame).
 
-Counts live in per-kind tables keyed by ``(code, name)``.  Each value is an
+Counts live in per-kind tables keyed by ``(id(code), name)``: code objects
+compare and hash by value (two identical functions in different files are
+equal, and hashing one walks its bytecode), so identity is both right and
+cheaper.  The slow path keeps each code object alive, so ids are never reused.  Each value is an
 :func:`itertools.count`; ``next()`` on it is a single C call, so counts stay
 exact when many threads look names up at once, with no lock on the hot path.
 Memory grows with the number of distinct (code, name) pairs, never with the
@@ -27,7 +30,7 @@ __all__ = ["TrackingDict", "Recorder", "RECORDER", "KINDS", "is_tracking_dict"]
 #: Kinds of lookup, in report order.  New kinds are added at the end.
 KINDS = ("global", "builtin", "missing", "store", "delete")
 
-_Key = Tuple[CodeType, object]
+_Key = Tuple[int, object]
 
 # The tables are module globals (an exact dict, so the hot path's own global
 # reads stay specialised).  They are cleared in place, never rebound.
@@ -38,10 +41,13 @@ _store_counts: Dict[_Key, "_count"] = {}
 _delete_counts: Dict[_Key, "_count"] = {}
 _TABLES = dict(zip(KINDS, (_global_counts, _builtin_counts, _missing_counts, _store_counts, _delete_counts)))
 
-#: (code, name) -> name of the module whose dict was read, noted on first sight.
+#: (code id, name) -> name of the module whose dict was read, noted on first sight.
 _owners: Dict[_Key, Optional[str]] = {}
+#: code id -> code object, so that ids stay unique while they are keys.
+_codes: Dict[int, CodeType] = {}
 
 _getframe = sys._getframe
+_id = id
 _next = next
 _dict_getitem = dict.__getitem__
 _dict_setitem = dict.__setitem__
@@ -49,8 +55,9 @@ _dict_delitem = dict.__delitem__
 _dict_get = dict.get
 
 
-def _first(table: Dict[_Key, "_count"], key: _Key, namespace: dict) -> None:
+def _first(table: Dict[_Key, "_count"], key: _Key, namespace: dict, code: CodeType) -> None:
     """Slow path, once per (code, name, kind): create the counter and count one."""
+    _codes.setdefault(key[0], code)
     _next(table.setdefault(key, _count()))
     if key not in _owners:
         _owners.setdefault(key, _dict_get(namespace, "__name__"))
@@ -71,35 +78,38 @@ class TrackingDict(dict):
             value = _dict_getitem(self, name)
         except KeyError:
             frame = _getframe(1)
-            key = (frame.f_code, name)
+            key = (_id(frame.f_code), name)
             table = _builtin_counts if name in frame.f_builtins else _missing_counts
             try:
                 _next(table[key])
             except KeyError:
-                _first(table, key, self)
+                _first(table, key, self, frame.f_code)
             raise
-        key = (_getframe(1).f_code, name)
+        code = _getframe(1).f_code
+        key = (_id(code), name)
         try:
             _next(_global_counts[key])
         except KeyError:
-            _first(_global_counts, key, self)
+            _first(_global_counts, key, self, code)
         return value
 
     def __setitem__(self, name, value):
         _dict_setitem(self, name, value)
-        key = (_getframe(1).f_code, name)
+        code = _getframe(1).f_code
+        key = (_id(code), name)
         try:
             _next(_store_counts[key])
         except KeyError:
-            _first(_store_counts, key, self)
+            _first(_store_counts, key, self, code)
 
     def __delitem__(self, name):
         _dict_delitem(self, name)
-        key = (_getframe(1).f_code, name)
+        code = _getframe(1).f_code
+        key = (_id(code), name)
         try:
             _next(_delete_counts[key])
         except KeyError:
-            _first(_delete_counts, key, self)
+            _first(_delete_counts, key, self, code)
 
     def __reduce_ex__(self, protocol):
         # Pickle and copy like the plain dict a module namespace would be.
@@ -123,7 +133,8 @@ class Recorder:
     """
 
     def __init__(self) -> None:
-        self._qualnames: Dict[CodeType, str] = {}
+        #: id(code) -> (code, qualified name); the code is kept so the id stays its own.
+        self._qualnames: Dict[int, Tuple[CodeType, str]] = {}
         self._lock = threading.Lock()
         #: module name -> reason it matched the patterns but is not tracked.
         self.not_tracked: Dict[str, str] = {}
@@ -140,7 +151,7 @@ class Recorder:
         if hasattr(code, "co_qualname"):
             return
         with self._lock:
-            self._qualnames[code] = code.co_name
+            self._qualnames[id(code)] = (code, code.co_name)
             self._walk(code, None, False)
 
     def _walk(self, code: CodeType, qualname: Optional[str], in_function: bool) -> None:
@@ -156,14 +167,17 @@ class Recorder:
                 child = f"{qualname}.<locals>.{const.co_name}"
             else:
                 child = f"{qualname}.{const.co_name}"
-            self._qualnames[const] = child
+            self._qualnames[id(const)] = (const, child)
             self._walk(const, child, not is_class)
 
     def note_qualname(self, code: CodeType, qualname: str) -> None:
-        self._qualnames.setdefault(code, qualname)
+        self._qualnames.setdefault(id(code), (code, qualname))
 
     def qualname(self, code: CodeType) -> str:
-        return getattr(code, "co_qualname", None) or self._qualnames.get(code) or code.co_name
+        known = self._qualnames.get(id(code))
+        if known is not None and known[0] is code:
+            return known[1]
+        return getattr(code, "co_qualname", None) or code.co_name
 
     # -- reading -----------------------------------------------------------
 
@@ -171,8 +185,8 @@ class Recorder:
         """Yield (kind, code, name, count, module) for everything recorded so far."""
         for kind, table in _TABLES.items():
             for key, counter in list(table.items()):
-                code, name = key
-                yield kind, code, name, _counter_value(counter), _owners.get(key)
+                code_id, name = key
+                yield kind, _codes[code_id], name, _counter_value(counter), _owners.get(key)
 
     def lookups(self) -> List[dict]:
         """The recorded lookups as data-file entries (names and counts only)."""
@@ -211,7 +225,7 @@ class Recorder:
     def forget_file(self, filename: str) -> None:
         """Drop what code from one file recorded (globalhook's own probes)."""
         for table in _TABLES.values():
-            for key in [k for k in list(table) if k[0].co_filename == filename]:
+            for key in [k for k in list(table) if _codes[k[0]].co_filename == filename]:
                 table.pop(key, None)
                 _owners.pop(key, None)
 

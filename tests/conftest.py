@@ -1,0 +1,81 @@
+"""Shared fixtures: throwaway packages on sys.path and a hook per strategy."""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import os
+import sys
+import textwrap
+from pathlib import Path
+from typing import Dict, Iterator
+
+import pytest
+
+import globalhook
+from globalhook.modules import STRATEGIES
+
+_names = itertools.count()
+
+
+@pytest.fixture(params=STRATEGIES)
+def strategy(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def unique() -> str:
+    """A module name no other test uses, so sys.modules never hands back an old one."""
+    return f"ghtest_{os.getpid()}_{next(_names)}"
+
+
+@pytest.fixture
+def src(tmp_path: Path) -> Iterator:
+    """Write files under a fresh folder on sys.path; forget their modules afterwards."""
+    root = tmp_path / "src"
+    root.mkdir()
+    sys.path.insert(0, str(root))
+    importlib.invalidate_caches()
+
+    def write(files: Dict[str, str]) -> Path:
+        for relative, text in files.items():
+            path = root / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text))
+        importlib.invalidate_caches()
+        return root
+
+    write.root = root  # type: ignore[attr-defined]
+    yield write
+    sys.path.remove(str(root))
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None) or ""
+        if isinstance(file, str) and file.startswith(str(root)):
+            del sys.modules[name]
+    importlib.invalidate_caches()
+
+
+@pytest.fixture
+def install(strategy: str) -> Iterator:
+    """globalhook.install with this test's strategy; always uninstalled afterwards."""
+    hooks = []
+
+    def _install(**kwargs) -> globalhook.ImportHook:
+        kwargs.setdefault("strategy", strategy)
+        hook = globalhook.install(**kwargs)
+        hooks.append(hook)
+        return hook
+
+    yield _install
+    for hook in hooks:
+        hook.uninstall()
+    globalhook.RECORDER.not_tracked.clear()
+
+
+def entries(module: str, **match) -> list:
+    """Recorded lookups of one module, filtered by any entry field."""
+    return [
+        e
+        for e in globalhook.lookups()
+        if e["module"] == module and all(e[k] == v for k, v in match.items())
+    ]

@@ -1,0 +1,491 @@
+"""Tests for globalhook.data: building, saving, loading and merging data files."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import sys
+
+import pytest
+
+from globalhook import data
+from globalhook.data import DataError
+
+
+def lookup(**fields):
+    entry = {
+        "module": "pkg.mod",
+        "function": "func",
+        "file": "/src/pkg/mod.py",
+        "line": 10,
+        "name": "CONFIG",
+        "kind": "global",
+        "count": 1,
+    }
+    entry.update(fields)
+    return entry
+
+
+RUN = {"globalhook": "0.1.0", "python": "3.11.7", "pid": 123, "unobservable": ["class bodies"]}
+
+
+def write(path, payload):
+    """Write ``payload`` as JSON, or as-is when it is already text or bytes."""
+    if isinstance(payload, bytes):
+        path.write_bytes(payload)
+    elif isinstance(payload, str):
+        path.write_text(payload, encoding="utf-8")
+    else:
+        path.write_text(json.dumps(payload), encoding="utf-8")
+    return path
+
+
+def valid(**top):
+    result = data.make_data([lookup()], RUN, [{"module": "late", "reason": "already imported"}])
+    result.update(top)
+    return result
+
+
+class TestMakeData:
+    def test_header_and_sections(self):
+        result = data.make_data([lookup()], RUN)
+        assert result["format"] == "globalhook-data"
+        assert result["version"] == 1
+        assert result["runs"] == [RUN]
+        assert result["not_tracked"] == []
+        assert result["lookups"] == [lookup()]
+
+    def test_sums_duplicate_entries_and_sorts(self):
+        entries = [
+            lookup(line=30, name="b"),
+            lookup(line=10, name="a", count=2),
+            lookup(line=30, name="b", count=5),
+        ]
+        result = data.make_data(entries, RUN)
+        assert [(e["line"], e["name"], e["count"]) for e in result["lookups"]] == [
+            (10, "a", 2),
+            (30, "b", 6),
+        ]
+
+    def test_does_not_change_callers_objects(self):
+        entries = [lookup(count=1), lookup(count=1)]
+        run = dict(RUN)
+        result = data.make_data(entries, run)
+        assert entries == [lookup(count=1), lookup(count=1)]
+        result["runs"][0]["pid"] = 999
+        assert run["pid"] == 123
+
+    def test_not_tracked_deduplicated(self):
+        skipped = [
+            {"module": "b", "reason": "already imported"},
+            {"module": "a", "reason": "no source"},
+            {"module": "b", "reason": "already imported"},
+        ]
+        result = data.make_data([], RUN, skipped)
+        assert result["not_tracked"] == [
+            {"module": "a", "reason": "no source"},
+            {"module": "b", "reason": "already imported"},
+        ]
+
+    def test_result_is_valid(self):
+        data.validate(data.make_data([lookup(), lookup(kind="missing")], RUN), "<made>")
+
+
+class TestSaveLoad:
+    def test_round_trip(self, tmp_path):
+        original = data.make_data(
+            [lookup(), lookup(name="ñame_é", kind="builtin", count=7), lookup(kind="missing", line=0)],
+            RUN,
+            [{"module": "late", "reason": "already imported"}],
+        )
+        path = tmp_path / "data.json"
+        data.save(original, str(path))
+        assert data.load(str(path)) == original
+
+    def test_file_is_plain_json(self, tmp_path):
+        path = tmp_path / "data.json"
+        data.save(valid(), str(path))
+        text = path.read_text(encoding="utf-8")
+        assert text.endswith("\n")
+        assert json.loads(text)["format"] == "globalhook-data"
+
+    def test_overwrites_existing_file(self, tmp_path):
+        path = tmp_path / "data.json"
+        data.save(data.make_data([lookup(count=1)], RUN), str(path))
+        data.save(data.make_data([lookup(count=5)], RUN), str(path))
+        assert data.load(str(path))["lookups"][0]["count"] == 5
+
+    def test_accepts_path_objects(self, tmp_path):
+        path = tmp_path / "data.json"
+        data.save(valid(), path)
+        assert data.load(path) == valid()
+
+    def test_optional_sections_default_to_empty(self, tmp_path):
+        path = write(tmp_path / "data.json", {"format": "globalhook-data", "version": 1, "lookups": []})
+        loaded = data.load(str(path))
+        assert loaded["runs"] == []
+        assert loaded["not_tracked"] == []
+        assert loaded["lookups"] == []
+
+
+class TestAtomicSave:
+    def leftovers(self, folder):
+        return sorted(p.name for p in folder.iterdir() if p.name != "data.json")
+
+    def test_unserialisable_value_keeps_old_file(self, tmp_path):
+        path = tmp_path / "data.json"
+        data.save(valid(), str(path))
+        before = path.read_bytes()
+        broken = valid(runs=[{"command": object()}])
+        with pytest.raises(TypeError):
+            data.save(broken, str(path))
+        assert path.read_bytes() == before
+        assert self.leftovers(tmp_path) == []
+
+    def test_nan_is_refused(self, tmp_path):
+        path = tmp_path / "data.json"
+        with pytest.raises(ValueError):
+            data.save(valid(runs=[{"elapsed": float("nan")}]), str(path))
+        assert not path.exists()
+        assert self.leftovers(tmp_path) == []
+
+    def test_os_error_while_writing(self, tmp_path, monkeypatch):
+        path = tmp_path / "data.json"
+        data.save(valid(), str(path))
+        before = path.read_bytes()
+
+        def failing_fsync(fd):
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(os, "fsync", failing_fsync)
+        with pytest.raises(DataError) as info:
+            data.save(data.make_data([lookup(count=99)], RUN), str(path))
+        assert str(info.value) == f"{path}: cannot write (No space left on device)"
+        assert path.read_bytes() == before
+        assert self.leftovers(tmp_path) == []
+
+    def test_interrupt_cleans_up(self, tmp_path, monkeypatch):
+        path = tmp_path / "data.json"
+
+        def interrupted(src, dst):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(os, "replace", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            data.save(valid(), str(path))
+        assert list(tmp_path.iterdir()) == []
+
+    def test_missing_folder(self, tmp_path):
+        path = tmp_path / "nowhere" / "data.json"
+        with pytest.raises(DataError, match=r"cannot write") as info:
+            data.save(valid(), str(path))
+        assert str(info.value).startswith(f"{path}: ")
+
+    def test_temp_file_is_beside_target_and_not_a_data_file_name(self, tmp_path, monkeypatch):
+        # combine finds per-process files as "<name>.*"; a temp file must not look like one.
+        seen = []
+        real_replace = os.replace
+
+        def spy(src, dst):
+            seen.append((src, dst))
+            real_replace(src, dst)
+
+        monkeypatch.setattr(os, "replace", spy)
+        path = tmp_path / ".globalhook.json"
+        data.save(valid(), str(path))
+        [(src, dst)] = seen
+        assert dst == str(path)
+        assert os.path.dirname(src) == str(tmp_path)
+        assert not os.path.basename(src).startswith(".globalhook.json.")
+        assert glob.glob(str(tmp_path / ".globalhook.json.*")) == []
+
+    @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+    def test_permissions_follow_umask(self, tmp_path):
+        path = tmp_path / "data.json"
+        old = os.umask(0o022)
+        try:
+            data.save(valid(), str(path))
+        finally:
+            os.umask(old)
+        assert path.stat().st_mode & 0o777 == 0o644
+
+
+BAD_FILES = [
+    pytest.param("", "empty file", id="empty"),
+    pytest.param("  \n\n", "empty file", id="blank"),
+    pytest.param('{\n  "format": "globalhook-data",\n  "version": 1,,\n}', "corrupt JSON at line 3", id="corrupt"),
+    pytest.param('{"format": "globalhook-data", "lookups": [', "corrupt JSON at line 1", id="truncated"),
+    pytest.param(b'\xff\xfe{"format"', "not a globalhook data file (not UTF-8 text)", id="binary"),
+    pytest.param([], "not a globalhook data file (top level is a list, not an object)", id="list"),
+    pytest.param(
+        {"version": 1, "lookups": []}, 'not a globalhook data file (missing key "format")', id="no-format"
+    ),
+    pytest.param(
+        {"format": "coverage", "version": 1, "lookups": []},
+        'not a globalhook data file (format is "coverage")',
+        id="wrong-format",
+    ),
+    pytest.param(
+        {"format": "globalhook-data", "lookups": []},
+        'not a globalhook data file (missing key "version")',
+        id="no-version",
+    ),
+    pytest.param(
+        {"format": "globalhook-data", "version": "1", "lookups": []},
+        'bad version "1" (expected an integer)',
+        id="version-string",
+    ),
+    pytest.param(
+        {"format": "globalhook-data", "version": True, "lookups": []},
+        "bad version true (expected an integer)",
+        id="version-bool",
+    ),
+    pytest.param(
+        {"format": "globalhook-data", "version": 2, "whatever": "new"},
+        "written by a newer globalhook (version 2)",
+        id="newer",
+    ),
+    pytest.param(
+        {"format": "globalhook-data", "version": 0, "lookups": []}, "unsupported version 0", id="version-0"
+    ),
+    pytest.param(
+        {"format": "globalhook-data", "version": 1, "runs": []},
+        'not a globalhook data file (missing key "lookups")',
+        id="no-lookups",
+    ),
+    pytest.param(
+        {"format": "globalhook-data", "version": 1, "lookups": {}},
+        '"lookups" must be a list, not an object',
+        id="lookups-object",
+    ),
+    pytest.param(
+        {"format": "globalhook-data", "version": 1, "runs": ["x"], "lookups": []},
+        "runs[0]: expected an object, got a string",
+        id="run-not-object",
+    ),
+    pytest.param(
+        {"format": "globalhook-data", "version": 1, "not_tracked": [{"module": "m"}], "lookups": []},
+        'not_tracked[0]: missing key "reason"',
+        id="not-tracked-no-reason",
+    ),
+    pytest.param(
+        {"format": "globalhook-data", "version": 1, "not_tracked": [{"module": 3, "reason": "r"}], "lookups": []},
+        'not_tracked[0]: "module" must be a string, not a number',
+        id="not-tracked-bad-module",
+    ),
+]
+
+
+DROP = object()
+
+
+def bad_lookup(index_entry, **fields):
+    entries = [lookup(), lookup(line=20)]
+    entry = lookup(**fields)
+    for key in [k for k, v in fields.items() if v is DROP]:
+        del entry[key]
+    entries.insert(index_entry, entry)
+    return {"format": "globalhook-data", "version": 1, "runs": [], "lookups": entries}
+
+
+BAD_LOOKUPS = [
+    pytest.param(bad_lookup(1, count=0), 'lookups[1]: "count" must be an integer >= 1, not 0', id="count-0"),
+    pytest.param(bad_lookup(2, count=-3), 'lookups[2]: "count" must be an integer >= 1, not -3', id="count-neg"),
+    pytest.param(bad_lookup(0, count=1.0), 'lookups[0]: "count" must be an integer >= 1, not a number', id="float"),
+    pytest.param(bad_lookup(0, count=True), 'lookups[0]: "count" must be an integer >= 1, not a boolean', id="bool"),
+    pytest.param(bad_lookup(1, line="12"), 'lookups[1]: "line" must be an integer >= 0, not a string', id="line-str"),
+    pytest.param(bad_lookup(1, line=-1), 'lookups[1]: "line" must be an integer >= 0, not -1', id="line-neg"),
+    pytest.param(bad_lookup(0, name=None), 'lookups[0]: "name" must be a string, not null', id="name-null"),
+    pytest.param(bad_lookup(2, kind=1), 'lookups[2]: "kind" must be a string, not a number', id="kind-int"),
+    pytest.param(bad_lookup(1, module=["m"]), 'lookups[1]: "module" must be a string, not a list', id="module"),
+    pytest.param(bad_lookup(1, file=DROP), 'lookups[1]: missing key "file"', id="no-file"),
+    pytest.param(bad_lookup(1, count=DROP), 'lookups[1]: missing key "count"', id="no-count"),
+    pytest.param(bad_lookup(0, context=5), 'lookups[0]: "context" must be a string, not a number', id="context"),
+    pytest.param(
+        {"format": "globalhook-data", "version": 1, "lookups": [lookup(), "CONFIG"]},
+        "lookups[1]: expected an object, got a string",
+        id="not-object",
+    ),
+]
+
+
+class TestLoadErrors:
+    def check(self, path, problem):
+        with pytest.raises(DataError) as info:
+            data.load(str(path))
+        message = str(info.value)
+        assert message.startswith(f"{path}: "), message
+        assert "\n" not in message
+        assert problem in message
+        return message
+
+    def test_missing_file(self, tmp_path):
+        path = tmp_path / "absent.json"
+        assert self.check(path, "no such file") == f"{path}: no such file"
+
+    def test_directory(self, tmp_path):
+        self.check(tmp_path, "is a directory")
+
+    @pytest.mark.parametrize("payload, problem", BAD_FILES)
+    def test_bad_file(self, tmp_path, payload, problem):
+        self.check(write(tmp_path / "data.json", payload), problem)
+
+    @pytest.mark.parametrize("payload, problem", BAD_LOOKUPS)
+    def test_bad_lookup(self, tmp_path, payload, problem):
+        self.check(write(tmp_path / "data.json", payload), problem)
+
+    def test_corrupt_message_in_full(self, tmp_path):
+        path = write(tmp_path / "data.json", '{\n"format": "globalhook-data",\n"version" 1}')
+        message = self.check(path, "corrupt JSON")
+        assert message == f"{path}: corrupt JSON at line 3 (Expecting ':' delimiter)"
+
+    def test_newer_version_wins_over_structure(self, tmp_path):
+        # A future file may look broken to this version; say it is newer, not corrupt.
+        path = write(tmp_path / "data.json", {"format": "globalhook-data", "version": 7, "lookups": "changed"})
+        self.check(path, "written by a newer globalhook (version 7)")
+
+    def test_validate_names_its_source(self):
+        with pytest.raises(DataError, match=r"^<memory>: not a globalhook data file"):
+            data.validate([], "<memory>")
+
+
+class TestForwardCompatibility:
+    def future_data(self):
+        return {
+            "format": "globalhook-data",
+            "version": 1,
+            "written_by_future": {"anything": [1, 2]},
+            "runs": [{"strategy": "retype", "new_field": True}],
+            "not_tracked": [{"module": "m", "reason": "r", "since": 3}],
+            "lookups": [
+                lookup(kind="class-body", context="tests/test_x.py::test_a", extra={"k": 1}),
+                lookup(kind="annotation"),
+            ],
+        }
+
+    def test_unknown_kinds_and_keys_load(self, tmp_path):
+        path = write(tmp_path / "data.json", self.future_data())
+        loaded = data.load(str(path))
+        assert loaded == self.future_data()
+
+    def test_unknown_kinds_survive_merge_and_save(self, tmp_path):
+        merged = data.merge([self.future_data(), self.future_data()])
+        kinds = sorted((e["kind"], e["count"]) for e in merged["lookups"])
+        assert kinds == [("annotation", 2), ("class-body", 2)]
+        path = tmp_path / "data.json"
+        data.save(merged, str(path))
+        assert data.load(str(path)) == merged
+
+
+class TestLookupKey:
+    def test_context_defaults_to_empty(self):
+        assert data.lookup_key(lookup()) == ("pkg.mod", "func", "/src/pkg/mod.py", 10, "CONFIG", "global", "")
+        assert data.lookup_key(lookup(context="t1"))[-1] == "t1"
+
+    def test_count_and_extras_are_not_identity(self):
+        assert data.lookup_key(lookup(count=1)) == data.lookup_key(lookup(count=9, note="x"))
+
+
+class TestMerge:
+    def counts(self, merged):
+        return {(e["name"], e["kind"], e.get("context", "")): e["count"] for e in merged["lookups"]}
+
+    def test_sums_counts(self):
+        one = data.make_data([lookup(count=2), lookup(name="len", kind="builtin", count=1)], RUN)
+        two = data.make_data([lookup(count=3), lookup(name="X", kind="missing", count=4)], RUN)
+        assert self.counts(data.merge([one, two])) == {
+            ("CONFIG", "global", ""): 5,
+            ("len", "builtin", ""): 1,
+            ("X", "missing", ""): 4,
+        }
+
+    def test_does_not_double_count(self):
+        one = data.make_data([lookup(count=2)], RUN)
+        assert self.counts(data.merge([one])) == {("CONFIG", "global", ""): 2}
+        assert self.counts(data.merge([one, one])) == {("CONFIG", "global", ""): 4}
+        assert one["lookups"][0]["count"] == 2  # inputs untouched
+
+    def test_associative(self):
+        a = data.make_data([lookup(count=1), lookup(name="a")], {"pid": 1})
+        b = data.make_data([lookup(count=2), lookup(line=3)], {"pid": 2})
+        c = data.make_data([lookup(count=4, context="t")], {"pid": 3})
+        assert data.merge([data.merge([a, b]), c]) == data.merge([a, b, c])
+
+    def test_contexts_kept_apart(self):
+        one = data.make_data([lookup(context="test_a", count=1)], RUN)
+        two = data.make_data([lookup(context="test_b", count=2), lookup(context="test_a", count=3)], RUN)
+        assert self.counts(data.merge([one, two])) == {
+            ("CONFIG", "global", "test_a"): 4,
+            ("CONFIG", "global", "test_b"): 2,
+        }
+
+    def test_empty_context_is_no_context(self):
+        merged = data.merge([data.make_data([lookup(context="")], RUN), data.make_data([lookup()], RUN)])
+        assert self.counts(merged) == {("CONFIG", "global", ""): 2}
+
+    def test_different_kinds_lines_files_kept_apart(self):
+        entries = [lookup(), lookup(kind="store"), lookup(line=11), lookup(file="/other.py"), lookup(function="g")]
+        merged = data.merge([data.make_data(entries, RUN)] * 2)
+        assert len(merged["lookups"]) == 5
+        assert {e["count"] for e in merged["lookups"]} == {2}
+
+    def test_runs_concatenated_in_order(self):
+        merged = data.merge([data.make_data([], {"pid": n}) for n in (3, 1, 2)])
+        assert [run["pid"] for run in merged["runs"]] == [3, 1, 2]
+
+    def test_not_tracked_deduplicated(self):
+        one = data.make_data([], RUN, [{"module": "m", "reason": "already imported"}])
+        two = data.make_data([], RUN, [{"module": "m", "reason": "already imported"}, {"module": "m", "reason": "x"}])
+        assert data.merge([one, two])["not_tracked"] == [
+            {"module": "m", "reason": "already imported"},
+            {"module": "m", "reason": "x"},
+        ]
+
+    def test_sorted_deterministically(self):
+        entries = [
+            lookup(module="b", file="/b.py", line=1),
+            lookup(module="a", file="/z.py", line=1),
+            lookup(module="a", file="/a.py", line=9, function="a_func", name="y"),
+            lookup(module="a", file="/a.py", line=9, function="a_func", name="x", kind="store"),
+            lookup(module="a", file="/a.py", line=9, function="a_func", name="x", kind="global", context="t2"),
+            lookup(module="a", file="/a.py", line=9, function="a_func", name="x", kind="global", context="t1"),
+            lookup(module="a", file="/a.py", line=2, function="z_func"),
+        ]
+        expected = [
+            ("a", "/a.py", 2, "z_func", "CONFIG", "global", ""),
+            ("a", "/a.py", 9, "a_func", "x", "global", "t1"),
+            ("a", "/a.py", 9, "a_func", "x", "global", "t2"),
+            ("a", "/a.py", 9, "a_func", "x", "store", ""),
+            ("a", "/a.py", 9, "a_func", "y", "global", ""),
+            ("a", "/z.py", 1, "func", "CONFIG", "global", ""),
+            ("b", "/b.py", 1, "func", "CONFIG", "global", ""),
+        ]
+        for order in (entries, entries[::-1]):
+            merged = data.merge([{"runs": [], "lookups": order}])
+            got = [
+                (e["module"], e["file"], e["line"], e["function"], e["name"], e["kind"], e.get("context", ""))
+                for e in merged["lookups"]
+            ]
+            assert got == expected
+
+    def test_result_is_a_valid_data_file(self, tmp_path):
+        merged = data.merge([valid(), valid()])
+        assert merged["format"] == "globalhook-data" and merged["version"] == 1
+        path = tmp_path / "combined.json"
+        data.save(merged, str(path))
+        assert data.load(str(path)) == merged
+
+    def test_nothing_to_merge(self):
+        assert data.merge([]) == {
+            "format": "globalhook-data",
+            "version": 1,
+            "runs": [],
+            "not_tracked": [],
+            "lookups": [],
+        }
+
+    def test_accepts_any_iterable(self):
+        merged = data.merge(valid() for _ in range(3))
+        assert merged["lookups"][0]["count"] == 3
+        assert len(merged["runs"]) == 3
