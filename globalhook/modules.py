@@ -51,6 +51,9 @@ class LoggingModule(types.ModuleType):
 
     __slots__ = ()
 
+    def __reduce_ex__(self, protocol):
+        raise TypeError("cannot pickle 'module' object")
+
 
 # -- native ------------------------------------------------------------------
 

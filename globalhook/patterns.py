@@ -27,7 +27,8 @@ __all__ = ["PatternError", "ModuleFilter", "validate_pattern", "is_stdlib_module
 SELF_PACKAGE = "globalhook"
 
 _WILDCARD = re.compile(r"[*?\[]")
-_VALID = re.compile(r"^[\w*?\[\]!.-]+$")
+# Identifier characters, dots and fnmatch syntax; '-' and '!' only inside [...].
+_VALID = re.compile(r"^(?:[\w.*?]|\[!?[\w-]+\])+$")
 
 
 class PatternError(ValueError):
@@ -45,6 +46,9 @@ def validate_pattern(pattern: object) -> str:
         raise PatternError(f"pattern {pattern!r} has characters that cannot appear in a module name")
     if text.startswith(".") or text.endswith(".") or ".." in text:
         raise PatternError(f"pattern {pattern!r} is not a dotted module name")
+    for part in text.split("."):
+        if not _WILDCARD.search(part) and not part.isidentifier():
+            raise PatternError(f"pattern {pattern!r}: {part!r} is not a valid module name")
     if _WILDCARD.search(text):
         try:
             re.compile(fnmatch.translate(text))
@@ -123,7 +127,15 @@ class ModuleFilter:
         self.exclude = _PatternSet(exclude)
         self.root = os.path.realpath(root if root is not None else os.getcwd())
         prefixes = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix}
-        self._outside = tuple(sorted(os.path.realpath(p) for p in prefixes if p))
+        # An environment below the root is left out; a prefix that holds the
+        # root (a project in /usr/src with Python in /usr) is not a reason.
+        self._outside = tuple(
+            sorted(
+                real
+                for real in (os.path.realpath(p) for p in prefixes if p)
+                if not _is_under(self.root, real)
+            )
+        )
         self._by_name: Dict[str, Optional[bool]] = {}
 
     @property
@@ -149,14 +161,14 @@ class ModuleFilter:
             return False
         if self.excluded(fullname):
             return False
+        if fullname == "__main__":
+            return True  # the program itself, unless excluded
         if self.include:
             if self.include.by_name(fullname):
                 return True  # named explicitly: even a stdlib module
             return self.include.by_wildcard(fullname) and not is_stdlib_module(fullname)
-        if fullname == "__main__":
-            return True
-        if is_stdlib_module(fullname):
-            return False
+        # The path rule decides, even for a stdlib name: a project's own
+        # code.py under the root is tracked, the standard library's is not.
         return None
 
     def wants_path(self, origin: Optional[str]) -> bool:
@@ -166,7 +178,7 @@ class ModuleFilter:
         path = os.path.realpath(origin)
         if not _is_under(path, self.root):
             return False
-        parts = path.split(os.sep)
+        parts = os.path.relpath(path, self.root).split(os.sep)
         if "site-packages" in parts or "dist-packages" in parts:
             return False
         return not any(_is_under(path, prefix) for prefix in self._outside)
