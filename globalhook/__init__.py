@@ -7,39 +7,63 @@ Public API (re-exports only)::
         import mypkg
     mypkg.work()
     globalhook.reads(mypkg.work)     # {'CONFIG': 1, 'len': 2, ...}
+
+Names are imported on first use (PEP 562), so that ``import globalhook.startup``
+at every interpreter start stays cheap.
 """
 
 from __future__ import annotations
 
+TYPE_CHECKING = False  # not from typing: importing typing costs ~10 ms at every start-up
 __version__ = "0.1.0"
 
-from typing import Callable, Dict
+_EXPORTS = {
+    "ImportHook": "finder",
+    "install": "finder",
+    "installed_hook": "finder",
+    "LoggingModule": "modules",
+    "StrategyError": "modules",
+    "PatternError": "patterns",
+    "RECORDER": "tracking",
+    "TrackingDict": "tracking",
+}
 
-from .finder import ImportHook, install, installed_hook
-from .modules import LoggingModule, StrategyError
-from .patterns import PatternError
-from .tracking import RECORDER, TrackingDict
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Callable, Dict, List
+
+    from .finder import ImportHook, install, installed_hook
+    from .modules import LoggingModule, StrategyError
+    from .patterns import PatternError
+    from .tracking import RECORDER, TrackingDict
 
 
-def reads(func: Callable) -> Dict[str, int]:
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'globalhook' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> "list[str]":
+    return sorted(__all__)
+
+
+def reads(func: "Callable") -> "Dict[str, int]":
     """``{name: count}`` of the globals, builtins and missing names ``func``'s own code read."""
+    from .tracking import RECORDER
+
     return RECORDER.reads(func)  # type: ignore[arg-type]
 
 
-def lookups() -> list:
+def lookups() -> "List[dict]":
     """Everything recorded in this process so far, as data-file entries."""
+    from .tracking import RECORDER
+
     return RECORDER.lookups()
 
 
-__all__ = [
-    "__version__",
-    "ImportHook",
-    "LoggingModule",
-    "PatternError",
-    "StrategyError",
-    "TrackingDict",
-    "install",
-    "installed_hook",
-    "lookups",
-    "reads",
-]
+__all__ = ["__version__", "lookups", "reads", *_EXPORTS]

@@ -14,6 +14,7 @@ a run, but it should not go unnoticed either.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
@@ -59,6 +60,7 @@ class Config:
     strategy: str  # one of STRATEGIES
     data_file: str  # always absolute
     report: bool  # print the text report after the run
+    enabled: bool = False  # start tracking in every process started here (with the install)
     config_file: Optional[str] = None  # absolute path of the file read, if any
     warnings: List[str] = dataclasses.field(default_factory=list)
 
@@ -129,6 +131,7 @@ _KEYS: Dict[str, Tuple[Callable[[Any], Any], Callable[[str], Any]]] = {
     "strategy": (_check_strategy, lambda text: _check_strategy(text.strip())),
     "data_file": (_check_path, lambda text: _check_path(text.strip())),
     "report": (_check_bool, _env_bool),
+    "enabled": (_check_bool, _env_bool),
 }
 
 
@@ -195,6 +198,7 @@ def load_config(
         "strategy": STRATEGIES[0],
         "data_file": _resolve(cwd, DEFAULT_DATA_FILE),
         "report": False,
+        "enabled": False,
     }
     warnings: List[str] = []
 
@@ -233,3 +237,27 @@ def load_config(
                 values[key] = _resolve(cwd, values[key])
 
     return Config(config_file=config_file, warnings=warnings, **values)
+
+
+def to_json(config: Config, **extra: object) -> str:
+    """Serialise a config for child processes (``GLOBALHOOK_PROCESS_START``)."""
+    fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(Config) if f.name != "warnings"}
+    fields.update(extra)
+    return json.dumps(fields, sort_keys=True)
+
+
+def from_json(text: str, source: str) -> Tuple[Config, Dict[str, Any]]:
+    """Read what :func:`to_json` wrote; returns the config and the extra fields."""
+    try:
+        raw = json.loads(text)
+        if not isinstance(raw, dict):
+            raise ValueError("not a JSON object")
+        known = {f.name for f in dataclasses.fields(Config)}
+        config = Config(**{k: v for k, v in raw.items() if k in known})
+        config.include = _check_patterns(config.include)
+        config.exclude = _check_patterns(config.exclude)
+        config.strategy = _check_strategy(config.strategy)
+        config.data_file = _check_path(config.data_file)
+    except (ValueError, TypeError, ConfigError) as exc:
+        raise ConfigError(f"{source}: not a usable serialized config ({exc})") from None
+    return config, {k: v for k, v in raw.items() if k not in known}

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 import uuid
 from typing import Any, Dict, Iterable, List, NoReturn, Optional, Tuple
 
@@ -28,6 +30,8 @@ __all__ = [
     "validate",
     "merge",
     "lookup_key",
+    "part_path",
+    "find_parts",
 ]
 
 FORMAT = "globalhook-data"
@@ -175,6 +179,27 @@ def save(data: Dict[str, Any], path: str) -> None:
             raise DataError(f"{path}: cannot write ({exc.strerror or exc})") from None
         raise
     _sync_folder(folder)
+
+
+def part_path(data_file: str) -> str:
+    """Name for this process's own data file: ``<data_file>.<host>.<pid>.<random>``.
+
+    Decided when the file is written, so a forked child never reuses its
+    parent's name.
+    """
+    return f"{data_file}.{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+
+
+def find_parts(data_file: str) -> List[str]:
+    """Per-process data files of ``data_file`` waiting to be combined, sorted."""
+    folder = os.path.dirname(os.path.abspath(data_file)) or "."
+    base = os.path.basename(data_file)
+    pattern = re.compile(re.escape(base) + r"\..+\.\d+\.[0-9a-f]{8}$")
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    return sorted(os.path.join(folder, n) for n in names if pattern.match(n))
 
 
 def _sync_folder(folder: str) -> None:

@@ -1,9 +1,20 @@
-"""One tracking session in this process: install the hook, write the data at exit.
+"""One tracking session in this process: install the hook, write the data when it ends.
 
-The ``atexit`` handler is registered before the program runs, so it runs
-after the program's own handlers (``atexit`` is last-in, first-out) and sees
-their lookups too.  It writes on normal exit, ``sys.exit`` and uncaught
-exceptions alike.
+Every process writes what it recorded exactly once, whichever way it ends:
+
+- normal exit, ``sys.exit`` and uncaught exceptions: an ``atexit`` handler,
+  registered before the program runs so that it runs after the program's own
+  handlers (``atexit`` is last-in, first-out) and sees their lookups too;
+- SIGTERM, when the program has no handler of its own: a handler that saves,
+  then lets the default action end the process;
+- ``multiprocessing`` children, which leave through ``os._exit`` and skip
+  ``atexit``: ``BaseProcess._bootstrap`` saves when the child's work is done;
+- ``os.fork()``: the child forgets the parent's counts and saves its own.
+
+The primary process of a ``globalhook run`` writes the data file itself, after
+folding in the per-process files of its own run; every other process writes
+a per-process file (``<data file>.<host>.<pid>.<random>``) for the primary or
+``globalhook combine`` to pick up.
 """
 
 from __future__ import annotations
@@ -11,18 +22,27 @@ from __future__ import annotations
 import atexit
 import datetime
 import os
+import signal
 import socket
 import sys
+import threading
+import uuid
 from typing import List, Optional, Sequence
 
 from . import __version__
 from .config import Config
-from .data import make_data, save
+from .data import DataError, find_parts, load, make_data, merge, part_path, save
 from .finder import ImportHook, install
 from .limits import unobservable
 from .tracking import RECORDER
 
-__all__ = ["Session"]
+__all__ = ["Session", "current_session"]
+
+_current: Optional["Session"] = None
+
+
+def current_session() -> Optional["Session"]:
+    return _current
 
 
 def _now() -> str:
@@ -32,20 +52,63 @@ def _now() -> str:
 class Session:
     """Tracks what ``config`` selects and saves it to ``config.data_file``."""
 
-    def __init__(self, config: Config, command: Sequence[str]) -> None:
+    def __init__(
+        self,
+        config: Config,
+        command: Optional[Sequence[str]] = None,
+        *,
+        primary: bool = True,
+        run_id: Optional[str] = None,
+        root: Optional[str] = None,
+    ) -> None:
         self.config = config
-        self.command = list(command)
+        self.command = list(command) if command is not None else None
+        self.primary = primary
+        self.run_id = run_id or uuid.uuid4().hex
+        self.root = root
         self.hook: Optional[ImportHook] = None
         self.started = _now()
         self.exit_code: Optional[int] = None
+        self.notes: List[str] = []
+        self._pid = os.getpid()
         self._saved = False
+        self._lock = threading.Lock()
+
+    # -- starting ------------------------------------------------------------
 
     def start(self) -> ImportHook:
-        self.hook = install(self.config.include, self.config.exclude, self.config.strategy)
+        global _current
+        self.hook = install(self.config.include, self.config.exclude, self.config.strategy, self.root)
         if self.hook.warning:
             print(self.hook.warning, file=sys.stderr)
+        _current = self
         atexit.register(self.save)
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._after_fork)
+        _patch_multiprocessing()
+        self._handle_sigterm()
         return self.hook
+
+    def _after_fork(self) -> None:
+        """In a forked child: start empty, and save to a per-process file."""
+        RECORDER.clear()
+        self.primary = False
+        self._pid = os.getpid()
+        self._saved = False
+        self._lock = threading.Lock()
+        self.started = _now()
+
+    def _handle_sigterm(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        try:
+            if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+                return  # the program (or its host) handles it: leave it alone
+            signal.signal(signal.SIGTERM, _on_sigterm)
+        except (ValueError, OSError, AttributeError):  # pragma: no cover - no SIGTERM here
+            pass
+
+    # -- saving ----------------------------------------------------------------
 
     def run_info(self) -> dict:
         return {
@@ -53,33 +116,94 @@ class Session:
             "python": ".".join(map(str, sys.version_info[:3])),
             "implementation": sys.implementation.name,
             "strategy": self.hook.strategy if self.hook else None,
-            "command": self.command,
+            "command": self.command if self.command is not None else list(sys.argv),
             "cwd": os.getcwd(),
             "host": socket.gethostname(),
             "pid": os.getpid(),
+            "run_id": self.run_id,
             "started": self.started,
             "finished": _now(),
             "exit_code": self.exit_code,
             "unobservable": unobservable(),
+            "notes": list(self.notes),
         }
 
     def data(self) -> dict:
-        not_tracked: List[dict] = [
-            {"module": name, "reason": reason} for name, reason in sorted(RECORDER.not_tracked.items())
-        ]
+        not_tracked = [{"module": name, "reason": reason} for name, reason in sorted(RECORDER.not_tracked.items())]
         return make_data(RECORDER.lookups(), self.run_info(), not_tracked)
 
     def save(self) -> None:
-        if self._saved:
-            return
-        self._saved = True
+        """Write this process's data once; safe to call from any exit path."""
+        with self._lock:
+            if self._saved or os.getpid() != self._pid:
+                return
+            self._saved = True
         data = self.data()
         try:
-            save(data, self.config.data_file)
-        except OSError as exc:
-            print(f"globalhook: error: cannot write {self.config.data_file}: {exc.strerror or exc}", file=sys.stderr)
+            if self.primary:
+                self._save_combined(data)
+            else:
+                save(data, part_path(self.config.data_file))
+                return
+        except DataError as exc:
+            print(f"globalhook: error: {exc}", file=sys.stderr)
             return
         if self.config.report:
             from .report import text_report
 
             sys.stderr.write(text_report(data))
+
+    def _save_combined(self, data: dict) -> None:
+        """The primary's data plus the per-process files of this run, as one file."""
+        own: List[str] = []
+        datas = [data]
+        for path in find_parts(self.config.data_file):
+            try:
+                part = load(path)
+            except DataError:
+                continue  # not ours to judge: combine reports it
+            if any(run.get("run_id") == self.run_id for run in part["runs"]):
+                datas.append(part)
+                own.append(path)
+        combined = merge(datas) if len(datas) > 1 else data
+        data.clear()
+        data.update(combined)
+        save(combined, self.config.data_file)
+        for path in own:
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+
+
+def _on_sigterm(signum, frame) -> None:
+    session = _current
+    if session is not None:
+        session.save()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+_mp_patched = False
+
+
+def _patch_multiprocessing() -> None:
+    """Save at the end of every ``multiprocessing`` child, which skips ``atexit``."""
+    global _mp_patched
+    if _mp_patched:
+        return
+    _mp_patched = True
+    from multiprocessing import process
+
+    original = process.BaseProcess._bootstrap
+
+    def _bootstrap(self, *args, **kwargs):
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            session = _current
+            if session is not None:
+                session.save()
+
+    _bootstrap.__wrapped__ = original  # type: ignore[attr-defined]
+    process.BaseProcess._bootstrap = _bootstrap  # type: ignore[assignment]
