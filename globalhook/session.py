@@ -141,7 +141,7 @@ class Session:
         data = self.data()
         try:
             if self.primary:
-                self._save_combined(data)
+                data = self._save_combined(data)
             else:
                 save(data, part_path(self.config.data_file))
                 return
@@ -153,7 +153,7 @@ class Session:
 
             sys.stderr.write(text_report(data))
 
-    def _save_combined(self, data: dict) -> None:
+    def _save_combined(self, data: dict) -> dict:
         """The primary's data plus the per-process files of this run, as one file."""
         own: List[str] = []
         datas = [data]
@@ -166,14 +166,13 @@ class Session:
                 datas.append(part)
                 own.append(path)
         combined = merge(datas) if len(datas) > 1 else data
-        data.clear()
-        data.update(combined)
         save(combined, self.config.data_file)
         for path in own:
             try:
                 os.remove(path)
             except OSError:
                 pass
+        return combined
 
 
 def _on_sigterm(signum, frame) -> None:
