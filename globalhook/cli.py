@@ -7,7 +7,9 @@ on stderr and exit status 2; they never show a traceback from our code.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import types
 from typing import List, Optional, Sequence, Tuple
 
 from . import __version__
@@ -95,6 +97,9 @@ def cmd_run(argv: Sequence[str]) -> int:
         config = load_config(vars(options))
     except ConfigError as exc:
         return _fail(str(exc))
+    # Found out before the program runs, not after it (the data is written at exit).
+    if not os.path.isdir(os.path.dirname(config.data_file)):
+        return _fail(f"{config.data_file}: cannot write the data file: its folder does not exist")
     for warning in config.warnings:
         print(f"globalhook: warning: {warning}", file=sys.stderr)
 
@@ -109,11 +114,14 @@ def cmd_run(argv: Sequence[str]) -> int:
         return _fail(str(exc), EXIT_NO_TRACKING)
     except PatternError as exc:
         return _fail(str(exc))
+    new_module = hook.new_module
+    if hook.finder.filter.excluded("__main__"):
+        new_module = types.ModuleType  # --exclude __main__: the program itself runs untracked
     try:
         if module is not None:
-            run_module(module, program_args, hook.new_module)
+            run_module(module, program_args, new_module)
         else:
-            run_path(script, program_args, hook.new_module)  # type: ignore[arg-type]
+            run_path(script, program_args, new_module)  # type: ignore[arg-type]
     except NoSource as exc:
         session.exit_code = 1
         return _fail(str(exc), 1)

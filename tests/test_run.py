@@ -1,0 +1,663 @@
+"""``globalhook run`` is like ``python``: differential tests.
+
+In the manner of coverage.py's ``tests/test_process.py``: the same program is
+run under plain ``python`` and under ``python -m globalhook run``, in fresh
+subprocesses, and what the program sees (argv, ``sys.path``, its
+``__main__`` attributes...), its output, its exit status and its tracebacks
+are compared.  Only the differences listed in this file are allowed, each
+with the reason it is expected.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import pytest
+
+REPO = str(Path(__file__).resolve().parent.parent)
+PROBES = Path(__file__).resolve().parent / "probes"
+STRATEGIES = ("native", "proxy")
+PROBE_COUNTED_LINE = (PROBES / "main_probe.py").read_text().splitlines().index("def counted():") + 1
+TIMEOUT = 120
+
+
+# Fields of the probe's dump that may differ, and what globalhook run gives.
+# Everything else must be equal to what plain python gives.
+EXPECTED_DIFFERENCES = {
+    # The point of the tool: __main__ is born with a TrackingDict (a dict
+    # subclass) as its one and only namespace.
+    "globals_type": lambda strategy: "TrackingDict",
+    # native: a real ModuleType subclass; proxy: a stand-in class whose
+    # __class__ claims ModuleType (isinstance still holds, see main_is_module).
+    "main_type": lambda strategy: {"native": "LoggingModule", "proxy": "ProxyModule"}[strategy],
+}
+
+
+# -- helpers -------------------------------------------------------------------
+
+
+def clean_env(**extra: str) -> Dict[str, str]:
+    """The same environment for both runs: the repo importable, no globalhook settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GLOBALHOOK_")}
+    env.pop("PYTHONSAFEPATH", None)
+    env["PYTHONPATH"] = REPO
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # nothing written into the repo or the test folder
+    env["PYTHONIOENCODING"] = "utf-8"
+    env.update(extra)
+    return env
+
+
+def python(args: Sequence[str], cwd: Path, env: Optional[Dict[str, str]] = None, interpreter_flags=()):
+    return subprocess.run(
+        [sys.executable, *interpreter_flags, *args],
+        cwd=str(cwd), env=env or clean_env(), capture_output=True, text=True, timeout=TIMEOUT,
+    )
+
+
+def globalhook_run(
+    args: Sequence[str],
+    cwd: Path,
+    strategy: Optional[str] = None,
+    data_file: Optional[Path] = None,
+    env: Optional[Dict[str, str]] = None,
+    interpreter_flags=(),
+):
+    options: List[str] = []
+    if strategy:
+        options += ["--strategy", strategy]
+    if data_file is not None:
+        options += ["--data-file", str(data_file)]
+    return python(["-m", "globalhook", "run", *options, *args], cwd, env, interpreter_flags)
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def copy_probe(target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(str(PROBES / "main_probe.py"), str(target))
+    return target
+
+
+def dump(result) -> dict:
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout)
+
+
+def load_data(path: Path) -> dict:
+    assert path.exists(), f"no data file at {path}"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def lookups(data: dict, **match) -> List[dict]:
+    return [e for e in data["lookups"] if all(e[k] == v for k, v in match.items())]
+
+
+def count(data: dict, module: str, function: str, name: str, kind: str) -> int:
+    found = lookups(data, module=module, function=function, name=name, kind=kind)
+    return sum(e["count"] for e in found)
+
+
+def normalise(text: str) -> str:
+    """Only memory addresses may differ between two runs of the same program."""
+    return re.sub(r"0x[0-9a-fA-F]+", "0xADDR", text)
+
+
+def assert_like_python(plain: dict, tracked: dict, strategy: str) -> None:
+    for key, expected in EXPECTED_DIFFERENCES.items():
+        assert plain[key] != tracked[key], f"{key} is documented as differing, but is equal"
+        assert tracked[key] == expected(strategy), key
+    same_keys = sorted(set(plain) - set(EXPECTED_DIFFERENCES))
+    assert {k: tracked[k] for k in same_keys} == {k: plain[k] for k in same_keys}
+    assert set(tracked) == set(plain)
+
+
+def run_in_own_group(command: Sequence[str], cwd: Path, timeout: float = 30) -> str:
+    """Run in a new process group; fail (killing the group) on a hang or a leftover process."""
+    proc = subprocess.Popen(
+        command, cwd=str(cwd), env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
+    )
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail(f"{command} did not finish in {timeout}s (a process kept its output open)")
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # anything left of the group is an orphan
+    except ProcessLookupError:
+        pass
+    else:
+        pytest.fail(f"{command} left processes behind")
+    assert proc.returncode == 0, stderr
+    return stdout
+
+
+MULTIPROCESSING_PROGRAM = """\
+import multiprocessing
+
+FACTOR = 3
+
+def work(x):
+    return x * FACTOR
+
+if __name__ == "__main__":
+    with multiprocessing.get_context("METHOD").Pool(2) as pool:
+        print("METHOD", pool.map(work, range(4)))
+"""
+
+
+def files_in(folder: Path) -> set:
+    return {p.name for p in folder.iterdir()}
+
+
+@pytest.fixture
+def tmp_path(tmp_path: Path) -> Path:
+    """The test's folder as the programs see it (os.getcwd() resolves symlinks, e.g. macOS /var)."""
+    return tmp_path.resolve()
+
+
+@pytest.fixture(params=STRATEGIES)
+def strategy(request) -> str:
+    return request.param
+
+
+# -- what __main__ sees -----------------------------------------------------------
+
+
+class TestScriptIsLikePython:
+    def test_probe_dump_equals_plain_python(self, tmp_path, strategy):
+        copy_probe(tmp_path / "probe.py")
+        args = ["probe.py", "a", "b", "--x"]
+        plain = dump(python(args, tmp_path))
+        tracked = dump(globalhook_run(args, tmp_path, strategy, tmp_path / "data.json"))
+        assert_like_python(plain, tracked, strategy)
+        # A few values spelled out, so a probe that dumps nothing cannot pass.
+        assert tracked["argv"] == ["probe.py", "a", "b", "--x"]
+        assert tracked["path0"] == str(tmp_path)
+        assert tracked["name"] == "__main__" and tracked["spec_repr_none"] is True
+        assert tracked["loader_type"] == "SourceFileLoader" and tracked["loader_is_source_file_loader"]
+        assert tracked["pickle_function"] and tracked["pickle_class"] and tracked["pickle_instance"]
+        assert tracked["main_is_module"] and tracked["main_is_this_module"] and tracked["function_globals"]
+        assert tracked["builtins_is_module"] and tracked["doc"].startswith("Probe: dump")
+        assert tracked["getsource_first_line"] == "def read_global_and_builtin():"
+        assert tracked["threads"] == ["hi2"] * 3
+
+    def test_lookups_are_attributed_to_main_functions(self, tmp_path, strategy):
+        copy_probe(tmp_path / "probe.py")
+        data_file = tmp_path / "data.json"
+        dump(globalhook_run(["probe.py"], tmp_path, strategy, data_file))
+        data = load_data(data_file)
+        assert data["runs"][0]["strategy"] == strategy
+        # counted() is called exactly CALLS (7) times.
+        assert count(data, "__main__", "counted", "GREETING", "global") == 7
+        assert count(data, "__main__", "counted", "len", "builtin") == 7
+        # read_global_and_builtin: once from main(), three times from threads.
+        assert count(data, "__main__", "read_global_and_builtin", "GREETING", "global") == 8
+        assert count(data, "__main__", "read_global_and_builtin", "str", "builtin") == 4
+        assert count(data, "__main__", "thread_reads.<locals>.worker", "read_global_and_builtin", "global") == 3
+        assert count(data, "__main__", "main", "CALLS", "global") == 1
+        assert count(data, "__main__", "<module>", "main", "global") == 1
+        for entry in lookups(data, module="__main__", function="counted"):
+            assert entry["file"] == str(tmp_path / "probe.py")
+            assert entry["line"] == PROBE_COUNTED_LINE
+
+    def test_script_through_symlinked_file_and_folder(self, tmp_path):
+        if not hasattr(os, "symlink"):
+            pytest.skip("no symlinks")
+        copy_probe(tmp_path / "real" / "probe.py")
+        try:
+            (tmp_path / "links").mkdir()
+            os.symlink(str(tmp_path / "real" / "probe.py"), str(tmp_path / "links" / "probe.py"))
+            os.symlink(str(tmp_path / "real"), str(tmp_path / "linkdir"))
+        except OSError as exc:  # pragma: no cover - e.g. Windows without privilege
+            pytest.skip(f"cannot make symlinks: {exc}")
+        for script in ("links/probe.py", "linkdir/probe.py"):
+            plain = dump(python([script], tmp_path))
+            tracked = dump(globalhook_run([script], tmp_path, data_file=tmp_path / "data.json"))
+            assert_like_python(plain, tracked, "native")
+            # python resolves the link for sys.path[0] but not for __file__.
+            assert tracked["path0"] == str((tmp_path / "real").resolve())
+            assert tracked["file"] == str(tmp_path / script)
+
+    def test_options_after_the_script_belong_to_the_script(self, tmp_path):
+        copy_probe(tmp_path / "probe.py")
+        data_file = tmp_path / "data.json"
+        args = ["probe.py", "--include", "x", "--strategy", "bogus", "--data-file", "elsewhere.json", "-m", "y"]
+        tracked = dump(globalhook_run(args, tmp_path, "proxy", data_file))
+        assert tracked["argv"] == args
+        assert load_data(data_file)["runs"][0]["strategy"] == "proxy"
+        assert not (tmp_path / "elsewhere.json").exists()
+        assert count(load_data(data_file), "__main__", "counted", "GREETING", "global") == 7
+
+    def test_double_dash_ends_options(self, tmp_path):
+        copy_probe(tmp_path / "probe.py")
+        tracked = dump(globalhook_run(["--", "probe.py", "--", "-m"], tmp_path, data_file=tmp_path / "d.json"))
+        assert tracked["argv"] == ["probe.py", "--", "-m"]
+
+    @pytest.mark.skipif(sys.version_info < (3, 11), reason="-P is new in 3.11")
+    def test_safe_path_flag(self, tmp_path):
+        # python -P adds no entry for the script; globalhook must not replace
+        # the first real entry (PYTHONPATH here) with one either.
+        copy_probe(tmp_path / "probe.py")
+        plain = dump(python(["probe.py"], tmp_path, interpreter_flags=["-P"]))
+        tracked = dump(globalhook_run(["probe.py"], tmp_path, data_file=tmp_path / "d.json", interpreter_flags=["-P"]))
+        assert plain["path0"] == REPO
+        assert_like_python(plain, tracked, "native")
+
+
+class TestModuleIsLikePython:
+    @pytest.fixture
+    def package(self, tmp_path) -> Path:
+        write(tmp_path / "pkg" / "__init__.py", "PACKAGE_LEVEL = 1\n")
+        copy_probe(tmp_path / "pkg" / "mod.py")
+        copy_probe(tmp_path / "pkg" / "__main__.py")
+        return tmp_path / "pkg"
+
+    @pytest.mark.parametrize("target, origin", [("pkg.mod", "mod.py"), ("pkg", "__main__.py")])
+    def test_dash_m(self, tmp_path, package, strategy, target, origin):
+        args = ["-m", target, "a", "--x"]
+        plain = dump(python(args, tmp_path))
+        data_file = tmp_path / "data.json"
+        tracked = dump(globalhook_run(args, tmp_path, strategy, data_file))
+        assert_like_python(plain, tracked, strategy)
+        path = str(package / origin)
+        assert tracked["argv"] == [path, "a", "--x"]
+        assert tracked["path0"] == str(tmp_path)
+        assert tracked["file"] == path
+        assert tracked["package"] == "pkg"
+        assert tracked["spec"] == {"name": f"pkg.{origin[:-3]}", "origin": path, "parent": "pkg"}
+        # The loader python would give, not globalhook's tracking loader.
+        assert tracked["loader_type"] == "SourceFileLoader"
+        data = load_data(data_file)
+        assert count(data, "__main__", "counted", "GREETING", "global") == 7
+        assert all(e["file"] == path for e in lookups(data, module="__main__", function="counted"))
+
+    def test_dash_m_from_an_installed_launcher(self, tmp_path, package):
+        # The installed ``globalhook`` command is a script in bin/: python puts
+        # bin/ at sys.path[0], where ``python -m`` would put the cwd.
+        write(tmp_path / "bin" / "globalhook-launcher.py", """\
+            import sys
+            from globalhook.cli import main
+            sys.exit(main())
+            """)
+        args = ["-m", "pkg.mod", "a"]
+        plain = dump(python(args, tmp_path))
+        tracked = dump(python(["bin/globalhook-launcher.py", "run", "--data-file", "d.json", *args], tmp_path))
+        assert_like_python(plain, tracked, "native")
+        assert tracked["path0"] == str(tmp_path)
+
+    @pytest.mark.parametrize("kind", ["folder", "zip"])
+    def test_folder_or_zip_with_main(self, tmp_path, strategy, kind):
+        copy_probe(tmp_path / "app" / "__main__.py")
+        target = "app"
+        if kind == "zip":
+            with zipfile.ZipFile(str(tmp_path / "app.zip"), "w") as zf:
+                zf.write(str(tmp_path / "app" / "__main__.py"), "__main__.py")
+            shutil.rmtree(str(tmp_path / "app"))
+            target = "app.zip"
+        plain = dump(python([target, "a"], tmp_path))
+        data_file = tmp_path / "data.json"
+        tracked = dump(globalhook_run([target, "a"], tmp_path, strategy, data_file))
+        assert_like_python(plain, tracked, strategy)
+        assert tracked["path0"] == str(tmp_path / target)
+        assert tracked["argv"] == [target, "a"]
+        assert count(load_data(data_file), "__main__", "counted", "GREETING", "global") == 7
+
+    def test_folder_without_main_fails_like_python(self, tmp_path):
+        (tmp_path / "app").mkdir()
+        plain = python(["app"], tmp_path)
+        tracked = globalhook_run(["app"], tmp_path, data_file=tmp_path / "d.json")
+        assert tracked.returncode == plain.returncode == 1
+        assert tracked.stderr.count("\n") == 1
+        message = f"can't find '__main__' module in {str(tmp_path / 'app')!r}"
+        assert message in plain.stderr and message in tracked.stderr
+
+    def test_multiprocessing_spawn_finds_main(self, tmp_path, strategy):
+        # spawn re-runs __main__ from its __file__ in each child and unpickles
+        # functions by reference to it.
+        write(tmp_path / "prog.py", MULTIPROCESSING_PROGRAM.replace("METHOD", "spawn"))
+        plain = python(["prog.py"], tmp_path)
+        tracked = globalhook_run(["prog.py"], tmp_path, strategy, tmp_path / "data.json")
+        assert plain.returncode == 0, plain.stderr
+        assert (tracked.returncode, tracked.stdout, tracked.stderr) == (0, plain.stdout, plain.stderr)
+        assert tracked.stdout == "spawn [0, 3, 6, 9]\n"
+
+    @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+    @pytest.mark.xfail(
+        strict=True,
+        reason="session.py (fork/multiprocessing/SIGTERM saving, commit cd5e1b6): the patched "
+        "BaseProcess._bootstrap saves as each forked Pool worker exits; when Pool.terminate()'s "
+        "SIGTERM arrives during that save, _on_sigterm sees _saved=True, returns at once and "
+        "re-kills the worker, leaving '<data>.<host>.<pid>.<rand>-<hex>.tmp' files, and now and "
+        "then a worker is left blocked forever on the pool's queue lock (an orphan that keeps "
+        "the caller's stdout pipe open). Without the save in _bootstrap neither happens",
+    )
+    def test_fork_pool_leaves_nothing_behind(self, tmp_path, strategy):
+        write(tmp_path / "prog.py", MULTIPROCESSING_PROGRAM.replace("METHOD", "fork"))
+        command = [sys.executable, "-m", "globalhook", "run", "--strategy", strategy, "--data-file", "data.json", "prog.py"]
+        for _ in range(4):
+            stdout = run_in_own_group(command, tmp_path)
+            assert stdout == "fork [0, 3, 6, 9]\n"
+            assert files_in(tmp_path) == {"prog.py", "data.json"}
+
+    def test_missing_module_fails_like_python(self, tmp_path):
+        plain = python(["-m", "no_such_module_here"], tmp_path)
+        tracked = globalhook_run(["-m", "no_such_module_here"], tmp_path, data_file=tmp_path / "d.json")
+        assert tracked.returncode == plain.returncode == 1
+        assert tracked.stderr.count("\n") == 1
+        assert "No module named no_such_module_here" in tracked.stderr
+        assert tracked.stdout == ""
+
+
+# -- exit status, output and tracebacks ---------------------------------------------
+
+
+PROGRAMS = {
+    "exit3": """\
+        import sys
+        VALUE = 3
+        def leave():
+            sys.exit(VALUE)
+        leave()
+        """,
+    "exit_message": """\
+        import sys
+        sys.exit("something went wrong")
+        """,
+    "exit_none": """\
+        raise SystemExit
+        """,
+    "uncaught": """\
+        class Problem(Exception):
+            pass
+
+        def deepest(thing):
+            raise Problem(f"cannot handle {thing!r}")
+
+        def middle():
+            deepest(object())
+
+        print("before")
+        middle()
+        """,
+    "chained_cause": """\
+        def inner():
+            return {}["key"]
+
+        def outer():
+            try:
+                inner()
+            except KeyError as exc:
+                raise RuntimeError("outer problem") from exc
+
+        outer()
+        """,
+    "chained_context": """\
+        def cleanup():
+            raise ValueError("while cleaning up")
+
+        try:
+            1 / 0
+        except ZeroDivisionError:
+            cleanup()
+        """,
+    "name_error": """\
+        def reader():
+            return not_defined_anywhere
+
+        reader()
+        """,
+    "syntax_error": """\
+        x = 1
+        def broken(:
+            pass
+        """,
+    "keyboard_interrupt": """\
+        def interrupted():
+            raise KeyboardInterrupt
+
+        interrupted()
+        """,
+    "user_excepthook": """\
+        import sys
+
+        def hook(kind, value, tb):
+            print("custom hook:", kind.__name__, value, tb.tb_frame.f_code.co_name, file=sys.stderr)
+
+        sys.excepthook = hook
+
+        def fail():
+            raise LookupError("nothing here")
+
+        fail()
+        """,
+    "failing_excepthook": """\
+        import sys
+
+        def hook(kind, value, tb):
+            raise RuntimeError("the hook itself is broken")
+
+        sys.excepthook = hook
+        raise ValueError("original")
+        """,
+    "missing_excepthook": """\
+        import sys
+        del sys.excepthook
+        raise ValueError("original")
+        """,
+    "exiting_excepthook": """\
+        import sys
+
+        def hook(kind, value, tb):
+            sys.exit(5)
+
+        sys.excepthook = hook
+        raise ValueError("original")
+        """,
+    "exit_object": """\
+        import sys
+        sys.exit(["not", "an", "int"])
+        """,
+    "atexit": """\
+        import atexit
+        import sys
+        FAREWELL = "bye"
+
+        def goodbye():
+            print(FAREWELL, len(FAREWELL))
+            sys.stdout.flush()
+
+        atexit.register(goodbye)
+        print("main done")
+        """,
+    "import_time_error": """\
+        import helper_that_fails
+        """,
+}
+
+EXIT_STATUS = {
+    "exit3": 3,
+    "exit_message": 1,
+    "exit_none": 0,
+    "uncaught": 1,
+    "chained_cause": 1,
+    "chained_context": 1,
+    "name_error": 1,
+    "syntax_error": 1,
+    "keyboard_interrupt": -signal.SIGINT if os.name == "posix" else 0xC000013A,
+    "user_excepthook": 1,
+    "failing_excepthook": 1,
+    "missing_excepthook": 1,
+    "exiting_excepthook": 5,
+    "exit_object": 1,
+    "atexit": 0,
+    "import_time_error": 1,
+}
+
+
+class TestExitsLikePython:
+    @pytest.mark.parametrize("program", sorted(PROGRAMS))
+    def test_same_status_stdout_and_stderr(self, tmp_path, strategy, program):
+        write(tmp_path / "prog.py", PROGRAMS[program])
+        write(tmp_path / "helper_that_fails.py", """\
+            def boom():
+                raise LookupError("at import time")
+            boom()
+            """)
+        plain = python(["prog.py"], tmp_path)
+        tracked = globalhook_run(["prog.py"], tmp_path, strategy, tmp_path / "data.json")
+        assert plain.returncode == EXIT_STATUS[program], plain.stderr
+        assert tracked.returncode == plain.returncode, tracked.stderr
+        assert tracked.stdout == plain.stdout
+        assert normalise(tracked.stderr) == normalise(plain.stderr)
+        for word in ("globalhook", "runpy", "<frozen runpy>", "runner.py", "cli.py"):
+            assert word not in tracked.stderr
+
+    def test_tracebacks_show_only_the_programs_frames(self, tmp_path, strategy):
+        write(tmp_path / "prog.py", PROGRAMS["chained_cause"])
+        tracked = globalhook_run(["prog.py"], tmp_path, strategy, tmp_path / "data.json")
+        files = re.findall(r'^  File "([^"]+)"', tracked.stderr, re.M)
+        assert files and set(files) == {str(tmp_path / "prog.py")}
+        assert "The above exception was the direct cause of the following exception" in tracked.stderr
+        assert tracked.stderr.count("Traceback (most recent call last):") == 2
+
+    def test_exit_message_goes_to_stderr(self, tmp_path, strategy):
+        write(tmp_path / "prog.py", PROGRAMS["exit_message"])
+        tracked = globalhook_run(["prog.py"], tmp_path, strategy, tmp_path / "data.json")
+        assert (tracked.returncode, tracked.stdout, tracked.stderr) == (1, "", "something went wrong\n")
+
+    def test_user_excepthook_is_honoured(self, tmp_path, strategy):
+        write(tmp_path / "prog.py", PROGRAMS["user_excepthook"])
+        tracked = globalhook_run(["prog.py"], tmp_path, strategy, tmp_path / "data.json")
+        # The hook got the program's traceback (its first frame is <module>), and nothing else was printed.
+        assert tracked.stderr == "custom hook: LookupError nothing here <module>\n"
+        assert tracked.returncode == 1
+
+    @pytest.mark.parametrize(
+        "source",
+        [b"x = 1\x00\n", b"# -*- coding: bogus -*-\nx = 1\n", b'x = "\xff"\n'],
+        ids=["nul-byte", "unknown-encoding", "not-utf8"],
+    )
+    def test_undecodable_script(self, tmp_path, strategy, source):
+        # Known difference: python reads the main script with its file
+        # tokenizer, globalhook compiles the bytes (as runpy and coverage do),
+        # so the wording of these errors differs, and python 3.9/3.10 even
+        # run a script with a NUL byte (ignoring the rest of that line).
+        # What must hold: exit 1 and one SyntaxError, with no frames of ours.
+        (tmp_path / "prog.py").write_bytes(source)
+        tracked = globalhook_run(["prog.py"], tmp_path, strategy, tmp_path / "data.json")
+        assert tracked.returncode == 1
+        assert tracked.stderr.splitlines()[-1].startswith("SyntaxError: ")
+        assert "Traceback" not in tracked.stderr and "globalhook" not in tracked.stderr
+
+    def test_syntax_error_in_a_dash_m_module(self, tmp_path, strategy):
+        write(tmp_path / "pkg" / "__init__.py", "")
+        write(tmp_path / "pkg" / "bad.py", PROGRAMS["syntax_error"])
+        plain = python(["-m", "pkg.bad"], tmp_path)
+        tracked = globalhook_run(["-m", "pkg.bad"], tmp_path, strategy, tmp_path / "data.json")
+        assert tracked.returncode == plain.returncode == 1
+        # python shows runpy's and importlib's frames first; globalhook shows
+        # the error the way python shows one in a script: the rest is the same.
+        start = plain.stderr.index(f'  File "{tmp_path / "pkg" / "bad.py"}", line 2')
+        assert tracked.stderr == plain.stderr[start:]
+        assert "Traceback" not in tracked.stderr
+
+    @pytest.mark.xfail(
+        strict=True,
+        reason="finder.py: TrackingSourceFileLoader.get_code (the override that registers code "
+        "objects) sits between importlib frames, so CPython's remove_importlib_frames no longer "
+        "strips them: a SyntaxError in a tracked module imported by the program shows "
+        "_find_and_load/_load_unlocked/exec_module frames and globalhook/finder.py get_code",
+    )
+    def test_syntax_error_in_an_imported_tracked_module(self, tmp_path, strategy):
+        write(tmp_path / "prog.py", "import helper_with_syntax_error\n")
+        write(tmp_path / "helper_with_syntax_error.py", PROGRAMS["syntax_error"])
+        plain = python(["prog.py"], tmp_path)
+        tracked = globalhook_run(["prog.py"], tmp_path, strategy, tmp_path / "data.json")
+        assert tracked.returncode == plain.returncode == 1
+        assert tracked.stderr == plain.stderr
+
+    def test_missing_script(self, tmp_path, strategy):
+        data_file = tmp_path / "data.json"
+        plain = python(["no_such_script.py"], tmp_path)
+        tracked = globalhook_run(["no_such_script.py", "arg"], tmp_path, strategy, data_file)
+        assert plain.returncode != 0
+        assert tracked.returncode != 0
+        assert tracked.stdout == ""
+        assert tracked.stderr.count("\n") == 1
+        assert str(tmp_path / "no_such_script.py") in tracked.stderr
+        assert "Traceback" not in tracked.stderr
+
+    @pytest.mark.skipif(os.name != "posix", reason="death by signal is POSIX")
+    def test_keyboard_interrupt_ends_by_sigint(self, tmp_path, strategy):
+        write(tmp_path / "prog.py", PROGRAMS["keyboard_interrupt"])
+        tracked = globalhook_run(["prog.py"], tmp_path, strategy, tmp_path / "data.json")
+        assert tracked.returncode == -signal.SIGINT
+        assert tracked.stderr.rstrip().endswith("KeyboardInterrupt")
+
+
+class TestDataFileWhateverTheEnd:
+    @pytest.mark.parametrize(
+        "program, exit_code",
+        [("atexit", 0), ("exit3", 3), ("exit_message", 1), ("uncaught", 1), ("keyboard_interrupt", None)],
+    )
+    def test_written_once_atomically(self, tmp_path, strategy, program, exit_code):
+        write(tmp_path / "prog.py", PROGRAMS[program])
+        data_file = tmp_path / "data.json"
+        globalhook_run(["prog.py"], tmp_path, strategy, data_file)
+        data = load_data(data_file)
+        assert data["format"] == "globalhook-data"
+        assert len(data["runs"]) == 1
+        if exit_code is not None:
+            assert data["runs"][0]["exit_code"] == exit_code
+        assert lookups(data, module="__main__", function="<module>")
+        # No temporary or per-process files left beside it.
+        assert files_in(tmp_path) == {"prog.py", "data.json"}
+
+    def test_lookups_of_the_failing_path_are_recorded(self, tmp_path, strategy):
+        write(tmp_path / "prog.py", PROGRAMS["exit3"])
+        data_file = tmp_path / "data.json"
+        globalhook_run(["prog.py"], tmp_path, strategy, data_file)
+        data = load_data(data_file)
+        assert count(data, "__main__", "leave", "VALUE", "global") == 1
+        assert count(data, "__main__", "leave", "sys", "global") == 1
+
+    def test_keyboard_interrupt_lookups(self, tmp_path, strategy):
+        write(tmp_path / "prog.py", PROGRAMS["keyboard_interrupt"])
+        data_file = tmp_path / "data.json"
+        globalhook_run(["prog.py"], tmp_path, strategy, data_file)
+        data = load_data(data_file)
+        assert count(data, "__main__", "interrupted", "KeyboardInterrupt", "builtin") == 1
+
+    def test_atexit_handlers_of_the_program_run_and_are_recorded(self, tmp_path, strategy):
+        write(tmp_path / "prog.py", PROGRAMS["atexit"])
+        data_file = tmp_path / "data.json"
+        tracked = globalhook_run(["prog.py"], tmp_path, strategy, data_file)
+        assert tracked.stdout == "main done\nbye 3\n"
+        data = load_data(data_file)
+        assert count(data, "__main__", "goodbye", "FAREWELL", "global") == 2
+        assert count(data, "__main__", "goodbye", "print", "builtin") == 1
+        assert count(data, "__main__", "goodbye", "sys", "global") == 1
+
+    def test_missing_script_still_writes(self, tmp_path):
+        data_file = tmp_path / "data.json"
+        globalhook_run(["no_such_script.py"], tmp_path, data_file=data_file)
+        data = load_data(data_file)
+        assert data["lookups"] == []
+        assert data["runs"][0]["exit_code"] == 1
+        assert files_in(tmp_path) == {"data.json"}
