@@ -30,18 +30,17 @@ _PASS_THROUGH_ORIGINS = ("built-in", "frozen")
 
 
 class _TrackingLoaderMixin:
-    """Create a tracked module; remember qualified names of the code it runs."""
+    """Create a tracked module; everything else is the plain loader's.
+
+    Only ``create_module`` is overridden: a method of ours that ran while the
+    module executes would sit between importlib's frames, and CPython could
+    no longer trim them from the module's tracebacks.
+    """
 
     _globalhook_factory: ModuleFactory
 
     def create_module(self, spec: machinery.ModuleSpec) -> types.ModuleType:
         return self._globalhook_factory(spec.name)
-
-    def get_code(self, fullname: str) -> Optional[types.CodeType]:
-        code = super().get_code(fullname)  # type: ignore[misc]
-        if code is not None:
-            RECORDER.register_code(code)
-        return code
 
 
 class TrackingSourceFileLoader(_TrackingLoaderMixin, machinery.SourceFileLoader):
@@ -81,28 +80,9 @@ class DelegatingLoader:
         if getattr(module, "__loader__", None) is self:
             module.__loader__ = self._loader
         self._loader.exec_module(module)
-        if isinstance(vars(module), TrackingDict) and not hasattr(types.CodeType, "co_qualname"):
-            _register_namespace_codes(vars(module))
 
     def __getattr__(self, name: str):
         return getattr(self._loader, name)
-
-
-def _register_namespace_codes(namespace: dict) -> None:
-    """Before 3.11, learn qualified names from the functions a module defined."""
-    seen = set()
-    stack = list(dict.values(namespace))
-    while stack:
-        obj = stack.pop()
-        if id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        func = getattr(obj, "__func__", obj)
-        code = getattr(func, "__code__", None)
-        if isinstance(code, types.CodeType) and isinstance(getattr(func, "__qualname__", None), str):
-            RECORDER.note_qualname(code, func.__qualname__)
-        elif isinstance(obj, type) and obj.__module__ == dict.get(namespace, "__name__"):
-            stack.extend(vars(obj).values())
 
 
 class TrackingFinder:

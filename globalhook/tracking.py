@@ -135,6 +135,7 @@ class Recorder:
     def __init__(self) -> None:
         #: id(code) -> (code, qualified name); the code is kept so the id stays its own.
         self._qualnames: Dict[int, Tuple[CodeType, str]] = {}
+        self._by_file: Dict[str, Dict[Tuple[int, str], str]] = {}
         self._lock = threading.Lock()
         #: module name -> reason it matched the patterns but is not tracked.
         self.not_tracked: Dict[str, str] = {}
@@ -144,40 +145,40 @@ class Recorder:
     def register_code(self, code: CodeType) -> None:
         """Remember qualified names for a module's code tree (needed before 3.11).
 
-        Python < 3.11 code objects carry only ``co_name``; the qualified name
-        follows CPython's rules: children of a function get ``.<locals>.``,
-        children of a class body get ``Class.``.
+        Python < 3.11 code objects carry only ``co_name``.  Code compiled by
+        globalhook itself (the ``__main__`` it runs) is registered exactly;
+        any other code is looked up in its source file when first reported.
         """
         if hasattr(code, "co_qualname"):
             return
         with self._lock:
-            self._qualnames[id(code)] = (code, code.co_name)
-            self._walk(code, None, False)
-
-    def _walk(self, code: CodeType, qualname: Optional[str], in_function: bool) -> None:
-        for const in code.co_consts:
-            if not isinstance(const, CodeType):
-                continue
-            is_class = _is_class_body(const)
-            if is_class and const.co_consts and isinstance(const.co_consts[0], str):
-                child = const.co_consts[0]  # a class body stores its own __qualname__
-            elif qualname is None:
-                child = const.co_name
-            elif in_function:
-                child = f"{qualname}.<locals>.{const.co_name}"
-            else:
-                child = f"{qualname}.{const.co_name}"
-            self._qualnames[id(const)] = (const, child)
-            self._walk(const, child, not is_class)
-
-    def note_qualname(self, code: CodeType, qualname: str) -> None:
-        self._qualnames.setdefault(id(code), (code, qualname))
+            for each, qualname in _code_tree(code):
+                self._qualnames[id(each)] = (each, qualname)
 
     def qualname(self, code: CodeType) -> str:
+        qualname = getattr(code, "co_qualname", None)
+        if qualname:
+            return qualname
         known = self._qualnames.get(id(code))
         if known is not None and known[0] is code:
             return known[1]
-        return getattr(code, "co_qualname", None) or code.co_name
+        return self._file_qualnames(code.co_filename).get((code.co_firstlineno, code.co_name), code.co_name)
+
+    def _file_qualnames(self, filename: str) -> Dict[Tuple[int, str], str]:
+        """(first line, name) -> qualified name for every code object of a source file."""
+        found = self._by_file.get(filename)
+        if found is None:
+            found = {}
+            try:
+                with open(filename, "rb") as source:
+                    tree = compile(source.read(), filename, "exec", dont_inherit=True)
+            except (OSError, SyntaxError, ValueError):
+                pass  # gone, changed or not Python: fall back to co_name
+            else:
+                for each, qualname in _code_tree(tree):
+                    found.setdefault((each.co_firstlineno, each.co_name), qualname)
+            self._by_file[filename] = found
+        return found
 
     # -- reading -----------------------------------------------------------
 
@@ -234,6 +235,32 @@ class Recorder:
         for table in _TABLES.values():
             table.clear()
         _owners.clear()
+
+
+def _code_tree(code: CodeType) -> Iterator[Tuple[CodeType, str]]:
+    """Every code object under a module's code, with its qualified name.
+
+    CPython's rules: children of a function get ``.<locals>.``, children of a
+    class body get ``Class.``; a class body stores its own ``__qualname__``.
+    """
+    yield code, code.co_name
+    stack: List[Tuple[CodeType, Optional[str], bool]] = [(code, None, False)]
+    while stack:
+        parent, parent_qualname, in_function = stack.pop()
+        for const in parent.co_consts:
+            if not isinstance(const, CodeType):
+                continue
+            is_class = _is_class_body(const)
+            if is_class and const.co_consts and isinstance(const.co_consts[0], str):
+                qualname = const.co_consts[0]
+            elif parent_qualname is None:
+                qualname = const.co_name
+            elif in_function:
+                qualname = f"{parent_qualname}.<locals>.{const.co_name}"
+            else:
+                qualname = f"{parent_qualname}.{const.co_name}"
+            yield const, qualname
+            stack.append((const, qualname, not is_class))
 
 
 def _is_class_body(code: CodeType) -> bool:

@@ -577,13 +577,6 @@ class TestExitsLikePython:
         assert tracked.stderr == plain.stderr[start:]
         assert "Traceback" not in tracked.stderr
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="finder.py: TrackingSourceFileLoader.get_code (the override that registers code "
-        "objects) sits between importlib frames, so CPython's remove_importlib_frames no longer "
-        "strips them: a SyntaxError in a tracked module imported by the program shows "
-        "_find_and_load/_load_unlocked/exec_module frames and globalhook/finder.py get_code",
-    )
     def test_syntax_error_in_an_imported_tracked_module(self, tmp_path, strategy):
         write(tmp_path / "prog.py", "import helper_with_syntax_error\n")
         write(tmp_path / "helper_with_syntax_error.py", PROGRAMS["syntax_error"])
@@ -591,6 +584,16 @@ class TestExitsLikePython:
         tracked = globalhook_run(["prog.py"], tmp_path, strategy, tmp_path / "data.json")
         assert tracked.returncode == plain.returncode == 1
         assert tracked.stderr == plain.stderr
+
+    def test_error_raised_while_a_tracked_module_is_imported(self, tmp_path, strategy):
+        # importlib trims its own frames only when no foreign frame sits among them.
+        write(tmp_path / "prog.py", "import helper_that_raises\n")
+        write(tmp_path / "helper_that_raises.py", "X = 1\nraise RuntimeError('at import time')\n")
+        plain = python(["prog.py"], tmp_path)
+        tracked = globalhook_run(["prog.py"], tmp_path, strategy, tmp_path / "data.json")
+        assert tracked.returncode == plain.returncode == 1
+        assert tracked.stderr == plain.stderr
+        assert "importlib" not in tracked.stderr
 
     def test_missing_script(self, tmp_path, strategy):
         data_file = tmp_path / "data.json"
