@@ -72,6 +72,8 @@ class Session:
         self.notes: List[str] = []
         self._pid = os.getpid()
         self._saved = False
+        self._saving = False
+        self._sigterm_pending = False
         self._lock = threading.Lock()
 
     # -- starting ------------------------------------------------------------
@@ -95,6 +97,8 @@ class Session:
         self.primary = False
         self._pid = os.getpid()
         self._saved = False
+        self._saving = False
+        self._sigterm_pending = False
         self._lock = threading.Lock()
         self.started = _now()
 
@@ -137,9 +141,9 @@ class Session:
         with self._lock:
             if self._saved or os.getpid() != self._pid:
                 return
-            self._saved = True
-        data = self.data()
+            self._saved = self._saving = True
         try:
+            data = self.data()
             if self.primary:
                 data = self._save_combined(data)
             else:
@@ -148,6 +152,10 @@ class Session:
         except DataError as exc:
             print(f"globalhook: error: {exc}", file=sys.stderr)
             return
+        finally:
+            self._saving = False
+            if self._sigterm_pending:
+                _die_by_sigterm()  # a SIGTERM came in while saving: finish what it started
         if self.config.report:
             from .report import text_report
 
@@ -178,7 +186,16 @@ class Session:
 def _on_sigterm(signum, frame) -> None:
     session = _current
     if session is not None:
+        if session._saving or session._lock.locked():
+            # Killing now would leave a half-written file behind: the save
+            # in progress ends the process when it is done.
+            session._sigterm_pending = True
+            return
         session.save()
+    _die_by_sigterm()
+
+
+def _die_by_sigterm() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.kill(os.getpid(), signal.SIGTERM)
 
