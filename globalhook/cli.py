@@ -14,7 +14,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from . import __version__
 from .config import STRATEGIES, ConfigError, load_config
-from .data import DataError, load
+from .data import DataError, combine, find_parts, load
 from .modules import StrategyError
 from .patterns import PatternError
 
@@ -107,7 +107,8 @@ def cmd_run(argv: Sequence[str]) -> int:
     from .session import Session
 
     command = ["-m", module, *program_args] if module else [script, *program_args]
-    session = Session(config, command)
+    session = Session(config, command, root=os.getcwd())
+    _hand_to_children(session)
     try:
         hook = session.start()
     except StrategyError as exc:
@@ -123,8 +124,8 @@ def cmd_run(argv: Sequence[str]) -> int:
         else:
             run_path(script, program_args, new_module)  # type: ignore[arg-type]
     except NoSource as exc:
-        session.exit_code = 1
-        return _fail(str(exc), 1)
+        session.exit_code = exc.status
+        return _fail(str(exc), exc.status)
     except SystemExit as exc:
         code = exc.code
         session.exit_code = code if isinstance(code, int) else (0 if code is None else 1)
@@ -139,6 +140,93 @@ def cmd_run(argv: Sequence[str]) -> int:
     return 0
 
 
+def _hand_to_children(session) -> None:
+    """Child processes of this run track too (those that start a new
+    interpreter only where ``globalhook install`` put the start-up hook)."""
+    from .config import to_json
+    from .sitehook import status
+    from .startup import ENV_START
+
+    os.environ[ENV_START] = to_json(session.config, run_id=session.run_id, root=session.root)
+    if not status()["installed"]:
+        session.notes.append(
+            "child processes that start a new Python interpreter (subprocess, multiprocessing "
+            "spawn/forkserver) were not tracked: the start-up hook is not installed in this "
+            "environment (run 'globalhook install')"
+        )
+
+
+def cmd_combine(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="globalhook combine",
+        description="Merge the per-process data files (<data file>.<host>.<pid>.<random>) into the data file.",
+    )
+    parser.add_argument("--data-file", dest="data_file", metavar="FILE", help="data file to combine into (default: .globalhook.json)")
+    parser.add_argument("--config", metavar="FILE", help="TOML file with a [tool.globalhook] table")
+    parser.add_argument("--keep", action="store_true", help="keep the per-process files")
+    parser.add_argument("--ignore-errors", action="store_true", help="exit 0 even if some files could not be read")
+    options = parser.parse_args(argv)
+    try:
+        config = load_config({"data_file": options.data_file, "config": options.config})
+        parts = find_parts(config.data_file)
+        if not parts:
+            print(f"globalhook: no per-process data files to combine into {config.data_file}", file=sys.stderr)
+            return 0
+        base = [load(config.data_file)] if os.path.exists(config.data_file) else []
+        _, used, errors = combine(config.data_file, base, keep=options.keep)
+    except (ConfigError, DataError) as exc:
+        return _fail(str(exc))
+    for error in errors:
+        print(f"globalhook: warning: skipped {error}", file=sys.stderr)
+    print(f"Combined {len(used)} data file{'s' if len(used) != 1 else ''} into {config.data_file}")
+    return 1 if errors and not options.ignore_errors else 0
+
+
+def _site_parser(name: str, description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"globalhook {name}", description=description)
+    parser.add_argument("--system", action="store_true", help="allow writing outside a virtual environment")
+    parser.add_argument("--site-dir", dest="site_dir", metavar="DIR", help=argparse.SUPPRESS)
+    return parser
+
+
+def cmd_install(argv: Sequence[str]) -> int:
+    from . import sitehook
+
+    parser = _site_parser(
+        "install",
+        "Add a start-up hook to this environment, so that tracking can start in every Python "
+        "process (activated by GLOBALHOOK_PROCESS_START, which 'globalhook run' sets, or by "
+        "enabled = true in [tool.globalhook]).",
+    )
+    parser.add_argument("--check", action="store_true", help="only say what is installed where")
+    options = parser.parse_args(argv)
+    if options.check:
+        print(sitehook.describe_status(sitehook.status(options.site_dir)))
+        return 0
+    try:
+        path, changed = sitehook.install(options.site_dir, options.system)
+    except sitehook.SiteHookError as exc:
+        return _fail(str(exc))
+    print(f"{'Installed' if changed else 'Already installed'}: {path}")
+    return 0
+
+
+def cmd_uninstall(argv: Sequence[str]) -> int:
+    from . import sitehook
+
+    options = _site_parser("uninstall", "Remove exactly what 'globalhook install' added.").parse_args(argv)
+    try:
+        path, changed = sitehook.uninstall(options.site_dir, options.system)
+    except sitehook.SiteHookError as exc:
+        return _fail(str(exc))
+    print(f"{'Removed' if changed else 'Not installed'}: {path}")
+    return 0
+
+
+def cmd_status(argv: Sequence[str]) -> int:
+    return cmd_install(["--check", *argv])
+
+
 def cmd_report(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="globalhook report", description="Show the recorded global lookups.")
     parser.add_argument("--data-file", dest="data_file", metavar="FILE", help="data file to read (default: .globalhook.json)")
@@ -148,6 +236,12 @@ def cmd_report(argv: Sequence[str]) -> int:
     options = parser.parse_args(argv)
     try:
         config = load_config({"data_file": options.data_file, "config": options.config})
+        if not os.path.exists(config.data_file) and find_parts(config.data_file):
+            count = len(find_parts(config.data_file))
+            return _fail(
+                f"{config.data_file}: no such file, but {count} per-process data file"
+                f"{'s' if count != 1 else ''} wait beside it: run 'globalhook combine' first"
+            )
         data = load(config.data_file)
     except (ConfigError, DataError) as exc:
         return _fail(str(exc))
@@ -158,7 +252,14 @@ def cmd_report(argv: Sequence[str]) -> int:
     return 0
 
 
-_COMMANDS = {"run": cmd_run, "report": cmd_report}
+_COMMANDS = {
+    "run": cmd_run,
+    "report": cmd_report,
+    "combine": cmd_combine,
+    "install": cmd_install,
+    "uninstall": cmd_uninstall,
+    "status": cmd_status,
+}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -168,8 +269,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "usage: globalhook COMMAND [options]\n\n"
             "Record the global names that Python code looks up at run time.\n\n"
             "commands:\n"
-            "  run      run a script or -m module with tracking on\n"
-            "  report   show what the last run recorded\n\n"
+            "  run        run a script or -m module with tracking on\n"
+            "  report     show what the last run recorded\n"
+            "  combine    merge per-process data files into the data file\n"
+            "  install    add the start-up hook to this environment (every process can track)\n"
+            "  uninstall  remove the start-up hook\n"
+            "  status     say whether the start-up hook is installed\n\n"
             "'globalhook COMMAND --help' tells more."
         )
         return 0 if args else EXIT_USAGE

@@ -17,7 +17,7 @@ import os
 import re
 import socket
 import uuid
-from typing import Any, Dict, Iterable, List, NoReturn, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Tuple
 
 __all__ = [
     "FORMAT",
@@ -32,6 +32,7 @@ __all__ = [
     "lookup_key",
     "part_path",
     "find_parts",
+    "combine",
 ]
 
 FORMAT = "globalhook-data"
@@ -200,6 +201,43 @@ def find_parts(data_file: str) -> List[str]:
     except OSError:
         return []
     return sorted(os.path.join(folder, n) for n in names if pattern.match(n))
+
+
+def combine(
+    data_file: str,
+    base: Iterable[Dict[str, Any]] = (),
+    select: Optional[Callable[[Dict[str, Any]], bool]] = None,
+    keep: bool = False,
+) -> Tuple[Dict[str, Any], List[str], List[str]]:
+    """Fold the per-process files of ``data_file`` into it, each exactly once.
+
+    ``base`` is what the result starts from; ``select`` picks which parts to
+    take (the others are left for later).  Unreadable parts are skipped and
+    reported, never deleted.  Returns (combined data, parts used, errors).
+    The parts used are deleted after the combined file is saved, unless
+    ``keep``: a crash in between leaves them, never loses them.
+    """
+    datas = list(base)
+    used: List[str] = []
+    errors: List[str] = []
+    for path in find_parts(data_file):
+        try:
+            part = load(path)
+        except DataError as exc:
+            errors.append(str(exc))
+            continue
+        if select is None or select(part):
+            datas.append(part)
+            used.append(path)
+    combined = merge(datas) if len(datas) != 1 else datas[0]
+    save(combined, data_file)
+    if not keep:
+        for path in used:
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+    return combined, used, errors
 
 
 def _sync_folder(folder: str) -> None:

@@ -26,6 +26,10 @@ ModuleFactory = Callable[[str], types.ModuleType]
 class NoSource(Exception):
     """The script or module to run cannot be found or read."""
 
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status  # python's: 2 for a script it cannot open, 1 for -m
+
 
 def _silent_excepthook(*args) -> None:
     pass
@@ -89,7 +93,7 @@ def _compile_file(path: str, display: str) -> types.CodeType:
         with open(path, "rb") as source_file:
             source = source_file.read()
     except OSError as exc:
-        raise NoSource(f"can't open file {display!r}: [Errno {exc.errno}] {exc.strerror}") from None
+        raise NoSource(f"can't open file {display!r}: [Errno {exc.errno}] {exc.strerror}", 2) from None
     try:
         code = compile(source, path, "exec", dont_inherit=True)
     except SyntaxError as exc:
@@ -135,7 +139,7 @@ def run_path(path: str, args: Sequence[str], new_module: ModuleFactory) -> None:
         return
     absolute = os.path.abspath(path)
     if not os.path.exists(absolute):
-        raise NoSource(f"can't open file {absolute!r}: [Errno 2] No such file or directory")
+        raise NoSource(f"can't open file {absolute!r}: [Errno 2] No such file or directory", 2)
     _set_path0(os.path.dirname(os.path.realpath(absolute)))
     sys.argv[:] = [path, *args]
     code = _compile_file(absolute, absolute)

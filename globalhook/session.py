@@ -31,7 +31,7 @@ from typing import List, Optional, Sequence
 
 from . import __version__
 from .config import Config
-from .data import DataError, find_parts, load, make_data, merge, part_path, save
+from .data import DataError, combine, make_data, part_path, save
 from .finder import ImportHook, install
 from .limits import unobservable
 from .tracking import RECORDER
@@ -163,23 +163,11 @@ class Session:
 
     def _save_combined(self, data: dict) -> dict:
         """The primary's data plus the per-process files of this run, as one file."""
-        own: List[str] = []
-        datas = [data]
-        for path in find_parts(self.config.data_file):
-            try:
-                part = load(path)
-            except DataError:
-                continue  # not ours to judge: combine reports it
-            if any(run.get("run_id") == self.run_id for run in part["runs"]):
-                datas.append(part)
-                own.append(path)
-        combined = merge(datas) if len(datas) > 1 else data
-        save(combined, self.config.data_file)
-        for path in own:
-            try:
-                os.remove(path)
-            except OSError:
-                pass
+
+        def ours(part: dict) -> bool:
+            return any(run.get("run_id") == self.run_id for run in part["runs"])
+
+        combined, _, _ = combine(self.config.data_file, [data], select=ours)
         return combined
 
 

@@ -590,8 +590,7 @@ class TestExitsLikePython:
         data_file = tmp_path / "data.json"
         plain = python(["no_such_script.py"], tmp_path)
         tracked = globalhook_run(["no_such_script.py", "arg"], tmp_path, strategy, data_file)
-        assert plain.returncode != 0
-        assert tracked.returncode != 0
+        assert tracked.returncode == plain.returncode == 2
         assert tracked.stdout == ""
         assert tracked.stderr.count("\n") == 1
         assert str(tmp_path / "no_such_script.py") in tracked.stderr
@@ -653,5 +652,5 @@ class TestDataFileWhateverTheEnd:
         globalhook_run(["no_such_script.py"], tmp_path, data_file=data_file)
         data = load_data(data_file)
         assert data["lookups"] == []
-        assert data["runs"][0]["exit_code"] == 1
+        assert data["runs"][0]["exit_code"] == 2  # python's status for a script it cannot open
         assert files_in(tmp_path) == {"data.json"}
