@@ -216,6 +216,8 @@ def load_config(
                 values[key] = _resolve(folder, values[key])
 
     for key, (_, parse) in _KEYS.items():
+        if key == "enabled":
+            continue  # activation from the environment is GLOBALHOOK_PROCESS_START's job
         var = f"GLOBALHOOK_{key.upper()}"
         text = environ.get(var, "")
         if text.strip():

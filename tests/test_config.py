@@ -569,3 +569,32 @@ class TestDataFile:
             load(tmp_path, cli={"data_file": "y.json"}),
         ):
             assert os.path.isabs(config.data_file)
+
+
+class TestStartUpActivation:
+    def test_enabled_from_the_file(self, tmp_path: Path) -> None:
+        write_pyproject(tmp_path, "[tool.globalhook]\nenabled = true\n")
+        assert load(tmp_path).enabled is True
+        assert not load(tmp_path, environ={}).warnings
+
+    def test_enabled_must_be_a_bool(self, tmp_path: Path) -> None:
+        write_pyproject(tmp_path, '[tool.globalhook]\nenabled = "yes"\n')
+        assert "enabled" in error(tmp_path)
+
+    def test_not_from_the_environment(self, tmp_path: Path) -> None:
+        assert load(tmp_path, environ={"GLOBALHOOK_ENABLED": "1"}).enabled is False
+
+    def test_serialized_round_trip(self, tmp_path: Path) -> None:
+        from globalhook.config import from_json, to_json
+
+        config = load(tmp_path, cli={"include": ["pkg"], "strategy": "proxy"})
+        again, extra = from_json(to_json(config, run_id="r1", root="/x"), "TEST")
+        assert (again.include, again.strategy, again.data_file) == (["pkg"], "proxy", config.data_file)
+        assert extra == {"run_id": "r1", "root": "/x"}
+
+    @pytest.mark.parametrize("text", ["{not json", "[1]", '{"include": [""], "exclude": [], "strategy": "native", "data_file": "d", "report": false}'])
+    def test_serialized_garbage_names_the_source(self, text: str) -> None:
+        from globalhook.config import ConfigError, from_json
+
+        with pytest.raises(ConfigError, match="^GLOBALHOOK_PROCESS_START: not a usable serialized config"):
+            from_json(text, "GLOBALHOOK_PROCESS_START")

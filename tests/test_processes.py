@@ -251,3 +251,33 @@ def test_uninstall_round_trip_leaves_site_packages_as_it_was(tmp_path):
         capture_output=True, text=True, env=clean_env(),
     )
     assert ran.stdout.strip() == "1"
+
+
+def test_activation_is_idempotent(tmp_path):
+    config = tmp_path / "t.toml"
+    config.write_text('[tool.globalhook]\ninclude = ["nothing_here"]\n')
+    code = (
+        "import sys\n"
+        "from globalhook import startup\n"
+        "from globalhook.finder import TrackingFinder\n"
+        "startup.process_start(); startup.process_start(); startup.activate(sys.argv[1])\n"
+        "print(sum(isinstance(f, TrackingFinder) for f in sys.meta_path))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(config)], cwd=tmp_path, capture_output=True, text=True,
+        env=clean_env(PYTHONPATH=str(REPO), GLOBALHOOK_PROCESS_START=str(config)),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1"
+    assert len(parts_in(tmp_path)) == 1  # and one data file from the one session
+
+
+def test_bad_activation_is_one_line_and_does_not_break_the_program(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", "from globalhook import startup; startup.process_start(); print('ran')"],
+        cwd=tmp_path, capture_output=True, text=True,
+        env=clean_env(PYTHONPATH=str(REPO), GLOBALHOOK_PROCESS_START=str(tmp_path / "missing.toml")),
+    )
+    assert result.returncode == 0 and result.stdout == "ran\n"
+    assert result.stderr.count("\n") == 1 and "missing.toml" in result.stderr
+    assert "Traceback" not in result.stderr
