@@ -19,6 +19,8 @@ import socket
 import uuid
 from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Tuple
 
+from .atomic import write_atomically
+
 __all__ = [
     "FORMAT",
     "VERSION",
@@ -145,41 +147,12 @@ def save(data: Dict[str, Any], path: str) -> None:
     0o666 so the umask applies exactly as for a plain ``open``.
     """
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        # Not "<path>.<suffix>": that is how per-process data files are named,
-        # and a combine that globs for them must never pick up a half-written one.
-        temp = f"{path}-{uuid.uuid4().hex[:12]}.tmp"
-        try:
-            fd = os.open(temp, flags, 0o666)
-        except FileExistsError:  # pragma: no cover - 48 random bits
-            continue
-        except OSError as exc:
-            raise DataError(f"{path}: cannot write ({exc.strerror or exc})") from None
-        break
+    # Encoded first: an unserialisable value fails before anything is written.
+    content = (json.dumps(data, separators=(",", ":"), allow_nan=False) + "\n").encode("utf-8")
     try:
-        out = open(fd, "w", encoding="utf-8", newline="\n")
-    except BaseException:  # pragma: no cover - only on a failed allocation
-        os.close(fd)
-        os.remove(temp)
-        raise
-    try:
-        with out:
-            json.dump(data, out, separators=(",", ":"), allow_nan=False)
-            out.write("\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException as exc:
-        try:
-            os.remove(temp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise DataError(f"{path}: cannot write ({exc.strerror or exc})") from None
-        raise
-    _sync_folder(folder)
+        write_atomically(path, content)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
 def part_path(data_file: str) -> str:
@@ -238,20 +211,6 @@ def combine(
             except OSError:
                 pass
     return combined, used, errors
-
-
-def _sync_folder(folder: str) -> None:
-    """Make the rename itself durable where the platform allows it."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def load(path: str) -> Dict[str, Any]:

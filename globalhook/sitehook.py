@@ -26,9 +26,10 @@ import os
 import stat
 import sys
 import sysconfig
-import uuid
 from importlib.machinery import PathFinder
 from typing import Any, Dict, Optional, Tuple
+
+from .atomic import write_atomically
 
 __all__ = [
     "ENV_PROCESS_START",
@@ -130,36 +131,10 @@ def _read_ours(path: str) -> Optional[bytes]:
 
 
 def _write_atomically(path: str, content: bytes) -> None:
-    """Write beside the target, then rename over it: an interpreter starting
-    meanwhile sees the old file or the new one, never half a line.
-
-    The temporary name does not end in ``.pth``, so site.py never reads it,
-    and mode 0o666 lets the umask apply as for a plain ``open``.
-    """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        temp = f"{path}-{uuid.uuid4().hex[:12]}.tmp"
-        try:
-            fd = os.open(temp, flags, 0o666)
-        except FileExistsError:  # pragma: no cover - 48 random bits
-            continue
-        except OSError as exc:
-            raise SiteHookError(f"{path}: cannot write ({exc.strerror or exc})") from None
-        break
     try:
-        with open(fd, "wb") as out:
-            out.write(content)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException as exc:
-        try:
-            os.remove(temp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise SiteHookError(f"{path}: cannot write ({exc.strerror or exc})") from None
-        raise
+        write_atomically(path, content)
+    except OSError as exc:
+        raise SiteHookError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
 def install(site_dir: Optional[str] = None, system: bool = False) -> Tuple[str, bool]:
