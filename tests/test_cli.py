@@ -407,6 +407,18 @@ class TestReport:
         assert_one_line_error(result, str(tmp_path / "bad.json"))
         assert result.stdout == ""
 
+    def test_parts_without_a_data_file_hint_at_combine(self, tmp_path):
+        (tmp_path / ".globalhook.json.host.12.0123abcd").write_text("{}")
+        result = globalhook(["report"], tmp_path)
+        assert_one_line_error(result, str(tmp_path / ".globalhook.json"))
+        assert "globalhook combine" in result.stderr and "1 per-process data file" in result.stderr
+
+    def test_combine_with_nothing_to_do(self, tmp_path):
+        result = globalhook(["combine"], tmp_path)
+        assert result.returncode == 0
+        assert "no per-process data files" in result.stderr
+        assert not (tmp_path / ".globalhook.json").exists()
+
     def test_unknown_format(self, tmp_path, recorded):
         result = globalhook(["report", "--format", "xml"], tmp_path)
         assert result.returncode == 2

@@ -1,0 +1,68 @@
+"""Start-up cost of the installed hook when it is not activated.
+
+Makes two throwaway virtual environments that see this checkout, installs the
+start-up hook in one, and times ``python -c pass`` in each, interleaved, in a
+folder without and with a ``pyproject.toml``.  Prints medians and ratios
+(hook / no hook); never compares times across runs.
+
+    python benchmarks/startup.py [--runs 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def make_venv(root: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
+    python = root / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    Path(site, "globalhook-dev.pth").write_text(f"{REPO}\n")
+    return python
+
+
+def time_start(python: Path, cwd: Path, env: dict) -> float:
+    start = time.perf_counter()
+    subprocess.run([str(python), "-c", "pass"], cwd=cwd, env=env, check=True)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30)
+    options = parser.parse_args()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GLOBALHOOK_", "PYTHON"))}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        plain, hooked = make_venv(folder / "plain"), make_venv(folder / "hooked")
+        subprocess.run([str(hooked), "-m", "globalhook", "install"], check=True, env=env, capture_output=True)
+        empty, with_pyproject = folder / "empty", folder / "project"
+        empty.mkdir()
+        with_pyproject.mkdir()
+        (with_pyproject / "pyproject.toml").write_text('[project]\nname = "x"\n')
+        print(f"Python {sysconfig.get_python_version()}, {options.runs} runs each, median of `python -c pass`")
+        for label, cwd in (("no pyproject.toml", empty), ("pyproject.toml present", with_pyproject)):
+            times = {"plain": [], "hooked": []}
+            for _ in range(options.runs):
+                times["plain"].append(time_start(plain, cwd, env))
+                times["hooked"].append(time_start(hooked, cwd, env))
+            a, b = statistics.median(times["plain"]), statistics.median(times["hooked"])
+            print(f"  {label:24} no hook {a * 1000:6.2f} ms   hook installed {b * 1000:6.2f} ms   ratio {b / a:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
