@@ -131,7 +131,7 @@ class ProxyModule:
     def __class__(self, cls: type) -> None:
         if not (isinstance(cls, type) and issubclass(cls, types.ModuleType)):
             raise TypeError(
-                f"__class__ assignment only supported for mutable types or ModuleType subclasses"
+                "__class__ assignment only supported for mutable types or ModuleType subclasses"
             )
         attrs = {
             k: v

@@ -14,7 +14,7 @@ import runpy
 import sys
 import types
 from importlib.machinery import SourceFileLoader, SourcelessFileLoader
-from typing import Callable, List, NoReturn, Optional, Sequence
+from typing import Callable, NoReturn, Optional, Sequence
 
 from .tracking import RECORDER
 

@@ -15,7 +15,7 @@ import types
 import pytest
 
 import globalhook
-from globalhook.finder import DelegatingLoader, TrackingFinder, installed_hook
+from globalhook.finder import TrackingFinder, installed_hook
 from globalhook.tracking import RECORDER, TrackingDict
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
