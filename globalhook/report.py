@@ -75,7 +75,8 @@ class _Summary:
         self.not_tracked = sorted(
             {(e["module"], e["reason"]) for e in data.get("not_tracked", ()) if matches(e["module"])}
         )
-        self.unobservable = _unobservable(data.get("runs", ()))
+        self.unobservable = _run_strings(data.get("runs", ()), "unobservable")
+        self.notes = _run_strings(data.get("runs", ()), "notes")
 
     def missing(self, functions: Iterable[Tuple[FunctionKey, List[Tuple[str, str, int]]]]) -> List[str]:
         return sorted({name for _, rows in functions for name, kind, _ in rows if kind == "missing"})
@@ -101,11 +102,11 @@ class _Summary:
         }
 
 
-def _unobservable(runs: Iterable[Any]) -> List[str]:
-    """Notes from every run, once each: runs are free-form, so take only lists of strings."""
+def _run_strings(runs: Iterable[Any], key: str) -> List[str]:
+    """One list from every run, each string once: runs are free-form, so take only lists of strings."""
     notes: Dict[str, None] = {}
     for run in runs:
-        found = run.get("unobservable") if isinstance(run, dict) else None
+        found = run.get(key) if isinstance(run, dict) else None
         if isinstance(found, list):
             notes.update((note, None) for note in found if isinstance(note, str))
     return list(notes)
@@ -169,6 +170,10 @@ def text_report(data: Dict[str, Any], modules: Sequence[str] = ()) -> str:
             lines.append(f"  missing names: {', '.join(missing)}")
 
     lines.extend(_not_tracked_lines(summary))
+    if summary.notes:
+        lines.append("")
+        lines.append("Notes:")
+        lines.extend(f"  {note}" for note in summary.notes)
     if summary.unobservable:
         lines.append("")
         lines.append("Not observable (lookups from these are never recorded):")
@@ -218,6 +223,7 @@ def json_report(data: Dict[str, Any], modules: Sequence[str] = ()) -> str:
         ],
         "not_tracked": [{"module": m, "reason": r} for m, r in summary.not_tracked],
         "unobservable": summary.unobservable,
+        "notes": summary.notes,
         "totals": summary.totals(),
     }
     return json.dumps(report, indent=2, sort_keys=True) + "\n"

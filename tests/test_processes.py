@@ -223,6 +223,10 @@ def test_without_the_install_children_are_reported_untracked(tmp_path, project):
     assert "in_subprocess" not in found and "in_worker_spawn" not in found
     notes = [note for run in data["runs"] for note in run.get("notes", [])]
     assert any("were not tracked" in note and "globalhook install" in note for note in notes)
+    report = subprocess.run(
+        [str(python), "-m", "globalhook", "report"], cwd=project, capture_output=True, text=True, env=clean_env()
+    )
+    assert "Notes:" in report.stdout and "were not tracked" in report.stdout
 
 
 def test_uninstall_round_trip_leaves_site_packages_as_it_was(tmp_path):

@@ -180,10 +180,19 @@ class TestTextSections:
         header = "Not observable (lookups from these are never recorded):"
         assert block(text, header) == ["  class bodies", "  global statements", "  from m import *"]
 
+    def test_run_notes_shown_once(self, project):
+        result = sample(project)
+        note = "child processes ... were not tracked: run 'globalhook install'"
+        result["runs"][0]["notes"] = [note]
+        result["runs"][1]["notes"] = [note, "another"]
+        assert block(text_report(result), "Notes:") == [f"  {note}", "  another"]
+        assert json.loads(json_report(result))["notes"] == [note, "another"]
+
     def test_sections_left_out_when_empty(self, project):
         text = text_report(data.make_data([entry("m", "f", "/m.py", 1, "X", "global", 1)], {}))
         assert "Not tracked" not in text
         assert "Not observable" not in text
+        assert "Notes:" not in text
         assert "Totals:" in text
 
     def test_totals(self, project):
