@@ -423,3 +423,20 @@ class TestReport:
         result = globalhook(["report", "--format", "xml"], tmp_path)
         assert result.returncode == 2
         assert "xml" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_run_refuses_to_run_untracked(tmp_path):
+    """A Python where no strategy can observe lookups: say so, exit 3, never run the program."""
+    (tmp_path / "s.py").write_text("open('ran', 'w').close()\n")
+    code = (
+        "import sys, globalhook.modules as m\n"
+        "m._observable = lambda: 'simulated: globals must be an exact dict'\n"
+        "from globalhook.cli import main\n"
+        "sys.exit(main(['run', 's.py']))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert result.returncode == 3
+    assert result.stderr.count("\n") == 1 and "cannot track" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "ran").exists()
