@@ -19,52 +19,100 @@ number of lookups.  Only names and counts are kept, never values.
 
 from __future__ import annotations
 
+import dis
+import os
 import sys
 import threading
 from itertools import count as _count
 from types import CodeType, FunctionType
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, FrozenSet, Iterator, List, Optional, Tuple
 
-__all__ = ["TrackingDict", "Recorder", "RECORDER", "KINDS", "is_tracking_dict"]
+__all__ = ["TrackingDict", "Recorder", "RECORDER", "KINDS", "CORE", "is_tracking_dict"]
 
 #: Kinds of lookup, in report order.  New kinds are added at the end.
 KINDS = ("global", "builtin", "missing", "store", "delete")
+GLOBAL, BUILTIN, MISSING, STORE, DELETE = range(len(KINDS))
 
-_Key = Tuple[int, object]
+_Table = Dict[object, "_count"]
 
-# The tables are module globals (an exact dict, so the hot path's own global
-# reads stay specialised).  They are cleared in place, never rebound.
-_global_counts: Dict[_Key, "_count"] = {}
-_builtin_counts: Dict[_Key, "_count"] = {}
-_missing_counts: Dict[_Key, "_count"] = {}
-_store_counts: Dict[_Key, "_count"] = {}
-_delete_counts: Dict[_Key, "_count"] = {}
-_TABLES = dict(zip(KINDS, (_global_counts, _builtin_counts, _missing_counts, _store_counts, _delete_counts)))
+# Per kind: id(code) -> {name: counter}.  Module globals (an exact dict, so
+# the hot path's own global reads stay specialised).  Inner tables are made
+# once per code object, for every kind at once, and are never replaced: the
+# compiled core caches them on the code object itself.
+_global_counts: Dict[int, _Table] = {}
+_builtin_counts: Dict[int, _Table] = {}
+_missing_counts: Dict[int, _Table] = {}
+_store_counts: Dict[int, _Table] = {}
+_delete_counts: Dict[int, _Table] = {}
+_TABLES = (_global_counts, _builtin_counts, _missing_counts, _store_counts, _delete_counts)
 
 #: (code id, name) -> name of the module whose dict was read, noted on first sight.
-_owners: Dict[_Key, Optional[str]] = {}
+_owners: Dict[Tuple[int, object], Optional[str]] = {}
 #: code id -> code object, so that ids stay unique while they are keys.
 _codes: Dict[int, CodeType] = {}
+#: code id -> the inner tables of every kind, in KINDS order.
+_code_tables_by_id: Dict[int, Tuple[_Table, ...]] = {}
+#: code id -> offsets of the instructions that load a name (see _load_sites).
+_sites: Dict[int, FrozenSet[int]] = {}
 
+_MISSING = object()
 _getframe = sys._getframe
 _id = id
 _next = next
+_type = type
 _dict_getitem = dict.__getitem__
 _dict_setitem = dict.__setitem__
 _dict_delitem = dict.__delitem__
 _dict_get = dict.get
 
+_LOAD_OPS = frozenset(("LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS"))
 
-def _first(table: Dict[_Key, "_count"], key: _Key, namespace: dict, code: CodeType) -> None:
+
+def _code_tables(code: CodeType) -> Tuple[_Table, ...]:
+    """Slow path, once per code object: the inner tables of every kind."""
+    found = _code_tables_by_id.get(_id(code))
+    if found is None:
+        _codes.setdefault(_id(code), code)
+        made = tuple(table.setdefault(_id(code), {}) for table in _TABLES)
+        found = _code_tables_by_id.setdefault(_id(code), made)
+    return found
+
+
+def _first(kind: int, code: CodeType, name: object, namespace: dict) -> None:
     """Slow path, once per (code, name, kind): create the counter and count one."""
-    _codes.setdefault(key[0], code)
-    _next(table.setdefault(key, _count()))
+    _next(_code_tables(code)[kind].setdefault(name, _count()))
+    key = (_id(code), name)
     if key not in _owners:
         _owners.setdefault(key, _dict_get(namespace, "__name__"))
 
 
-class TrackingDict(dict):
-    """A module namespace that records every lookup CPython routes through it.
+def _load_sites(code: CodeType) -> FrozenSet[int]:
+    """Offsets at which ``code`` loads a name (and the EXTENDED_ARGs before them).
+
+    A failed lookup made by one of these instructions would go on to the
+    frame's builtins; one made anywhere else (``globals()[name]``) must
+    raise ``KeyError``.  Knowing which lets the hot path hand back the
+    builtin itself instead of raising and catching an exception.
+    """
+    found = _sites.get(_id(code))
+    if found is None:
+        offsets = set()
+        prefix: List[int] = []
+        for instruction in dis.get_instructions(code):
+            if instruction.opname == "EXTENDED_ARG":
+                prefix.append(instruction.offset)
+                continue
+            if instruction.opname in _LOAD_OPS:
+                offsets.add(instruction.offset)
+                offsets.update(prefix)
+            prefix = []
+        _codes.setdefault(_id(code), code)
+        found = _sites.setdefault(_id(code), frozenset(offsets))
+    return found
+
+
+class _PyTrackingDict(dict):
+    """The pure-Python core: a module namespace that records every lookup.
 
     ``__slots__ = ()`` keeps the instance layout identical to ``dict``; the
     native module strategy depends on that to put one in a module's
@@ -74,42 +122,94 @@ class TrackingDict(dict):
     __slots__ = ()
 
     def __getitem__(self, name):
+        value = _dict_get(self, name, _MISSING)
         try:
-            value = _dict_getitem(self, name)
-        except KeyError:
             frame = _getframe(1)
-            key = (_id(frame.f_code), name)
-            table = _builtin_counts if name in frame.f_builtins else _missing_counts
+        except ValueError:  # called from C with no Python frame: nothing to attribute
+            return _dict_getitem(self, name)
+        if value is not _MISSING:
             try:
-                _next(table[key])
+                _next(_global_counts[_id(frame.f_code)][name])
             except KeyError:
-                _first(table, key, self, frame.f_code)
-            raise
-        code = _getframe(1).f_code
-        key = (_id(code), name)
+                _first(GLOBAL, frame.f_code, name, self)
+            return value
+        # Not a global: a builtin or a missing name.  CPython would now try
+        # the builtins itself; for its own name-loading instructions we do
+        # it here, which is the same lookup without an exception.
+        builtins = frame.f_builtins
+        value = _dict_get(builtins, name, _MISSING)
+        if value is _MISSING:
+            try:
+                _next(_missing_counts[_id(frame.f_code)][name])
+            except KeyError:
+                _first(MISSING, frame.f_code, name, self)
+            raise KeyError(name)
         try:
-            _next(_global_counts[key])
+            _next(_builtin_counts[_id(frame.f_code)][name])
         except KeyError:
-            _first(_global_counts, key, self, code)
-        return value
+            _first(BUILTIN, frame.f_code, name, self)
+        if frame.f_globals is self and _type(builtins) is dict and frame.f_lasti in _load_sites(frame.f_code):
+            return value
+        raise KeyError(name)
 
     def __setitem__(self, name, value):
         _dict_setitem(self, name, value)
-        code = _getframe(1).f_code
-        key = (_id(code), name)
         try:
-            _next(_store_counts[key])
+            code = _getframe(1).f_code
+        except ValueError:
+            return
+        try:
+            _next(_store_counts[_id(code)][name])
         except KeyError:
-            _first(_store_counts, key, self, code)
+            _first(STORE, code, name, self)
 
     def __delitem__(self, name):
         _dict_delitem(self, name)
-        code = _getframe(1).f_code
-        key = (_id(code), name)
         try:
-            _next(_delete_counts[key])
+            code = _getframe(1).f_code
+        except ValueError:
+            return
+        try:
+            _next(_delete_counts[_id(code)][name])
         except KeyError:
-            _first(_delete_counts, key, self, code)
+            _first(DELETE, code, name, self)
+
+
+def _select_core() -> Tuple[str, type, Optional[str]]:
+    """Pick the compiled core when it is built, unless GLOBALHOOK_CORE says otherwise.
+
+    Returns (core, base class, problem); ``problem`` is a one-line message
+    when the environment asked for something that cannot be had.
+    """
+    wanted = os.environ.get("GLOBALHOOK_CORE", "").strip().lower() or "auto"
+    if wanted not in ("auto", "c", "python"):
+        return "python", _PyTrackingDict, (
+            f"GLOBALHOOK_CORE: expected 'auto', 'c' or 'python', got {wanted!r}"
+        )
+    if wanted == "python":
+        return "python", _PyTrackingDict, None
+    try:
+        from globalhook import _ctracking
+    except ImportError as error:
+        problem = f"GLOBALHOOK_CORE=c: the compiled core is not available ({error})" if wanted == "c" else None
+        return "python", _PyTrackingDict, problem
+    _ctracking.setup(_TABLES, _code_tables, _first, _load_sites, _MISSING)
+    return "c", _ctracking.TrackingDictBase, None
+
+
+#: "c" when the compiled accelerator is in use, else "python".
+CORE, _Base, CORE_PROBLEM = _select_core()
+
+
+class TrackingDict(_Base):  # type: ignore[valid-type,misc]
+    """A module namespace that records every lookup CPython routes through it.
+
+    Because it is not an exact ``dict``, ``LOAD_GLOBAL`` and module-level
+    ``LOAD_NAME`` call its ``__getitem__`` (from :class:`_PyTrackingDict` or
+    the compiled core), which counts the lookup for the calling code object.
+    """
+
+    __slots__ = ()
 
     def __reduce_ex__(self, protocol):
         # Pickle and copy like the plain dict a module namespace would be.
@@ -184,10 +284,10 @@ class Recorder:
 
     def entries(self) -> Iterator[Tuple[str, CodeType, object, int, Optional[str]]]:
         """Yield (kind, code, name, count, module) for everything recorded so far."""
-        for kind, table in _TABLES.items():
-            for key, counter in list(table.items()):
-                code_id, name = key
-                yield kind, _codes[code_id], name, _counter_value(counter), _owners.get(key)
+        for kind, table in zip(KINDS, _TABLES):
+            for code_id, inner in list(table.items()):
+                for name, counter in list(inner.items()):
+                    yield kind, _codes[code_id], name, _counter_value(counter), _owners.get((code_id, name))
 
     def lookups(self) -> List[dict]:
         """The recorded lookups as data-file entries (names and counts only)."""
@@ -225,15 +325,20 @@ class Recorder:
 
     def forget_file(self, filename: str) -> None:
         """Drop what code from one file recorded (globalhook's own probes)."""
-        for table in _TABLES.values():
-            for key in [k for k in list(table) if _codes[k[0]].co_filename == filename]:
-                table.pop(key, None)
-                _owners.pop(key, None)
+        # Inner tables are emptied in place, never removed: the compiled core
+        # caches them on the code objects.
+        for table in _TABLES:
+            for code_id, inner in list(table.items()):
+                if _codes[code_id].co_filename == filename:
+                    for name in list(inner):
+                        inner.pop(name, None)
+                        _owners.pop((code_id, name), None)
 
     def clear(self) -> None:
         """Forget every count (a forked child starts empty), keep names known."""
-        for table in _TABLES.values():
-            table.clear()
+        for table in _TABLES:
+            for inner in list(table.values()):
+                inner.clear()
         _owners.clear()
 
 
