@@ -19,6 +19,7 @@ import sysconfig
 import tempfile
 import time
 from pathlib import Path
+from typing import Dict, List
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -40,11 +41,13 @@ def time_start(python: Path, cwd: Path, env: dict) -> float:
     return time.perf_counter() - start
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=30)
-    options = parser.parse_args()
+LABELS = {"no_pyproject": "no pyproject.toml", "pyproject": "pyproject.toml present"}
+
+
+def measure(runs: int) -> Dict[str, Dict[str, float]]:
+    """Per folder kind: median seconds of ``python -c pass`` without / with the hook, and their ratio."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GLOBALHOOK_", "PYTHON"))}
+    result: Dict[str, Dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         plain, hooked = make_venv(folder / "plain"), make_venv(folder / "hooked")
@@ -53,14 +56,24 @@ def main() -> int:
         empty.mkdir()
         with_pyproject.mkdir()
         (with_pyproject / "pyproject.toml").write_text('[project]\nname = "x"\n')
-        print(f"Python {sysconfig.get_python_version()}, {options.runs} runs each, median of `python -c pass`")
-        for label, cwd in (("no pyproject.toml", empty), ("pyproject.toml present", with_pyproject)):
-            times = {"plain": [], "hooked": []}
-            for _ in range(options.runs):
+        for key, cwd in (("no_pyproject", empty), ("pyproject", with_pyproject)):
+            times: Dict[str, List[float]] = {"plain": [], "hooked": []}
+            for _ in range(runs):
                 times["plain"].append(time_start(plain, cwd, env))
                 times["hooked"].append(time_start(hooked, cwd, env))
             a, b = statistics.median(times["plain"]), statistics.median(times["hooked"])
-            print(f"  {label:24} no hook {a * 1000:6.2f} ms   hook installed {b * 1000:6.2f} ms   ratio {b / a:.3f}")
+            result[key] = {"untracked_s": a, "hooked_s": b, "ratio": b / a}
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30)
+    options = parser.parse_args()
+    print(f"Python {sysconfig.get_python_version()}, {options.runs} runs each, median of `python -c pass`")
+    for key, row in measure(options.runs).items():
+        print(f"  {LABELS[key]:24} no hook {row['untracked_s'] * 1000:6.2f} ms   "
+              f"hook installed {row['hooked_s'] * 1000:6.2f} ms   ratio {row['ratio']:.3f}")
     return 0
 
 

@@ -1,0 +1,51 @@
+"""Interleaved timing: every variant of a workload runs once per round, in a
+rotating order, so drift from other processes on the machine hits all
+variants alike.  Only medians and ratios of medians measured here are reported.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import statistics
+import time
+from typing import Callable, Dict, Iterable, List, Mapping, Sequence
+
+Variant = Callable[[], object]
+
+
+def time_once(func: Variant) -> float:
+    """Seconds for one call, after a collection so garbage from the previous call is not billed here."""
+    gc.collect()
+    start = time.perf_counter()
+    func()
+    return time.perf_counter() - start
+
+
+def interleaved(variants: Mapping[str, Variant], rounds: int, warmup: int = 1) -> Dict[str, float]:
+    """Median seconds per call of each variant, over ``rounds`` interleaved rounds."""
+    names = list(variants)
+    for _ in range(warmup):
+        for name in names:
+            variants[name]()
+    times: Dict[str, List[float]] = {name: [] for name in names}
+    for round_no in range(rounds):
+        shift = round_no % len(names)
+        for name in names[shift:] + names[:shift]:
+            times[name].append(time_once(variants[name]))
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def geomean(values: Iterable[float]) -> float:
+    values = [v for v in values if v > 0 and math.isfinite(v)]
+    if not values:
+        return float("nan")
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def worst(ratios: Mapping[str, float]) -> Sequence:
+    """(name, ratio) of the largest ratio, or ("", nan) when there is none."""
+    if not ratios:
+        return ("", float("nan"))
+    name = max(ratios, key=lambda k: ratios[k])
+    return (name, ratios[name])
