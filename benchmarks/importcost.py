@@ -12,10 +12,7 @@ import os
 import statistics
 import subprocess
 import sys
-from pathlib import Path
 from typing import Dict, Optional
-
-REPO = Path(__file__).resolve().parent.parent
 
 MODULES = (
     "email", "email.message", "email.parser", "email.policy", "email.utils", "email.generator",
@@ -26,7 +23,7 @@ MODULES = (
 
 _PROBE = """
 import sys, time
-sys.path.insert(0, {repo!r})
+sys.path.insert(0, {path!r})
 import globalhook
 hook = globalhook.install(include=["gh_bench_matches_nothing"])
 if {baseline!r}:
@@ -37,14 +34,14 @@ print(time.perf_counter() - start)
 """
 
 
-def _sample(baseline: bool, env: Dict[str, str]) -> float:
-    code = _PROBE.format(repo=str(REPO), baseline=baseline, imports="\n".join(f"import {m}" for m in MODULES))
+def _sample(baseline: bool, env: Dict[str, str], path: str) -> float:
+    code = _PROBE.format(path=path, baseline=baseline, imports="\n".join(f"import {m}" for m in MODULES))
     out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def measure(runs: int, core: Optional[str] = None) -> Dict[str, float]:
-    """Median import seconds without / with the hook, and their ratio."""
+def measure(runs: int, core: Optional[str], path: str) -> Dict[str, float]:
+    """Median import seconds without / with the hook, and their ratio; ``path`` holds globalhook."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GLOBALHOOK_", "PYTHON"))}
     if core:
         env["GLOBALHOOK_CORE"] = core
@@ -52,6 +49,6 @@ def measure(runs: int, core: Optional[str] = None) -> Dict[str, float]:
     for i in range(runs):
         order = (True, False) if i % 2 == 0 else (False, True)
         for baseline in order:
-            times["baseline" if baseline else "hooked"].append(_sample(baseline, env))
+            times["baseline" if baseline else "hooked"].append(_sample(baseline, env, path))
     base, hooked = statistics.median(times["baseline"]), statistics.median(times["hooked"])
     return {"modules": len(MODULES), "untracked_s": base, "hooked_s": hooked, "ratio": hooked / base}

@@ -24,6 +24,7 @@ common untracked time.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -35,7 +36,9 @@ from typing import Dict, List, Optional
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path[:0] = [str(HERE), str(REPO)]  # this checkout's globalhook, and the helper modules
+sys.path.insert(0, str(HERE))  # the helper modules
+if importlib.util.find_spec("globalhook") is None:
+    sys.path.insert(1, str(REPO))  # not installed: measure this checkout
 
 from timing import geomean, interleaved, time_once  # noqa: E402
 
@@ -232,6 +235,13 @@ def run_micro(options, settings, workdir: Path, with_peers: bool) -> Dict[str, o
     return result
 
 
+def _globalhook_path() -> str:
+    """The sys.path entry globalhook was imported from, for child interpreters."""
+    import globalhook
+
+    return str(Path(globalhook.__file__).resolve().parent.parent)
+
+
 def run_core(options, core: str, with_peers: bool = True) -> Dict[str, object]:
     """Every core-dependent part selected, measured in this process."""
     settings = _settings(options.quick, options.rounds)
@@ -253,7 +263,8 @@ def run_core(options, core: str, with_peers: bool = True) -> Dict[str, object]:
             import importcost
 
             _progress("  import")
-            results["import"] = importcost.measure(settings["import_runs"], core if core != "auto" else None)
+            results["import"] = importcost.measure(settings["import_runs"], core if core != "auto" else None,
+                                                   _globalhook_path())
     return results
 
 
