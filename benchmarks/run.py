@@ -180,7 +180,9 @@ def run_peers(options, settings, workdir: Path, with_peers: bool) -> Dict[str, o
     kinds = peer_kinds() if with_peers else []
     default = QUICK_PEER_BENCHMARKS if options.quick else options.benchmarks
     names = [n for n in options.benchmarks if n in default and n not in PEER_SKIP] or options.benchmarks[:1]
-    pairs = load_pairs(names, workdir / "peers")
+    # Fresh modules: some benchmarks keep state between calls, and the load
+    # counts of the first call are compared below.
+    pairs = load_pairs(names, workdir / "peers", prefix="peers_bm_")
     rows = {}
     for name, pair in pairs.items():
         _progress(f"  peers {name}")
@@ -348,6 +350,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     from tables import assemble, render
 
     data = assemble(options, by_core, startup, notes)
+    import globalhook
+
+    data["globalhook"] = {"version": globalhook.__version__, "path": _globalhook_path()}
     print(render(data))
     if options.json:
         Path(options.json).write_text(json.dumps(data, indent=2, allow_nan=True) + "\n")

@@ -103,6 +103,8 @@ def render(data: Dict[str, object]) -> str:
     cores: List[str] = data["cores"]
     out = [f"globalhook benchmarks: {data['implementation']} {data['python']}, cores: {', '.join(cores) or 'none'}, "
            f"{data['rounds']} interleaved round(s), medians{' (quick mode)' if data['quick'] else ''}"]
+    if "globalhook" in data:
+        out.append(f"globalhook {data['globalhook']['version']} from {data['globalhook']['path']}")
     if "pyperformance" in data:
         out += ["", _pyperformance(data["pyperformance"], cores)]
     if "peers" in data:

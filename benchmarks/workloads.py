@@ -7,6 +7,7 @@ arguments instead of spawning pyperf workers, so the workload is exactly
 pyperformance's own, called directly in this process.
 
 Each script is loaded twice (see :mod:`loading`): plain and tracked as ``bm_NAME``.
+Some keep state between calls (richards), so comparisons use modules called equally often.
 """
 
 from __future__ import annotations
@@ -163,8 +164,8 @@ class Pair:
         return capture(self.plain, self.script, size), capture(self.tracked, self.script, size)
 
 
-def load_pairs(names: Sequence[str], workdir: Path) -> Dict[str, Pair]:
-    """Load each benchmark script plain and tracked (as ``bm_NAME``)."""
+def load_pairs(names: Sequence[str], workdir: Path, prefix: str = "bm_") -> Dict[str, Pair]:
+    """Load each benchmark script plain and tracked, as fresh modules named ``PREFIXNAME``."""
     folder = benchmarks_folder()
     scripts = {}
     for name in names:
@@ -172,5 +173,5 @@ def load_pairs(names: Sequence[str], workdir: Path) -> Dict[str, Pair]:
         if not script.is_file():
             raise BenchmarkError(f"pyperformance has no benchmark {name!r} ({script})")
         scripts[name] = script
-    loaded = load_twice(workdir, {f"bm_{name}": script for name, script in scripts.items()})
-    return {name: Pair(name, scripts[name], *loaded[f"bm_{name}"]) for name in names}
+    loaded = load_twice(workdir, {f"{prefix}{name}": script for name, script in scripts.items()})
+    return {name: Pair(name, scripts[name], *loaded[f"{prefix}{name}"]) for name in names}
