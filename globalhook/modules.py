@@ -3,7 +3,9 @@
 Two strategies:
 
 ``native``
-    A genuine :class:`types.ModuleType` subclass instance whose ``md_dict``
+    A genuine :class:`types.ModuleType` instance (exactly that type, so that
+    code dispatching on ``type(module)``, such as picklers' dispatch tables,
+    treats it like any module) whose ``md_dict``
     pointer is replaced, right after creation and before any code runs, by a
     tracking dict.  The pointer is found by scanning the object for the
     address of its current ``__dict__`` (cross-checked with
@@ -46,13 +48,10 @@ class StrategyError(RuntimeError):
     """No strategy can track lookups on this interpreter."""
 
 
-class LoggingModule(types.ModuleType):
-    """A real module whose namespace is a :class:`TrackingDict` (native strategy)."""
-
-    __slots__ = ()
-
-    def __reduce_ex__(self, protocol):
-        raise TypeError("cannot pickle 'module' object")
+#: The type of native tracked modules: plain :class:`types.ModuleType`.  (It
+#: was a subclass once; code that dispatches on the exact type, such as
+#: cloudpickle's and copyreg's dispatch tables, then missed tracked modules.)
+LoggingModule = types.ModuleType
 
 
 # -- native ------------------------------------------------------------------
@@ -71,8 +70,8 @@ def _make_swapper() -> Callable[[types.ModuleType, dict], None]:
     if TrackingDict.__basicsize__ != dict.__basicsize__:
         raise StrategyError("TrackingDict does not have the layout of dict")
 
-    sample = LoggingModule("globalhook-probe")
-    slots = LoggingModule.__basicsize__ // pointer_size
+    sample = types.ModuleType("globalhook-probe")
+    slots = types.ModuleType.__basicsize__ // pointer_size
     words = (ctypes.c_void_p * slots).from_address(id(sample))
     found = [i for i in range(slots) if words[i] == id(sample.__dict__)]
     if len(found) != 1:
@@ -94,9 +93,9 @@ def _make_swapper() -> Callable[[types.ModuleType, dict], None]:
     return swap
 
 
-def new_native_module(name: str) -> LoggingModule:
-    """A real module named ``name`` with a fresh tracking namespace."""
-    module = LoggingModule(name)
+def new_native_module(name: str) -> types.ModuleType:
+    """A real module (exactly ``types.ModuleType``) named ``name`` with a fresh tracking namespace."""
+    module = types.ModuleType(name)
     namespace = TrackingDict(module.__dict__)
     _swap(module, namespace)  # type: ignore[misc]
     return module
@@ -219,7 +218,7 @@ def probe(strategy: str) -> Optional[str]:
         func = dict.get(namespace, "probe")
         if type(namespace) is not TrackingDict or func.__globals__ is not namespace:
             return "the module namespace is not the tracking dict"
-        if strategy == "native" and not (type(module) is LoggingModule and isinstance(module, types.ModuleType)):
+        if strategy == "native" and not (type(module) is types.ModuleType and isinstance(module, types.ModuleType)):
             return "the module is not a real module"
         if func() != (1, len):
             return "a function in the module read wrong values"
