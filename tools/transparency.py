@@ -73,6 +73,9 @@ class Package:
     env: Tuple[Tuple[str, str], ...] = ()
     #: What the suite stresses, for the README.
     stresses: str = ""
+    #: The tests live inside the package: pytest's assertion rewriter and
+    #: globalhook must both have handled the same modules.
+    tests_inside: bool = False
 
     @property
     def includes(self) -> Tuple[str, ...]:
@@ -91,7 +94,7 @@ PACKAGES: Dict[str, Package] = {
         Package(
             "toolz", "1.0.0",
             "2c86e3d9a04798ac556793bced838816296a2f085017664e4995cb40a1047a02",
-            modules=("toolz", "tlz"), tests=("toolz/tests",),
+            modules=("toolz", "tlz"), tests=("toolz/tests",), tests_inside=True,
             stresses="tests inside the package (pytest's rewriter and globalhook on the same modules), "
             "tlz's own meta-path importer, curried namespaces built from globals()",
         ),
@@ -128,7 +131,7 @@ PACKAGES: Dict[str, Package] = {
         Package(
             "lazy-loader", "0.4",
             "47c75182589b91a4e1a85a136c074285a5ad4d9f39c63e0d7fb76391c4574cd1",
-            modules=("lazy_loader",), tests=("lazy_loader/tests",),
+            modules=("lazy_loader",), tests=("lazy_loader/tests",), tests_inside=True,
             deps=(PYTEST, "numpy==2.0.2"),
             stresses="module __getattr__/__dir__ (PEP 562), importlib.util.LazyLoader (module __class__ "
             "assignment), subprocesses",
@@ -222,6 +225,20 @@ def lookup_stats(data: dict, roots: Sequence[str]) -> Tuple[int, int]:
     return lookups, len(functions)
 
 
+def rewritten_modules(data: dict, roots: Sequence[str]) -> int:
+    """Tracked modules under ``roots`` that pytest's assertion rewriter also rewrote.
+
+    A rewritten module starts by binding ``@py_builtins`` (a name no source
+    can spell), which a tracked module records as a module-level store.
+    """
+    return len({
+        entry.get("module")
+        for entry in data.get("lookups", ())
+        if entry.get("kind") == "store" and entry.get("name") == "@py_builtins"
+        and in_modules(str(entry.get("module", "")), roots)
+    })
+
+
 @dataclass
 class Result:
     """One package x interpreter x strategy."""
@@ -237,6 +254,8 @@ class Result:
     differences: List[Tuple[str, str, str]] = field(default_factory=list)
     lookups: int = 0
     functions: int = 0
+    #: For suites inside the package: tracked modules pytest also rewrote (None: not checked).
+    rewritten: Optional[int] = None
     plain_seconds: float = 0.0
     tracked_seconds: float = 0.0
     error: Optional[str] = None
@@ -254,6 +273,7 @@ class Result:
             and not self.differences
             and self.lookups > 0
             and self.plain_status == self.tracked_status
+            and self.rewritten != 0
         )
 
     def problems(self) -> List[str]:
@@ -264,9 +284,21 @@ class Result:
             found.append(f"pytest exit status {self.plain_status} plain, {self.tracked_status} tracked")
         if self.error is None and self.lookups == 0:
             found.append("the tracked run recorded no lookups in the package")
+        if self.error is None and self.rewritten == 0:
+            found.append("no tracked test module was rewritten by pytest's assertion rewriter")
         for test_id, before, after in self.differences:
             found.append(f"{test_id}: {before} plain, {after} tracked")
         return found
+
+    @classmethod
+    def from_json(cls, item: dict) -> "Result":
+        return cls(
+            item["package"], item["version"], item["python"], item["strategy"],
+            plain=item["plain"], tracked=item["tracked"], plain_status=item["plain_status"],
+            tracked_status=item["tracked_status"], differences=[tuple(d) for d in item["differences"]],
+            lookups=item["lookups"], functions=item["functions"], rewritten=item.get("rewritten"),
+            plain_seconds=item["plain_seconds"], tracked_seconds=item["tracked_seconds"], error=item["error"],
+        )
 
     def to_json(self) -> dict:
         return {
@@ -281,6 +313,7 @@ class Result:
             "differences": [list(d) for d in self.differences],
             "lookups": self.lookups,
             "functions": self.functions,
+            "rewritten": self.rewritten,
             "plain_seconds": round(self.plain_seconds, 2),
             "tracked_seconds": round(self.tracked_seconds, 2),
             "ratio": None if self.ratio is None else round(self.ratio, 2),
@@ -526,7 +559,8 @@ class Workspace:
             shutil.copytree(
                 REPO, target,
                 ignore=shutil.ignore_patterns(".git", ".tox", ".venv", "build", "dist", "*.egg-info", "__pycache__",
-                                              ".pytest_cache", ".ruff_cache", ".benchmarks", ".globalhook.json*"),
+                                              ".pytest_cache", ".ruff_cache", ".benchmarks", ".globalhook.json*", "*.so",
+                                              "*.pyd"),
             )
             self._source = target
         return self._source
@@ -632,6 +666,8 @@ def check(package: Package, interpreter: Interpreter, strategies: Sequence[str],
                 result.error = f"no readable data file after the tracked run ({exc.__class__.__name__}); see {log}"
                 continue
             result.lookups, result.functions = lookup_stats(data, package.modules)
+            if package.tests_inside:
+                result.rewritten = rewritten_modules(data, package.modules)
     except HarnessError as exc:
         for result in results:
             if result.error is None:
@@ -659,6 +695,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--cache-dir", metavar="DIR", help="download cache (default: <work>/cache)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary work folder")
     parser.add_argument("--list", action="store_true", help="list the packages and exit")
+    parser.add_argument("--table-from", metavar="FILE", help="print the table of a --json file and exit")
     args = parser.parse_args(argv)
     names: List[str] = []
     for item in args.packages or [",".join(DEFAULT_PACKAGES)]:
@@ -680,6 +717,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for package in PACKAGES.values():
             print(f"{package.name} {package.version}: {package.stresses}")
         return 0
+    if args.table_from:
+        try:
+            saved = [Result.from_json(item) for item in json.loads(Path(args.table_from).read_text())]
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            print(f"transparency: --table-from {args.table_from}: cannot read results ({exc})", file=sys.stderr)
+            return 2
+        print(render_table(saved, markdown=args.markdown))
+        return 0 if all(r.ok for r in saved) else 1
     try:
         found = discover_interpreters()
         interpreters = resolve_interpreters(args.python, found) if args.python else found
