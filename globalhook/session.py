@@ -20,6 +20,7 @@ a per-process file (``<data file>.<host>.<pid>.<random>``) for the primary or
 from __future__ import annotations
 
 import atexit
+import contextlib
 import datetime
 import os
 import signal
@@ -27,7 +28,7 @@ import socket
 import sys
 import threading
 import uuid
-from typing import List, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence
 
 from . import __version__
 from .config import Config
@@ -75,6 +76,7 @@ class Session:
         self._saving = False
         self._sigterm_pending = False
         self._lock = threading.Lock()
+        self._part: Optional[str] = None
 
     # -- starting ------------------------------------------------------------
 
@@ -100,6 +102,7 @@ class Session:
         self._saving = False
         self._sigterm_pending = False
         self._lock = threading.Lock()
+        self._part = None
         self.started = _now()
 
     def _handle_sigterm(self) -> None:
@@ -147,7 +150,8 @@ class Session:
             if self.primary:
                 data = self._save_combined(data)
             else:
-                save(data, part_path(self.config.data_file))
+                with _sigterm_held():
+                    save(data, self._part_path())
                 return
         except DataError as exc:
             print(f"globalhook: error: {exc}", file=sys.stderr)
@@ -160,6 +164,30 @@ class Session:
             from .report import text_report
 
             sys.stderr.write(text_report(data))
+
+    def flush(self) -> None:
+        """Write this (non-primary) process's data so far; later saves overwrite it."""
+        if self.primary:
+            return
+        with self._lock:
+            if self._saved or os.getpid() != self._pid:
+                return
+            self._saving = True
+        try:
+            data = self.data()
+            with _sigterm_held():
+                save(data, self._part_path())
+        except DataError as exc:
+            print(f"globalhook: error: {exc}", file=sys.stderr)
+        finally:
+            self._saving = False
+            if self._sigterm_pending:
+                _die_by_sigterm()
+
+    def _part_path(self) -> str:
+        if self._part is None:
+            self._part = part_path(self.config.data_file)
+        return self._part
 
     def _save_combined(self, data: dict) -> dict:
         """The primary's data plus the per-process files of this run, as one file."""
@@ -207,6 +235,25 @@ def _on_sigterm(signum, frame) -> None:
     _die_by_sigterm()
 
 
+@contextlib.contextmanager
+def _sigterm_held() -> Iterator[None]:
+    """Hold off a default-action SIGTERM while a file is written, then let it in.
+
+    Where our handler is installed it defers SIGTERM itself; where SIGTERM
+    still kills at once (multiprocessing children), blocking it for the few
+    milliseconds of a write keeps a half-written file from being left behind.
+    """
+    block = getattr(signal, "pthread_sigmask", None)
+    if block is None or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+    previous = block(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        yield
+    finally:
+        block(signal.SIG_SETMASK, previous)
+
+
 def _die_by_sigterm() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.kill(os.getpid(), signal.SIGTERM)
@@ -226,6 +273,9 @@ def _patch_multiprocessing() -> None:
     original = process.BaseProcess._bootstrap
 
     def _bootstrap(self, *args, **kwargs):
+        session = _current
+        if session is not None:
+            _prepare_child(self, session)
         try:
             return original(self, *args, **kwargs)
         finally:
@@ -235,3 +285,47 @@ def _patch_multiprocessing() -> None:
 
     _bootstrap.__wrapped__ = original  # type: ignore[attr-defined]
     process.BaseProcess._bootstrap = _bootstrap  # type: ignore[assignment]
+
+
+def _prepare_child(process: object, session: Session) -> None:
+    """Make a multiprocessing child safe to stop with ``terminate()``.
+
+    A Python-level SIGTERM handler only runs between bytecodes: a SIGTERM that
+    lands just before the child blocks (a pool worker waiting for its next
+    task) would wait with it forever, where plain Python dies at once.  So
+    children keep the default action, and a pool worker saves its data before
+    it hands back a result when no further task is waiting: by the time the
+    parent has every result, every worker's lookups are on disk.
+    """
+    try:
+        if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not the main thread
+        pass
+    pool = sys.modules.get("multiprocessing.pool")
+    target = getattr(process, "_target", None)
+    args = getattr(process, "_args", None)
+    if pool is not None and target is getattr(pool, "worker", None) and isinstance(args, tuple) and len(args) >= 2:
+        process._args = (args[0], _FlushBeforeIdle(args[1], args[0], session)) + args[2:]  # type: ignore[attr-defined]
+
+
+class _FlushBeforeIdle:
+    """A pool worker's result queue that saves first when the worker is about to idle."""
+
+    def __init__(self, outqueue: object, inqueue: object, session: Session) -> None:
+        self._outqueue = outqueue
+        self._inqueue = inqueue
+        self._session = session
+
+    def put(self, obj: object) -> None:
+        reader = getattr(self._inqueue, "_reader", None)
+        try:
+            more = reader.poll() if reader is not None else False
+        except (OSError, EOFError):
+            more = False
+        if not more:
+            self._session.flush()
+        self._outqueue.put(obj)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._outqueue, name)

@@ -657,3 +657,26 @@ class TestDataFileWhateverTheEnd:
         assert data["lookups"] == []
         assert data["runs"][0]["exit_code"] == 2  # python's status for a script it cannot open
         assert files_in(tmp_path) == {"data.json"}
+
+
+POOL_SIGNAL_PROGRAM = """\
+import multiprocessing, signal
+
+def disposition(_):
+    return signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+if __name__ == "__main__":
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        print(pool.map(disposition, range(2)))
+"""
+
+
+def test_pool_workers_keep_default_sigterm(tmp_path):
+    """A Python-level SIGTERM handler in a worker can miss a signal that lands just
+    before it blocks, and then Pool.terminate() waits forever: workers keep SIG_DFL."""
+    write(tmp_path / "prog.py", POOL_SIGNAL_PROGRAM)
+    command = [sys.executable, "-m", "globalhook", "run", "--data-file", "data.json", "prog.py"]
+    assert run_in_own_group(command, tmp_path) == "[True, True]\n"
+    data = json.loads((tmp_path / "data.json").read_text())
+    assert {e["name"] for e in data["lookups"] if e["function"] == "disposition"} >= {"signal"}
+    assert len(data["runs"]) == 3  # the parent and both workers, saved before terminate()
