@@ -102,6 +102,10 @@ def cmd_run(argv: Sequence[str]) -> int:
         return _fail(f"{config.data_file}: cannot write the data file: its folder does not exist")
     for warning in config.warnings:
         print(f"globalhook: warning: {warning}", file=sys.stderr)
+    from .tracking import CORE_PROBLEM
+
+    if CORE_PROBLEM:
+        return _fail(CORE_PROBLEM)
 
     from .runner import NoSource, run_module, run_path
     from .session import Session

@@ -35,7 +35,7 @@ from .config import Config
 from .data import DataError, combine, make_data, part_path, save
 from .finder import ImportHook, install
 from .limits import unobservable
-from .tracking import RECORDER
+from .tracking import CORE, RECORDER
 
 __all__ = ["Session", "current_session"]
 
@@ -123,6 +123,7 @@ class Session:
             "python": ".".join(map(str, sys.version_info[:3])),
             "implementation": sys.implementation.name,
             "strategy": self.hook.strategy if self.hook else None,
+            "core": CORE,
             "command": self.command if self.command is not None else list(sys.argv),
             "cwd": os.getcwd(),
             "host": socket.gethostname(),

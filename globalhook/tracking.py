@@ -111,6 +111,15 @@ def _load_sites(code: CodeType) -> FrozenSet[int]:
     return found
 
 
+def _builtin_of(builtins: object, name: object) -> object:
+    """The builtin ``name`` names in a builtins namespace that is not an exact dict.
+
+    A dict subclass is read as a plain dict; any other mapping is asked by
+    CPython itself, so the name counts as a builtin without running its code.
+    """
+    return _dict_get(builtins, name, _MISSING) if isinstance(builtins, dict) else None
+
+
 class _PyTrackingDict(dict):
     """The pure-Python core: a module namespace that records every lookup.
 
@@ -137,7 +146,7 @@ class _PyTrackingDict(dict):
         # the builtins itself; for its own name-loading instructions we do
         # it here, which is the same lookup without an exception.
         builtins = frame.f_builtins
-        value = _dict_get(builtins, name, _MISSING)
+        value = _dict_get(builtins, name, _MISSING) if _type(builtins) is dict else _builtin_of(builtins, name)
         if value is _MISSING:
             try:
                 _next(_missing_counts[_id(frame.f_code)][name])
@@ -193,7 +202,7 @@ def _select_core() -> Tuple[str, type, Optional[str]]:
     except ImportError as error:
         problem = f"GLOBALHOOK_CORE=c: the compiled core is not available ({error})" if wanted == "c" else None
         return "python", _PyTrackingDict, problem
-    _ctracking.setup(_TABLES, _code_tables, _first, _load_sites, _MISSING)
+    _ctracking.setup(_code_tables, _first, _load_sites)
     return "c", _ctracking.TrackingDictBase, None
 
 
