@@ -55,12 +55,17 @@ class UsageError(Exception):
     pass
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not argparse's usage block
+        raise UsageError(message)
+
+
 # -- options -----------------------------------------------------------------
 
 
 def parse_options(argv: Optional[List[str]]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="benchmarks/run.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, 1 round: proves the suite works (~1 min)")
+    parser = _Parser(prog="benchmarks/run.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, 1 round: proves the suite works (~10 s)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--only", metavar="NAMES", help="comma-separated pyperformance benchmarks (default: the subset)")
     parser.add_argument("--parts", metavar="NAMES", help=f"comma-separated parts: {','.join(PARTS)}")

@@ -93,6 +93,7 @@ def test_memory_does_not_grow_with_lookups(results):
     (("--only", "no_such_benchmark"), "unknown benchmark no_such_benchmark"),
     (("--parts", "pyperformance,nothing"), "unknown part nothing"),
     (("--rounds", "0"), "--rounds must be at least 1"),
+    (("--core", "fortran"), "fortran"),
 ])
 def test_bad_input_is_a_one_line_error(args, message):
     process = _run(*args, timeout=60)
