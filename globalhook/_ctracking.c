@@ -37,7 +37,61 @@
 #define GH_REQUEST_INDEX _PyEval_RequestCodeExtraIndex
 #endif
 
+/* Bumped whenever tracking.py and this file must change together. */
+#define GH_API 2
+
 enum { KIND_GLOBAL, KIND_BUILTIN, KIND_MISSING, KIND_STORE, KIND_DELETE };
+
+/* A counter that steps without allocating: itertools.count hands back a new
+ * int on every step.  next() works on it like on itertools.count, so the
+ * shared slow path in tracking.py can create and step it too; exact under
+ * threads because every step happens with the GIL held. */
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t value;
+} TallyObject;
+
+static PyObject *
+tally_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    if ((kwargs != NULL && PyDict_GET_SIZE(kwargs) != 0) || PyTuple_GET_SIZE(args) != 0) {
+        PyErr_SetString(PyExc_TypeError, "Tally() takes no arguments");
+        return NULL;
+    }
+    TallyObject *self = (TallyObject *)type->tp_alloc(type, 0);
+    if (self != NULL) {
+        self->value = 0;
+    }
+    return (PyObject *)self;
+}
+
+static PyObject *
+tally_next(PyObject *self)
+{
+    return PyLong_FromSsize_t(((TallyObject *)self)->value++);
+}
+
+static PyObject *
+tally_repr(PyObject *self)
+{
+    return PyUnicode_FromFormat("count(%zd)", ((TallyObject *)self)->value);
+}
+
+static PyObject *
+tally_get_value(PyObject *self, void *closure)
+{
+    return PyLong_FromSsize_t(((TallyObject *)self)->value);
+}
+
+static PyGetSetDef tally_getset[] = {
+    {"value", tally_get_value, NULL, "How many steps so far.", NULL},
+    {NULL},
+};
+
+static PyTypeObject Tally_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    "globalhook._ctracking.Tally", /* tp_name */
+};
 
 /* Set once by setup(): the shared Python helpers. */
 static PyObject *code_tables_func = NULL; /* code -> tuple of inner tables, KINDS order */
@@ -120,6 +174,10 @@ count_one(PyCodeObject *code, code_extra_t *extra, int kind, PyObject *name, PyO
             return -1;
         }
         Py_DECREF(result);
+        return 0;
+    }
+    if (Py_TYPE(counter) == &Tally_Type) {
+        ((TallyObject *)counter)->value++;
         return 0;
     }
     PyObject *step = Py_TYPE(counter)->tp_iternext(counter);
@@ -371,6 +429,17 @@ PyInit__ctracking(void)
         PyErr_SetString(PyExc_ImportError, "globalhook._ctracking: no free co_extra index");
         return NULL;
     }
+    Tally_Type.tp_basicsize = sizeof(TallyObject);
+    Tally_Type.tp_flags = Py_TPFLAGS_DEFAULT;
+    Tally_Type.tp_new = tally_new;
+    Tally_Type.tp_iter = PyObject_SelfIter;
+    Tally_Type.tp_iternext = tally_next;
+    Tally_Type.tp_repr = tally_repr;
+    Tally_Type.tp_getset = tally_getset;
+    Tally_Type.tp_doc = "A step counter read like itertools.count (repr and next).";
+    if (PyType_Ready(&Tally_Type) < 0) {
+        return NULL;
+    }
     TrackingDictBase_Type.tp_base = &PyDict_Type;
     TrackingDictBase_Type.tp_basicsize = PyDict_Type.tp_basicsize;
     TrackingDictBase_Type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC;
@@ -388,6 +457,16 @@ PyInit__ctracking(void)
     Py_INCREF(&TrackingDictBase_Type);
     if (PyModule_AddObject(module, "TrackingDictBase", (PyObject *)&TrackingDictBase_Type) < 0) {
         Py_DECREF(&TrackingDictBase_Type);
+        Py_DECREF(module);
+        return NULL;
+    }
+    if (PyModule_AddIntConstant(module, "API", GH_API) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    Py_INCREF(&Tally_Type);
+    if (PyModule_AddObject(module, "Tally", (PyObject *)&Tally_Type) < 0) {
+        Py_DECREF(&Tally_Type);
         Py_DECREF(module);
         return NULL;
     }

@@ -56,6 +56,8 @@ _code_tables_by_id: Dict[int, Tuple[_Table, ...]] = {}
 _sites: Dict[int, FrozenSet[int]] = {}
 
 _MISSING = object()
+#: Makes the counters: itertools.count, or the compiled core's Tally (same repr).
+_new_counter = _count
 _getframe = sys._getframe
 _id = id
 _next = next
@@ -80,7 +82,7 @@ def _code_tables(code: CodeType) -> Tuple[_Table, ...]:
 
 def _first(kind: int, code: CodeType, name: object, namespace: dict) -> None:
     """Slow path, once per (code, name, kind): create the counter and count one."""
-    _next(_code_tables(code)[kind].setdefault(name, _count()))
+    _next(_code_tables(code)[kind].setdefault(name, _new_counter()))
     key = (_id(code), name)
     if key not in _owners:
         _owners.setdefault(key, _dict_get(namespace, "__name__"))
@@ -184,6 +186,10 @@ class _PyTrackingDict(dict):
             _first(DELETE, code, name, self)
 
 
+#: The version of the C core's interface this file expects (GH_API in _ctracking.c).
+_C_API = 2
+
+
 def _select_core() -> Tuple[str, type, Optional[str]]:
     """Pick the compiled core when it is built, unless GLOBALHOOK_CORE says otherwise.
 
@@ -202,7 +208,13 @@ def _select_core() -> Tuple[str, type, Optional[str]]:
     except ImportError as error:
         problem = f"GLOBALHOOK_CORE=c: the compiled core is not available ({error})" if wanted == "c" else None
         return "python", _PyTrackingDict, problem
+    if getattr(_ctracking, "API", None) != _C_API:
+        # A stale build left next to newer sources: never mix the two.
+        problem = "GLOBALHOOK_CORE=c: the compiled core is out of date; reinstall globalhook" if wanted == "c" else None
+        return "python", _PyTrackingDict, problem
+    global _new_counter
     _ctracking.setup(_code_tables, _first, _load_sites)
+    _new_counter = _ctracking.Tally
     return "c", _ctracking.TrackingDictBase, None
 
 
