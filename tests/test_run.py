@@ -678,5 +678,5 @@ def test_pool_workers_keep_default_sigterm(tmp_path):
     command = [sys.executable, "-m", "globalhook", "run", "--data-file", "data.json", "prog.py"]
     assert run_in_own_group(command, tmp_path) == "[True, True]\n"
     data = json.loads((tmp_path / "data.json").read_text())
-    assert {e["name"] for e in data["lookups"] if e["function"] == "disposition"} >= {"signal"}
-    assert len(data["runs"]) == 3  # the parent and both workers, saved before terminate()
+    # Both calls' lookups arrive (3 reads of `signal` each), saved before terminate().
+    assert sum(e["count"] for e in data["lookups"] if e["function"] == "disposition" and e["name"] == "signal") == 6
