@@ -98,7 +98,14 @@ class TestLookups:
              "kind": "store", "count": 1},
         ]}
         assert tp.rewritten_modules(data, ["pkg"]) == 1
+        assert tp.rewritten_modules(data, ["pkg", "*.test_c"]) == 2
         assert tp.rewritten_modules(self.DATA, ["pkg"]) == 0
+
+    def test_patterns(self, tp):
+        assert tp.in_modules("pkg.sub", ["pkg"]) and tp.in_modules("pkg", ["pkg"])
+        assert not tp.in_modules("pkgother", ["pkg"])
+        assert tp.in_modules("test_curried", ["toolz", "test_*"])
+        assert not tp.in_modules("toolz_test", ["test_*"])
 
     def test_nothing_recorded(self, tp):
         assert tp.lookup_stats({"lookups": []}, ["pkg"]) == (0, 0)
@@ -226,8 +233,8 @@ class TestPins:
             assert re.fullmatch(r"[0-9a-f]{64}", package.sha256), package.name
             assert re.fullmatch(r"[0-9][0-9a-z.]*", package.version), package.name
             assert package.modules and package.tests, package.name
-            for dep in package.deps:
-                assert "==" in dep, (package.name, dep)
+            for dep in package.deps + package.build_deps:
+                assert "==" in dep or "<" in dep, (package.name, dep)
 
     def test_no_machine_paths(self, tp):
         text = TOOL.read_text()

@@ -24,6 +24,7 @@ Downloads (sdists and pip's cache) live in ``<work>/cache`` unless
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import glob
 import hashlib
 import json
@@ -94,7 +95,8 @@ PACKAGES: Dict[str, Package] = {
         Package(
             "toolz", "1.0.0",
             "2c86e3d9a04798ac556793bced838816296a2f085017664e4995cb40a1047a02",
-            modules=("toolz", "tlz"), tests=("toolz/tests",), tests_inside=True,
+            # toolz/tests has no __init__.py: pytest imports its files as top-level test_* modules.
+            modules=("toolz", "tlz"), test_modules=("test_*",), tests=("toolz/tests",), tests_inside=True,
             stresses="tests inside the package (pytest's rewriter and globalhook on the same modules), "
             "tlz's own meta-path importer, curried namespaces built from globals()",
         ),
@@ -132,7 +134,8 @@ PACKAGES: Dict[str, Package] = {
             "lazy-loader", "0.4",
             "47c75182589b91a4e1a85a136c074285a5ad4d9f39c63e0d7fb76391c4574cd1",
             modules=("lazy_loader",), tests=("lazy_loader/tests",), tests_inside=True,
-            deps=(PYTEST, "numpy==2.0.2"),
+            # numpy wheels exist for every version here: 2.0.2 for 3.9, 2.1.3 for 3.10-3.13.
+            deps=(PYTEST, "numpy==2.0.2; python_version < '3.10'", "numpy==2.1.3; python_version >= '3.10'"),
             stresses="module __getattr__/__dir__ (PEP 562), importlib.util.LazyLoader (module __class__ "
             "assignment), subprocesses",
         ),
@@ -203,8 +206,15 @@ def compare(plain: Dict[str, str], tracked: Dict[str, str]) -> List[Tuple[str, s
     ]
 
 
-def in_modules(module: str, roots: Iterable[str]) -> bool:
-    return any(module == root or module.startswith(root + ".") for root in roots)
+def in_modules(module: str, patterns: Iterable[str]) -> bool:
+    """Does ``module`` match one of globalhook's include patterns (a name and its submodules, or a wildcard)?"""
+    for pattern in patterns:
+        if any(c in pattern for c in "*?["):
+            if fnmatch.fnmatchcase(module, pattern):
+                return True
+        elif module == pattern or module.startswith(pattern + "."):
+            return True
+    return False
 
 
 def lookup_stats(data: dict, roots: Sequence[str]) -> Tuple[int, int]:
@@ -596,7 +606,7 @@ def prepare(package: Package, interpreter: Interpreter, ws: Workspace) -> Tuple[
     python = venv / "bin" / "python"
     if not python.exists():  # pragma: no cover - Windows
         python = venv / "Scripts" / "python.exe"
-    _pip(python, ["install", "--quiet", *package.deps, *package.build_deps], ws.cache, log)
+    _pip(python, ["install", "--quiet", "--prefer-binary", *package.deps, *package.build_deps], ws.cache, log)
     install = ["install", "--quiet", "--no-deps"]
     if package.build_deps:
         install.append("--no-build-isolation")
@@ -667,7 +677,7 @@ def check(package: Package, interpreter: Interpreter, strategies: Sequence[str],
                 continue
             result.lookups, result.functions = lookup_stats(data, package.modules)
             if package.tests_inside:
-                result.rewritten = rewritten_modules(data, package.modules)
+                result.rewritten = rewritten_modules(data, package.includes)
     except HarnessError as exc:
         for result in results:
             if result.error is None:
