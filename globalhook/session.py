@@ -88,13 +88,16 @@ class Session:
         _current = self
         atexit.register(self.save)
         if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=self._after_fork)
+            os.register_at_fork(
+                before=_hold_sigterm_for_fork, after_in_parent=_release_sigterm, after_in_child=self._after_fork
+            )
         _patch_multiprocessing()
         self._handle_sigterm()
         return self.hook
 
     def _after_fork(self) -> None:
-        """In a forked child: start empty, and save to a per-process file."""
+        """In a forked child: start empty, save to a per-process file, SIGTERM kills."""
+        _default_sigterm_in_child()
         RECORDER.clear()
         self.primary = False
         self._pid = os.getpid()
@@ -108,6 +111,8 @@ class Session:
     def _handle_sigterm(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
+        if "--multiprocessing-fork" in sys.argv:
+            return  # a multiprocessing spawn child: keeps the default action (see _prepare_child)
         try:
             if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
                 return  # the program (or its host) handles it: leave it alone
@@ -255,6 +260,37 @@ def _sigterm_held() -> Iterator[None]:
         block(signal.SIG_SETMASK, previous)
 
 
+# A forked child must not inherit our Python-level handler: CPython drops
+# signals that arrive between fork() and its after-fork reset, so a SIGTERM
+# sent to a brand-new child (Pool.terminate() right after a slow worker start)
+# would be lost and the child would live on where plain Python dies.  The
+# forking thread holds SIGTERM off across fork(); the child switches to the
+# default action first and then lets any held SIGTERM in.
+_fork_mask: Optional[set] = None
+
+
+def _hold_sigterm_for_fork() -> None:
+    global _fork_mask
+    if hasattr(signal, "pthread_sigmask") and signal.getsignal(signal.SIGTERM) is _on_sigterm:
+        _fork_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+
+def _release_sigterm() -> None:
+    global _fork_mask
+    mask, _fork_mask = _fork_mask, None
+    if mask is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def _default_sigterm_in_child() -> None:
+    try:
+        if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    except (ValueError, OSError):  # pragma: no cover - not the main thread
+        pass
+    _release_sigterm()
+
+
 def _die_by_sigterm() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.kill(os.getpid(), signal.SIGTERM)
@@ -295,11 +331,12 @@ def _prepare_child(process: object, session: Session) -> None:
     lands just before the child blocks (a pool worker waiting for its next
     task) would wait with it forever, where plain Python dies at once.  So
     children keep the default action, and a pool worker saves its data before
-    it hands back a result when no further task is waiting: by the time the
-    parent has every result, every worker's lookups are on disk.
+    it waits for work, with SIGTERM held off from the moment it hands back a
+    result until the save is done: once the parent has a result, the lookups
+    that produced it reach the disk even if ``terminate()`` follows at once.
     """
     try:
-        if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+        if signal.getsignal(signal.SIGTERM) is _on_sigterm:  # a child started some other way
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
     except (ValueError, OSError, AttributeError):  # pragma: no cover - not the main thread
         pass
@@ -307,26 +344,50 @@ def _prepare_child(process: object, session: Session) -> None:
     target = getattr(process, "_target", None)
     args = getattr(process, "_args", None)
     if pool is not None and target is getattr(pool, "worker", None) and isinstance(args, tuple) and len(args) >= 2:
-        process._args = (args[0], _FlushBeforeIdle(args[1], args[0], session)) + args[2:]  # type: ignore[attr-defined]
+        gate = _SaveBeforeIdle(args[0], args[1], session)
+        process._args = (gate.inqueue, gate.outqueue) + args[2:]  # type: ignore[attr-defined]
 
 
-class _FlushBeforeIdle:
-    """A pool worker's result queue that saves first when the worker is about to idle."""
+class _Forwarding:
+    """Stands in for a queue: one method replaced, every other attribute forwarded."""
 
-    def __init__(self, outqueue: object, inqueue: object, session: Session) -> None:
-        self._outqueue = outqueue
-        self._inqueue = inqueue
-        self._session = session
-
-    def put(self, obj: object) -> None:
-        reader = getattr(self._inqueue, "_reader", None)
-        try:
-            more = reader.poll() if reader is not None else False
-        except (OSError, EOFError):
-            more = False
-        if not more:
-            self._session.flush()
-        self._outqueue.put(obj)  # type: ignore[attr-defined]
+    def __init__(self, queue: object, **methods: object) -> None:
+        self._queue = queue
+        self.__dict__.update(methods)
 
     def __getattr__(self, name: str) -> object:
-        return getattr(self._outqueue, name)
+        return getattr(self._queue, name)
+
+
+class _SaveBeforeIdle:
+    """A pool worker's queues: hold SIGTERM from ``put`` to the next ``get``, save there."""
+
+    def __init__(self, inqueue: object, outqueue: object, session: Session) -> None:
+        self._in = inqueue
+        self._out = outqueue
+        self._session = session
+        self._held: Optional[set] = None
+        self.inqueue = _Forwarding(inqueue, get=self._get)
+        self.outqueue = _Forwarding(outqueue, put=self._put)
+
+    def _put(self, obj: object) -> None:
+        if self._held is None and hasattr(signal, "pthread_sigmask") and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            self._held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        self._out.put(obj)  # type: ignore[attr-defined]
+
+    def _get(self) -> object:
+        if self._held is not None:
+            try:
+                if not self._task_waiting():
+                    self._session.flush()
+            finally:
+                previous, self._held = self._held, None
+                signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a SIGTERM held off lands here
+        return self._in.get()  # type: ignore[attr-defined]
+
+    def _task_waiting(self) -> bool:
+        reader = getattr(self._in, "_reader", None)
+        try:
+            return bool(reader.poll()) if reader is not None else False
+        except (OSError, EOFError):
+            return False
