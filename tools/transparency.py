@@ -90,7 +90,7 @@ PACKAGES: Dict[str, Package] = {
             "more-itertools", "10.5.0",
             "5482bfef7849c25dc3c6dd53a6173ae4795da2a41a80faea6700d9f5846c5da6",
             modules=("more_itertools",), test_modules=("tests",), tests=("tests",),
-            stresses="generators, itertools recipes, doctests",
+            stresses="generators and iterator recipes: a large number of small, hot functions",
         ),
         Package(
             "toolz", "1.0.0",
@@ -98,7 +98,7 @@ PACKAGES: Dict[str, Package] = {
             # toolz/tests has no __init__.py: pytest imports its files as top-level test_* modules.
             modules=("toolz", "tlz"), test_modules=("test_*",), tests=("toolz/tests",), tests_inside=True,
             stresses="tests inside the package (pytest's rewriter and globalhook on the same modules), "
-            "tlz's own meta-path importer, curried namespaces built from globals()",
+            "tlz's own meta-path importer and loader, a namespace filled through locals().update at module level",
         ),
         Package(
             "attrs", "24.2.0",
@@ -145,7 +145,7 @@ PACKAGES: Dict[str, Package] = {
             modules=("filelock",), test_modules=("tests",), tests=("tests",),
             deps=(PYTEST, "pytest-asyncio==0.24.0", "pytest-mock==3.14.0", "pytest-timeout==2.3.1",
                   "virtualenv==20.27.1"),
-            stresses="threads, processes and asyncio around locks",
+            stresses="threads and asyncio around file locks",
         ),
     )
 }
