@@ -359,6 +359,9 @@ class _Forwarding:
         return getattr(self._queue, name)
 
 
+_NO_TASK = object()
+
+
 class _SaveBeforeIdle:
     """A pool worker's queues: hold SIGTERM from ``put`` to the next ``get``, save there."""
 
@@ -376,18 +379,37 @@ class _SaveBeforeIdle:
         self._out.put(obj)  # type: ignore[attr-defined]
 
     def _get(self) -> object:
-        if self._held is not None:
-            try:
-                if not self._task_waiting():
-                    self._session.flush()
-            finally:
-                previous, self._held = self._held, None
-                signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a SIGTERM held off lands here
-        return self._in.get()  # type: ignore[attr-defined]
-
-    def _task_waiting(self) -> bool:
-        reader = getattr(self._in, "_reader", None)
+        if self._held is None:
+            return self._in.get()  # type: ignore[attr-defined]
         try:
-            return bool(reader.poll()) if reader is not None else False
+            task = self._take_waiting_task()
+            if task is _NO_TASK:
+                self._session.flush()  # about to wait: nothing of ours may be lost
+        finally:
+            previous, self._held = self._held, None
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a SIGTERM held off lands here
+        if task is _NO_TASK:
+            return self._in.get()  # type: ignore[attr-defined]
+        from multiprocessing.reduction import ForkingPickler
+
+        return ForkingPickler.loads(task)
+
+    def _take_waiting_task(self) -> object:
+        """The next task's bytes if it is already there for us, else ``_NO_TASK``.
+
+        Only a worker holding the queue's read lock is sure to get the task it
+        sees; without that certainty it saves before waiting.  This is what
+        ``SimpleQueue.get`` does (3.9-3.13), without ever blocking.
+        """
+        rlock = getattr(self._in, "_rlock", None)
+        reader = getattr(self._in, "_reader", None)
+        if rlock is None or reader is None or not rlock.acquire(False):
+            return _NO_TASK
+        try:
+            if reader.poll():
+                return reader.recv_bytes()
         except (OSError, EOFError):
-            return False
+            pass
+        finally:
+            rlock.release()
+        return _NO_TASK
