@@ -147,20 +147,26 @@ class _PyTrackingDict(dict):
         # Not a global: a builtin or a missing name.  CPython would now try
         # the builtins itself; for its own name-loading instructions we do
         # it here, which is the same lookup without an exception.
+        code = frame.f_code
         builtins = frame.f_builtins
-        value = _dict_get(builtins, name, _MISSING) if _type(builtins) is dict else _builtin_of(builtins, name)
+        exact = _type(builtins) is dict
+        value = _dict_get(builtins, name, _MISSING) if exact else _builtin_of(builtins, name)
         if value is _MISSING:
             try:
-                _next(_missing_counts[_id(frame.f_code)][name])
+                _next(_missing_counts[_id(code)][name])
             except KeyError:
-                _first(MISSING, frame.f_code, name, self)
+                _first(MISSING, code, name, self)
             raise KeyError(name)
         try:
-            _next(_builtin_counts[_id(frame.f_code)][name])
+            _next(_builtin_counts[_id(code)][name])
         except KeyError:
-            _first(BUILTIN, frame.f_code, name, self)
-        if frame.f_globals is self and _type(builtins) is dict and frame.f_lasti in _load_sites(frame.f_code):
-            return value
+            _first(BUILTIN, code, name, self)
+        if exact and frame.f_globals is self:
+            sites = _sites.get(_id(code))
+            if sites is None:
+                sites = _load_sites(code)
+            if frame.f_lasti in sites:
+                return value
         raise KeyError(name)
 
     def __setitem__(self, name, value):
