@@ -16,7 +16,7 @@ import pytest
 
 import globalhook
 from globalhook import modules
-from globalhook.modules import LoggingModule, StrategyError, select_strategy
+from globalhook.modules import StrategyError, select_strategy
 from globalhook.tracking import TrackingDict
 
 PACKAGE = {
