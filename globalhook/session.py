@@ -266,18 +266,18 @@ def _sigterm_held() -> Iterator[None]:
 # would be lost and the child would live on where plain Python dies.  The
 # forking thread holds SIGTERM off across fork(); the child switches to the
 # default action first and then lets any held SIGTERM in.
-_fork_mask: Optional[set] = None
+# Per thread: two threads may fork at once, and a mask is a thread's own.
+_fork_masks = threading.local()
 
 
 def _hold_sigterm_for_fork() -> None:
-    global _fork_mask
     if hasattr(signal, "pthread_sigmask") and signal.getsignal(signal.SIGTERM) is _on_sigterm:
-        _fork_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        _fork_masks.previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
 
 
 def _release_sigterm() -> None:
-    global _fork_mask
-    mask, _fork_mask = _fork_mask, None
+    mask = getattr(_fork_masks, "previous", None)
+    _fork_masks.previous = None
     if mask is not None:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 

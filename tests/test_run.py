@@ -680,3 +680,32 @@ def test_pool_workers_keep_default_sigterm(tmp_path):
     data = json.loads((tmp_path / "data.json").read_text())
     # Both calls' lookups arrive (3 reads of `signal` each), saved before terminate().
     assert sum(e["count"] for e in data["lookups"] if e["function"] == "disposition" and e["name"] == "signal") == 6
+
+
+FORK_SIGNAL_PROGRAM = """\
+import os, signal, sys, threading
+
+def fork_and_report(label):
+    pid = os.fork()
+    if pid == 0:
+        ok = signal.getsignal(signal.SIGTERM) == signal.SIG_DFL and not signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    print(label, os.waitstatus_to_exitcode(status), sorted(signal.pthread_sigmask(signal.SIG_BLOCK, [])))
+
+threads = [threading.Thread(target=fork_and_report, args=(f"thread{i}",)) for i in range(2)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+fork_and_report("main")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_children_take_sigterm_default_and_parents_keep_their_mask(tmp_path):
+    """SIGTERM is held across fork() (per thread) and forked children keep the default action."""
+    write(tmp_path / "prog.py", FORK_SIGNAL_PROGRAM)
+    command = [sys.executable, "-W", "ignore::DeprecationWarning", "-m", "globalhook", "run", "--data-file", "data.json", "prog.py"]
+    lines = sorted(run_in_own_group(command, tmp_path).splitlines())
+    assert lines == ["main 0 []", "thread0 0 []", "thread1 0 []"]
