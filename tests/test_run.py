@@ -691,8 +691,11 @@ def fork_and_report(label):
         ok = signal.getsignal(signal.SIGTERM) == signal.SIG_DFL and not signal.pthread_sigmask(signal.SIG_BLOCK, [])
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
-    print(label, os.waitstatus_to_exitcode(status), sorted(signal.pthread_sigmask(signal.SIG_BLOCK, [])))
+    line = f"{label} {os.waitstatus_to_exitcode(status)} {sorted(signal.pthread_sigmask(signal.SIG_BLOCK, []))}"
+    with lock:
+        print(line)
 
+lock = threading.Lock()
 threads = [threading.Thread(target=fork_and_report, args=(f"thread{i}",)) for i in range(2)]
 for t in threads:
     t.start()
