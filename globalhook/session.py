@@ -147,25 +147,20 @@ class Session:
 
     def save(self) -> None:
         """Write this process's data once; safe to call from any exit path."""
-        with self._lock:
-            if self._saved or os.getpid() != self._pid:
-                return
-            self._saved = self._saving = True
+        if not self._begin_write(final=True):
+            return
         try:
             data = self.data()
             if self.primary:
                 data = self._save_combined(data)
             else:
-                with _sigterm_held():
-                    save(data, self._part_path())
+                self._write_part(data)
                 return
         except DataError as exc:
             print(f"globalhook: error: {exc}", file=sys.stderr)
             return
         finally:
-            self._saving = False
-            if self._sigterm_pending:
-                _die_by_sigterm()  # a SIGTERM came in while saving: finish what it started
+            self._end_write()
         if self.config.report:
             from .report import text_report
 
@@ -173,27 +168,35 @@ class Session:
 
     def flush(self) -> None:
         """Write this (non-primary) process's data so far; later saves overwrite it."""
-        if self.primary:
+        if self.primary or not self._begin_write(final=False):
             return
-        with self._lock:
-            if self._saved or os.getpid() != self._pid:
-                return
-            self._saving = True
         try:
-            data = self.data()
-            with _sigterm_held():
-                save(data, self._part_path())
+            self._write_part(self.data())
         except DataError as exc:
             print(f"globalhook: error: {exc}", file=sys.stderr)
         finally:
-            self._saving = False
-            if self._sigterm_pending:
-                _die_by_sigterm()
+            self._end_write()
 
-    def _part_path(self) -> str:
+    def _begin_write(self, final: bool) -> bool:
+        """False when this process must not write (already saved, or a forked copy)."""
+        with self._lock:
+            if self._saved or os.getpid() != self._pid:
+                return False
+            self._saving = True
+            self._saved = final
+        return True
+
+    def _end_write(self) -> None:
+        self._saving = False
+        if self._sigterm_pending:
+            _die_by_sigterm()  # a SIGTERM came in while saving: finish what it started
+
+    def _write_part(self, data: dict) -> None:
+        """This process's own file, under one name for its whole life."""
         if self._part is None:
             self._part = part_path(self.config.data_file)
-        return self._part
+        with _sigterm_held():
+            save(data, self._part)
 
     def _save_combined(self, data: dict) -> dict:
         """The primary's data plus the per-process files of this run, as one file."""
@@ -249,15 +252,19 @@ def _sigterm_held() -> Iterator[None]:
     still kills at once (multiprocessing children), blocking it for the few
     milliseconds of a write keeps a half-written file from being left behind.
     """
-    block = getattr(signal, "pthread_sigmask", None)
-    if block is None or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-        yield
-        return
-    previous = block(signal.SIG_BLOCK, {signal.SIGTERM})
+    previous = _block_default_sigterm()
     try:
         yield
     finally:
-        block(signal.SIG_SETMASK, previous)
+        if previous is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _block_default_sigterm() -> Optional[set]:
+    """Block SIGTERM in this thread if it still kills at once; the mask to restore, or None."""
+    if hasattr(signal, "pthread_sigmask") and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    return None
 
 
 # A forked child must not inherit our Python-level handler: CPython drops
@@ -283,12 +290,17 @@ def _release_sigterm() -> None:
 
 
 def _default_sigterm_in_child() -> None:
+    _drop_sigterm_handler()
+    _release_sigterm()
+
+
+def _drop_sigterm_handler() -> None:
+    """Give SIGTERM back its default action if our handler has it."""
     try:
         if signal.getsignal(signal.SIGTERM) is _on_sigterm:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    except (ValueError, OSError):  # pragma: no cover - not the main thread
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not the main thread
         pass
-    _release_sigterm()
 
 
 def _die_by_sigterm() -> None:
@@ -335,11 +347,7 @@ def _prepare_child(process: object, session: Session) -> None:
     result until the save is done: once the parent has a result, the lookups
     that produced it reach the disk even if ``terminate()`` follows at once.
     """
-    try:
-        if signal.getsignal(signal.SIGTERM) is _on_sigterm:  # a child started some other way
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - not the main thread
-        pass
+    _drop_sigterm_handler()  # a child started some other way than fork or spawn
     pool = sys.modules.get("multiprocessing.pool")
     target = getattr(process, "_target", None)
     args = getattr(process, "_args", None)
@@ -374,8 +382,8 @@ class _SaveBeforeIdle:
         self.outqueue = _Forwarding(outqueue, put=self._put)
 
     def _put(self, obj: object) -> None:
-        if self._held is None and hasattr(signal, "pthread_sigmask") and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-            self._held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        if self._held is None:
+            self._held = _block_default_sigterm()
         self._out.put(obj)  # type: ignore[attr-defined]
 
     def _get(self) -> object:
