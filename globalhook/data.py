@@ -16,10 +16,12 @@ import json
 import os
 import re
 import socket
+import stat
 import uuid
 from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Tuple
 
 from .atomic import write_atomically
+from .printable import printable
 
 __all__ = [
     "FORMAT",
@@ -152,7 +154,7 @@ def save(data: Dict[str, Any], path: str) -> None:
     try:
         write_atomically(path, content)
     except OSError as exc:
-        raise DataError(f"{path}: cannot write ({exc.strerror or exc})") from None
+        raise DataError(f"{printable(path)}: cannot write ({exc.strerror or exc})") from None
 
 
 def part_path(data_file: str) -> str:
@@ -165,15 +167,28 @@ def part_path(data_file: str) -> str:
 
 
 def find_parts(data_file: str) -> List[str]:
-    """Per-process data files of ``data_file`` waiting to be combined, sorted."""
+    """Per-process data files of ``data_file`` waiting to be combined, sorted.
+
+    Only regular files: anything else named like a part (a FIFO, a socket, a
+    folder) is left alone, since opening it could block.
+    """
     folder = os.path.dirname(os.path.abspath(data_file)) or "."
     base = os.path.basename(data_file)
     pattern = re.compile(re.escape(base) + r"\..+\.\d+\.[0-9a-f]{8}$")
+    found = []
     try:
-        names = os.listdir(folder)
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if not pattern.match(entry.name):
+                    continue
+                try:
+                    if entry.is_file():
+                        found.append(os.path.join(folder, entry.name))
+                except OSError:
+                    continue
     except OSError:
         return []
-    return sorted(os.path.join(folder, n) for n in names if pattern.match(n))
+    return sorted(found)
 
 
 def combine(
@@ -199,6 +214,9 @@ def combine(
         except DataError as exc:
             errors.append(str(exc))
             continue
+        except Exception as exc:  # never lose the good parts (and a run's own data) to a bad one
+            errors.append(f"{printable(path)}: cannot read ({type(exc).__name__}: {printable(str(exc))})")
+            continue
         if select is None or select(part):
             datas.append(part)
             used.append(path)
@@ -220,31 +238,62 @@ def load(path: str) -> Dict[str, Any]:
     keeps any keys this version does not know.
     """
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a directory, not a data file") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    shown = printable(path)
+    raw = _read_regular_file(path, shown)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise DataError(f"{path}: not a globalhook data file (not UTF-8 text)") from None
+        raise DataError(f"{shown}: not a globalhook data file (not UTF-8 text)") from None
     if not text.strip():
-        raise DataError(f"{path}: empty file")
+        raise DataError(f"{shown}: empty file")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: corrupt JSON at line {exc.lineno} ({exc.msg})") from None
+        raise DataError(f"{shown}: corrupt JSON at line {exc.lineno} ({exc.msg})") from None
     except RecursionError:
-        raise DataError(f"{path}: corrupt JSON (nested too deeply)") from None
-    validate(data, path)
+        raise DataError(f"{shown}: corrupt JSON (nested too deeply)") from None
+    except ValueError as exc:
+        # Valid JSON that Python will not decode, such as an integer longer
+        # than sys.get_int_max_str_digits() (4300 digits by default).
+        reason = str(exc).split(";")[0].splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"{shown}: cannot decode JSON ({reason})") from None
+    validate(data, shown)
     data.setdefault("runs", [])
     data.setdefault("not_tracked", [])
     return data
+
+
+def _read_regular_file(path: str, shown: str) -> bytes:
+    """The bytes of ``path`` if it is a regular file; never opens anything that could block.
+
+    A FIFO named like a data file would block ``open()`` until a writer
+    comes, forever at exit.  The type is checked before opening, and the
+    file is opened non-blocking and checked again, in case it was swapped.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise DataError(f"{shown}: no such file") from None
+    except OSError as exc:
+        raise DataError(f"{shown}: cannot read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise DataError(f"{shown}: is a directory, not a data file")
+    if not stat.S_ISREG(info.st_mode):
+        raise DataError(f"{shown}: not a regular file")
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise DataError(f"{shown}: no such file") from None
+    except OSError as exc:
+        raise DataError(f"{shown}: cannot read ({exc.strerror or exc})") from None
+    with open(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise DataError(f"{shown}: not a regular file")
+        try:
+            return f.read()
+        except OSError as exc:
+            raise DataError(f"{shown}: cannot read ({exc.strerror or exc})") from None
 
 
 def _kind_of(value: object) -> str:

@@ -489,3 +489,70 @@ class TestMerge:
         merged = data.merge(valid() for _ in range(3))
         assert merged["lookups"][0]["count"] == 3
         assert len(merged["runs"]) == 3
+
+
+class TestUndecodable:
+    """Any content json cannot turn into data is a DataError naming the file (issue 9, item 4)."""
+
+    def huge_int(self, where):
+        payload = valid()
+        text = json.dumps(payload)
+        digits = "9" * 5000  # beyond int's default 4300-digit limit for str -> int
+        if where == "count":
+            return text.replace('"count": 1', f'"count": {digits}', 1)
+        return text.replace('"pid": 123', f'"pid": {digits}', 1)
+
+    @pytest.mark.skipif(not hasattr(sys, "set_int_max_str_digits"), reason="no int digit limit here")
+    @pytest.mark.parametrize("where", ["count", "run"])
+    def test_integer_too_long(self, tmp_path, where):
+        path = write(tmp_path / "data.json", self.huge_int(where))
+        with pytest.raises(DataError) as info:
+            data.load(str(path))
+        message = str(info.value)
+        assert message.startswith(f"{path}: ") and "\n" not in message
+        assert "4300" in message or "too long" in message or "digits" in message
+
+    @pytest.mark.skipif(not hasattr(sys, "set_int_max_str_digits"), reason="no int digit limit here")
+    def test_bad_part_is_skipped_and_named_good_parts_kept(self, tmp_path):
+        target = tmp_path / "data.json"
+        good = data.part_path(str(target))
+        data.save(data.make_data([lookup(count=2)], RUN), good)
+        bad = f"{target}.host.1.0123abcd"
+        write(tmp_path / os.path.basename(bad), self.huge_int("count"))
+        combined, used, errors = data.combine(str(target))
+        assert used == [good]
+        assert len(errors) == 1 and errors[0].startswith(f"{bad}: ")
+        assert combined["lookups"][0]["count"] == 2
+        assert os.path.exists(bad)  # kept for inspection
+        assert data.load(str(target))["lookups"][0]["count"] == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+class TestNotARegularFile:
+    """A FIFO (or socket, device) is never opened: it could block forever (issue 9, item 5)."""
+
+    def test_load_refuses_a_fifo_without_blocking(self, tmp_path):
+        fifo = tmp_path / "data.json"
+        os.mkfifo(fifo)
+        with pytest.raises(DataError, match="not a regular file") as info:
+            data.load(str(fifo))
+        assert str(info.value).startswith(f"{fifo}: ")
+
+    def test_find_parts_skips_a_fifo(self, tmp_path):
+        target = tmp_path / "data.json"
+        os.mkfifo(f"{target}.host.1.0123abcd")
+        os.mkdir(f"{target}.host.2.0123abcd")
+        good = data.part_path(str(target))
+        data.save(data.make_data([lookup()], RUN), good)
+        assert data.find_parts(str(target)) == [good]
+
+    def test_combine_skips_a_fifo_and_leaves_it(self, tmp_path):
+        target = tmp_path / "data.json"
+        fifo = f"{target}.host.1.0123abcd"
+        os.mkfifo(fifo)
+        good = data.part_path(str(target))
+        data.save(data.make_data([lookup(count=3)], RUN), good)
+        combined, used, errors = data.combine(str(target))
+        assert used == [good] and errors == []
+        assert combined["lookups"][0]["count"] == 3
+        assert os.path.exists(fifo)

@@ -1,0 +1,150 @@
+"""Data and part files as users meet them on the command line: ``run``, ``combine``, ``report``.
+
+Each test runs ``python -m globalhook`` in its own folder and checks what a
+user sees: exit status, the lines printed, the data file, the parts left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import pytest
+
+REPO = str(Path(__file__).resolve().parent.parent)
+TIMEOUT = 60
+HUGE = "9" * 5000  # beyond int's default 4300-digit limit for str -> int
+
+needs_digit_limit = pytest.mark.skipif(not hasattr(sys, "set_int_max_str_digits"), reason="no int digit limit")
+
+
+def clean_env(**extra: str) -> Dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GLOBALHOOK_")}
+    env["PYTHONPATH"] = REPO
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["PYTHONIOENCODING"] = "utf-8"
+    env.update(extra)
+    return env
+
+
+def globalhook(args: Sequence[str], cwd: Path, env: Optional[Dict[str, str]] = None):
+    return subprocess.run(
+        [sys.executable, "-m", "globalhook", *args],
+        cwd=str(cwd), env=env or clean_env(), capture_output=True, text=True, timeout=TIMEOUT,
+    )
+
+
+def assert_one_line_error(result, *words: str, status: int = 2) -> None:
+    assert result.returncode == status, result.stdout + result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("globalhook: error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in result.stderr
+
+
+def parts(folder: Path, data_file: str = ".globalhook.json") -> List[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(data_file + "."))
+
+
+def counts(data: dict) -> Dict[str, int]:
+    return {e["name"]: e["count"] for e in data["lookups"] if e["kind"] == "global" and e["name"] == "LIMIT"}
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    folder = tmp_path.resolve()
+    (folder / "prog.py").write_text(textwrap.dedent("""\
+        LIMIT = 2
+
+        def limit():
+            return LIMIT
+
+        for _ in range(3):
+            limit()
+        """))
+    return folder
+
+
+def a_part(folder: Path, data_file: str = ".globalhook.json", pid: int = 4242, count: int = 5, run_id: str = "other"):
+    """A well-formed part of ``data_file`` holding ``count`` reads of LIMIT."""
+    from globalhook import data
+
+    name = f"{data_file}.host.{pid}.0123abcd"
+    entry = {"module": "prog", "function": "limit", "file": str(folder / "prog.py"), "line": 3,
+             "name": "LIMIT", "kind": "global", "count": count}
+    data.save(data.make_data([entry], {"pid": pid, "host": "host", "run_id": run_id}), str(folder / name))
+    return name
+
+
+# -- undecodable files (item 4) ------------------------------------------------------------
+
+
+@needs_digit_limit
+class TestUndecodable:
+    def bad(self, folder: Path, name: str) -> str:
+        (folder / name).write_text('{"format": "globalhook-data", "version": 1, "runs": [{"pid": %s}], "lookups": []}'
+                                   % HUGE)
+        return name
+
+    def test_run_keeps_its_own_data_whatever_a_part_holds(self, folder):
+        bad = self.bad(folder, ".globalhook.json.host.1.0123abcd")
+        result = globalhook(["run", "prog.py"], folder)
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr
+        data = json.loads((folder / ".globalhook.json").read_text())
+        assert counts(data) == {"LIMIT": 3}
+        assert bad in parts(folder)  # left for inspection, never deleted
+
+    def test_combine_skips_and_names_the_bad_part(self, folder):
+        bad = self.bad(folder, ".globalhook.json.host.1.0123abcd")
+        good = a_part(folder, pid=2)
+        result = globalhook(["combine"], folder)
+        assert result.returncode == 1
+        assert "Traceback" not in result.stderr
+        assert [line for line in result.stderr.splitlines() if bad in line]
+        assert "Combined 1 data file into" in result.stdout
+        assert counts(json.loads((folder / ".globalhook.json").read_text())) == {"LIMIT": 5}
+        assert parts(folder) == [bad] and good not in parts(folder)
+
+    def test_combine_with_a_bad_data_file_is_one_line(self, folder):
+        self.bad(folder, ".globalhook.json")
+        a_part(folder)
+        assert_one_line_error(globalhook(["combine"], folder), ".globalhook.json")
+
+    def test_report_is_one_line(self, folder):
+        self.bad(folder, ".globalhook.json")
+        result = globalhook(["report"], folder)
+        assert_one_line_error(result, str(folder / ".globalhook.json"))
+        assert result.stdout == ""
+
+
+# -- non-regular files (item 5) ------------------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+class TestFifo:
+    def test_run_finishes_and_leaves_the_fifo(self, folder):
+        os.mkfifo(folder / ".globalhook.json.host.1.0123abcd")
+        result = globalhook(["run", "prog.py"], folder)  # before the fix: blocked at exit, forever
+        assert result.returncode == 0, result.stderr
+        assert counts(json.loads((folder / ".globalhook.json").read_text())) == {"LIMIT": 3}
+        assert parts(folder) == [".globalhook.json.host.1.0123abcd"]
+
+    def test_combine_skips_it(self, folder):
+        os.mkfifo(folder / ".globalhook.json.host.1.0123abcd")
+        good = a_part(folder, pid=2)
+        result = globalhook(["combine"], folder)
+        assert result.returncode == 0, result.stderr
+        assert "Combined 1 data file into" in result.stdout
+        assert counts(json.loads((folder / ".globalhook.json").read_text())) == {"LIMIT": 5}
+        assert good not in parts(folder)
+
+    def test_report_of_a_fifo_data_file_is_one_line(self, folder):
+        os.mkfifo(folder / "data.json")
+        assert_one_line_error(globalhook(["report", "--data-file", "data.json"], folder), "not a regular file")
