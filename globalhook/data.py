@@ -157,13 +157,21 @@ def save(data: Dict[str, Any], path: str) -> None:
         raise DataError(f"{printable(path)}: cannot write ({exc.strerror or exc})") from None
 
 
+#: What follows ``<data file>.`` in a part's name: host (no dots), pid, 8 hex digits.
+_PART_SUFFIX = r"\.[^.]+\.[0-9]+\.[0-9a-f]{8}"
+
+
 def part_path(data_file: str) -> str:
     """Name for this process's own data file: ``<data_file>.<host>.<pid>.<random>``.
 
     Decided when the file is written, so a forked child never reuses its
-    parent's name.
+    parent's name.  Dots in the host name become ``_`` (and anything else
+    that is not a letter, digit or ``-`` too): with no dot in the host, a
+    name splits one way only, so the parts of ``out`` and of ``out.json``
+    never mix.
     """
-    return f"{data_file}.{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+    host = re.sub(r"[^A-Za-z0-9-]", "_", socket.gethostname()) or "_"
+    return f"{data_file}.{host}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
 
 
 def find_parts(data_file: str) -> List[str]:
@@ -174,12 +182,12 @@ def find_parts(data_file: str) -> List[str]:
     """
     folder = os.path.dirname(os.path.abspath(data_file)) or "."
     base = os.path.basename(data_file)
-    pattern = re.compile(re.escape(base) + r"\..+\.\d+\.[0-9a-f]{8}$")
+    pattern = re.compile(re.escape(base) + _PART_SUFFIX)
     found = []
     try:
         with os.scandir(folder) as entries:
             for entry in entries:
-                if not pattern.match(entry.name):
+                if not pattern.fullmatch(entry.name):
                     continue
                 try:
                     if entry.is_file():

@@ -556,3 +556,53 @@ class TestNotARegularFile:
         assert used == [good] and errors == []
         assert combined["lookups"][0]["count"] == 3
         assert os.path.exists(fifo)
+
+
+class TestPartNames:
+    """A part belongs to exactly one data file: ``<data file>.<host>.<pid>.<8 hex>`` (issue 9, item 8)."""
+
+    def names(self, folder, data_file):
+        return [os.path.basename(p) for p in data.find_parts(str(folder / data_file))]
+
+    def touch(self, folder, *names):
+        for name in names:
+            (folder / name).write_text("{}")
+
+    def test_shorter_data_file_does_not_take_a_longer_ones_parts(self, tmp_path):
+        self.touch(tmp_path, "out.json.hostA.123.abcdef12", "out.hostA.124.abcdef12")
+        assert self.names(tmp_path, "out") == ["out.hostA.124.abcdef12"]
+
+    def test_longer_data_file_does_not_take_a_shorter_ones_parts(self, tmp_path):
+        self.touch(tmp_path, "out.json.hostA.123.abcdef12", "out.hostA.124.abcdef12", "out.json.x.hostA.1.abcdef12")
+        assert self.names(tmp_path, "out.json") == ["out.json.hostA.123.abcdef12"]
+        assert self.names(tmp_path, "out.json.x") == ["out.json.x.hostA.1.abcdef12"]
+
+    @pytest.mark.parametrize("name", [
+        "out.json.hostA.123.abcdef1",     # 7 hex digits
+        "out.json.hostA.123.abcdef123",   # 9
+        "out.json.hostA.123.ABCDEF12",    # upper case: not what part_path writes
+        "out.json.hostA.12a.abcdef12",    # pid not a number
+        "out.json..123.abcdef12",         # no host
+        "out.json.hostA.123.abcdef12.tmp",
+        "out.json-0123456789ab.tmp",      # a temporary file of write_atomically
+    ])
+    def test_near_misses(self, tmp_path, name):
+        self.touch(tmp_path, name)
+        assert self.names(tmp_path, "out.json") == []
+
+    @pytest.mark.parametrize("host", ["box.example.com", "box", "weird host/name\n"])
+    def test_own_parts_are_found_whatever_the_host_name(self, tmp_path, monkeypatch, host):
+        import socket
+
+        monkeypatch.setattr(socket, "gethostname", lambda: host)
+        written = data.part_path(str(tmp_path / "out.json"))
+        self.touch(tmp_path, os.path.basename(written))
+        assert data.find_parts(str(tmp_path / "out.json")) == [written]
+        assert data.find_parts(str(tmp_path / "out")) == []
+
+    def test_combine_leaves_other_data_files_parts_alone(self, tmp_path):
+        other = tmp_path / "out.json.hostA.123.abcdef12"
+        data.save(data.make_data([lookup()], RUN), str(other))
+        combined, used, errors = data.combine(str(tmp_path / "out"))
+        assert used == [] and errors == []
+        assert other.exists()

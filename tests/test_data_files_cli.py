@@ -148,3 +148,20 @@ class TestFifo:
     def test_report_of_a_fifo_data_file_is_one_line(self, folder):
         os.mkfifo(folder / "data.json")
         assert_one_line_error(globalhook(["report", "--data-file", "data.json"], folder), "not a regular file")
+
+
+# -- part names (item 8) -------------------------------------------------------------------
+
+
+class TestPartNames:
+    def test_combine_takes_only_its_own_data_files_parts(self, folder):
+        theirs = a_part(folder, "out.json", pid=1)
+        ours = a_part(folder, "out", pid=2)
+        result = globalhook(["combine", "--data-file", "out"], folder)
+        assert result.returncode == 0, result.stderr
+        assert "Combined 1 data file into" in result.stdout
+        assert (folder / theirs).exists() and not (folder / ours).exists()
+        result = globalhook(["combine", "--data-file", "out.json"], folder)
+        assert "Combined 1 data file into" in result.stdout
+        assert not (folder / theirs).exists()
+        assert counts(json.loads((folder / "out.json").read_text())) == {"LIMIT": 5}
