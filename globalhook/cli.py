@@ -14,9 +14,10 @@ from typing import List, Optional, Sequence, Tuple
 
 from . import __version__
 from .config import STRATEGIES, ConfigError, load_config
-from .data import DataError, combine, find_parts, load
+from .data import DataError, combine_parts, find_parts, load
 from .modules import StrategyError
 from .patterns import PatternError
+from .printable import printable
 
 __all__ = ["main"]
 
@@ -164,6 +165,7 @@ def cmd_combine(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="globalhook combine",
         description="Merge the per-process data files (<data file>.<host>.<pid>.<random>) into the data file.",
+        allow_abbrev=False,
     )
     parser.add_argument("--data-file", dest="data_file", metavar="FILE", help="data file to combine into (default: .globalhook.json)")
     parser.add_argument("--config", metavar="FILE", help="TOML file with a [tool.globalhook] table")
@@ -172,18 +174,24 @@ def cmd_combine(argv: Sequence[str]) -> int:
     options = parser.parse_args(argv)
     try:
         config = load_config({"data_file": options.data_file, "config": options.config})
+        shown = printable(config.data_file)
         parts = find_parts(config.data_file)
         if not parts:
-            print(f"globalhook: no per-process data files to combine into {config.data_file}", file=sys.stderr)
+            print(f"globalhook: no per-process data files to combine into {shown}", file=sys.stderr)
             return 0
         base = [load(config.data_file)] if os.path.exists(config.data_file) else []
-        _, used, errors = combine(config.data_file, base, keep=options.keep)
+        result = combine_parts(config.data_file, base, keep=options.keep)
     except (ConfigError, DataError) as exc:
         return _fail(str(exc))
-    for error in errors:
+    for error in result.errors:
         print(f"globalhook: warning: skipped {error}", file=sys.stderr)
-    print(f"Combined {len(used)} data file{'s' if len(used) != 1 else ''} into {config.data_file}")
-    return 1 if errors and not options.ignore_errors else 0
+    added = len(result.added)
+    line = f"Combined {added} data file{'s' if added != 1 else ''} into {shown}"
+    if result.already:
+        already = len(result.already)
+        line += f" ({already} more {'were' if already != 1 else 'was'} in it already: not counted again)"
+    print(line)
+    return 1 if result.errors and not options.ignore_errors else 0
 
 
 def _site_parser(name: str, description: str) -> argparse.ArgumentParser:

@@ -606,3 +606,141 @@ class TestPartNames:
         combined, used, errors = data.combine(str(tmp_path / "out"))
         assert used == [] and errors == []
         assert other.exists()
+
+
+def dead_pid():
+    """The pid of a process that has ended (and been reaped)."""
+    import subprocess
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+class TestCombineEachPartOnce:
+    """``combine --keep`` then ``combine`` never counts a part twice; a later version replaces
+    an earlier one (issue 9, item 3)."""
+
+    def part_name(self, target, pid, host=None):
+        return f"{target}.{host or data._host()}.{pid}.0123abcd"
+
+    def write_part(self, path, count, pid=1, **run):
+        run = {"run_id": "r1", "host": "h", "pid": pid, "started": "2026-01-01T00:00:00+00:00", **run}
+        data.save(data.make_data([lookup(count=count)], run), str(path))
+
+    def count_in(self, target):
+        return {e["name"]: e["count"] for e in data.load(str(target))["lookups"]}["CONFIG"]
+
+    def combine(self, target, keep=False):
+        base = [data.load(str(target))] if os.path.exists(target) else []
+        return data.combine_parts(str(target), base, keep=keep)
+
+    def test_keep_then_combine_adds_nothing_twice(self, tmp_path):
+        target = tmp_path / "out.json"
+        part = self.part_name(target, dead_pid())
+        self.write_part(part, 218)
+        first = self.combine(target, keep=True)
+        assert first.added == [part] and self.count_in(target) == 218
+        second = self.combine(target)
+        assert second.added == [] and second.already == [part]
+        assert self.count_in(target) == 218
+        assert not os.path.exists(part)  # in the data already: removed like a part taken now
+        assert [run["part"] for run in data.load(str(target))["runs"]] == [os.path.basename(part)]
+        assert data.OPEN_PARTS not in data.load(str(target))  # its writer is gone: final
+
+    def test_later_version_of_a_live_writer_replaces_the_earlier(self, tmp_path):
+        target = tmp_path / "out.json"
+        part = self.part_name(target, os.getpid())  # a writer that is still running
+        self.write_part(part, 3)  # a pool worker's save before it waits for work
+        self.combine(target, keep=True)
+        assert self.count_in(target) == 3
+        assert list(data.load(str(target))[data.OPEN_PARTS]) == [os.path.basename(part)]
+        self.write_part(part, 10, finished="later")  # its final save: 3 + 7 more
+        result = self.combine(target, keep=True)
+        assert result.added == [part]
+        assert self.count_in(target) == 10
+        runs = data.load(str(target))["runs"]
+        assert len(runs) == 1 and runs[0]["finished"] == "later"
+        again = self.combine(target, keep=True)  # nothing new: nothing changes
+        assert again.added == [] and again.already == [part]
+        assert self.count_in(target) == 10
+
+    def test_later_version_after_the_earlier_was_deleted(self, tmp_path):
+        target = tmp_path / "out.json"
+        part = self.part_name(target, os.getpid())
+        self.write_part(part, 3)
+        self.combine(target)  # taken and deleted
+        assert not os.path.exists(part)
+        self.write_part(part, 10)  # the same process saves again, under the same name
+        self.combine(target)
+        assert self.count_in(target) == 10
+
+    def test_other_hosts_parts_may_still_change(self, tmp_path):
+        target = tmp_path / "out.json"
+        part = self.part_name(target, 1, host="elsewhere")
+        self.write_part(part, 3)
+        self.combine(target)
+        self.write_part(part, 4)
+        self.combine(target)
+        assert self.count_in(target) == 4
+
+    def test_copy_dropped_once_the_writer_is_gone(self, tmp_path):
+        import subprocess
+
+        target = tmp_path / "out.json"
+        writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        try:
+            part = self.part_name(target, writer.pid)
+            self.write_part(part, 3)
+            self.combine(target)
+            assert data.OPEN_PARTS in data.load(str(target))
+        finally:
+            writer.kill()
+            writer.wait()
+        other = self.part_name(target, dead_pid())
+        self.write_part(other, 1, pid=2)
+        self.combine(target)
+        loaded = data.load(str(target))
+        assert data.OPEN_PARTS not in loaded
+        assert self.count_in(target) == 4
+
+    def test_parts_of_other_runs_and_processes_all_count(self, tmp_path):
+        target = tmp_path / "out.json"
+        for pid in (11, 12):
+            self.write_part(self.part_name(target, pid, host="elsewhere"), 1, pid=pid)
+        self.combine(target, keep=True)
+        self.write_part(self.part_name(target, 13, host="elsewhere"), 1, pid=13)
+        result = self.combine(target)
+        assert len(result.added) == 1 and len(result.already) == 2
+        assert self.count_in(target) == 3
+
+    def test_data_combined_before_parts_were_named(self, tmp_path):
+        # A data file written by 'combine --keep' of an earlier globalhook: runs without "part".
+        target = tmp_path / "out.json"
+        part = self.part_name(target, dead_pid())
+        self.write_part(part, 218)
+        old = data.load(part)
+        data.save(old, str(target))
+        result = self.combine(target)
+        assert result.already == [part] and self.count_in(target) == 218
+
+    def test_select_leaves_other_parts_alone(self, tmp_path):
+        target = tmp_path / "out.json"
+        ours = self.part_name(target, 21, host="elsewhere")
+        theirs = self.part_name(target, 22, host="elsewhere")
+        self.write_part(ours, 2, run_id="mine")
+        self.write_part(theirs, 5, run_id="other")
+        own = data.make_data([lookup(count=1)], {"run_id": "mine", "pid": 1})
+        combined, used, errors = data.combine(
+            str(target), [own], select=lambda part: part["runs"][0]["run_id"] == "mine"
+        )
+        assert used == [ours] and errors == []
+        assert self.count_in(target) == 3
+        assert os.path.exists(theirs) and not os.path.exists(ours)
+
+    def test_open_parts_is_checked_on_load(self, tmp_path):
+        broken = valid()
+        broken[data.OPEN_PARTS] = {"x.h.1.0123abcd": [lookup(count=0)]}
+        path = write(tmp_path / "data.json", broken)
+        with pytest.raises(DataError, match=r'open_parts\["x.h.1.0123abcd"\]\[0\]: "count"'):
+            data.load(str(path))

@@ -165,3 +165,19 @@ class TestPartNames:
         assert "Combined 1 data file into" in result.stdout
         assert not (folder / theirs).exists()
         assert counts(json.loads((folder / "out.json").read_text())) == {"LIMIT": 5}
+
+
+# -- each part once (item 3) ---------------------------------------------------------------
+
+
+class TestCombineOnce:
+    def test_keep_then_combine_counts_each_part_once(self, folder):
+        a_part(folder, pid=2, count=218)
+        first = globalhook(["combine", "--keep"], folder)
+        assert first.returncode == 0, first.stderr
+        assert counts(json.loads((folder / ".globalhook.json").read_text())) == {"LIMIT": 218}
+        second = globalhook(["combine"], folder)  # before the fix: 436
+        assert second.returncode == 0, second.stderr
+        assert "Combined 0 data files" in second.stdout and "in it already: not counted again" in second.stdout
+        assert counts(json.loads((folder / ".globalhook.json").read_text())) == {"LIMIT": 218}
+        assert parts(folder) == []
