@@ -744,3 +744,29 @@ class TestCombineEachPartOnce:
         path = write(tmp_path / "data.json", broken)
         with pytest.raises(DataError, match=r'open_parts\["x.h.1.0123abcd"\]\[0\]: "count"'):
             data.load(str(path))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+class TestSaveKeepsMode:
+    """A save that replaces a data file keeps that file's mode (issue 9, item 26)."""
+
+    @pytest.mark.parametrize("mode", [0o600, 0o640, 0o664])
+    def test_mode_kept(self, tmp_path, mode):
+        path = tmp_path / "data.json"
+        data.save(valid(), str(path))
+        os.chmod(path, mode)
+        old = os.umask(0o077 if mode != 0o600 else 0o002)
+        try:
+            data.save(valid(), str(path))
+        finally:
+            os.umask(old)
+        assert path.stat().st_mode & 0o7777 == mode
+
+    def test_new_file_follows_umask(self, tmp_path):
+        path = tmp_path / "data.json"
+        old = os.umask(0o077)
+        try:
+            data.save(valid(), str(path))
+        finally:
+            os.umask(old)
+        assert path.stat().st_mode & 0o777 == 0o600

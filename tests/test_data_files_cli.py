@@ -181,3 +181,19 @@ class TestCombineOnce:
         assert "Combined 0 data files" in second.stdout and "in it already: not counted again" in second.stdout
         assert counts(json.loads((folder / ".globalhook.json").read_text())) == {"LIMIT": 218}
         assert parts(folder) == []
+
+
+# -- small things (item 26) ----------------------------------------------------------------
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+def test_run_keeps_the_mode_of_the_data_file_it_replaces(folder):
+    assert globalhook(["run", "prog.py"], folder).returncode == 0
+    data_file = folder / ".globalhook.json"
+    os.chmod(data_file, 0o600)
+    assert globalhook(["run", "prog.py"], folder).returncode == 0
+    assert data_file.stat().st_mode & 0o777 == 0o600
+    a_part(folder, pid=2)
+    os.chmod(data_file, 0o640)
+    assert globalhook(["combine"], folder).returncode == 0
+    assert data_file.stat().st_mode & 0o777 == 0o640
