@@ -197,3 +197,85 @@ def test_run_keeps_the_mode_of_the_data_file_it_replaces(folder):
     os.chmod(data_file, 0o640)
     assert globalhook(["combine"], folder).returncode == 0
     assert data_file.stat().st_mode & 0o777 == 0o640
+
+
+def empty_data(folder: Path, name: str = ".globalhook.json") -> Path:
+    from globalhook import data
+
+    path = folder / name
+    data.save(data.make_data([], {"command": ["prog.py"], "python": "3.11.7"}), str(path))
+    return path
+
+
+class TestReportCommand:
+    def test_nothing_to_report_exits_1(self, folder):
+        empty_data(folder)
+        result = globalhook(["report"], folder)
+        assert result.returncode == 1, result.stderr
+        assert result.stdout.splitlines()[0] == "No data to report."
+        assert result.stderr == ""
+
+    def test_nothing_to_report_as_json_is_not_an_error(self, folder):
+        empty_data(folder)
+        result = globalhook(["report", "--format", "json"], folder)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["modules"] == []
+
+    def test_filter_that_matches_nothing_exits_1(self, folder):
+        assert globalhook(["run", "prog.py"], folder).returncode == 0
+        result = globalhook(["report", "--module", "nothing_here"], folder)
+        assert result.returncode == 1 and result.stdout.startswith("No data to report.\n")
+
+    def test_header_names_the_run(self, folder):
+        assert globalhook(["run", "prog.py", "arg"], folder).returncode == 0
+        first = globalhook(["report"], folder).stdout.splitlines()[0]
+        assert first.startswith("Run: prog.py arg | ")
+        assert f"Python {sys.version_info[0]}.{sys.version_info[1]}." in first
+        assert "| core " in first and "| strategy native" in first
+
+    @pytest.mark.parametrize("pattern", ["bad-pat", "1abc", "pkg..sub", " "])
+    def test_bad_module_pattern_is_one_line(self, folder, pattern):
+        empty_data(folder)
+        assert_one_line_error(globalhook(["report", "--module", pattern], folder), "--module")
+
+    @pytest.mark.parametrize("args", [
+        ["report", "--mod", "x"], ["report", "--form", "json"], ["report", "--show"],
+        ["combine", "--kee"], ["combine", "--data", "x.json"],
+        ["install", "--chec"], ["uninstall", "--sys"], ["status", "--sys"],
+    ])
+    def test_abbreviations_are_not_taken(self, folder, args):
+        empty_data(folder)
+        result = globalhook(args, folder)
+        assert result.returncode == 2
+        assert "unrecognized arguments" in result.stderr and "Traceback" not in result.stderr
+
+    def test_one_part_waits(self, folder):
+        a_part(folder)
+        result = globalhook(["report"], folder)
+        assert_one_line_error(result, "1 per-process data file waits beside it")
+        a_part(folder, pid=2)
+        assert "2 per-process data files wait beside it" in globalhook(["report"], folder).stderr
+
+    def test_show_stores(self, folder):
+        assert globalhook(["run", "prog.py"], folder).returncode == 0
+        plain = globalhook(["report"], folder).stdout.splitlines()
+        assert "  stored: LIMIT, _, limit" in plain
+        assert not [line for line in plain if line.split()[1:2] == ["store"]]
+        shown = globalhook(["report", "--show-stores"], folder).stdout.splitlines()
+        assert ["LIMIT", "store", "1"] in [line.split() for line in shown]
+        assert ["_", "store", "3"] in [line.split() for line in shown]
+        assert not [line for line in shown if line.startswith("  stored:")]
+
+    def test_forged_names_cannot_add_lines(self, folder):
+        from globalhook import data
+
+        forged = "x\nFAKE  global  999\x1b[31m"
+        entry = {"module": forged, "function": forged, "file": forged, "line": 1, "name": forged,
+                 "kind": "global", "count": 1}
+        run = {"command": [forged], "python": "3.11.7", "notes": [forged]}
+        data.save(data.make_data([entry, dict(entry, kind="store")], run, [{"module": forged, "reason": forged}]),
+                  str(folder / ".globalhook.json"))
+        for args in (["report"], ["report", "--show-stores"], ["report", "--module", "x"]):
+            out = globalhook(args, folder).stdout
+            assert "\x1b" not in out and "\nFAKE" not in out, out
+            assert all(line.isprintable() for line in out.splitlines())
