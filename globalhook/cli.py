@@ -278,6 +278,7 @@ def cmd_report(argv: Sequence[str]) -> int:
     if reconfigure is not None:
         reconfigure(errors="backslashreplace")
     summary = Summary(data, modules)
+    del data  # the summary holds what is shown: the entries can go before the output is built
     if options.format == "json":
         sys.stdout.write(render_json(summary))
         return 0

@@ -18,18 +18,20 @@ number of entries throughout.
 from __future__ import annotations
 
 import json
+import operator
 import os
 import re
 import stat
 
 from .atomic import write_atomically
+from .gcpause import paused
 from .printable import printable
 
 TYPE_CHECKING = False  # not from typing: this module is imported by every tracked process
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Tuple
 
-    LookupKey = Tuple[str, str, int, str, str, str, str]
+    LookupKey = Tuple[Any, ...]  # (module, file, line, function, name, kind[, context])
 
 __all__ = [
     "FORMAT",
@@ -81,17 +83,18 @@ def lookup_key(entry: Dict[str, Any]) -> Tuple[str, str, str, int, str, str, str
     )
 
 
+_SORT_FIELDS = operator.itemgetter("module", "file", "line", "function", "name", "kind")
+
+
 def _sort_key(entry: Dict[str, Any]) -> LookupKey:
-    """The same identity in source order within a file, so diffs between data files stay small."""
-    return (
-        entry["module"],
-        entry["file"],
-        entry["line"],
-        entry["function"],
-        entry["name"],
-        entry["kind"],
-        entry.get("context", ""),
-    )
+    """The same identity in source order within a file, so diffs between data files stay small.
+
+    No context and an empty one are the same; either sorts before any
+    other context of the same lookup.
+    """
+    context = entry.get("context")
+    key = _SORT_FIELDS(entry)
+    return key + (context,) if context else key
 
 
 def _sum_lookups(lookups: Iterable[Dict[str, Any]], minus: Iterable[Dict[str, Any]] = ()) -> List[Dict[str, Any]]:
@@ -123,13 +126,12 @@ def _sum_lookups(lookups: Iterable[Dict[str, Any]], minus: Iterable[Dict[str, An
         seen["count"] -= entry["count"]
     return [
         entry if key in copied else dict(entry)
-        for key, entry in sorted(summed.items(), key=_first)
+        for key, entry in sorted(summed.items(), key=_FIRST)
         if entry["count"] > 0
     ]
 
 
-def _first(item: Tuple[Any, Any]) -> Any:
-    return item[0]
+_FIRST = operator.itemgetter(0)
 
 
 def _unique_not_tracked(entries: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
@@ -160,7 +162,8 @@ def make_data(
     not_tracked: Optional[List[Dict[str, Any]]] = None,
 ) -> Dict[str, Any]:
     """Build the data of one run, already summed and sorted, so every file is canonical."""
-    return _assemble([dict(run)], not_tracked or (), lookups)
+    with paused():
+        return _assemble([dict(run)], not_tracked or (), lookups)
 
 
 def merge(datas: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
@@ -172,11 +175,12 @@ def merge(datas: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
     runs: List[Dict[str, Any]] = []
     not_tracked: List[Dict[str, Any]] = []
     lookups: List[Dict[str, Any]] = []
-    for data in datas:
-        runs.extend(dict(run) for run in data.get("runs", ()))
-        not_tracked.extend(data.get("not_tracked", ()))
-        lookups.extend(data.get("lookups", ()))
-    return _assemble(runs, not_tracked, lookups)
+    with paused():
+        for data in datas:
+            runs.extend(dict(run) for run in data.get("runs", ()))
+            not_tracked.extend(data.get("not_tracked", ()))
+            lookups.extend(data.get("lookups", ()))
+        return _assemble(runs, not_tracked, lookups)
 
 
 def save(data: Dict[str, Any], path: str) -> None:
@@ -188,7 +192,8 @@ def save(data: Dict[str, Any], path: str) -> None:
     """
     path = os.fspath(path)
     # Encoded first: an unserialisable value fails before anything is written.
-    content = (json.dumps(data, separators=(",", ":"), allow_nan=False) + "\n").encode("utf-8")
+    with paused():
+        content = (json.dumps(data, separators=(",", ":"), allow_nan=False) + "\n").encode("utf-8")
     try:
         write_atomically(path, content)
     except OSError as exc:
@@ -383,7 +388,8 @@ def combine_parts(
         taken.add(name)
         result.added.append(path)
 
-    result.data = _assemble(runs, not_tracked, lookups, replaced)
+    with paused():
+        result.data = _assemble(runs, not_tracked, lookups, replaced)
     if open_parts:
         result.data[OPEN_PARTS] = {name: open_parts[name] for name in sorted(open_parts)}
     save(result.data, data_file)
@@ -426,7 +432,8 @@ def load(path: str) -> Dict[str, Any]:
     if not text.strip():
         raise DataError(f"{shown}: empty file")
     try:
-        data = json.loads(text)
+        with paused():
+            data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DataError(f"{shown}: corrupt JSON at line {exc.lineno} ({exc.msg})") from None
     except RecursionError:

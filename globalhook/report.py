@@ -21,16 +21,18 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import operator
 import os
 import re
 import shlex
 
 from .data import KINDS
+from .gcpause import paused
 from .printable import printable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Any, Callable, Dict, Iterable, List, Sequence, Tuple
+    from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
     # (file, line, function) identifies a function within a module.
     FunctionKey = Tuple[str, int, str]
@@ -65,6 +67,9 @@ def _module_matcher(patterns: Sequence[str]) -> Callable[[str], bool]:
     return matches
 
 
+_FIELDS = operator.itemgetter("module", "file", "line", "function", "name", "kind", "count")
+
+
 def _name_order(row: Row) -> Tuple[int, str, str]:
     name, kind, _ = row
     return (_KIND_ORDER.get(kind, len(KINDS)), kind, name)
@@ -74,36 +79,46 @@ class Summary:
     """The data regrouped for display; both reports (and other views) read this."""
 
     def __init__(self, data: Dict[str, Any], modules: Sequence[str] = ()) -> None:
+        with paused():
+            self._build(data, modules)
+
+    def _build(self, data: Dict[str, Any], modules: Sequence[str]) -> None:
         self.patterns = [p.strip() for p in modules]
         matches = _module_matcher(self.patterns)
         verdicts: Dict[str, bool] = {}
         grouped: Dict[str, Dict[FunctionKey, Dict[Tuple[str, str], int]]] = {}
-        for entry in data.get("lookups", ()):
-            module = entry["module"]
-            wanted = verdicts.get(module)
-            if wanted is None:
-                wanted = verdicts[module] = matches(module)
-            if not wanted:
+        module_functions: Optional[Dict[FunctionKey, Dict[Tuple[str, str], int]]] = None
+        last_module = None
+        for module, file, line, function, name, kind, count in map(_FIELDS, data.get("lookups", ())):
+            if module != last_module:  # entries come grouped by module: decide once per run of them
+                last_module = module
+                wanted = verdicts.get(module)
+                if wanted is None:
+                    wanted = verdicts[module] = matches(module)
+                module_functions = grouped.setdefault(module, {}) if wanted else None
+            if module_functions is None:
                 continue
-            functions = grouped.get(module)
-            if functions is None:
-                functions = grouped[module] = {}
-            function = (entry["file"], entry["line"], entry["function"])
-            names = functions.get(function)
+            key = (file, line, function)
+            names = module_functions.get(key)
             if names is None:
-                names = functions[function] = {}
-            key = (entry["name"], entry["kind"])
-            names[key] = names.get(key, 0) + entry["count"]
+                names = module_functions[key] = {}
+            row = (name, kind)
+            names[row] = names.get(row, 0) + count
 
         #: module -> [(function key, [(name, kind, count), ...])], modules by name, functions in source order.
         self.modules: List[Tuple[str, List[Tuple[FunctionKey, List[Row]]]]] = []
         for module in sorted(grouped):
+            if not grouped[module]:
+                continue
             functions = []
             for function, names in sorted(grouped[module].items(), key=_first):
-                rows = [(name, kind, count) for (name, kind), count in names.items()]
-                if len(rows) > 1:
+                if len(names) == 1:
+                    [((name, kind), count)] = names.items()
+                    functions.append((function, [(name, kind, count)]))
+                else:
+                    rows = [(name, kind, count) for (name, kind), count in names.items()]
                     rows.sort(key=_name_order)
-                functions.append((function, rows))
+                    functions.append((function, rows))
             self.modules.append((module, functions))
 
         self.not_tracked = sorted(
@@ -260,6 +275,11 @@ def text_report(data: Dict[str, Any], modules: Sequence[str] = (), show_stores: 
 
 def render_text(summary: Summary, show_stores: bool = False) -> str:
     """:func:`text_report` of data already summarised."""
+    with paused():
+        return _render_text(summary, show_stores)
+
+
+def _render_text(summary: Summary, show_stores: bool) -> str:
     lines: List[str] = []
     top = header(summary.runs)
 
@@ -279,32 +299,36 @@ def render_text(summary: Summary, show_stores: bool = False) -> str:
 
     # (module line, [(function line, rows)], summary lines), every string already printable.
     blocks = []
+    # One width for the whole report, so the eye can run down any column.
+    name_width = kind_width = count_width = 0
     for module, functions in summary.modules:
         shown_functions = []
         stored: Dict[str, None] = {}
         deleted: Dict[str, None] = {}
         for (file, line, function), rows in functions:
-            if not show_stores:
-                kept = []
-                for row in rows:
-                    if row[1] == "store":
-                        stored[row[0]] = None
-                    elif row[1] == "delete":
-                        deleted[row[0]] = None
-                    else:
-                        kept.append(row)
-                rows = kept
-                if not rows:
+            shown_rows = []
+            for name, kind, count in rows:
+                if not show_stores and (kind == "store" or kind == "delete"):
+                    (stored if kind == "store" else deleted)[name] = None
                     continue
+                if not name.isprintable():
+                    name = repr(name)
+                if not kind.isprintable():
+                    kind = repr(kind)
+                count = str(count)
+                if len(name) > name_width:
+                    name_width = len(name)
+                if len(kind) > kind_width:
+                    kind_width = len(kind)
+                if len(count) > count_width:
+                    count_width = len(count)
+                shown_rows.append((name, kind, count))
+            if not shown_rows:
+                continue
             path = shown_paths.get(file)
             if path is None:
                 path = shown_paths[file] = printable(_short_path(file, cwd_prefix))
-            shown_functions.append(
-                (
-                    f"  {printable(function)}  ({path}:{line})",
-                    [(printable(name), printable(kind), str(count)) for name, kind, count in rows],
-                )
-            )
+            shown_functions.append((f"  {printable(function)}  ({path}:{line})", shown_rows))
         extra = []
         missing = summary.missing(functions)
         if missing:
@@ -315,22 +339,16 @@ def render_text(summary: Summary, show_stores: bool = False) -> str:
             extra.append(_names_line("deleted", sorted(deleted)))
         blocks.append((printable(module), shown_functions, extra))
 
-    # One width for the whole report, so the eye can run down any column.
-    all_rows = [row for _, functions, _ in blocks for _, rows in functions for row in rows]
-    name_width = max((len(name) for name, _, _ in all_rows), default=0)
-    kind_width = max((len(kind) for _, kind, _ in all_rows), default=0)
-    count_width = max((len(count) for _, _, count in all_rows), default=0)
-
+    row = f"    {{:<{name_width}}}  {{:<{kind_width}}}  {{:>{count_width}}}".format
+    append = lines.append
     for module, functions, extra in blocks:
         if lines:
-            lines.append("")
-        lines.append(module)
+            append("")
+        append(module)
         for function_line, rows in functions:
-            lines.append(function_line)
-            lines.extend(
-                f"    {name.ljust(name_width)}  {kind.ljust(kind_width)}  {count.rjust(count_width)}"
-                for name, kind, count in rows
-            )
+            append(function_line)
+            for name, kind, count in rows:
+                append(row(name, kind, count))
         lines.extend(extra)
 
     lines.extend(_not_tracked_lines(summary))
@@ -383,6 +401,11 @@ def json_report(data: Dict[str, Any], modules: Sequence[str] = ()) -> str:
 
 def render_json(summary: Summary) -> str:
     """:func:`json_report` of data already summarised."""
+    with paused():
+        return _render_json(summary)
+
+
+def _render_json(summary: Summary) -> str:
     out: List[str] = ['{\n  "modules": [']
     for index, (module, functions) in enumerate(summary.modules):
         out.append("\n    {\n      \"functions\": [" if index == 0 else ",\n    {\n      \"functions\": [")
