@@ -9,7 +9,9 @@ templating).  Each size runs in a fresh interpreter, which measures, median
 of R rounds:
 
 - ``lookups``: ``Recorder.lookups()``, the snapshot a save starts from;
-- ``save``: ``make_data`` + ``save`` (what a process does at exit after that);
+- ``save``: ``make_data`` + ``combine`` with the run's own parts (none),
+  which saves: what the process ``globalhook run`` started does at exit
+  after that;
 - ``load``: ``data.load`` of the file just written;
 - ``report_text`` / ``report_json``: the two reports of the loaded data;
 - ``combine``: the data file plus 3 parts of the same size, each written
@@ -124,8 +126,10 @@ def measure_in_this_process(count: int, rounds: int, workdir: Path) -> Dict[str,
     if result["entries"] < count:
         raise RuntimeError(f"only {result['entries']} entries recorded for {count} functions")
 
+    # What the process 'globalhook run' started does at exit: its own data, plus the parts of
+    # its run (none here), written as the data file.
     data_file = str(workdir / f"{name}.json")
-    step("save", lambda: data.save(data.make_data(lookups, _run_info(1)), data_file))
+    step("save", lambda: data.combine(data_file, [data.make_data(lookups, _run_info(1))], select=lambda part: False))
     result["file_bytes"] = os.path.getsize(data_file)
 
     loaded: List[dict] = []

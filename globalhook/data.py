@@ -388,8 +388,13 @@ def combine_parts(
         taken.add(name)
         result.added.append(path)
 
-    with paused():
-        result.data = _assemble(runs, not_tracked, lookups, replaced)
+    if not result.added and len(bases) == 1:
+        # Nothing new (the run-at-exit path with no parts, or parts all in
+        # already): the base is already summed and sorted.
+        result.data = {key: value for key, value in bases[0].items() if key != OPEN_PARTS}
+    else:
+        with paused():
+            result.data = _assemble(runs, not_tracked, lookups, replaced)
     if open_parts:
         result.data[OPEN_PARTS] = {name: open_parts[name] for name in sorted(open_parts)}
     save(result.data, data_file)

@@ -704,6 +704,22 @@ class TestCombineEachPartOnce:
         assert data.OPEN_PARTS not in loaded
         assert self.count_in(target) == 4
 
+    def test_copy_dropped_when_nothing_else_changes(self, tmp_path):
+        import subprocess
+
+        target = tmp_path / "out.json"
+        writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        try:
+            self.write_part(self.part_name(target, writer.pid), 3)
+            self.combine(target)  # taken and deleted; the writer may still write
+            assert data.OPEN_PARTS in data.load(str(target))
+        finally:
+            writer.kill()
+            writer.wait()
+        result = self.combine(target)
+        assert result.added == [] and data.OPEN_PARTS not in data.load(str(target))
+        assert self.count_in(target) == 3
+
     def test_parts_of_other_runs_and_processes_all_count(self, tmp_path):
         target = tmp_path / "out.json"
         for pid in (11, 12):
