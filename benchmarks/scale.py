@@ -18,10 +18,11 @@ of R rounds:
   by its own process that has ended (as pool workers leave them), folded
   into one with ``data.combine``;
 - ``cli_report_text`` / ``cli_report_json``: ``python -m globalhook report``
-  on that file, a whole process (start-up included), with its peak RSS.
+  on that file, a whole process (start-up included), with its CPU time and
+  peak RSS.
 
 Printed: wall seconds per step at N/10 and at N, the CPU seconds of the
-measuring process at N (steadier than wall time on a busy machine), and
+process doing the step at N (steadier than wall time on a busy machine), and
 ``growth`` = t(N) / (10 t(N/10)): 1.0 is linear, 10 is quadratic.  Goals at
 N = 10^5 (issue 9, item 19): save at exit (lookups + save) under 1 s,
 reports under 2 s.  ``--quick`` (N = 2000, one round) only proves that the
@@ -173,8 +174,8 @@ def measure_in_this_process(count: int, rounds: int, workdir: Path) -> Dict[str,
 
 
 def _cli_report(data_file: str, fmt: str, rounds: int):
-    """Seconds (median) and peak RSS (MB, 0 where unknown) of a whole ``globalhook report``."""
-    times, peaks = [], []
+    """Wall and CPU seconds (medians) and peak RSS (MB) of a whole ``globalhook report``."""
+    walls, cpus, peaks = [], [], []
     env = {k: v for k, v in os.environ.items() if not k.startswith("GLOBALHOOK_")}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
     command = [sys.executable, "-m", "globalhook", "report", "--data-file", data_file, "--format", fmt]
@@ -182,19 +183,21 @@ def _cli_report(data_file: str, fmt: str, rounds: int):
         start = time.perf_counter()
         process = subprocess.Popen(command, env=env, cwd=os.path.dirname(data_file), stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE)
+        error = process.stderr.read().decode(errors="replace")
+        process.stderr.close()
         if hasattr(os, "wait4"):
             _, status, usage = os.wait4(process.pid, 0)
             process.returncode = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status
+            cpus.append(usage.ru_utime + usage.ru_stime)
             peaks.append(usage.ru_maxrss / 1024)
         else:  # pragma: no cover
             process.wait()
+            cpus.append(0.0)
             peaks.append(0.0)
-        times.append(time.perf_counter() - start)
-        error = process.stderr.read().decode(errors="replace")
-        process.stderr.close()
+        walls.append(time.perf_counter() - start)
         if process.returncode != 0:
             raise RuntimeError(f"globalhook report --format {fmt} failed: {error.strip()}")
-    return statistics.median(times), max(peaks)
+    return statistics.median(walls), statistics.median(cpus), max(peaks)
 
 
 def _measure_size(count: int, rounds: int, workdir: Path) -> Dict[str, object]:
@@ -212,7 +215,8 @@ def _measure_size(count: int, rounds: int, workdir: Path) -> Dict[str, object]:
     # From this small process: a child forked from the big one would inherit its peak RSS.
     data_file = result.pop("data_file")
     for fmt in ("text", "json"):
-        result[f"cli_report_{fmt}"], result[f"cli_report_{fmt}_rss_mb"] = _cli_report(data_file, fmt, rounds)
+        step = f"cli_report_{fmt}"
+        result[step], result[f"{step}_cpu"], result[f"{step}_rss_mb"] = _cli_report(data_file, fmt, rounds)
     return result
 
 
@@ -256,7 +260,7 @@ def main(argv: List[str]) -> int:
     r = results[str(big)]
     print(f"globalhook from {r['globalhook']}, {r['core']} core")
     print(f"Python {summary['python']}, median of {options.rounds} round(s), wall seconds "
-          f"(cpu: this process's CPU seconds at N); growth = t(N) / (10 t(N/10)), 1.0 is linear")
+          f"(cpu: CPU seconds of the process doing the step, at N); growth = t(N) / (10 t(N/10)), 1.0 is linear")
     print(f"{'step':<18}{small:>12,}{big:>12,}{'cpu':>9}{'growth':>9}")
     for step in STEPS + CLI_STEPS:
         cpu = f"{r[step + '_cpu']:>8.3f}s" if step + "_cpu" in r else " " * 9
