@@ -270,8 +270,8 @@ def _writer_may_still_write(name: str) -> bool:
         return True
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
+    except (ProcessLookupError, OverflowError):
+        return False  # gone, or a pid no process can have
     except OSError:
         return True  # exists, but not ours to signal
     try:

@@ -754,6 +754,13 @@ class TestCombineEachPartOnce:
         assert self.count_in(target) == 3
         assert os.path.exists(theirs) and not os.path.exists(ours)
 
+    def test_a_pid_no_process_can_have(self, tmp_path):
+        target = tmp_path / "out.json"
+        part = self.part_name(target, 10**30)
+        self.write_part(part, 2)
+        assert self.combine(target).added == [part]
+        assert data.OPEN_PARTS not in data.load(str(target))
+
     def test_open_parts_is_checked_on_load(self, tmp_path):
         broken = valid()
         broken[data.OPEN_PARTS] = {"x.h.1.0123abcd": [lookup(count=0)]}
