@@ -204,6 +204,7 @@ def save(data: Dict[str, Any], path: str) -> None:
 
 #: What follows ``<data file>.`` in a part's name: host (no dots), pid, 8 hex digits.
 _PART_SUFFIX = re.compile(r"\.([^.]+)\.([0-9]+)\.[0-9a-f]{8}")
+_PART_TAIL = re.compile(_PART_SUFFIX.pattern + r"\Z")
 
 
 def _host() -> str:
@@ -262,7 +263,7 @@ def _writer_may_still_write(name: str) -> bool:
     for processes of this host (by pid; a zombie has finished); anything
     else may still write.
     """
-    match = _PART_SUFFIX.search(name)
+    match = _PART_TAIL.search(name)
     if match is None or match.group(1) != _host() or os.name != "posix":
         return True
     pid = int(match.group(2))
