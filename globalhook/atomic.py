@@ -9,7 +9,7 @@ renamed over it.
 from __future__ import annotations
 
 import os
-import uuid
+import stat
 
 __all__ = ["write_atomically"]
 
@@ -19,22 +19,28 @@ def write_atomically(path: str, content: bytes) -> None:
 
     The temporary name is ``<path>-<random>.tmp``: never ``<path>.<suffix>``
     (how per-process data files are named) nor ending in ``.pth``, so nothing
-    that looks for those ever picks up a half-written file.  Mode 0o666 lets
-    the umask apply as for a plain ``open``.
+    that looks for those ever picks up a half-written file.  A new file gets
+    mode 0o666 less the umask, as with a plain ``open``; a file that is
+    replaced keeps its mode (a 0600 data file stays private).
     """
+    mode = _mode_of(path)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     while True:
-        temp = f"{path}-{uuid.uuid4().hex[:12]}.tmp"
+        temp = f"{path}-{os.urandom(6).hex()}.tmp"
         try:
-            fd = os.open(temp, flags, 0o666)
+            fd = os.open(temp, flags, 0o666 if mode is None else mode & 0o666)
         except FileExistsError:  # pragma: no cover - 48 random bits
             continue
         break
     try:
         with open(fd, "wb") as out:
+            if mode is not None and hasattr(os, "fchmod"):
+                os.fchmod(fd, mode)  # exactly, whatever the umask
             out.write(content)
             out.flush()
             os.fsync(out.fileno())
+        if mode is not None and not hasattr(os, "fchmod"):  # pragma: no cover - Windows
+            os.chmod(temp, mode)
         os.replace(temp, path)
     except BaseException:
         try:
@@ -43,6 +49,15 @@ def write_atomically(path: str, content: bytes) -> None:
             pass
         raise
     _sync_folder(os.path.dirname(os.path.abspath(path)))
+
+
+def _mode_of(path: str):
+    """Permission bits of the regular file at ``path`` (through symlinks), or None."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return stat.S_IMODE(info.st_mode) if stat.S_ISREG(info.st_mode) else None
 
 
 def _sync_folder(folder: str) -> None:

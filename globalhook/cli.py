@@ -14,9 +14,10 @@ from typing import List, Optional, Sequence, Tuple
 
 from . import __version__
 from .config import STRATEGIES, ConfigError, load_config
-from .data import DataError, combine, find_parts, load
+from .data import DataError, combine_parts, find_parts, load
 from .modules import StrategyError
-from .patterns import PatternError
+from .patterns import PatternError, validate_pattern
+from .printable import printable
 
 __all__ = ["main"]
 
@@ -164,6 +165,7 @@ def cmd_combine(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="globalhook combine",
         description="Merge the per-process data files (<data file>.<host>.<pid>.<random>) into the data file.",
+        allow_abbrev=False,
     )
     parser.add_argument("--data-file", dest="data_file", metavar="FILE", help="data file to combine into (default: .globalhook.json)")
     parser.add_argument("--config", metavar="FILE", help="TOML file with a [tool.globalhook] table")
@@ -172,22 +174,28 @@ def cmd_combine(argv: Sequence[str]) -> int:
     options = parser.parse_args(argv)
     try:
         config = load_config({"data_file": options.data_file, "config": options.config})
+        shown = printable(config.data_file)
         parts = find_parts(config.data_file)
         if not parts:
-            print(f"globalhook: no per-process data files to combine into {config.data_file}", file=sys.stderr)
+            print(f"globalhook: no per-process data files to combine into {shown}", file=sys.stderr)
             return 0
         base = [load(config.data_file)] if os.path.exists(config.data_file) else []
-        _, used, errors = combine(config.data_file, base, keep=options.keep)
+        result = combine_parts(config.data_file, base, keep=options.keep)
     except (ConfigError, DataError) as exc:
         return _fail(str(exc))
-    for error in errors:
+    for error in result.errors:
         print(f"globalhook: warning: skipped {error}", file=sys.stderr)
-    print(f"Combined {len(used)} data file{'s' if len(used) != 1 else ''} into {config.data_file}")
-    return 1 if errors and not options.ignore_errors else 0
+    added = len(result.added)
+    line = f"Combined {added} data file{'s' if added != 1 else ''} into {shown}"
+    if result.already:
+        already = len(result.already)
+        line += f" ({already} more {'were' if already != 1 else 'was'} in it already: not counted again)"
+    print(line)
+    return 1 if result.errors and not options.ignore_errors else 0
 
 
 def _site_parser(name: str, description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"globalhook {name}", description=description)
+    parser = argparse.ArgumentParser(prog=f"globalhook {name}", description=description, allow_abbrev=False)
     parser.add_argument("--system", action="store_true", help="allow writing outside a virtual environment")
     parser.add_argument("--site-dir", dest="site_dir", metavar="DIR", help=argparse.SUPPRESS)
     return parser
@@ -232,28 +240,50 @@ def cmd_status(argv: Sequence[str]) -> int:
 
 
 def cmd_report(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="globalhook report", description="Show the recorded global lookups.")
+    parser = argparse.ArgumentParser(
+        prog="globalhook report",
+        description="Show the recorded global lookups: per function, the globals, builtins and "
+        "missing names it read. Exit status 1 when there is nothing to report.",
+        allow_abbrev=False,
+    )
     parser.add_argument("--data-file", dest="data_file", metavar="FILE", help="data file to read (default: .globalhook.json)")
     parser.add_argument("--config", metavar="FILE", help="TOML file with a [tool.globalhook] table")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--module", action="append", default=[], metavar="PAT", help="only modules matching PAT (repeatable)")
+    parser.add_argument(
+        "--show-stores", dest="show_stores", action="store_true",
+        help="list stores and deletes per function (default: one line of stored names per module)",
+    )
     options = parser.parse_args(argv)
     try:
+        modules = [validate_pattern(pattern) for pattern in options.module]
+    except PatternError as exc:
+        return _fail(f"--module: {exc}")
+    try:
         config = load_config({"data_file": options.data_file, "config": options.config})
-        if not os.path.exists(config.data_file) and find_parts(config.data_file):
+        if not os.path.exists(config.data_file):
             count = len(find_parts(config.data_file))
-            return _fail(
-                f"{config.data_file}: no such file, but {count} per-process data file"
-                f"{'s' if count != 1 else ''} wait beside it: run 'globalhook combine' first"
-            )
+            if count:
+                return _fail(
+                    f"{printable(config.data_file)}: no such file, but {count} per-process data "
+                    f"file{'s wait' if count != 1 else ' waits'} beside it: run 'globalhook combine' first"
+                )
         data = load(config.data_file)
     except (ConfigError, DataError) as exc:
         return _fail(str(exc))
-    from .report import json_report, text_report
+    from .report import Summary, render_json, render_text
 
-    render = json_report if options.format == "json" else text_report
-    sys.stdout.write(render(data, options.module))
-    return 0
+    # Names come from the program: never let one stop the report on a terminal that cannot show it.
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="backslashreplace")
+    summary = Summary(data, modules)
+    del data  # the summary holds what is shown: the entries can go before the output is built
+    if options.format == "json":
+        sys.stdout.write(render_json(summary))
+        return 0
+    sys.stdout.write(render_text(summary, show_stores=options.show_stores))
+    return 0 if summary.modules else 1
 
 
 _COMMANDS = {

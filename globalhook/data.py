@@ -2,24 +2,36 @@
 
 A data file holds names and counts, never the values of globals: it is meant
 to be attached to bug reports and kept in CI artefacts.  Each process writes
-its own file; :func:`merge` sums them, the way ``coverage combine`` does.
+its own file; :func:`combine` folds them into one, each exactly once, the way
+``coverage combine`` does.
 
 Readers are lenient where later versions will grow (unknown kinds, extra
 keys anywhere, an optional ``context`` on lookups) and strict everywhere
 else, so a damaged or foreign file fails with one line naming the file rather
 than a traceback from deep inside a report.
+
+Saving happens at the exit of every tracked process, so this module imports
+nothing heavy (no ``typing``, ``socket`` or ``uuid``) and is linear in the
+number of entries throughout.
 """
 
 from __future__ import annotations
 
 import json
+import operator
 import os
 import re
-import socket
-import uuid
-from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Tuple
+import stat
 
 from .atomic import write_atomically
+from .gcpause import paused
+from .printable import printable
+
+TYPE_CHECKING = False  # not from typing: this module is imported by every tracked process
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Tuple
+
+    LookupKey = Tuple[Any, ...]  # (module, file, line, function, name, kind[, context])
 
 __all__ = [
     "FORMAT",
@@ -35,6 +47,8 @@ __all__ = [
     "part_path",
     "find_parts",
     "combine",
+    "combine_parts",
+    "Combined",
 ]
 
 FORMAT = "globalhook-data"
@@ -47,14 +61,16 @@ KINDS = ("global", "builtin", "missing", "store", "delete")
 _STR_FIELDS = ("module", "function", "file", "name", "kind")
 _INT_FIELDS = (("line", 0), ("count", 1))
 
-LookupKey = Tuple[str, str, str, int, str, str, str]
+#: Top-level key holding, per part whose writer may still rewrite it, the
+#: lookups this file took from it (see :func:`combine_parts`).
+OPEN_PARTS = "open_parts"
 
 
 class DataError(Exception):
     """A data file that cannot be used; the message is one line naming the file."""
 
 
-def lookup_key(entry: Dict[str, Any]) -> LookupKey:
+def lookup_key(entry: Dict[str, Any]) -> Tuple[str, str, str, int, str, str, str]:
     """Identity of a lookup: entries with equal keys are one entry whose counts add up."""
     return (
         entry["module"],
@@ -67,29 +83,55 @@ def lookup_key(entry: Dict[str, Any]) -> LookupKey:
     )
 
 
+_SORT_FIELDS = operator.itemgetter("module", "file", "line", "function", "name", "kind")
+
+
 def _sort_key(entry: Dict[str, Any]) -> LookupKey:
-    """Source order within a file, so diffs between data files stay small."""
-    return (
-        entry["module"],
-        entry["file"],
-        entry["line"],
-        entry["function"],
-        entry["name"],
-        entry["kind"],
-        entry.get("context", ""),
-    )
+    """The same identity in source order within a file, so diffs between data files stay small.
+
+    No context and an empty one are the same; either sorts before any
+    other context of the same lookup.
+    """
+    context = entry.get("context")
+    key = _SORT_FIELDS(entry)
+    return key + (context,) if context else key
 
 
-def _sum_lookups(lookups: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
+def _sum_lookups(lookups: Iterable[Dict[str, Any]], minus: Iterable[Dict[str, Any]] = ()) -> List[Dict[str, Any]]:
+    """Entries with equal keys as one, counts added (``minus`` subtracted), in source order.
+
+    The caller's entries are never changed: an entry is copied the first
+    time its count must change.  Entries whose count drops to zero go.
+    """
     summed: Dict[LookupKey, Dict[str, Any]] = {}
+    copied = set()
     for entry in lookups:
-        key = lookup_key(entry)
+        key = _sort_key(entry)
         seen = summed.get(key)
         if seen is None:
-            summed[key] = dict(entry)  # a copy: never change the caller's entries
+            summed[key] = entry
         else:
+            if key not in copied:
+                summed[key] = seen = dict(seen)
+                copied.add(key)
             seen["count"] += entry["count"]
-    return sorted(summed.values(), key=_sort_key)
+    for entry in minus:
+        key = _sort_key(entry)
+        seen = summed.get(key)
+        if seen is None:
+            continue
+        if key not in copied:
+            summed[key] = seen = dict(seen)
+            copied.add(key)
+        seen["count"] -= entry["count"]
+    return [
+        entry if key in copied else dict(entry)
+        for key, entry in sorted(summed.items(), key=_FIRST)
+        if entry["count"] > 0
+    ]
+
+
+_FIRST = operator.itemgetter(0)
 
 
 def _unique_not_tracked(entries: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
@@ -103,13 +145,14 @@ def _assemble(
     runs: List[Dict[str, Any]],
     not_tracked: Iterable[Dict[str, Any]],
     lookups: Iterable[Dict[str, Any]],
+    minus: Iterable[Dict[str, Any]] = (),
 ) -> Dict[str, Any]:
     return {
         "format": FORMAT,
         "version": VERSION,
         "runs": runs,
         "not_tracked": _unique_not_tracked(not_tracked),
-        "lookups": _sum_lookups(lookups),
+        "lookups": _sum_lookups(lookups, minus),
     }
 
 
@@ -119,7 +162,8 @@ def make_data(
     not_tracked: Optional[List[Dict[str, Any]]] = None,
 ) -> Dict[str, Any]:
     """Build the data of one run, already summed and sorted, so every file is canonical."""
-    return _assemble([dict(run)], not_tracked or (), lookups)
+    with paused():
+        return _assemble([dict(run)], not_tracked or (), lookups)
 
 
 def merge(datas: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
@@ -131,11 +175,12 @@ def merge(datas: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
     runs: List[Dict[str, Any]] = []
     not_tracked: List[Dict[str, Any]] = []
     lookups: List[Dict[str, Any]] = []
-    for data in datas:
-        runs.extend(dict(run) for run in data.get("runs", ()))
-        not_tracked.extend(data.get("not_tracked", ()))
-        lookups.extend(data.get("lookups", ()))
-    return _assemble(runs, not_tracked, lookups)
+    with paused():
+        for data in datas:
+            runs.extend(dict(run) for run in data.get("runs", ()))
+            not_tracked.extend(data.get("not_tracked", ()))
+            lookups.extend(data.get("lookups", ()))
+        return _assemble(runs, not_tracked, lookups)
 
 
 def save(data: Dict[str, Any], path: str) -> None:
@@ -143,37 +188,224 @@ def save(data: Dict[str, Any], path: str) -> None:
 
     Processes started by the same test run may finish at once, and a reader
     (``combine``) may be looking: write a temporary file beside the target,
-    sync it, then rename it over.  The temporary file is opened with mode
-    0o666 so the umask applies exactly as for a plain ``open``.
+    sync it, then rename it over (keeping the mode of a file it replaces).
     """
     path = os.fspath(path)
     # Encoded first: an unserialisable value fails before anything is written.
-    content = (json.dumps(data, separators=(",", ":"), allow_nan=False) + "\n").encode("utf-8")
+    with paused():
+        content = (json.dumps(data, separators=(",", ":"), allow_nan=False) + "\n").encode("utf-8")
     try:
         write_atomically(path, content)
     except OSError as exc:
-        raise DataError(f"{path}: cannot write ({exc.strerror or exc})") from None
+        raise DataError(f"{printable(path)}: cannot write ({exc.strerror or exc})") from None
+
+
+# -- per-process files --------------------------------------------------------------------
+
+#: What follows ``<data file>.`` in a part's name: host (no dots), pid, 8 hex digits.
+_PART_SUFFIX = re.compile(r"\.([^.]+)\.([0-9]+)\.[0-9a-f]{8}")
+_PART_TAIL = re.compile(_PART_SUFFIX.pattern + r"\Z")
+
+
+def _host() -> str:
+    """This machine's name as written in part names: no dots, nothing a file name may not hold."""
+    try:
+        name = os.uname().nodename
+    except AttributeError:  # pragma: no cover - Windows
+        import socket
+
+        name = socket.gethostname()
+    return re.sub(r"[^A-Za-z0-9-]", "_", name) or "_"
 
 
 def part_path(data_file: str) -> str:
     """Name for this process's own data file: ``<data_file>.<host>.<pid>.<random>``.
 
-    Decided when the file is written, so a forked child never reuses its
-    parent's name.
+    Decided when the file is first written and kept for the process's life,
+    so a forked child never reuses its parent's name, and the name identifies
+    the process: ``combine`` counts each name once.  Dots in the host name
+    become ``_`` (and anything else that is not a letter, digit or ``-``
+    too): with no dot in the host, a name splits one way only, so the parts
+    of ``out`` and of ``out.json`` never mix.
     """
-    return f"{data_file}.{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+    return f"{data_file}.{_host()}.{os.getpid()}.{os.urandom(4).hex()}"
 
 
 def find_parts(data_file: str) -> List[str]:
-    """Per-process data files of ``data_file`` waiting to be combined, sorted."""
+    """Per-process data files of ``data_file`` waiting to be combined, sorted.
+
+    Only regular files: anything else named like a part (a FIFO, a socket, a
+    folder) is left alone, since opening it could block.
+    """
     folder = os.path.dirname(os.path.abspath(data_file)) or "."
-    base = os.path.basename(data_file)
-    pattern = re.compile(re.escape(base) + r"\..+\.\d+\.[0-9a-f]{8}$")
+    pattern = re.compile(re.escape(os.path.basename(data_file)) + _PART_SUFFIX.pattern)
+    found = []
     try:
-        names = os.listdir(folder)
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if not pattern.fullmatch(entry.name):
+                    continue
+                try:
+                    if entry.is_file():
+                        found.append(os.path.join(folder, entry.name))
+                except OSError:
+                    continue
     except OSError:
         return []
-    return sorted(os.path.join(folder, n) for n in names if pattern.match(n))
+    return sorted(found)
+
+
+def _writer_may_still_write(name: str) -> bool:
+    """Could the process that wrote part ``name`` still rewrite it?
+
+    Pool workers write their part before they wait for work and again when
+    they end, so a part is final only once its writer is gone.  Known only
+    for processes of this host (by pid; a zombie has finished); anything
+    else may still write.
+    """
+    match = _PART_TAIL.search(name)
+    if match is None or match.group(1) != _host() or os.name != "posix":
+        return True
+    pid = int(match.group(2))
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False  # gone, or a pid no process can have
+    except OSError:
+        return True  # exists, but not ours to signal
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rpartition(b")")[2].split()[:1]
+    except OSError:
+        return True
+    return state not in ([b"Z"], [b"X"])
+
+
+def _run_identity(run: Any) -> Optional[Tuple[object, ...]]:
+    """(run id, host, pid, start) of a run written before parts were named in the data file."""
+    if not isinstance(run, dict):
+        return None
+    identity = tuple(run.get(key) for key in ("run_id", "host", "pid", "started"))
+    if any(not isinstance(value, (str, int)) for value in identity):
+        return None
+    return identity
+
+
+class Combined:
+    """What :func:`combine_parts` did: the data written, and which parts went where."""
+
+    __slots__ = ("data", "added", "already", "errors")
+
+    def __init__(self) -> None:
+        self.data: Dict[str, Any] = {}
+        #: Parts whose lookups were added (or replaced an earlier version of themselves).
+        self.added: List[str] = []
+        #: Parts already in the data file as they are: not counted again.
+        self.already: List[str] = []
+        #: One line per part that could not be read (skipped and kept).
+        self.errors: List[str] = []
+
+
+def combine_parts(
+    data_file: str,
+    base: Iterable[Dict[str, Any]] = (),
+    select: Optional[Callable[[Dict[str, Any]], bool]] = None,
+    keep: bool = False,
+) -> Combined:
+    """Fold the per-process files of ``data_file`` into ``base``, each exactly once, and save.
+
+    ``base`` is what the result starts from (the loaded data file, or a
+    run's own data); ``select`` picks which parts to take (the others are
+    left for later).  A part's name identifies its process; the data file
+    records it as the ``part`` of that process's run.  The rule:
+
+    - a part whose name is not in the data yet is added;
+    - a part already in it is not counted again, unless its writer could
+      still rewrite it when it was taken (a pool worker saves before it
+      waits for work, then at its end): then the data keeps a copy of what
+      it took (``open_parts``), and a later version replaces the earlier
+      one, so the later, fuller version wins and nothing counts twice.
+      The copy goes once the writer is known to be gone.
+
+    Unreadable parts are skipped and reported, never deleted.  The parts
+    taken (and those already in) are deleted after the combined file is
+    saved, unless ``keep``: a crash in between leaves them, never loses them.
+    """
+    result = Combined()
+    bases = list(base)
+    runs: List[Dict[str, Any]] = [dict(run) for data in bases for run in data.get("runs", ())]
+    not_tracked: List[Dict[str, Any]] = [entry for data in bases for entry in data.get("not_tracked", ())]
+    lookups: List[Dict[str, Any]] = [entry for data in bases for entry in data.get("lookups", ())]
+    open_parts: Dict[str, List[Dict[str, Any]]] = {}
+    for data in bases:
+        open_parts.update(data.get(OPEN_PARTS) or {})
+    taken = {run["part"] for run in runs if isinstance(run.get("part"), str)}
+    legacy = {_run_identity(run) for run in runs if "part" not in run} - {None}
+    folder = os.path.dirname(os.path.abspath(data_file)) or "."
+    replaced: List[Dict[str, Any]] = []
+
+    for name in list(open_parts):
+        # Checked in this order: a writer found gone before its file is
+        # found gone cannot have written a new version in between.
+        if not _writer_may_still_write(name) and not os.path.lexists(os.path.join(folder, name)):
+            del open_parts[name]  # final: what was taken stays, the copy is not needed
+
+    for path in find_parts(data_file):
+        name = os.path.basename(path)
+        # Before reading: a part read after its writer ended is its final version.
+        open_part = _writer_may_still_write(name)
+        try:
+            part = load(path)
+        except DataError as exc:
+            result.errors.append(str(exc))
+            continue
+        except Exception as exc:  # never lose the good parts (and a run's own data) to a bad one
+            result.errors.append(f"{printable(path)}: cannot read ({type(exc).__name__}: {printable(str(exc))})")
+            continue
+        if select is not None and not select(part):
+            continue
+        if name in taken:
+            earlier = open_parts.pop(name, None)
+            if earlier is None or earlier == part["lookups"]:
+                if earlier is not None and open_part:
+                    open_parts[name] = earlier  # unchanged, and it may still change
+                result.already.append(path)
+                continue
+            replaced.extend(earlier)
+            runs = [run for run in runs if run.get("part") != name]
+        elif any(_run_identity(run) in legacy for run in part["runs"]):
+            result.already.append(path)  # taken by a globalhook that did not name parts yet
+            continue
+        for run in part["runs"]:
+            run = dict(run)
+            run["part"] = name
+            runs.append(run)
+        not_tracked.extend(part["not_tracked"])
+        lookups.extend(part["lookups"])
+        if open_part:
+            open_parts[name] = part["lookups"]
+        taken.add(name)
+        result.added.append(path)
+
+    if not result.added and len(bases) == 1:
+        # Nothing new (the run-at-exit path with no parts, or parts all in
+        # already): the base is already summed and sorted.
+        result.data = {key: value for key, value in bases[0].items() if key != OPEN_PARTS}
+    else:
+        with paused():
+            result.data = _assemble(runs, not_tracked, lookups, replaced)
+    if open_parts:
+        result.data[OPEN_PARTS] = {name: open_parts[name] for name in sorted(open_parts)}
+    save(result.data, data_file)
+    if not keep:
+        for path in result.added + result.already:
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+    return result
 
 
 def combine(
@@ -182,35 +414,12 @@ def combine(
     select: Optional[Callable[[Dict[str, Any]], bool]] = None,
     keep: bool = False,
 ) -> Tuple[Dict[str, Any], List[str], List[str]]:
-    """Fold the per-process files of ``data_file`` into it, each exactly once.
+    """:func:`combine_parts`, as (combined data, parts used, errors); see there for the rule."""
+    result = combine_parts(data_file, base, select, keep)
+    return result.data, result.added + result.already, result.errors
 
-    ``base`` is what the result starts from; ``select`` picks which parts to
-    take (the others are left for later).  Unreadable parts are skipped and
-    reported, never deleted.  Returns (combined data, parts used, errors).
-    The parts used are deleted after the combined file is saved, unless
-    ``keep``: a crash in between leaves them, never loses them.
-    """
-    datas = list(base)
-    used: List[str] = []
-    errors: List[str] = []
-    for path in find_parts(data_file):
-        try:
-            part = load(path)
-        except DataError as exc:
-            errors.append(str(exc))
-            continue
-        if select is None or select(part):
-            datas.append(part)
-            used.append(path)
-    combined = merge(datas) if len(datas) != 1 else datas[0]
-    save(combined, data_file)
-    if not keep:
-        for path in used:
-            try:
-                os.remove(path)
-            except OSError:
-                pass
-    return combined, used, errors
+
+# -- reading -------------------------------------------------------------------------------
 
 
 def load(path: str) -> Dict[str, Any]:
@@ -220,31 +429,63 @@ def load(path: str) -> Dict[str, Any]:
     keeps any keys this version does not know.
     """
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a directory, not a data file") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    shown = printable(path)
+    raw = _read_regular_file(path, shown)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise DataError(f"{path}: not a globalhook data file (not UTF-8 text)") from None
+        raise DataError(f"{shown}: not a globalhook data file (not UTF-8 text)") from None
     if not text.strip():
-        raise DataError(f"{path}: empty file")
+        raise DataError(f"{shown}: empty file")
     try:
-        data = json.loads(text)
+        with paused():
+            data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: corrupt JSON at line {exc.lineno} ({exc.msg})") from None
+        raise DataError(f"{shown}: corrupt JSON at line {exc.lineno} ({exc.msg})") from None
     except RecursionError:
-        raise DataError(f"{path}: corrupt JSON (nested too deeply)") from None
-    validate(data, path)
+        raise DataError(f"{shown}: corrupt JSON (nested too deeply)") from None
+    except ValueError as exc:
+        # Valid JSON that Python will not decode, such as an integer longer
+        # than sys.get_int_max_str_digits() (4300 digits by default).
+        reason = str(exc).split(";")[0].splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"{shown}: cannot decode JSON ({reason})") from None
+    validate(data, shown)
     data.setdefault("runs", [])
     data.setdefault("not_tracked", [])
     return data
+
+
+def _read_regular_file(path: str, shown: str) -> bytes:
+    """The bytes of ``path`` if it is a regular file; never opens anything that could block.
+
+    A FIFO named like a data file would block ``open()`` until a writer
+    comes, forever at exit.  The type is checked before opening, and the
+    file is opened non-blocking and checked again, in case it was swapped.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise DataError(f"{shown}: no such file") from None
+    except OSError as exc:
+        raise DataError(f"{shown}: cannot read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise DataError(f"{shown}: is a directory, not a data file")
+    if not stat.S_ISREG(info.st_mode):
+        raise DataError(f"{shown}: not a regular file")
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise DataError(f"{shown}: no such file") from None
+    except OSError as exc:
+        raise DataError(f"{shown}: cannot read ({exc.strerror or exc})") from None
+    with open(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise DataError(f"{shown}: not a regular file")
+        try:
+            return f.read()
+        except OSError as exc:
+            raise DataError(f"{shown}: cannot read ({exc.strerror or exc})") from None
 
 
 def _kind_of(value: object) -> str:
@@ -313,21 +554,56 @@ def validate(data: object, source: str) -> None:
             if not isinstance(entry[field], str):
                 fail(f'{where}: "{field}" must be a string, not {_kind_of(entry[field])}')
 
-    for index, entry in enumerate(data["lookups"]):
-        where = f"lookups[{index}]"
-        if not isinstance(entry, dict):
-            fail(f"{where}: expected an object, got {_kind_of(entry)}")
-        for field in _STR_FIELDS:
-            if field not in entry:
-                fail(f'{where}: missing key "{field}"')
-            if not isinstance(entry[field], str):
-                fail(f'{where}: "{field}" must be a string, not {_kind_of(entry[field])}')
-        for field, minimum in _INT_FIELDS:
-            if field not in entry:
-                fail(f'{where}: missing key "{field}"')
-            value = entry[field]
-            if not _is_int(value) or value < minimum:
-                shown = json.dumps(value) if _is_int(value) else _kind_of(value)
-                fail(f'{where}: "{field}" must be an integer >= {minimum}, not {shown}')
-        if "context" in entry and not isinstance(entry["context"], str):
-            fail(f'{where}: "context" must be a string, not {_kind_of(entry["context"])}')
+    _check_lookups(data["lookups"], "lookups", fail)
+
+    open_parts = data.get(OPEN_PARTS)
+    if open_parts is not None:
+        if not isinstance(open_parts, dict):
+            fail(f'"{OPEN_PARTS}" must be an object, not {_kind_of(open_parts)}')
+        for name, entries in open_parts.items():
+            where = f"{OPEN_PARTS}[{json.dumps(name)}]"
+            if not isinstance(entries, list):
+                fail(f"{where} must be a list, not {_kind_of(entries)}")
+            _check_lookups(entries, where, fail)
+
+
+def _check_lookups(entries: List[Any], where: str, fail: Callable[[str], NoReturn]) -> None:
+    """Every entry a lookup; the common, well-formed case costs one expression per entry."""
+    str_type, int_type, dict_type = str, int, dict
+    for index, entry in enumerate(entries):
+        # json gives exact types (a bool is not of type int): anything else
+        # takes the slow path, which says what is wrong, or accepts it.
+        if (
+            type(entry) is dict_type
+            and type(entry.get("module")) is str_type
+            and type(entry.get("function")) is str_type
+            and type(entry.get("file")) is str_type
+            and type(entry.get("name")) is str_type
+            and type(entry.get("kind")) is str_type
+            and type(entry.get("line")) is int_type
+            and entry["line"] >= 0
+            and type(entry.get("count")) is int_type
+            and entry["count"] >= 1
+            and type(entry.get("context", "")) is str_type
+        ):
+            continue
+        _check_lookup(entry, f"{where}[{index}]", fail)
+
+
+def _check_lookup(entry: Any, where: str, fail: Callable[[str], NoReturn]) -> None:
+    if not isinstance(entry, dict):
+        fail(f"{where}: expected an object, got {_kind_of(entry)}")
+    for field in _STR_FIELDS:
+        if field not in entry:
+            fail(f'{where}: missing key "{field}"')
+        if not isinstance(entry[field], str):
+            fail(f'{where}: "{field}" must be a string, not {_kind_of(entry[field])}')
+    for field, minimum in _INT_FIELDS:
+        if field not in entry:
+            fail(f'{where}: missing key "{field}"')
+        value = entry[field]
+        if not _is_int(value) or value < minimum:
+            shown = json.dumps(value) if _is_int(value) else _kind_of(value)
+            fail(f'{where}: "{field}" must be an integer >= {minimum}, not {shown}')
+    if "context" in entry and not isinstance(entry["context"], str):
+        fail(f'{where}: "context" must be a string, not {_kind_of(entry["context"])}')

@@ -2,83 +2,133 @@
 
 Both reports group the same way: module, then function in source order,
 then the names it looked up.  The question a reader usually brings is "what
-global state does this function depend on", so globals come first, and names
-that were not found at all are repeated per module, where they cannot be
-missed.  Counts of the same name from different contexts (test ids) are added
-up: a report is about names, the data file keeps the detail.
+global state does this function depend on", so the text report shows, per
+function, the globals, builtins and missing names it read; stores into the
+module (mostly the module's own definitions) are one line per module unless
+asked for (``show_stores``).  Counts of the same name from different
+contexts (test ids) are added up: a report is about names, the data file
+keeps the detail.
+
+Every string in a data file came from the program that was run: the text
+report escapes anything that would not print as itself (:mod:`printable`),
+so a name cannot fake report lines or colour the terminal.
+
+Both reports are linear in the number of entries: a data file of 10^5
+functions is reported in well under a second (``benchmarks/scale.py``).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
+import operator
 import os
 import re
-from typing import Any, Callable, Dict, Iterable, List, Sequence, Tuple
+import shlex
 
-from globalhook.data import KINDS
+from .data import KINDS
+from .gcpause import paused
+from .printable import printable
 
-__all__ = ["text_report", "json_report"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+    # (file, line, function) identifies a function within a module.
+    FunctionKey = Tuple[str, int, str]
+    Row = Tuple[str, str, int]  # (name, kind, count)
+
+__all__ = ["Summary", "text_report", "json_report", "render_text", "render_json", "header", "NO_DATA"]
+
+NO_DATA = "No data to report."
 
 _WILDCARD = re.compile(r"[*?\[]")
 _KIND_ORDER = {kind: index for index, kind in enumerate(KINDS)}
-
-# (file, line, function) identifies a function within a module.
-FunctionKey = Tuple[str, int, str]
+#: Kinds that write the module's namespace rather than read it.
+_WRITES = ("store", "delete")
+#: Names listed on a module's one-line summary of stores before "+N more".
+_STORES_SHOWN = 12
+#: At most this many distinct values of one run field in the header.
+_HEADER_VALUES = 3
 
 
 def _module_matcher(patterns: Sequence[str]) -> Callable[[str], bool]:
     """A plain name means the module and its submodules, as for the import hook."""
     plain = [p for p in patterns if not _WILDCARD.search(p)]
-    wild = [p for p in patterns if _WILDCARD.search(p)]
+    wild = [re.compile(fnmatch.translate(p)) for p in patterns if _WILDCARD.search(p)]
 
     def matches(module: str) -> bool:
         if not patterns:
             return True
         if any(module == p or module.startswith(p + ".") for p in plain):
             return True
-        return any(fnmatch.fnmatchcase(module, p) for p in wild)
+        return any(regex.match(module) for regex in wild)
 
     return matches
 
 
-def _name_order(row: Tuple[str, str, int]) -> Tuple[int, str, str]:
+_FIELDS = operator.itemgetter("module", "file", "line", "function", "name", "kind", "count")
+
+
+def _name_order(row: Row) -> Tuple[int, str, str]:
     name, kind, _ = row
     return (_KIND_ORDER.get(kind, len(KINDS)), kind, name)
 
 
-class _Summary:
-    """The data regrouped for display; both reports are views of this."""
+class Summary:
+    """The data regrouped for display; both reports (and other views) read this."""
 
-    def __init__(self, data: Dict[str, Any], modules: Sequence[str]) -> None:
-        matches = _module_matcher([p.strip() for p in modules])
-        self.patterns = list(modules)
+    def __init__(self, data: Dict[str, Any], modules: Sequence[str] = ()) -> None:
+        with paused():
+            self._build(data, modules)
+
+    def _build(self, data: Dict[str, Any], modules: Sequence[str]) -> None:
+        self.patterns = [p.strip() for p in modules]
+        matches = _module_matcher(self.patterns)
+        verdicts: Dict[str, bool] = {}
         grouped: Dict[str, Dict[FunctionKey, Dict[Tuple[str, str], int]]] = {}
-        for entry in data.get("lookups", ()):
-            module = entry["module"]
-            if not matches(module):
+        module_functions: Optional[Dict[FunctionKey, Dict[Tuple[str, str], int]]] = None
+        last_module = None
+        for module, file, line, function, name, kind, count in map(_FIELDS, data.get("lookups", ())):
+            if module != last_module:  # entries come grouped by module: decide once per run of them
+                last_module = module
+                wanted = verdicts.get(module)
+                if wanted is None:
+                    wanted = verdicts[module] = matches(module)
+                module_functions = grouped.setdefault(module, {}) if wanted else None
+            if module_functions is None:
                 continue
-            function = (entry["file"], entry["line"], entry["function"])
-            names = grouped.setdefault(module, {}).setdefault(function, {})
-            key = (entry["name"], entry["kind"])
-            names[key] = names.get(key, 0) + entry["count"]
+            key = (file, line, function)
+            names = module_functions.get(key)
+            if names is None:
+                names = module_functions[key] = {}
+            row = (name, kind)
+            names[row] = names.get(row, 0) + count
 
-        # module -> [(function key, [(name, kind, count), ...])]
-        self.modules: List[Tuple[str, List[Tuple[FunctionKey, List[Tuple[str, str, int]]]]]] = []
+        #: module -> [(function key, [(name, kind, count), ...])], modules by name, functions in source order.
+        self.modules: List[Tuple[str, List[Tuple[FunctionKey, List[Row]]]]] = []
         for module in sorted(grouped):
+            if not grouped[module]:
+                continue
             functions = []
-            for function in sorted(grouped[module]):
-                rows = [(name, kind, count) for (name, kind), count in grouped[module][function].items()]
-                functions.append((function, sorted(rows, key=_name_order)))
+            for function, names in sorted(grouped[module].items(), key=_first):
+                if len(names) == 1:
+                    [((name, kind), count)] = names.items()
+                    functions.append((function, [(name, kind, count)]))
+                else:
+                    rows = [(name, kind, count) for (name, kind), count in names.items()]
+                    rows.sort(key=_name_order)
+                    functions.append((function, rows))
             self.modules.append((module, functions))
 
         self.not_tracked = sorted(
             {(e["module"], e["reason"]) for e in data.get("not_tracked", ()) if matches(e["module"])}
         )
-        self.unobservable = _run_strings(data.get("runs", ()), "unobservable")
-        self.notes = _run_strings(data.get("runs", ()), "notes")
+        self.runs = [run for run in data.get("runs", ()) if isinstance(run, dict)]
+        self.unobservable = _run_strings(self.runs, "unobservable")
+        self.notes = _run_strings(self.runs, "notes")
 
-    def missing(self, functions: Iterable[Tuple[FunctionKey, List[Tuple[str, str, int]]]]) -> List[str]:
+    def missing(self, functions: Iterable[Tuple[FunctionKey, List[Row]]]) -> List[str]:
         return sorted({name for _, rows in functions for name, kind, _ in rows if kind == "missing"})
 
     def totals(self) -> Dict[str, Any]:
@@ -102,20 +152,92 @@ class _Summary:
         }
 
 
-def _run_strings(runs: Iterable[Any], key: str) -> List[str]:
+def _first(item: Tuple[Any, Any]) -> Any:
+    return item[0]
+
+
+def _run_strings(runs: Iterable[Dict[str, Any]], key: str) -> List[str]:
     """One list from every run, each string once: runs are free-form, so take only lists of strings."""
     notes: Dict[str, None] = {}
     for run in runs:
-        found = run.get(key) if isinstance(run, dict) else None
+        found = run.get(key)
         if isinstance(found, list):
             notes.update((note, None) for note in found if isinstance(note, str))
     return list(notes)
 
 
-def _short_path(path: str, cwd: str) -> str:
+# -- the header: which runs the report shows ------------------------------------------------
+
+
+def _when(started: object) -> str:
+    """'2026-11-24T10:00:00+00:00' as '2026-11-24 10:00:00 UTC'."""
+    if not isinstance(started, str):
+        return ""
+    text = started.replace("T", " ", 1)
+    return text[: -len("+00:00")] + " UTC" if text.endswith("+00:00") else text
+
+
+def _command(command: object) -> str:
+    if not isinstance(command, list) or not command or not all(isinstance(a, str) for a in command):
+        return ""
+    text = " ".join(shlex.quote(arg) for arg in command)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _python(run: Dict[str, Any]) -> str:
+    version, implementation = run.get("python"), run.get("implementation")
+    if not isinstance(version, str):
+        return ""
+    if isinstance(implementation, str) and implementation not in ("", "cpython"):
+        return f"{implementation} {version}"
+    return f"Python {version}"
+
+
+def _distinct(values: Iterable[str]) -> str:
+    seen = list(dict.fromkeys(v for v in values if v))
+    if len(seen) > _HEADER_VALUES:
+        return ", ".join(seen[:_HEADER_VALUES]) + f", +{len(seen) - _HEADER_VALUES} more"
+    return ", ".join(seen)
+
+
+def header(runs: List[Dict[str, Any]]) -> str:
+    """One line naming the run(s) the data comes from: command, when, Python, core, strategy.
+
+    Processes of one ``globalhook run`` share a ``run_id``; each run is
+    named by its first process (the one ``run`` started).  Empty when the
+    runs say nothing of these.
+    """
+    groups: Dict[object, List[Dict[str, Any]]] = {}
+    for index, run in enumerate(runs):
+        run_id = run.get("run_id")
+        groups.setdefault(run_id if isinstance(run_id, str) else index, []).append(run)
+    firsts = [min(group, key=lambda run: _when(run.get("started")) or "~") for group in groups.values()]
+    times = sorted(t for t in (_when(run.get("started")) for run in runs) if t)
+    when = ""
+    if times:
+        when = times[0] if times[0] == times[-1] else f"{times[0]} to {times[-1]}"
+    fields = [
+        _distinct(_command(run.get("command")) for run in firsts),
+        when,
+        _distinct(_python(run) for run in runs),
+        _distinct(f"core {run['core']}" for run in runs if isinstance(run.get("core"), str)),
+        _distinct(f"strategy {run['strategy']}" for run in runs if isinstance(run.get("strategy"), str)),
+    ]
+    fields = [printable(field) for field in fields if field]
+    if not fields:
+        return ""
+    count = len(groups)
+    processes = f" ({len(runs)} processes)" if len(runs) > count else ""
+    label = f"Run{processes}:" if count == 1 else f"Runs: {count}{processes} |"
+    return f"{label} {' | '.join(fields)}"
+
+
+# -- text ------------------------------------------------------------------------------------
+
+
+def _short_path(path: str, prefix: str) -> str:
     """Paths under the current directory read better relative; others stay as they are."""
-    prefix = cwd.rstrip(os.sep) + os.sep
-    if os.path.isabs(path) and path.startswith(prefix):
+    if path.startswith(prefix) and os.path.isabs(path):
         return path[len(prefix):]
     return path
 
@@ -135,49 +257,109 @@ def _table(rows: Sequence[Sequence[str]], indent: str, right: Sequence[int] = ()
     return lines
 
 
-def text_report(data: Dict[str, Any], modules: Sequence[str] = ()) -> str:
-    """A report to read at a glance: one block per module, then what was not seen, then totals."""
-    summary = _Summary(data, modules)
-    cwd = os.getcwd()
+def _names_line(label: str, names: List[str]) -> str:
+    shown = ", ".join(printable(name) for name in names[:_STORES_SHOWN])
+    more = f", +{len(names) - _STORES_SHOWN} more" if len(names) > _STORES_SHOWN else ""
+    return f"  {label}: {shown}{more}"
+
+
+def text_report(data: Dict[str, Any], modules: Sequence[str] = (), show_stores: bool = False) -> str:
+    """A report to read at a glance: which runs, one block per module, what was not seen, totals.
+
+    Per function: the names it read (globals, builtins, missing), and with
+    ``show_stores`` the names it stored or deleted; without, each module
+    ends with one line naming what was stored into it.
+    """
+    return render_text(Summary(data, modules), show_stores)
+
+
+def render_text(summary: Summary, show_stores: bool = False) -> str:
+    """:func:`text_report` of data already summarised."""
+    with paused():
+        return _render_text(summary, show_stores)
+
+
+def _render_text(summary: Summary, show_stores: bool) -> str:
     lines: List[str] = []
+    top = header(summary.runs)
 
     if not summary.modules:
+        lines.append(NO_DATA)
         if summary.patterns:
-            lines.append(f"No lookups recorded for modules matching: {', '.join(summary.patterns)}")
-        else:
-            lines.append("No lookups recorded.")
+            lines.append(f"No lookups recorded for modules matching: {printable(', '.join(summary.patterns))}")
+        if top:
+            lines.append(top)
         lines.extend(_not_tracked_lines(summary))
         return "\n".join(lines) + "\n"
 
-    # One width for the whole report, so the eye can run down any column.
-    all_rows = [row for _, funcs in summary.modules for _, rows in funcs for row in rows]
-    name_width = max(len(name) for name, _, _ in all_rows)
-    kind_width = max(len(kind) for _, kind, _ in all_rows)
-    count_width = max(len(str(count)) for _, _, count in all_rows)
+    if top:
+        lines.append(top)
+    cwd_prefix = os.getcwd().rstrip(os.sep) + os.sep
+    shown_paths: Dict[str, str] = {}
 
+    # (module line, [(function line, rows)], summary lines), every string already printable.
+    blocks = []
+    # One width for the whole report, so the eye can run down any column.
+    name_width = kind_width = count_width = 0
     for module, functions in summary.modules:
-        if lines:
-            lines.append("")
-        lines.append(module)
+        shown_functions = []
+        stored: Dict[str, None] = {}
+        deleted: Dict[str, None] = {}
         for (file, line, function), rows in functions:
-            lines.append(f"  {function}  ({_short_path(file, cwd)}:{line})")
+            shown_rows = []
             for name, kind, count in rows:
-                lines.append(
-                    f"    {name.ljust(name_width)}  {kind.ljust(kind_width)}  {str(count).rjust(count_width)}"
-                )
+                if not show_stores and (kind == "store" or kind == "delete"):
+                    (stored if kind == "store" else deleted)[name] = None
+                    continue
+                if not name.isprintable():
+                    name = repr(name)
+                if not kind.isprintable():
+                    kind = repr(kind)
+                count = str(count)
+                if len(name) > name_width:
+                    name_width = len(name)
+                if len(kind) > kind_width:
+                    kind_width = len(kind)
+                if len(count) > count_width:
+                    count_width = len(count)
+                shown_rows.append((name, kind, count))
+            if not shown_rows:
+                continue
+            path = shown_paths.get(file)
+            if path is None:
+                path = shown_paths[file] = printable(_short_path(file, cwd_prefix))
+            shown_functions.append((f"  {printable(function)}  ({path}:{line})", shown_rows))
+        extra = []
         missing = summary.missing(functions)
         if missing:
-            lines.append(f"  missing names: {', '.join(missing)}")
+            extra.append(f"  missing names: {', '.join(printable(name) for name in missing)}")
+        if stored:
+            extra.append(_names_line("stored", sorted(stored)))
+        if deleted:
+            extra.append(_names_line("deleted", sorted(deleted)))
+        blocks.append((printable(module), shown_functions, extra))
+
+    row = f"    {{:<{name_width}}}  {{:<{kind_width}}}  {{:>{count_width}}}".format
+    append = lines.append
+    for module, functions, extra in blocks:
+        if lines:
+            append("")
+        append(module)
+        for function_line, rows in functions:
+            append(function_line)
+            for name, kind, count in rows:
+                append(row(name, kind, count))
+        lines.extend(extra)
 
     lines.extend(_not_tracked_lines(summary))
     if summary.notes:
         lines.append("")
         lines.append("Notes:")
-        lines.extend(f"  {note}" for note in summary.notes)
+        lines.extend(f"  {printable(note)}" for note in summary.notes)
     if summary.unobservable:
         lines.append("")
         lines.append("Not observable (lookups from these are never recorded):")
-        lines.extend(f"  {note}" for note in summary.unobservable)
+        lines.extend(f"  {printable(note)}" for note in summary.unobservable)
 
     totals = summary.totals()
     counts = [
@@ -185,7 +367,7 @@ def text_report(data: Dict[str, Any], modules: Sequence[str] = ()) -> str:
         ("functions", totals["functions"]),
         ("distinct names", totals["names"]),
     ]
-    counts += [(f"{kind} lookups", number) for kind, number in totals["by_kind"].items()]
+    counts += [(f"{printable(kind)} lookups", number) for kind, number in totals["by_kind"].items()]
     counts.append(("total lookups", totals["lookups"]))
     lines.append("")
     lines.append("Totals:")
@@ -193,37 +375,64 @@ def text_report(data: Dict[str, Any], modules: Sequence[str] = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _not_tracked_lines(summary: _Summary) -> List[str]:
+def _not_tracked_lines(summary: Summary) -> List[str]:
     if not summary.not_tracked:
         return []
     lines = ["", "Not tracked:"]
-    lines.extend(_table(summary.not_tracked, "  "))
+    lines.extend(_table([(printable(m), printable(r)) for m, r in summary.not_tracked], "  "))
     return lines
 
 
+# -- JSON ------------------------------------------------------------------------------------
+
+_string = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+
+
 def json_report(data: Dict[str, Any], modules: Sequence[str] = ()) -> str:
-    """The text report's grouping as JSON, for tools; paths stay absolute."""
-    summary = _Summary(data, modules)
-    report = {
-        "modules": [
-            {
-                "module": module,
-                "functions": [
-                    {
-                        "function": function,
-                        "file": file,
-                        "line": line,
-                        "names": [{"name": n, "kind": k, "count": c} for n, k, c in rows],
-                    }
-                    for (file, line, function), rows in functions
-                ],
-                "missing": summary.missing(functions),
-            }
-            for module, functions in summary.modules
-        ],
+    """The text report's grouping as JSON, for tools; paths stay absolute, every kind is listed.
+
+    Laid out as ``json.dumps(..., indent=2, sort_keys=True)`` would, except
+    that each name is one line: written directly rather than by the
+    pure-Python encoder that ``indent`` selects, which takes seconds for
+    10^5 functions.
+    """
+    return render_json(Summary(data, modules))
+
+
+def render_json(summary: Summary) -> str:
+    """:func:`json_report` of data already summarised."""
+    with paused():
+        return _render_json(summary)
+
+
+def _render_json(summary: Summary) -> str:
+    out: List[str] = ['{\n  "modules": [']
+    for index, (module, functions) in enumerate(summary.modules):
+        out.append("\n    {\n      \"functions\": [" if index == 0 else ",\n    {\n      \"functions\": [")
+        for number, ((file, line, function), rows) in enumerate(functions):
+            names = ",\n".join(
+                f'            {{"count": {count}, "kind": {_string(kind)}, "name": {_string(name)}}}'
+                for name, kind, count in rows
+            )
+            out.append(
+                ("\n" if number == 0 else ",\n")
+                + f'        {{\n          "file": {_string(file)},\n          "function": {_string(function)},\n'
+                f'          "line": {line},\n          "names": [\n{names}\n          ]\n        }}'
+            )
+        out.append("\n      ],\n" if functions else "],\n")
+        missing = json.dumps(summary.missing(functions), indent=2)
+        out.append(f'      "missing": {_indent(missing, 6)},\n      "module": {_string(module)}\n    }}')
+    out.append("\n  ],\n" if summary.modules else "],\n")
+    rest = {
         "not_tracked": [{"module": m, "reason": r} for m, r in summary.not_tracked],
-        "unobservable": summary.unobservable,
         "notes": summary.notes,
         "totals": summary.totals(),
+        "unobservable": summary.unobservable,
     }
-    return json.dumps(report, indent=2, sort_keys=True) + "\n"
+    tail = json.dumps(rest, indent=2, sort_keys=True)
+    out.append(tail[2:])  # without its "{\n": the keys continue the object opened above
+    return "".join(out) + "\n"
+
+
+def _indent(text: str, spaces: int) -> str:
+    return text.replace("\n", "\n" + " " * spaces)

@@ -336,7 +336,7 @@ class TestSelection:
         assert result.returncode == 0, result.stderr
         assert result.stdout == "ran\n"
         lines = result.stderr.splitlines()
-        assert lines[0] == "__main__"
+        assert lines[0].startswith("Run: prog.py | ") and lines[2] == "__main__"
         assert any(line.split() == ["LIMIT", "global", "3"] for line in lines)
         assert any(line.strip().startswith("limit  (prog.py:") for line in lines)
         assert "Totals:" in lines
@@ -385,11 +385,12 @@ class TestReport:
         text = globalhook(["report", "--module", "helper"], tmp_path).stdout.splitlines()
         assert "helper" in text and "__main__" not in text
         nothing = globalhook(["report", "--module", "nomatch"], tmp_path)
-        assert nothing.returncode == 0 and "No lookups recorded" in nothing.stdout
+        assert nothing.returncode == 1 and nothing.stdout.startswith("No data to report.\n")
 
     def test_data_file_option(self, tmp_path, recorded):
         recorded.rename(tmp_path / "elsewhere.json")
-        assert globalhook(["report", "--data-file", "elsewhere.json"], tmp_path).stdout.startswith("__main__\n")
+        lines = globalhook(["report", "--data-file", "elsewhere.json"], tmp_path).stdout.splitlines()
+        assert lines[0].startswith("Run: prog.py | ") and lines[2] == "__main__"
 
     def test_missing_data_file(self, tmp_path):
         result = globalhook(["report"], tmp_path)

@@ -489,3 +489,307 @@ class TestMerge:
         merged = data.merge(valid() for _ in range(3))
         assert merged["lookups"][0]["count"] == 3
         assert len(merged["runs"]) == 3
+
+
+class TestUndecodable:
+    """Any content json cannot turn into data is a DataError naming the file (issue 9, item 4)."""
+
+    def huge_int(self, where):
+        payload = valid()
+        text = json.dumps(payload)
+        digits = "9" * 5000  # beyond int's default 4300-digit limit for str -> int
+        if where == "count":
+            return text.replace('"count": 1', f'"count": {digits}', 1)
+        return text.replace('"pid": 123', f'"pid": {digits}', 1)
+
+    @pytest.mark.skipif(not hasattr(sys, "set_int_max_str_digits"), reason="no int digit limit here")
+    @pytest.mark.parametrize("where", ["count", "run"])
+    def test_integer_too_long(self, tmp_path, where):
+        path = write(tmp_path / "data.json", self.huge_int(where))
+        with pytest.raises(DataError) as info:
+            data.load(str(path))
+        message = str(info.value)
+        assert message.startswith(f"{path}: ") and "\n" not in message
+        assert "4300" in message or "too long" in message or "digits" in message
+
+    @pytest.mark.skipif(not hasattr(sys, "set_int_max_str_digits"), reason="no int digit limit here")
+    def test_bad_part_is_skipped_and_named_good_parts_kept(self, tmp_path):
+        target = tmp_path / "data.json"
+        good = data.part_path(str(target))
+        data.save(data.make_data([lookup(count=2)], RUN), good)
+        bad = f"{target}.host.1.0123abcd"
+        write(tmp_path / os.path.basename(bad), self.huge_int("count"))
+        combined, used, errors = data.combine(str(target))
+        assert used == [good]
+        assert len(errors) == 1 and errors[0].startswith(f"{bad}: ")
+        assert combined["lookups"][0]["count"] == 2
+        assert os.path.exists(bad)  # kept for inspection
+        assert data.load(str(target))["lookups"][0]["count"] == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+class TestNotARegularFile:
+    """A FIFO (or socket, device) is never opened: it could block forever (issue 9, item 5)."""
+
+    def test_load_refuses_a_fifo_without_blocking(self, tmp_path):
+        fifo = tmp_path / "data.json"
+        os.mkfifo(fifo)
+        with pytest.raises(DataError, match="not a regular file") as info:
+            data.load(str(fifo))
+        assert str(info.value).startswith(f"{fifo}: ")
+
+    def test_find_parts_skips_a_fifo(self, tmp_path):
+        target = tmp_path / "data.json"
+        os.mkfifo(f"{target}.host.1.0123abcd")
+        os.mkdir(f"{target}.host.2.0123abcd")
+        good = data.part_path(str(target))
+        data.save(data.make_data([lookup()], RUN), good)
+        assert data.find_parts(str(target)) == [good]
+
+    def test_combine_skips_a_fifo_and_leaves_it(self, tmp_path):
+        target = tmp_path / "data.json"
+        fifo = f"{target}.host.1.0123abcd"
+        os.mkfifo(fifo)
+        good = data.part_path(str(target))
+        data.save(data.make_data([lookup(count=3)], RUN), good)
+        combined, used, errors = data.combine(str(target))
+        assert used == [good] and errors == []
+        assert combined["lookups"][0]["count"] == 3
+        assert os.path.exists(fifo)
+
+
+class TestPartNames:
+    """A part belongs to exactly one data file: ``<data file>.<host>.<pid>.<8 hex>`` (issue 9, item 8)."""
+
+    def names(self, folder, data_file):
+        return [os.path.basename(p) for p in data.find_parts(str(folder / data_file))]
+
+    def touch(self, folder, *names):
+        for name in names:
+            (folder / name).write_text("{}")
+
+    def test_shorter_data_file_does_not_take_a_longer_ones_parts(self, tmp_path):
+        self.touch(tmp_path, "out.json.hostA.123.abcdef12", "out.hostA.124.abcdef12")
+        assert self.names(tmp_path, "out") == ["out.hostA.124.abcdef12"]
+
+    def test_longer_data_file_does_not_take_a_shorter_ones_parts(self, tmp_path):
+        self.touch(tmp_path, "out.json.hostA.123.abcdef12", "out.hostA.124.abcdef12", "out.json.x.hostA.1.abcdef12")
+        assert self.names(tmp_path, "out.json") == ["out.json.hostA.123.abcdef12"]
+        assert self.names(tmp_path, "out.json.x") == ["out.json.x.hostA.1.abcdef12"]
+
+    @pytest.mark.parametrize("name", [
+        "out.json.hostA.123.abcdef1",     # 7 hex digits
+        "out.json.hostA.123.abcdef123",   # 9
+        "out.json.hostA.123.ABCDEF12",    # upper case: not what part_path writes
+        "out.json.hostA.12a.abcdef12",    # pid not a number
+        "out.json..123.abcdef12",         # no host
+        "out.json.hostA.123.abcdef12.tmp",
+        "out.json-0123456789ab.tmp",      # a temporary file of write_atomically
+    ])
+    def test_near_misses(self, tmp_path, name):
+        self.touch(tmp_path, name)
+        assert self.names(tmp_path, "out.json") == []
+
+    @pytest.mark.parametrize("host", ["box.example.com", "box", "weird host/name\n"])
+    def test_own_parts_are_found_whatever_the_host_name(self, tmp_path, monkeypatch, host):
+        import socket
+
+        monkeypatch.setattr(socket, "gethostname", lambda: host)
+        written = data.part_path(str(tmp_path / "out.json"))
+        self.touch(tmp_path, os.path.basename(written))
+        assert data.find_parts(str(tmp_path / "out.json")) == [written]
+        assert data.find_parts(str(tmp_path / "out")) == []
+
+    def test_combine_leaves_other_data_files_parts_alone(self, tmp_path):
+        other = tmp_path / "out.json.hostA.123.abcdef12"
+        data.save(data.make_data([lookup()], RUN), str(other))
+        combined, used, errors = data.combine(str(tmp_path / "out"))
+        assert used == [] and errors == []
+        assert other.exists()
+
+
+def dead_pid():
+    """The pid of a process that has ended (and been reaped)."""
+    import subprocess
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+class TestCombineEachPartOnce:
+    """``combine --keep`` then ``combine`` never counts a part twice; a later version replaces
+    an earlier one (issue 9, item 3)."""
+
+    def part_name(self, target, pid, host=None):
+        return f"{target}.{host or data._host()}.{pid}.0123abcd"
+
+    def write_part(self, path, count, pid=1, **run):
+        run = {"run_id": "r1", "host": "h", "pid": pid, "started": "2026-01-01T00:00:00+00:00", **run}
+        data.save(data.make_data([lookup(count=count)], run), str(path))
+
+    def count_in(self, target):
+        return {e["name"]: e["count"] for e in data.load(str(target))["lookups"]}["CONFIG"]
+
+    def combine(self, target, keep=False):
+        base = [data.load(str(target))] if os.path.exists(target) else []
+        return data.combine_parts(str(target), base, keep=keep)
+
+    def test_keep_then_combine_adds_nothing_twice(self, tmp_path):
+        target = tmp_path / "out.json"
+        part = self.part_name(target, dead_pid())
+        self.write_part(part, 218)
+        first = self.combine(target, keep=True)
+        assert first.added == [part] and self.count_in(target) == 218
+        second = self.combine(target)
+        assert second.added == [] and second.already == [part]
+        assert self.count_in(target) == 218
+        assert not os.path.exists(part)  # in the data already: removed like a part taken now
+        assert [run["part"] for run in data.load(str(target))["runs"]] == [os.path.basename(part)]
+        assert data.OPEN_PARTS not in data.load(str(target))  # its writer is gone: final
+
+    def test_later_version_of_a_live_writer_replaces_the_earlier(self, tmp_path):
+        target = tmp_path / "out.json"
+        part = self.part_name(target, os.getpid())  # a writer that is still running
+        self.write_part(part, 3)  # a pool worker's save before it waits for work
+        self.combine(target, keep=True)
+        assert self.count_in(target) == 3
+        assert list(data.load(str(target))[data.OPEN_PARTS]) == [os.path.basename(part)]
+        self.write_part(part, 10, finished="later")  # its final save: 3 + 7 more
+        result = self.combine(target, keep=True)
+        assert result.added == [part]
+        assert self.count_in(target) == 10
+        runs = data.load(str(target))["runs"]
+        assert len(runs) == 1 and runs[0]["finished"] == "later"
+        again = self.combine(target, keep=True)  # nothing new: nothing changes
+        assert again.added == [] and again.already == [part]
+        assert self.count_in(target) == 10
+
+    def test_later_version_after_the_earlier_was_deleted(self, tmp_path):
+        target = tmp_path / "out.json"
+        part = self.part_name(target, os.getpid())
+        self.write_part(part, 3)
+        self.combine(target)  # taken and deleted
+        assert not os.path.exists(part)
+        self.write_part(part, 10)  # the same process saves again, under the same name
+        self.combine(target)
+        assert self.count_in(target) == 10
+
+    def test_other_hosts_parts_may_still_change(self, tmp_path):
+        target = tmp_path / "out.json"
+        part = self.part_name(target, 1, host="elsewhere")
+        self.write_part(part, 3)
+        self.combine(target)
+        self.write_part(part, 4)
+        self.combine(target)
+        assert self.count_in(target) == 4
+
+    def test_copy_dropped_once_the_writer_is_gone(self, tmp_path):
+        import subprocess
+
+        target = tmp_path / "out.json"
+        writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        try:
+            part = self.part_name(target, writer.pid)
+            self.write_part(part, 3)
+            self.combine(target)
+            assert data.OPEN_PARTS in data.load(str(target))
+        finally:
+            writer.kill()
+            writer.wait()
+        other = self.part_name(target, dead_pid())
+        self.write_part(other, 1, pid=2)
+        self.combine(target)
+        loaded = data.load(str(target))
+        assert data.OPEN_PARTS not in loaded
+        assert self.count_in(target) == 4
+
+    def test_copy_dropped_when_nothing_else_changes(self, tmp_path):
+        import subprocess
+
+        target = tmp_path / "out.json"
+        writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        try:
+            self.write_part(self.part_name(target, writer.pid), 3)
+            self.combine(target)  # taken and deleted; the writer may still write
+            assert data.OPEN_PARTS in data.load(str(target))
+        finally:
+            writer.kill()
+            writer.wait()
+        result = self.combine(target)
+        assert result.added == [] and data.OPEN_PARTS not in data.load(str(target))
+        assert self.count_in(target) == 3
+
+    def test_parts_of_other_runs_and_processes_all_count(self, tmp_path):
+        target = tmp_path / "out.json"
+        for pid in (11, 12):
+            self.write_part(self.part_name(target, pid, host="elsewhere"), 1, pid=pid)
+        self.combine(target, keep=True)
+        self.write_part(self.part_name(target, 13, host="elsewhere"), 1, pid=13)
+        result = self.combine(target)
+        assert len(result.added) == 1 and len(result.already) == 2
+        assert self.count_in(target) == 3
+
+    def test_data_combined_before_parts_were_named(self, tmp_path):
+        # A data file written by 'combine --keep' of an earlier globalhook: runs without "part".
+        target = tmp_path / "out.json"
+        part = self.part_name(target, dead_pid())
+        self.write_part(part, 218)
+        old = data.load(part)
+        data.save(old, str(target))
+        result = self.combine(target)
+        assert result.already == [part] and self.count_in(target) == 218
+
+    def test_select_leaves_other_parts_alone(self, tmp_path):
+        target = tmp_path / "out.json"
+        ours = self.part_name(target, 21, host="elsewhere")
+        theirs = self.part_name(target, 22, host="elsewhere")
+        self.write_part(ours, 2, run_id="mine")
+        self.write_part(theirs, 5, run_id="other")
+        own = data.make_data([lookup(count=1)], {"run_id": "mine", "pid": 1})
+        combined, used, errors = data.combine(
+            str(target), [own], select=lambda part: part["runs"][0]["run_id"] == "mine"
+        )
+        assert used == [ours] and errors == []
+        assert self.count_in(target) == 3
+        assert os.path.exists(theirs) and not os.path.exists(ours)
+
+    def test_a_pid_no_process_can_have(self, tmp_path):
+        target = tmp_path / "out.json"
+        part = self.part_name(target, 10**30)
+        self.write_part(part, 2)
+        assert self.combine(target).added == [part]
+        assert data.OPEN_PARTS not in data.load(str(target))
+
+    def test_open_parts_is_checked_on_load(self, tmp_path):
+        broken = valid()
+        broken[data.OPEN_PARTS] = {"x.h.1.0123abcd": [lookup(count=0)]}
+        path = write(tmp_path / "data.json", broken)
+        with pytest.raises(DataError, match=r'open_parts\["x.h.1.0123abcd"\]\[0\]: "count"'):
+            data.load(str(path))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+class TestSaveKeepsMode:
+    """A save that replaces a data file keeps that file's mode (issue 9, item 26)."""
+
+    @pytest.mark.parametrize("mode", [0o600, 0o640, 0o664])
+    def test_mode_kept(self, tmp_path, mode):
+        path = tmp_path / "data.json"
+        data.save(valid(), str(path))
+        os.chmod(path, mode)
+        old = os.umask(0o077 if mode != 0o600 else 0o002)
+        try:
+            data.save(valid(), str(path))
+        finally:
+            os.umask(old)
+        assert path.stat().st_mode & 0o7777 == mode
+
+    def test_new_file_follows_umask(self, tmp_path):
+        path = tmp_path / "data.json"
+        old = os.umask(0o077)
+        try:
+            data.save(valid(), str(path))
+        finally:
+            os.umask(old)
+        assert path.stat().st_mode & 0o777 == 0o600

@@ -97,9 +97,18 @@ def totals(text):
     return result
 
 
+def body(text):
+    """The report without its first line (the runs it shows) and the blank line after it."""
+    lines = text.splitlines()
+    if lines[0].startswith(("Run: ", "Run (", "Runs: ")):  # runs that say nothing have no header
+        assert lines[1] == "", lines[:2]
+        lines = lines[2:]
+    return "\n".join(lines) + "\n"
+
+
 class TestTextGrouping:
     def test_modules_sorted_and_functions_in_source_order(self, project):
-        text = text_report(sample(project))
+        text = body(text_report(sample(project)))
         headers = [line for line in text.splitlines() if line and not line.startswith(" ")]
         assert headers[:3] == ["other", "pkg.mod", "pkg.sub"]
         pkg_mod = block(text, "pkg.mod")
@@ -115,7 +124,7 @@ class TestTextGrouping:
         assert project not in text
 
     def test_names_ordered_by_kind_then_name(self, project):
-        text = text_report(sample(project))
+        text = text_report(sample(project), show_stores=True)
         rows = name_rows(text, f"  zeta  ({os.path.join('pkg', 'mod.py')}:5)")
         assert rows == [
             ("Alpha", "global", "1"),
@@ -127,8 +136,25 @@ class TestTextGrouping:
             ("future_thing", "class-body", "2"),
         ]
 
-    def test_rows_aligned(self, project):
+    def test_stores_and_deletes_are_one_line_per_module_by_default(self, project):
         text = text_report(sample(project))
+        rows = name_rows(text, f"  zeta  ({os.path.join('pkg', 'mod.py')}:5)")
+        assert [kind for _, kind, _ in rows] == ["global", "global", "builtin", "missing", "class-body"]
+        assert block(body(text), "pkg.mod")[-2:] == ["  stored: TABLE", "  deleted: zz_removed"]
+        # A function that only stored is not listed at all; its module says what was stored.
+        assert "  stored: x" in block(body(text), "other")
+        assert totals(text)["store lookups"] == 2  # the totals still count every kind
+
+    def test_stores_line_is_compact(self, project):
+        lookups = [entry("m", "<module>", "/m.py", 1, f"name{i:02}", "store", 1) for i in range(30)]
+        lookups.append(entry("m", "f", "/m.py", 40, "name00", "global", 1))
+        lines = text_report(data.make_data(lookups, {})).splitlines()
+        stored = [line for line in lines if line.startswith("  stored: ")]
+        assert stored == ["  stored: " + ", ".join(f"name{i:02}" for i in range(12)) + ", +18 more"]
+        assert "  <module>  (/m.py:1)" not in lines
+
+    def test_rows_aligned(self, project):
+        text = text_report(sample(project), show_stores=True)
         rows = [line for line in text.splitlines() if line.startswith("    ")]
         assert len(rows) == 13
         kind_columns = {re.match(r"    \S+\s+", row).end() for row in rows}
@@ -220,23 +246,26 @@ class TestTextSections:
 class TestTextEmpty:
     def test_no_lookups(self, project):
         text = text_report(data.make_data([], {}))
-        assert text == "No lookups recorded.\n"
+        assert text == "No data to report.\n"
 
     def test_no_lookups_still_shows_not_tracked(self, project):
         empty = data.make_data([], {}, [{"module": "pkg", "reason": "already imported"}])
         text = text_report(empty)
-        assert text.splitlines() == ["No lookups recorded.", "", "Not tracked:", "  pkg  already imported"]
+        assert text.splitlines() == ["No data to report.", "", "Not tracked:", "  pkg  already imported"]
 
     def test_filter_matching_nothing_says_so(self, project):
         text = text_report(sample(project), ["nothing", "no*"])
-        assert text.splitlines()[0] == "No lookups recorded for modules matching: nothing, no*"
+        assert text.splitlines()[:2] == [
+            "No data to report.",
+            "No lookups recorded for modules matching: nothing, no*",
+        ]
         assert "Totals" not in text
 
 
 class TestModuleFilter:
     def modules_in(self, text):
         """Module headers: unindented lines that are not section headers."""
-        return [line for line in text.splitlines() if line and line[0] != " " and not line.endswith(":")]
+        return [line for line in body(text).splitlines() if line and line[0] != " " and not line.endswith(":")]
 
     def test_plain_name_matches_package_and_submodules(self, project):
         text = text_report(sample(project), ["pkg"])
@@ -326,3 +355,109 @@ class TestJsonReport:
         assert report["modules"] == []
         assert report["totals"]["lookups"] == 0
         assert report["totals"]["by_kind"] == {kind: 0 for kind in data.KINDS}
+
+
+# -- the header: which runs (issue 9, item 25) -------------------------------------------------
+
+
+def run_record(**fields):
+    record = {"python": "3.11.7", "implementation": "cpython", "core": "c", "strategy": "native",
+              "command": ["prog.py", "--fast"], "run_id": "r1", "pid": 1,
+              "started": "2026-11-24T10:00:00+00:00"}
+    record.update(fields)
+    return record
+
+
+def with_runs(*runs):
+    result = data.make_data([entry("m", "f", "/m.py", 1, "X", "global", 1)], {})
+    result["runs"] = list(runs)
+    return result
+
+
+class TestHeader:
+    def test_one_run(self, project):
+        first = text_report(with_runs(run_record())).splitlines()[0]
+        assert first == "Run: prog.py --fast | 2026-11-24 10:00:00 UTC | Python 3.11.7 | core c | strategy native"
+
+    def test_processes_of_one_run(self, project):
+        runs = [run_record(), run_record(pid=2, command=["-c", "child"], started="2026-11-24T10:00:01+00:00")]
+        first = text_report(with_runs(*runs)).splitlines()[0]
+        # Named by its first process (the one 'run' started); the time span covers all.
+        assert first == (
+            "Run (2 processes): prog.py --fast | 2026-11-24 10:00:00 UTC to 2026-11-24 10:00:01 UTC"
+            " | Python 3.11.7 | core c | strategy native"
+        )
+
+    def test_many_runs_are_compact(self, project):
+        runs = [
+            run_record(run_id=f"r{i}", command=[f"prog{i}.py"], python=f"3.{9 + i}.0",
+                       strategy="proxy" if i else "native", started=f"2026-11-2{i}T10:00:00+00:00")
+            for i in range(5)
+        ]
+        runs.append(run_record(run_id="r0", pid=7))
+        first = text_report(with_runs(*runs)).splitlines()[0]
+        assert first == (
+            "Runs: 5 (6 processes) | prog0.py, prog1.py, prog2.py, +2 more"
+            " | 2026-11-20 10:00:00 UTC to 2026-11-24 10:00:00 UTC"
+            " | Python 3.9.0, Python 3.10.0, Python 3.11.0, +3 more | core c | strategy native, strategy proxy"
+        )
+
+    def test_other_implementations_named(self, project):
+        first = text_report(with_runs(run_record(implementation="pypy", python="3.10.14"))).splitlines()[0]
+        assert "| pypy 3.10.14 |" in first
+
+    def test_free_form_runs_never_break_it(self, project):
+        runs = [{"command": "not a list", "python": 3, "started": None, "core": ["c"]}, {}]
+        text = text_report(with_runs(*runs))
+        assert text.splitlines()[0] == "m"  # nothing to say: no header
+
+    def test_long_command_shortened(self, project):
+        first = text_report(with_runs(run_record(command=["prog.py"] + ["x" * 20] * 10))).splitlines()[0]
+        assert first.startswith("Run: prog.py xxxx") and "... |" in first and len(first) < 160
+
+
+# -- nothing forged on a terminal (issue 9, item 12) ---------------------------------------------
+
+FORGED = [
+    "evil\nFAKE  global  999",
+    "red\x1b[31mALERT\x1b[0m",
+    "tab\there",
+    "bidi\u202eplh",
+    "cr\rover",
+    "nul\x00",
+    "sep\u2028line",
+]
+
+
+class TestEscaping:
+    def forged(self, text):
+        lookups = [
+            entry(text, text, "/src/" + text + ".py", 3, text, "global", 1),
+            entry("m", "f", "/m.py", 1, text, "missing", 2),
+            entry("m", "<module>", "/m.py", 1, text, "store", 1),
+            entry("m", "f", "/m.py", 1, "ok", text, 1),
+        ]
+        result = data.make_data(lookups, run_record(command=["prog.py", text], notes=[text], unobservable=[text]),
+                                [{"module": text, "reason": text}])
+        return result
+
+    @pytest.mark.parametrize("text", FORGED)
+    @pytest.mark.parametrize("show_stores", [False, True])
+    def test_text_report_escapes_every_field(self, project, text, show_stores):
+        report = text_report(self.forged(text), show_stores=show_stores)
+        benign = text_report(self.forged("plain"), show_stores=show_stores)
+        assert report.count("\n") == benign.count("\n")  # no line added, none overwritten
+        assert all(line.isprintable() for line in report.splitlines()), report
+        assert repr(text) in report
+        assert report.count(repr(text)) >= benign.count("plain") - 1
+
+    @pytest.mark.parametrize("text", FORGED)
+    def test_json_report_is_plain_ascii(self, project, text):
+        report = json_report(self.forged(text))
+        assert report.isascii() and all(line.isprintable() for line in report.splitlines())
+        parsed = json.loads(report)
+        assert parsed["modules"][0]["module"] == text or parsed["modules"][1]["module"] == text
+
+    def test_printable_text_is_untouched(self, project):
+        text = body(text_report(self.forged("ñame_é")))  # the header quotes the command as a shell would
+        assert "ñame_é" in text and "'ñame_é'" not in text
