@@ -237,6 +237,7 @@ def cmd_report(argv: Sequence[str]) -> int:
     parser.add_argument("--config", metavar="FILE", help="TOML file with a [tool.globalhook] table")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--module", action="append", default=[], metavar="PAT", help="only modules matching PAT (repeatable)")
+    parser.add_argument("--by-name", action="store_true", help="per module global: the functions that read it")
     options = parser.parse_args(argv)
     try:
         config = load_config({"data_file": options.data_file, "config": options.config})
@@ -252,7 +253,14 @@ def cmd_report(argv: Sequence[str]) -> int:
     from .report import json_report, text_report
 
     render = json_report if options.format == "json" else text_report
-    sys.stdout.write(render(data, options.module))
+    if options.by_name:  # the reverse view (globalhook/reverse.py)
+        from .reverse import by_name_json, by_name_text
+
+        render = by_name_json if options.format == "json" else by_name_text
+    try:
+        sys.stdout.write(render(data, options.module))
+    except PatternError as exc:
+        return _fail(str(exc))
     return 0
 
 
