@@ -264,6 +264,17 @@ def cmd_report(argv: Sequence[str]) -> int:
     return 0
 
 
+def _view(name: str):
+    """A command of globalhook/cli_views.py, imported only when it runs."""
+
+    def command(argv: Sequence[str]) -> int:
+        from . import cli_views
+
+        return getattr(cli_views, name)(argv)
+
+    return command
+
+
 _COMMANDS = {
     "run": cmd_run,
     "report": cmd_report,
@@ -271,6 +282,9 @@ _COMMANDS = {
     "install": cmd_install,
     "uninstall": cmd_uninstall,
     "status": cmd_status,
+    "html": _view("cmd_html"),
+    "diff": _view("cmd_diff"),
+    "check": _view("cmd_check"),
 }
 
 
@@ -284,6 +298,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "  run        run a script or -m module with tracking on\n"
             "  report     show what the last run recorded\n"
             "  combine    merge per-process data files into the data file\n"
+            "  html       write an HTML report with sources and a dependency graph\n"
+            "  diff       compare two data files (exit 1 when dependencies differ)\n"
+            "  check      fail when lookups break rules such as 'myapp.web.* -> myapp.settings:*'\n"
             "  install    add the start-up hook to this environment (every process can track)\n"
             "  uninstall  remove the start-up hook\n"
             "  status     say whether the start-up hook is installed\n\n"
