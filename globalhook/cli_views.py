@@ -54,6 +54,7 @@ def cmd_html(argv: Sequence[str]) -> int:
     parser.add_argument("-d", "--directory", default="globalhook-html", metavar="DIR", help="folder to write (default: globalhook-html)")
     parser.add_argument("--module", action="append", default=[], metavar="PAT", help="only modules matching PAT (repeatable)")
     parser.add_argument("--context", metavar="PAT", help="only lookups whose context (test id) matches PAT (fnmatch)")
+    parser.add_argument("-j", "--jobs", type=_positive, metavar="N", help="processes that share the writing of a big report (default: one per CPU)")
     parser.add_argument("--title", default="globalhook report", help=argparse.SUPPRESS)
     _add_data_options(parser)
     options = parser.parse_args(argv)
@@ -62,7 +63,7 @@ def cmd_html(argv: Sequence[str]) -> int:
     started = time.perf_counter()
     try:
         data = _load_data(options)
-        summary = write_html(data, options.directory, options.module, options.context, title=options.title)
+        summary = write_html(data, options.directory, options.module, options.context, title=options.title, workers=options.jobs)
     except (ConfigError, DataError, PatternError, HtmlError) as exc:
         return _fail(str(exc))
     elapsed = time.perf_counter() - started
@@ -94,6 +95,16 @@ def cmd_diff(argv: Sequence[str]) -> int:
     render = json_diff if options.format == "json" else text_diff
     sys.stdout.write(render(result, options.old, options.new))
     return 0 if result.equal else 1
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
 
 
 def _non_negative(text: str) -> int:

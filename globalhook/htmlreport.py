@@ -23,19 +23,21 @@ escaped; the scripts insert text with ``textContent`` only.
 from __future__ import annotations
 
 import datetime
+import functools
 import html
 import json
 import os
 import re
 import shutil
 from string import Template
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from . import __version__
 from .data import KINDS
 from .reverse import ReverseIndex
 from .selection import reader_of, select
-from .sourcemap import Located, SourceIndex
+from .sourcemap import Located, SourceIndex, category
+from .workers import run_jobs
 
 __all__ = ["HtmlError", "write_html", "FUNCTIONS_PER_PAGE"]
 
@@ -53,6 +55,8 @@ _MARKER = ".globalhook-html"
 _OUR_FOLDERS = ("modules", "names", "data")
 _ASSETS = ("style.css", "report.js", "graph.js")
 _KIND_ORDER = {kind: index for index, kind in enumerate(KINDS)}
+_KIND_CATEGORY = {kind: category(kind) for kind in KINDS}
+_NOT_BY_NAME = '<span class="note" title="read through globals(), eval or exec, or the source changed">not by name</span>'
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.]")
 
 esc = html.escape
@@ -122,7 +126,7 @@ def _run_end(runs: Sequence[Any]) -> Optional[float]:
 
 
 class _Function:
-    __slots__ = ("fid", "module", "qualname", "file", "line", "names", "contexts", "href")
+    __slots__ = ("fid", "module", "qualname", "file", "line", "names", "contexts", "href", "_sorted")
 
     def __init__(self, fid: int, module: str, qualname: str, file: str, line: int) -> None:
         self.fid = fid
@@ -133,12 +137,16 @@ class _Function:
         self.names: Dict[Tuple[str, str], int] = {}
         self.contexts: Dict[str, int] = {}
         self.href = ""
+        self._sorted: Optional[List[Tuple[Tuple[str, str], int]]] = None
 
     def count(self, kind: str) -> int:
         return sum(1 for (_, k) in self.names if k == kind)
 
     def sorted_names(self) -> List[Tuple[Tuple[str, str], int]]:
-        return sorted(self.names.items(), key=_kind_order)
+        """((name, kind), count): globals first, then builtins, missing, writes; by name."""
+        if self._sorted is None:
+            self._sorted = sorted(self.names.items(), key=_kind_order)
+        return self._sorted
 
 
 class _Module:
@@ -170,6 +178,7 @@ class _Report:
     def __init__(self, data: Dict[str, Any], modules: Sequence[str], context: Optional[str], cwd: str) -> None:
         self.data = data
         self.cwd = cwd
+        self._short: Dict[str, str] = {}
         entries = select(data.get("lookups", ()), modules, context)
         self.patterns = list(modules)
         self.context = context
@@ -205,6 +214,8 @@ class _Report:
         owner_slugs = _slugs(self.reverse.modules)
         #: (owner, name, kind) -> href of its entry in the reverse index
         self.name_hrefs: Dict[Tuple[str, str, str], str] = {}
+        #: the same as a link from a page one folder down, name escaped
+        self.name_links: Dict[Tuple[str, str, str], str] = {}
         #: owner -> [(page file, [NameReaders, ...]), ...]
         self.name_pages: Dict[str, List[Tuple[str, list]]] = {}
         anchor = 0
@@ -219,12 +230,20 @@ class _Report:
                 rows += max(shown, 1)
                 pages[-1][1].append(readers)
                 anchor += 1
-                self.name_hrefs[(owner, readers.name, readers.kind)] = f"names/{pages[-1][0]}#n{anchor}"
+                href = f"names/{pages[-1][0]}#n{anchor}"
+                key = (owner, readers.name, readers.kind)
+                self.name_hrefs[key] = href
+                self.name_links[key] = f'<a href="../{esc(href)}">{esc(readers.name)}</a>'
             self.name_pages[owner] = pages
 
     def short(self, path: str) -> str:
-        prefix = self.cwd.rstrip(os.sep) + os.sep
-        return path[len(prefix):] if os.path.isabs(path) and path.startswith(prefix) else path
+        """Paths under the current directory read better relative."""
+        found = self._short.get(path)
+        if found is None:
+            prefix = self.cwd.rstrip(os.sep) + os.sep
+            found = path[len(prefix):] if os.path.isabs(path) and path.startswith(prefix) else path
+            self._short[path] = found
+        return found
 
 
 def module_page(slug: str, page: int) -> str:
@@ -245,7 +264,14 @@ class _Writer:
         self.template = Template(_asset("page.html"))
         self.sources = SourceIndex(since=_run_end(report.data.get("runs", ())))
         self._escaped_lines: Dict[str, List[str]] = {}
-        self.written = 0
+        self._escaped: Dict[str, str] = {}
+
+    def esc(self, text: str) -> str:
+        """:func:`html.escape`, remembered: names and kinds repeat many times."""
+        found = self._escaped.get(text)
+        if found is None:
+            found = self._escaped[text] = esc(text)
+        return found
 
     # -- files ------------------------------------------------------------
 
@@ -253,7 +279,6 @@ class _Writer:
         path = os.path.join(self.folder, relative)
         with open(path, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
-        self.written += 1
 
     def page(self, relative: str, title: str, body: str, root: str = "", scripts: Sequence[str] = (), nav: str = "") -> None:
         tags = "".join(f'<script src="{root}{esc(src)}"></script>' for src in scripts)
@@ -271,23 +296,34 @@ class _Writer:
 
     # -- pages -------------------------------------------------------------
 
-    def all(self) -> None:
+    def all(self, workers: Optional[int] = None) -> None:
         report = self.report
         for name in _ASSETS:
             self.write(name, _asset(name))
         self.write(_MARKER, "This folder is written by 'globalhook html'; it is replaced on the next run.\n")
         self.write("data/modules.js", _js_data("GH.load", {"modules": self.module_rows()}))
         self.write("data/names.js", _js_data("GH.load", {"names": self.name_rows()}))
-        for module in report.modules:
-            self.write(f"data/graph/{module.index}.js", _js_data("GH.graphLoaded", [module.index, self.graph_data(module)]))
         self.index_page()
         self.names_page()
         self.graph_page()
+        # The pages of each module and the reverse index of each owner are
+        # independent jobs: big reports share them out among forked workers.
+        jobs: List[Tuple[int, Callable[[], None]]] = []
         for module in report.modules:
-            self.module_pages(module)
+            jobs.append((len(module.functions) + 1, functools.partial(self.module_files, module)))
         for owner, pages in report.name_pages.items():
-            for number, (file, names) in enumerate(pages):
-                self.reverse_page(owner, file, names, number, len(pages))
+            weight = sum(len(readers.readers) for _, names in pages for readers in names) // 4 + 1
+            jobs.append((weight, functools.partial(self.reverse_pages, owner)))
+        run_jobs(jobs, workers)
+
+    def module_files(self, module: "_Module") -> None:
+        self.write(f"data/graph/{module.index}.js", _js_data("GH.graphLoaded", [module.index, self.graph_data(module)]))
+        self.module_pages(module)
+
+    def reverse_pages(self, owner: str) -> None:
+        pages = self.report.name_pages[owner]
+        for number, (file, names) in enumerate(pages):
+            self.reverse_page(owner, file, names, number, len(pages))
 
     def module_rows(self) -> List[list]:
         rows = []
@@ -462,12 +498,14 @@ class _Writer:
 
     def contents(self, functions: Sequence[_Function]) -> str:
         rows = ['<table class="contents"><tr><th>function</th><th>line</th><th>globals</th><th>builtins</th><th>missing</th><th>lookups</th></tr>']
+        e = self.esc
         for f in functions:
-            missing = ", ".join(name for (name, kind) in sorted(f.names) if kind == "missing")
+            kinds = [kind for (_, kind) in f.names]
+            missing = ", ".join([e(name) for (name, kind), _ in f.sorted_names() if kind == "missing"])
             rows.append(
-                f'<tr><td><a href="#f{f.fid}">{esc(f.qualname)}</a></td><td class="num">{f.line}</td>'
-                f'<td class="num">{f.count("global")}</td><td class="num">{f.count("builtin")}</td>'
-                f'<td class="missing">{esc(missing)}</td><td class="num">{sum(f.names.values()):,}</td></tr>'
+                f'<tr><td><a href="#f{f.fid}">{e(f.qualname)}</a></td><td class="num">{f.line}</td>'
+                f'<td class="num">{kinds.count("global")}</td><td class="num">{kinds.count("builtin")}</td>'
+                f'<td class="missing">{missing}</td><td class="num">{sum(f.names.values()):,}</td></tr>'
             )
         rows.append("</table>")
         return "".join(rows)
@@ -476,28 +514,37 @@ class _Writer:
         report = self.report
         located = self.sources.find(function.file, function.qualname, function.line)
         fid = function.fid
+        e = self.esc
         parts = [
             f'<section class="function" id="f{fid}">'
-            f'<h2><a class="anchor" href="#f{fid}">{esc(function.qualname)}</a> '
-            f'<span class="where">{esc(report.short(function.file))}:{function.line}</span></h2>'
+            f'<h2><a class="anchor" href="#f{fid}">{e(function.qualname)}</a> '
+            f'<span class="where">{e(report.short(function.file))}:{function.line}</span></h2>'
         ]
-        if located.notes:
-            parts.append("".join(f'<p class="source-note">{esc(note)}</p>' for note in located.notes))
+        for note in located.notes:
+            parts.append(f'<p class="source-note">{esc(note)}</p>')
+        sites = located.sites()
+        links = report.name_links
+        module = function.module
         hits: Dict[int, List[str]] = {}
         rows = ['<table class="names"><tr><th>name</th><th>kind</th><th>count</th><th>lines</th></tr>']
         for (name, kind), count in function.sorted_names():
-            lines = located.lines_of(kind, name)
-            for line in lines:
-                hits.setdefault(line, []).append(name)
-            href = report.name_hrefs.get((function.module, name, kind))
-            shown = f'<a href="../{esc(href)}">{esc(name)}</a>' if href else esc(name)
-            links = ", ".join(f'<a href="#f{fid}-L{line}">{line}</a>' for line in lines)
-            if not lines and located.code is not None and kind in ("global", "builtin", "missing"):
-                links = '<span class="note" title="read through globals(), eval or exec, or the source changed">not by name</span>'
-            rows.append(
-                f'<tr class="k-{esc(kind)}"><td class="name">{shown}</td><td>{esc(kind)}</td>'
-                f'<td class="num">{count:,}</td><td>{links}</td></tr>'
-            )
+            what = _KIND_CATEGORY.get(kind)
+            lines = sites.get((what, name), ()) if what else ()
+            if lines:
+                for line in lines:
+                    found = hits.get(line)
+                    if found is None:
+                        hits[line] = [name]
+                    else:
+                        found.append(name)
+                where = ", ".join([f'<a href="#f{fid}-L{line}">{line}</a>' for line in lines])
+            elif located.code is not None and what == "load":
+                where = _NOT_BY_NAME
+            else:
+                where = ""
+            shown = links.get((module, name, kind)) or e(name)
+            ekind = e(kind)
+            rows.append(f'<tr class="k-{ekind}"><td>{shown}</td><td>{ekind}</td><td>{count:,}</td><td>{where}</td></tr>')
         rows.append("</table>")
         parts.append("".join(rows))
         if function.contexts:
@@ -545,7 +592,7 @@ class _Writer:
                         f'<span class="reads">{esc(", ".join(names))}</span></span>'
                     )
                 else:
-                    chunk.append(f'<span class="line">{text}</span>')
+                    chunk.append(f"<span class=line>{text}</span>")
             chunk.append("</pre>")
             parts.append("".join(chunk))
             previous = end
@@ -575,9 +622,9 @@ class _Writer:
             for (module, function, path, line), number_read in ordered[:MAX_READERS_SHOWN]:
                 target = report.functions.get((module, function, path, line))
                 label = function if module == owner else f"{module}.{function}"
-                shown = f'<a href="../{esc(target.href)}">{esc(label)}</a>' if target else esc(label)
+                shown = f'<a href="../{self.esc(target.href)}">{self.esc(label)}</a>' if target else self.esc(label)
                 rows.append(
-                    f"<tr><td>{shown}</td><td>{esc(report.short(path))}:{line}</td><td class=\"num\">{number_read:,}</td></tr>"
+                    f'<tr><td>{shown}</td><td>{self.esc(report.short(path))}:{line}</td><td class="num">{number_read:,}</td></tr>'
                 )
             rows.append("</table>")
             parts.append("".join(rows))
@@ -639,10 +686,12 @@ def write_html(
     context: Optional[str] = None,
     title: str = "globalhook report",
     cwd: Optional[str] = None,
+    workers: Optional[int] = None,
 ) -> Dict[str, int]:
     """Write the report of ``data`` into ``folder``; returns counts of what it holds.
 
-    Raises :class:`~globalhook.patterns.PatternError` for a bad module or
+    ``workers``: processes that share the pages of a big report (None: one
+    per CPU; see :mod:`globalhook.workers`).  Raises :class:`~globalhook.patterns.PatternError` for a bad module or
     context pattern (before anything is written) and :class:`HtmlError` when
     the folder cannot be used.
     """
@@ -650,7 +699,7 @@ def write_html(
     _prepare(folder)
     writer = _Writer(report, folder, title)
     try:
-        writer.all()
+        writer.all(workers)
     except OSError as exc:
         raise HtmlError(f"{folder}: cannot write the report ({exc.strerror or exc})") from None
-    return {"modules": len(report.modules), "functions": len(report.functions), "files": writer.written}
+    return {"modules": len(report.modules), "functions": len(report.functions)}
