@@ -149,7 +149,7 @@ class Browser:
     def new_page(self, width: int = 1280, height: int = 900) -> "Page":
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        page = Page(self, session)
+        page = Page(self, session, target)
         for method in ("Page.enable", "Runtime.enable", "Log.enable"):
             page.send(method)
         page.send("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
@@ -182,10 +182,13 @@ class Browser:
 class Page:
     """A tab: navigate, evaluate, screenshot; collects console errors and uncaught exceptions."""
 
-    def __init__(self, browser: Browser, session: str) -> None:
+    def __init__(self, browser: Browser, session: str, target: str) -> None:
         self.browser = browser
         self.session = session
-        self._seen = 0
+        self.target = target
+
+    def close(self) -> None:
+        self.browser.send("Target.closeTarget", {"targetId": self.target})
 
     def send(self, method: str, params: Optional[Dict[str, Any]] = None, timeout: float = 30) -> Dict[str, Any]:
         return self.browser.send(method, params, self.session, timeout)
@@ -195,6 +198,8 @@ class Page:
         result = self.send("Page.navigate", {"url": url})
         if result.get("errorText"):
             raise BrowserError(f"cannot open {url}: {result['errorText']}")
+        if "loaderId" not in result:
+            return  # only the fragment changed: the same document, no load event
         self.browser.wait_event("Page.loadEventFired", self.session, since, timeout)
 
     def evaluate(self, expression: str) -> Any:

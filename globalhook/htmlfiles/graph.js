@@ -106,14 +106,15 @@
       var data = cache[index];
       var group = { label: data.module, items: [] };
       data.functions.forEach(function (fn) {
+        var visible = fn[3].filter(function (edge) { return builtins || data.names[edge[0]][2] !== "builtin"; });
+        if (!visible.length) return;  // reads no module global (only builtins, or only writes)
         total += 1;
         if (needle && fn[0].toLowerCase().indexOf(needle) < 0) return;
         if (shown >= MAX_FUNCTIONS) return;
         shown += 1;
         var item = { name: fn[0], line: fn[1], href: fn[2], edges: [] };
-        fn[3].forEach(function (edge) {
+        visible.forEach(function (edge) {
           var name = data.names[edge[0]];
-          if (name[2] === "builtin" && !builtins) return;
           var key = name[0] + "\u0000" + name[1] + "\u0000" + name[2];
           var node = nodes[key];
           if (!node) {
