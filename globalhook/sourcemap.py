@@ -55,17 +55,9 @@ def category(kind: str) -> Optional[str]:
 
 
 def _line_starts(code: CodeType) -> Tuple[List[int], List[Optional[int]]]:
-    offsets: List[int] = []
-    lines: List[Optional[int]] = []
-    if hasattr(code, "co_lines"):  # 3.10+
-        for start, _end, line in code.co_lines():
-            offsets.append(start)
-            lines.append(line)
-    else:
-        for start, line in dis.findlinestarts(code):
-            offsets.append(start)
-            lines.append(line)
-    return offsets, lines
+    """(first offsets, their lines) of the code's line table, in offset order."""
+    table = list(code.co_lines()) if hasattr(code, "co_lines") else list(dis.findlinestarts(code))
+    return [row[0] for row in table], [row[-1] for row in table]
 
 
 def name_sites(code: CodeType) -> Sites:
@@ -111,8 +103,7 @@ _CANDIDATES = re.compile(b"[" + b"".join(re.escape(bytes([op])) for op in sorted
 
 def _own_last_line(code: CodeType) -> int:
     """The last line this code object's own instructions belong to."""
-    lines = [line for line in _line_starts(code)[1] if line is not None]
-    return max(lines) if lines else code.co_firstlineno
+    return max(filter(None, _line_starts(code)[1]), default=code.co_firstlineno)
 
 
 def code_tree(code: CodeType) -> Iterator[Tuple[CodeType, str]]:
