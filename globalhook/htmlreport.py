@@ -35,7 +35,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 from . import __version__
 from .data import KINDS
 from .reverse import ReverseIndex
-from .selection import reader_of, select
+from .selection import owner_of, reader_of, select
 from .sourcemap import Located, SourceIndex, category
 from .workers import run_jobs
 
@@ -102,9 +102,9 @@ def _slugs(names: Iterable[str]) -> Dict[str, str]:
     return result
 
 
-def _kind_order(item: Tuple[Tuple[str, str], int]) -> Tuple[int, str, str]:
-    (name, kind), _ = item
-    return (_KIND_ORDER.get(kind, len(KINDS)), kind, name)
+def _kind_order(item: Tuple[Tuple[str, str, str], int]) -> Tuple[int, str, str, str]:
+    (name, kind, owner), _ = item
+    return (_KIND_ORDER.get(kind, len(KINDS)), kind, name, owner)
 
 
 def _run_end(runs: Sequence[Any]) -> Optional[float]:
@@ -134,15 +134,17 @@ class _Function:
         self.qualname = qualname
         self.file = file
         self.line = line
-        self.names: Dict[Tuple[str, str], int] = {}
+        #: (name, kind, owner module) -> count; the owner is the function's
+        #: own module except for reads of other modules' attributes (later formats)
+        self.names: Dict[Tuple[str, str, str], int] = {}
         self.contexts: Dict[str, int] = {}
         self.href = ""
         self._sorted: Optional[List[Tuple[Tuple[str, str], int]]] = None
 
     def count(self, kind: str) -> int:
-        return sum(1 for (_, k) in self.names if k == kind)
+        return sum(1 for (_, k, _) in self.names if k == kind)
 
-    def sorted_names(self) -> List[Tuple[Tuple[str, str], int]]:
+    def sorted_names(self) -> List[Tuple[Tuple[str, str, str], int]]:
         """((name, kind), count): globals first, then builtins, missing, writes; by name."""
         if self._sorted is None:
             self._sorted = sorted(self.names.items(), key=_kind_order)
@@ -162,9 +164,9 @@ class _Module:
         names = {kind: set() for kind in ("global", "builtin", "missing")}
         lookups = 0
         for function in self.functions:
-            for (name, kind), count in function.names.items():
+            for (name, kind, owner), count in function.names.items():
                 if kind in names:
-                    names[kind].add(name)
+                    names[kind].add((owner, name))
                 lookups += count
         totals = {kind: len(found) for kind, found in names.items()}
         totals["functions"] = len(self.functions)
@@ -188,7 +190,7 @@ class _Report:
             function = functions.get(key)
             if function is None:
                 function = functions[key] = _Function(0, key[0], key[3], key[1], key[2])
-            name_key = (entry["name"], entry["kind"])
+            name_key = (entry["name"], entry["kind"], owner_of(entry))
             function.names[name_key] = function.names.get(name_key, 0) + entry["count"]
             context_name = entry.get("context")
             if context_name:
@@ -205,7 +207,7 @@ class _Report:
             for position, function in enumerate(by_module[name]):
                 fid += 1
                 function.fid = fid
-                page = module_page(module.slug, position // FUNCTIONS_PER_PAGE)
+                page = page_file(module.slug, position // FUNCTIONS_PER_PAGE)
                 function.href = f"modules/{page}#f{fid}"
                 self.functions[(function.module, function.qualname, function.file, function.line)] = function
                 module.functions.append(function)
@@ -225,7 +227,7 @@ class _Report:
             for readers in names:
                 shown = min(len(readers.readers), MAX_READERS_SHOWN)
                 if rows + shown > READERS_PER_PAGE and (not pages or pages[-1][1]):
-                    pages.append((name_page(owner_slugs[owner], len(pages)), []))
+                    pages.append((page_file(owner_slugs[owner], len(pages)), []))
                     rows = 0
                 rows += max(shown, 1)
                 pages[-1][1].append(readers)
@@ -246,11 +248,8 @@ class _Report:
         return found
 
 
-def module_page(slug: str, page: int) -> str:
-    return f"{slug}.html" if page == 0 else f"{slug}.{page + 1}.html"
-
-
-def name_page(slug: str, page: int) -> str:
+def page_file(slug: str, page: int) -> str:
+    """The file of a module's page number ``page`` (from 0): ``slug.html``, ``slug.2.html``, ..."""
     return f"{slug}.html" if page == 0 else f"{slug}.{page + 1}.html"
 
 
@@ -332,7 +331,7 @@ class _Writer:
             rows.append(
                 [
                     module.name,
-                    f"modules/{module_page(module.slug, 0)}",
+                    f"modules/{page_file(module.slug, 0)}",
                     totals["functions"],
                     totals["global"],
                     totals["builtin"],
@@ -358,15 +357,14 @@ class _Writer:
         hrefs = self.report.name_hrefs
         for function in module.functions:
             edges = []
-            for (name, kind), count in function.sorted_names():
+            for (name, kind, owner), count in function.sorted_names():
                 if kind in ("store", "delete"):
                     continue
-                owner = "builtins" if kind == "builtin" else function.module
-                key = (owner, name, kind)
+                key = ("builtins" if kind == "builtin" else owner, name, kind)
                 index = nodes.get(key)
                 if index is None:
                     index = nodes[key] = len(names)
-                    names.append([owner, name, kind, hrefs.get(key, "")])
+                    names.append([key[0], name, kind, hrefs.get(key, "")])
                 edges.append([index, count])
             functions.append([function.qualname, function.line, function.href, edges])
         return {"module": module.name, "functions": functions, "names": names}
@@ -385,9 +383,9 @@ class _Writer:
         by_kind: Dict[str, int] = {}
         distinct = set()
         for function in report.functions.values():
-            for (name, kind), count in function.names.items():
+            for (name, kind, owner), count in function.names.items():
                 by_kind[kind] = by_kind.get(kind, 0) + count
-                distinct.add((function.module, name))
+                distinct.add((owner, name))
         totals["distinct names"] = len(distinct)
         rows = [(label, value) for label, value in totals.items()]
         rows += [(f"{kind} lookups", by_kind[kind]) for kind in sorted(by_kind, key=lambda k: (_KIND_ORDER.get(k, 99), k))]
@@ -482,14 +480,14 @@ class _Writer:
         for number in range(pages):
             chunk = functions[number * FUNCTIONS_PER_PAGE : (number + 1) * FUNCTIONS_PER_PAGE]
             parts = [f'<h1 class="module">{esc(module.name)}</h1>', summary]
-            pager = _pager(module.slug, number, pages, module_page)
+            pager = _pager_files([page_file(module.slug, n) for n in range(pages)], number)
             parts.append(pager)
             parts.append(self.contents(chunk))
             parts.extend(self.function_section(function) for function in chunk)
             if pages > 1:
                 parts.append(pager)
             self.page(
-                f"modules/{module_page(module.slug, number)}",
+                f"modules/{page_file(module.slug, number)}",
                 module.name,
                 "\n".join(parts),
                 root="../",
@@ -500,8 +498,8 @@ class _Writer:
         rows = ['<table class="contents"><tr><th>function</th><th>line</th><th>globals</th><th>builtins</th><th>missing</th><th>lookups</th></tr>']
         e = self.esc
         for f in functions:
-            kinds = [kind for (_, kind) in f.names]
-            missing = ", ".join([e(name) for (name, kind), _ in f.sorted_names() if kind == "missing"])
+            kinds = [kind for (_, kind, _) in f.names]
+            missing = ", ".join([e(name) for (name, kind, _), _ in f.sorted_names() if kind == "missing"])
             rows.append(
                 f'<tr><td><a href="#f{f.fid}">{e(f.qualname)}</a></td><td class="num">{f.line}</td>'
                 f'<td class="num">{kinds.count("global")}</td><td class="num">{kinds.count("builtin")}</td>'
@@ -527,7 +525,7 @@ class _Writer:
         module = function.module
         hits: Dict[int, List[str]] = {}
         rows = ['<table class="names"><tr><th>name</th><th>kind</th><th>count</th><th>lines</th></tr>']
-        for (name, kind), count in function.sorted_names():
+        for (name, kind, owner), count in function.sorted_names():
             what = _KIND_CATEGORY.get(kind)
             lines = sites.get((what, name), ()) if what else ()
             if lines:
@@ -542,7 +540,7 @@ class _Writer:
                 where = _NOT_BY_NAME
             else:
                 where = ""
-            shown = links.get((module, name, kind)) or e(name)
+            shown = links.get((owner, name, kind)) or e(name if owner == module else f"{owner}.{name}")
             ekind = e(kind)
             rows.append(f'<tr class="k-{ekind}"><td>{shown}</td><td>{ekind}</td><td>{count:,}</td><td>{where}</td></tr>')
         rows.append("</table>")
@@ -639,10 +637,6 @@ class _Writer:
         if pages > 1:
             parts.append(pager)
         self.page(f"names/{file}", f"Who reads {owner}", "\n".join(parts), root="../", nav=self.nav("../", ""))
-
-
-def _pager(slug: str, number: int, pages: int, page_name) -> str:
-    return _pager_files([page_name(slug, n) for n in range(pages)], number)
 
 
 def _pager_files(files: Sequence[str], number: int) -> str:

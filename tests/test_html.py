@@ -392,3 +392,20 @@ class TestCommand:
         bad_jobs = globalhook(["html", "-j", "0"], project)
         assert bad_jobs.returncode == 2 and "--jobs" in bad_jobs.stderr
 
+
+
+def test_reads_of_other_modules_attributes_link_to_their_owner(tmp_path):
+    """A later format's ``attribute`` entries name their owner: the report follows it."""
+    lookups = [
+        {"module": "app.settings", "function": "view", "file": "/src/app/web.py", "line": 3, "name": "DEBUG",
+         "kind": "attribute", "count": 2, "owner": "app.settings", "reader_module": "app.web"},
+        {"module": "app.web", "function": "view", "file": "/src/app/web.py", "line": 3, "name": "CONFIG",
+         "kind": "global", "count": 1},
+    ]
+    out = tmp_path / "html"
+    write_html(datafile.make_data(lookups, {}), str(out))
+    page = (out / "modules" / "app.web.html").read_text()
+    assert '<a href="../names/app.settings.html#n1">DEBUG</a>' in page
+    assert sorted(p.name for p in (out / "modules").iterdir()) == ["app.web.html"]
+    _, graph = js_data(out / "data" / "graph" / "0.js")
+    assert sorted(name[0] for name in graph["names"]) == ["app.settings", "app.web"]
