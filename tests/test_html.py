@@ -409,3 +409,25 @@ def test_reads_of_other_modules_attributes_link_to_their_owner(tmp_path):
     assert sorted(p.name for p in (out / "modules").iterdir()) == ["app.web.html"]
     _, graph = js_data(out / "data" / "graph" / "0.js")
     assert sorted(name[0] for name in graph["names"]) == ["app.settings", "app.web"]
+
+
+def test_the_benchmark_runs(tmp_path):
+    """benchmarks/html_scale.py works end to end (tiny sizes; its timings are not checked)."""
+    result = subprocess.run(
+        [sys.executable, str(Path(REPO) / "benchmarks" / "html_scale.py"), "--functions", "300", "--modules", "3",
+         "--work", str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"render time, cold \(sources compiled\): \d+\.\d+ s wall", result.stdout)
+    assert re.search(r"render time, warm \(bytecode cached\): \d+\.\d+ s wall", result.stdout)
+    assert "html report: 300 functions in 3 modules" in result.stdout
+    assert list(tmp_path.iterdir()) == []  # cleaned up
+
+
+def test_the_views_are_not_imported_by_the_command_line_module():
+    """``run`` imports cli.py: the views load only when their command runs."""
+    code = "import sys, globalhook.cli; print(sorted(m for m in sys.modules if m.startswith('globalhook.')))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO).stdout
+    for module in ("cli_views", "htmlreport", "sourcemap", "reverse", "diff", "check", "workers", "selection"):
+        assert f"'globalhook.{module}'" not in loaded
