@@ -80,14 +80,20 @@ def context_matcher(pattern: Optional[str]) -> Callable[[Dict[str, Any]], bool]:
 
 def owner_of(entry: Dict[str, Any]) -> str:
     """The module whose global was read."""
-    owner = entry.get("owner")
-    return owner if isinstance(owner, str) and owner else entry["module"]
+    if "owner" in entry:
+        owner = entry["owner"]
+        if isinstance(owner, str) and owner:
+            return owner
+    return entry["module"]
 
 
 def reader_of(entry: Dict[str, Any]) -> str:
     """The module of the function that read it."""
-    reader = entry.get("reader_module")
-    return reader if isinstance(reader, str) and reader else entry["module"]
+    if "reader_module" in entry:
+        reader = entry["reader_module"]
+        if isinstance(reader, str) and reader:
+            return reader
+    return entry["module"]
 
 
 def select(
@@ -99,6 +105,8 @@ def select(
     """The entries whose module (``module_of``) and context match (bad patterns raise at once)."""
     matches = module_matcher(modules)
     in_context = context_matcher(context)
+    if not modules and context is None:
+        return list(lookups)
     cache: Dict[str, bool] = {}
     chosen = []
     for entry in lookups:
