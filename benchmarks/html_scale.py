@@ -88,16 +88,24 @@ def main() -> int:
         for label in ("cold (sources compiled)", "warm (bytecode cached)"):
             if label.startswith("warm"):
                 compileall.compile_dir(str(work / "src"), quiet=1)
-            started, cpu = time.perf_counter(), time.process_time()
+            before = os.times()
+            started = time.perf_counter()
             summary = write_html(data, out, cwd=str(work / "src"), workers=options.jobs)
-            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-            print(f"render time, {label}: {elapsed:.2f} s wall ({cpu:.2f} s CPU in the main process)")
+            elapsed = time.perf_counter() - started
+            after = os.times()
+            main_cpu = after.user + after.system - before.user - before.system
+            workers_cpu = after.children_user + after.children_system - before.children_user - before.children_system
+            print(
+                f"render time, {label}: {elapsed:.2f} s wall; CPU {main_cpu + workers_cpu:.2f} s "
+                f"(main process {main_cpu:.2f} s, workers {workers_cpu:.2f} s)"
+            )
         files = [f for f in Path(out).rglob("*") if f.is_file()]
         size = sum(f.stat().st_size for f in files)
         print(
             f"html report: {summary['functions']:,} functions in {summary['modules']:,} modules, "
             f"{len(lookups):,} lookups -> {len(files):,} files, {size / 1e6:.1f} MB "
-            f"(Python {sys.version.split()[0]}, {options.jobs or default_jobs()} CPUs)"
+            f"(Python {sys.version.split()[0]}, {options.jobs or default_jobs()} processes, "
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

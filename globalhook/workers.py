@@ -11,6 +11,7 @@ raised here, with its real message, exactly as without workers.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from typing import Callable, List, Optional, Sequence, Tuple
@@ -61,6 +62,9 @@ def run_jobs(jobs: Sequence[Tuple[int, Job]], workers: Optional[int] = None, min
     groups = _split(jobs, count)
     sys.stdout.flush()
     sys.stderr.flush()
+    # Objects made so far are shared with the workers: kept out of the
+    # collector's way, the workers do not copy every page of them by touching it.
+    gc.freeze()
     children = []
     for group in groups[1:]:
         pid = os.fork()
@@ -82,6 +86,7 @@ def run_jobs(jobs: Sequence[Tuple[int, Job]], workers: Optional[int] = None, min
             _, status = os.waitpid(pid, 0)
             if status != 0:
                 failed.append(group)
+        gc.unfreeze()
     for group in failed:
         for job in group:
             job()
