@@ -70,9 +70,7 @@ def name_sites(code: CodeType) -> Sites:
     """
     raw = code.co_code
     names = code.co_names
-    offsets: Optional[List[int]] = None
-    line_of: List[Optional[int]] = []
-    found: Dict[Tuple[str, str], set] = {}
+    hits: List[Tuple[int, str, str]] = []
     for match in _CANDIDATES.finditer(raw):
         offset = match.start()
         if offset & 1:
@@ -86,16 +84,31 @@ def name_sites(code: CodeType) -> Sites:
             shift += 8
             before -= 2
         index = arg >> _GLOBAL_SHIFT if op == _LOAD_GLOBAL else arg
-        if index >= len(names):
-            continue  # pragma: no cover - not produced by the compiler
-        if offsets is None:
-            offsets, line_of = _line_starts(code)
-        at = bisect.bisect_right(offsets, offset) - 1
-        line = line_of[at] if at >= 0 else None
-        if line is None:
-            continue
-        found.setdefault((_CATEGORIES[op], names[index]), set()).add(line)
+        if index < len(names):
+            hits.append((offset, _CATEGORIES[op], names[index]))
+    if not hits:
+        return {}
+    # Hits come in offset order: one walk over the line table places them all.
+    found: Dict[Tuple[str, str], set] = {}
+    at = 0
+    for start, end, line in _line_ranges(code, len(raw)):
+        while at < len(hits) and hits[at][0] < end:
+            offset, kind, name = hits[at]
+            if offset >= start and line is not None:
+                found.setdefault((kind, name), set()).add(line)
+            at += 1
+        if at == len(hits):
+            break
     return {key: sorted(lines) for key, lines in found.items()}
+
+
+def _line_ranges(code: CodeType, size: int) -> Iterator[Tuple[int, int, Optional[int]]]:
+    """(start, end, line) for each run of bytecode, in offset order."""
+    if hasattr(code, "co_lines"):  # 3.10+
+        return code.co_lines()
+    starts = list(dis.findlinestarts(code))
+    ends = [offset for offset, _ in starts[1:]] + [size]
+    return ((offset, end, line) for (offset, line), end in zip(starts, ends))
 
 
 _CANDIDATES = re.compile(b"[" + b"".join(re.escape(bytes([op])) for op in sorted(_CATEGORIES)) + b"]")
