@@ -243,7 +243,7 @@
 
     target.textContent = "";
     if (!selected.length) {
-      status("Choose a module on the left.");
+      status(modules.length ? "Choose a module on the left." : "No modules in this report.");
       return;
     }
     target.appendChild(root);
@@ -264,7 +264,6 @@
       if (wanted && wanted.join(",") !== selected.join(",")) { selected = wanted; listModules(); show(); }
     });
     listModules();
-    if (!modules.length) status("No modules in this report.");
     show();
   });
 })();
