@@ -245,3 +245,12 @@ def test_graph_from_a_module_page_link(page, report):
     page.wait_for("document.querySelectorAll('#graph svg .node.fn').length == 1")
     assert "currency" in page.evaluate("document.querySelector('#graph svg').textContent")
     assert page.evaluate("document.querySelectorAll('#module-list input:checked').length") == 1
+
+
+def test_an_empty_report(page, tmp_path):
+    out = tmp_path / "empty"
+    write_html(datafile.make_data([], {}), str(out))
+    page.navigate(url(out / "index.html"))
+    assert page.evaluate("document.querySelector('#modules .count').textContent") == "0 rows"
+    page.navigate(url(out / "graph.html"))
+    assert page.evaluate("document.getElementById('graph-status').textContent") == "No modules in this report."
