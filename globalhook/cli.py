@@ -254,6 +254,7 @@ def cmd_report(argv: Sequence[str]) -> int:
         "--show-stores", dest="show_stores", action="store_true",
         help="list stores and deletes per function (default: one line of stored names per module)",
     )
+    parser.add_argument("--by-name", action="store_true", help="per module global: the functions that read it")
     options = parser.parse_args(argv)
     try:
         modules = [validate_pattern(pattern) for pattern in options.module]
@@ -277,6 +278,12 @@ def cmd_report(argv: Sequence[str]) -> int:
     reconfigure = getattr(sys.stdout, "reconfigure", None)
     if reconfigure is not None:
         reconfigure(errors="backslashreplace")
+    if options.by_name:  # the reverse view (globalhook/reverse.py)
+        from .reverse import by_name_json, by_name_text
+
+        render = by_name_json if options.format == "json" else by_name_text
+        sys.stdout.write(render(data, modules))
+        return 0
     summary = Summary(data, modules)
     del data  # the summary holds what is shown: the entries can go before the output is built
     if options.format == "json":
@@ -286,6 +293,17 @@ def cmd_report(argv: Sequence[str]) -> int:
     return 0 if summary.modules else 1
 
 
+def _view(name: str):
+    """A command of globalhook/cli_views.py, imported only when it runs."""
+
+    def command(argv: Sequence[str]) -> int:
+        from . import cli_views
+
+        return getattr(cli_views, name)(argv)
+
+    return command
+
+
 _COMMANDS = {
     "run": cmd_run,
     "report": cmd_report,
@@ -293,6 +311,9 @@ _COMMANDS = {
     "install": cmd_install,
     "uninstall": cmd_uninstall,
     "status": cmd_status,
+    "html": _view("cmd_html"),
+    "diff": _view("cmd_diff"),
+    "check": _view("cmd_check"),
 }
 
 
@@ -306,6 +327,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "  run        run a script or -m module with tracking on\n"
             "  report     show what the last run recorded\n"
             "  combine    merge per-process data files into the data file\n"
+            "  html       write an HTML report with sources and a dependency graph\n"
+            "  diff       compare two data files (exit 1 when dependencies differ)\n"
+            "  check      fail when lookups break rules such as 'myapp.web.* -> myapp.settings:*'\n"
             "  install    add the start-up hook to this environment (every process can track)\n"
             "  uninstall  remove the start-up hook\n"
             "  status     say whether the start-up hook is installed\n\n"

@@ -43,6 +43,8 @@ STRATEGIES = ("native", "proxy")
 
 ENV_CONFIG = "GLOBALHOOK_CONFIG"
 _SECTION = "[tool.globalhook]"
+#: Sub-tables that other commands read themselves ([tool.globalhook.check]: globalhook/check.py).
+_SUBTABLES = ("check",)
 _TRUE = ("1", "true", "yes")
 _FALSE = ("0", "false", "no")
 
@@ -205,6 +207,8 @@ def load_config(
     if config_file is not None:
         folder = os.path.dirname(config_file)
         for key, value in read_toml_table(config_file).items():
+            if key in _SUBTABLES:
+                continue
             if key not in _KEYS:
                 warnings.append(f"{config_file}: {_SECTION} unknown key {key!r} (ignored)")
                 continue

@@ -1,0 +1,154 @@
+"""Command line of the views built on a data file: ``html``, ``diff``, ``check``.
+
+Kept apart from :mod:`globalhook.cli` (which imports this module only when
+one of these commands runs), so that ``run`` never pays for them.  Bad input
+is one line on stderr and exit status 2, as everywhere in the CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import Any, Dict, Sequence
+
+from .config import ConfigError, load_config
+from .data import DataError, find_parts, load
+from .patterns import PatternError
+
+__all__ = ["cmd_html", "cmd_diff", "cmd_check"]
+
+EXIT_USAGE = 2
+
+
+def _fail(message: str, status: int = EXIT_USAGE) -> int:
+    print(f"globalhook: error: {message}", file=sys.stderr)
+    return status
+
+
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-file", dest="data_file", metavar="FILE", help="data file to read (default: .globalhook.json)")
+    parser.add_argument("--config", metavar="FILE", help="TOML file with a [tool.globalhook] table")
+
+
+def _load_data(options: argparse.Namespace) -> Dict[str, Any]:
+    """The data file the options name (raises ConfigError or DataError)."""
+    config = load_config({"data_file": options.data_file, "config": options.config})
+    for warning in config.warnings:
+        print(f"globalhook: warning: {warning}", file=sys.stderr)
+    if not os.path.exists(config.data_file) and find_parts(config.data_file):
+        raise DataError(
+            f"{config.data_file}: no such file, but per-process data files wait beside it: "
+            "run 'globalhook combine' first"
+        )
+    return load(config.data_file)
+
+
+def cmd_html(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="globalhook html",
+        description="Write a static HTML report (no network needed to view it): modules, functions "
+        "with their source, who reads each global, and a dependency graph.",
+    )
+    parser.add_argument("-d", "--directory", default="globalhook-html", metavar="DIR", help="folder to write (default: globalhook-html)")
+    parser.add_argument("--module", action="append", default=[], metavar="PAT", help="only modules matching PAT (repeatable)")
+    parser.add_argument("--context", metavar="PAT", help="only lookups whose context (test id) matches PAT (fnmatch)")
+    parser.add_argument("-j", "--jobs", type=_positive, metavar="N", help="processes that share the writing of a big report (default: one per CPU)")
+    parser.add_argument("--title", default="globalhook report", help=argparse.SUPPRESS)
+    _add_data_options(parser)
+    options = parser.parse_args(argv)
+    from .htmlreport import HtmlError, write_html
+
+    started = time.perf_counter()
+    try:
+        data = _load_data(options)
+        summary = write_html(data, options.directory, options.module, options.context, title=options.title, workers=options.jobs)
+    except (ConfigError, DataError, PatternError, HtmlError) as exc:
+        return _fail(str(exc))
+    elapsed = time.perf_counter() - started
+    print(
+        f"Wrote {os.path.join(options.directory, 'index.html')} "
+        f"({summary['modules']} modules, {summary['functions']} functions, {elapsed:.1f} s)"
+    )
+    return 0
+
+
+def cmd_diff(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="globalhook diff",
+        description="Compare two data files: per function, the names added and removed. "
+        "Exit status 0 when the dependencies are the same, 1 when they differ, 2 on error.",
+    )
+    parser.add_argument("old", metavar="OLD", help="the earlier data file")
+    parser.add_argument("new", metavar="NEW", help="the later data file")
+    parser.add_argument("--counts", type=_non_negative, metavar="N", help="also show counts that changed by more than N (0: every change)")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    options = parser.parse_args(argv)
+    from .diff import diff, json_diff, text_diff
+
+    try:
+        old, new = load(options.old), load(options.new)
+    except DataError as exc:
+        return _fail(str(exc))
+    result = diff(old, new, options.counts)
+    render = json_diff if options.format == "json" else text_diff
+    sys.stdout.write(render(result, options.old, options.new))
+    return 0 if result.equal else 1
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+def cmd_check(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="globalhook check",
+        description="Fail when recorded lookups break a rule: 'READER -> OWNER:NAME' forbids functions "
+        "in modules matching READER to read NAME of modules matching OWNER. Rules come from "
+        "[tool.globalhook.check] and the command line. Exit status 1 on any violation, 2 on a bad rule.",
+    )
+    parser.add_argument("--forbid", action="append", default=[], metavar="RULE", help="a rule 'READER -> OWNER:NAME' (repeatable)")
+    parser.add_argument("--no-missing", action="store_true", help="fail on any name that was looked up and not found")
+    _add_data_options(parser)
+    options = parser.parse_args(argv)
+    from .check import RuleError, find_violations, load_check_config, parse_rule
+
+    try:
+        check_config = load_check_config(options.config)
+        for warning in check_config.warnings:
+            print(f"globalhook: warning: {warning}", file=sys.stderr)
+        rules = [parse_rule(text) for text in check_config.forbid + options.forbid]
+        no_missing = options.no_missing or check_config.require_no_missing
+        if not rules and not no_missing:
+            where = check_config.source or "pyproject.toml"
+            return _fail(f"nothing to check: give --forbid RULE or --no-missing, or set them in [tool.globalhook.check] of {where}")
+        data = _load_data(options)
+    except (ConfigError, DataError, RuleError) as exc:
+        return _fail(str(exc))
+    violations = find_violations(data.get("lookups", ()), rules, no_missing)
+    cwd = os.getcwd()
+    for violation in violations:
+        print(violation.describe(cwd))
+    checked = f"{len(rules)} rule{'s' if len(rules) != 1 else ''}" + (" and no missing names" if no_missing else "")
+    if violations:
+        print(f"globalhook check: {len(violations)} violation{'s' if len(violations) != 1 else ''} ({checked})")
+        return 1
+    print(f"globalhook check: no violations ({checked}, {len(data.get('lookups', ()))} lookups)")
+    return 0
