@@ -275,10 +275,17 @@ def install(
     except those in virtual environments and site-packages.  ``strategy`` is
     ``"native"`` or ``"proxy"``; when it cannot work here the other one is
     used and :attr:`ImportHook.warning` says why.  Raises
-    :class:`~globalhook.modules.StrategyError` when nothing can track, and
-    :class:`~globalhook.patterns.PatternError` for a bad pattern.
+    :class:`~globalhook.modules.StrategyError` when nothing can track,
+    :class:`~globalhook.patterns.PatternError` for a bad pattern, and
+    :class:`TypeError` for a single string where a list of patterns belongs.
     """
     global _installed
+    for argument, patterns in (("include", include), ("exclude", exclude)):
+        if isinstance(patterns, (str, bytes)):
+            raise TypeError(
+                f"install(): {argument} takes a list of module patterns, not a single "
+                f"{type(patterns).__name__} (write {argument}=[{patterns!r}])"
+            )
     if _installed is not None and _installed.installed:
         raise RuntimeError("globalhook is already installed in this process; uninstall() it first")
     module_filter = ModuleFilter(include, exclude, root)
