@@ -143,12 +143,14 @@ def _code_tables(code: CodeType) -> Tuple[_Table, ...]:
     return record.tables
 
 
-def _forget(record: _CodeRecord) -> None:
+def _forget(record: _CodeRecord, _records=_records, _TABLES=_TABLES, _sites=_sites, _dead=_dead) -> None:
     """Weak-reference callback: a code object is dying.
 
     CPython calls it before it frees the code, so the id leaves every table
     while no other object can have it.  Only atomic dict and list operations:
-    it can run at any point of any thread, inside the recorder's own methods too.
+    it can run at any point of any thread, inside the recorder's own methods
+    too, and at interpreter exit after this module's globals were cleared
+    (hence the tables bound as defaults).
     """
     code_id = record.code_id
     if _records.get(code_id) is not record:
