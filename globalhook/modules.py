@@ -29,7 +29,7 @@ from .tracking import RECORDER, TrackingDict
 
 TYPE_CHECKING = False  # not from typing: imported before the program starts
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Callable, Optional, Tuple
+    from typing import Callable, Dict, Optional, Tuple
 
     __all__ = [
     "STRATEGIES",
@@ -186,8 +186,8 @@ class ProxyModule:
         raise TypeError("cannot pickle 'module' object")
 
 
-#: ModuleType subclass -> the ProxyModule subclass that mirrors it.
-_proxy_classes = None
+#: ModuleType subclass -> the ProxyModule subclass that mirrors it (which refers to it anyway).
+_proxy_classes: Dict[type, type] = {}
 
 
 def _proxy_class(cls: type) -> type:
@@ -200,13 +200,8 @@ def _proxy_class(cls: type) -> type:
     MRO (ending at ``object``, as ProxyModule does) instead of reaching a
     method of ``types.ModuleType``, which refuses a proxy.
     """
-    global _proxy_classes
     if cls is types.ModuleType:
         return ProxyModule
-    if _proxy_classes is None:
-        from weakref import WeakKeyDictionary
-
-        _proxy_classes = WeakKeyDictionary()
     found = _proxy_classes.get(cls)
     if found is None:
         bases = tuple(
