@@ -333,6 +333,25 @@ class TestCodeObjectsAreFreed:
         got = {(e["function"], e["name"], e["kind"]): e["count"] for e in entries(unique)}
         assert got[("C.method.<locals>.inner", "G", "global")] == 1
 
+    def test_exact_while_code_dies_in_other_threads(self, mod, unique):
+        m = mod(self.SOURCE)
+        threads = [threading.Thread(target=m.run, args=(5000,)) for _ in range(3)]
+        old = sys.getswitchinterval()
+        sys.setswitchinterval(1e-5)
+        try:
+            for t in threads:
+                t.start()
+            seen = []
+            while any(t.is_alive() for t in threads):
+                seen.append(sum(e["count"] for e in entries(unique, file="<string>")))
+            for t in threads:
+                t.join()
+        finally:
+            sys.setswitchinterval(old)
+        assert all(n <= 15000 for n in seen)
+        (entry,) = entries(unique, file="<string>")
+        assert entry["count"] == 15000
+
     def test_clear_forgets_dead_code_too(self, mod, unique):
         m = mod(self.SOURCE)
         m.run(10)
