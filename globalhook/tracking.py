@@ -435,12 +435,15 @@ class Recorder:
         found = self._by_file.get(filename)
         if found is None:
             found = {}
+            from importlib.machinery import SourceFileLoader
+
+            loader = SourceFileLoader("<globalhook>", filename)
+            loader.set_data = lambda *args, **kwargs: None  # read a fresh bytecode cache, never write one
             try:
-                with open(filename, "rb") as source:
-                    tree = compile(source.read(), filename, "exec", dont_inherit=True)
-            except (OSError, SyntaxError, ValueError):
-                pass  # gone, changed or not Python: fall back to co_name
-            else:
+                tree = loader.get_code("<globalhook>")
+            except (ImportError, OSError, SyntaxError, ValueError, EOFError):
+                tree = None  # gone, changed or not Python: fall back to co_name
+            if tree is not None:
                 for each, qualname in _code_tree(tree):
                     found.setdefault((each.co_firstlineno, each.co_name), qualname)
             self._by_file[filename] = found
