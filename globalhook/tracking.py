@@ -414,7 +414,8 @@ class Recorder:
 
         Python < 3.11 code objects carry only ``co_name``.  Code compiled by
         globalhook itself (the ``__main__`` it runs) is registered here, as
-        its file's map; any other file is compiled again when first reported.
+        its file's map; any other file's code tree is read (from its bytecode
+        cache, or compiled) once, when first reported.
         """
         if _HAS_QUALNAME:
             return
@@ -457,9 +458,10 @@ class Recorder:
         The same key can appear more than once (two code objects alike, or
         one alive and others that died); :meth:`lookups` sums them.
         ``function`` is the code's ``co_qualname`` (``co_name`` before 3.11).
-        Each code object is counted exactly once, even when one dies while
-        this runs: alive ones from their tables, dead ones from the totals
-        they were folded into.
+        Alive code objects are read from their tables, dead ones from the
+        totals they were folded into; none is counted twice, also when one
+        dies while this runs.  (One that another thread is freeing at that
+        very moment may be left for the next call.)
         """
         with _lock:
             waiting = len(_dead)  # first: a code that dies from now on is still in the list below
@@ -578,6 +580,7 @@ def _new_lock_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_new_lock_in_child)
+
 
 def _code_tree(code: CodeType) -> Iterator[Tuple[CodeType, str]]:
     """Every code object under a module's code, with its qualified name.
