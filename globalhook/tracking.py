@@ -234,21 +234,56 @@ def _load_sites(code: CodeType) -> FrozenSet[int]:
     """
     found = _sites.get(_id(code))
     if found is None:
-        import dis  # only when a builtin is first looked up: not at start-up
-
-        offsets = set()
-        prefix: List[int] = []
-        for instruction in dis.get_instructions(code):
-            if instruction.opname == "EXTENDED_ARG":
-                prefix.append(instruction.offset)
-                continue
-            if instruction.opname in _LOAD_OPS:
-                offsets.add(instruction.offset)
-                offsets.update(prefix)
-            prefix = []
+        offsets = _scan_sites(code) if _OPCODES is not None else _dis_sites(code)
         _record(code)  # its entry in _sites goes when the code does
         found = _sites.setdefault(_id(code), frozenset(offsets))
     return found
+
+
+#: CPython's opcodes of (the name loads, EXTENDED_ARG) per version, so that
+#: finding load sites imports nothing (``dis`` would be loaded for the
+#: program at its first builtin).  Other versions and implementations ask ``dis``.
+_OPCODES = {
+    (3, 9): ((116, 101), 144),
+    (3, 10): ((116, 101), 144),
+    (3, 11): ((116, 101), 144),
+    (3, 12): ((116, 101, 175), 144),
+    (3, 13): ((91, 92, 90), 71),
+}.get(sys.version_info[:2]) if sys.implementation.name == "cpython" else None
+
+
+def _scan_sites(code: CodeType) -> List[int]:
+    """Load sites read straight from ``co_code``: 2-byte units, inline caches are opcode 0."""
+    loads, extended_arg = _OPCODES  # type: ignore[misc]
+    raw = code.co_code
+    offsets = []
+    prefix_start = -1
+    for offset in range(0, len(raw), 2):
+        op = raw[offset]
+        if op == extended_arg:
+            if prefix_start < 0:
+                prefix_start = offset
+            continue
+        if op in loads:
+            offsets.extend(range(offset if prefix_start < 0 else prefix_start, offset + 1, 2))
+        prefix_start = -1
+    return offsets
+
+
+def _dis_sites(code: CodeType) -> List[int]:
+    import dis
+
+    offsets = []
+    prefix: List[int] = []
+    for instruction in dis.get_instructions(code):
+        if instruction.opname == "EXTENDED_ARG":
+            prefix.append(instruction.offset)
+            continue
+        if instruction.opname in _LOAD_OPS:
+            offsets.append(instruction.offset)
+            offsets.extend(prefix)
+        prefix = []
+    return offsets
 
 
 def _counter_value(counter: _count) -> int:

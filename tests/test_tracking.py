@@ -445,6 +445,37 @@ class TestBuiltinShortcut:
         assert m.g() == "shadowed"
         assert m.run()[1] == "from-missing"
 
+    @pytest.mark.skipif(tracking._OPCODES is None, reason="load sites come from dis on this Python")
+    def test_load_sites_read_from_bytecode_match_dis(self):
+        names = "".join(f"v{i} = {i}\n" for i in range(300))
+        source = names + "def f():\n    return " + " + ".join(f"v{i}" for i in range(300)) + " + len([])\n"
+        source += "class C:\n    a: int = v3\n    b = [len(x) for x in v4]\nz = eval('v1')\n"
+        stack = [compile(source, "sites", "exec")]
+        extended = 0
+        while stack:
+            code = stack.pop()
+            stack.extend(const for const in code.co_consts if isinstance(const, type(code)))
+            sites = tracking._scan_sites(code)
+            assert sorted(sites) == sorted(tracking._dis_sites(code)), code.co_name
+            extended += sum(code.co_code[offset] == tracking._OPCODES[1] for offset in sites)
+        assert extended > 0  # EXTENDED_ARG prefixes were part of it
+
+    def test_finding_load_sites_imports_nothing(self, tmp_path):
+        # dis (and opcode) would otherwise be loaded for the program at its first builtin.
+        (tmp_path / "ghsites_mod.py").write_text("def f():\n    return len('ab')\n")
+        script = (
+            "import sys, globalhook\n"
+            "hook = globalhook.install(include=['ghsites_mod'])\n"
+            "import ghsites_mod\n"
+            "assert ghsites_mod.f() == 2 and globalhook.reads(ghsites_mod.f) == {'len': 1}\n"
+            "print(sorted({'dis', 'opcode'} & set(sys.modules)))\n"
+        )
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(Path(globalhook.__file__).resolve().parent.parent)]))
+        result = subprocess.run([sys.executable, "-c", script], cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=60)
+        assert result.stderr == ""
+        expected = "[]" if tracking._OPCODES is not None else result.stdout.strip()
+        assert result.stdout.strip() == expected
+
     def test_builtins_not_a_dict_lookup_in_class_body(self, mod):
         m = mod("class C:\n    n = len('ab')\n    def size(self):\n        return len('abc')\n")
         assert (m.C.n, m.C().size()) == (2, 3)
