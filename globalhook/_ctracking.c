@@ -289,8 +289,10 @@ set_key_error(PyObject *name)
     }
 }
 
-/* A name that is not in the namespace: count it as builtin or missing, then
- * hand back the builtin at a name-loading site or raise KeyError. */
+/* A name that is not in the namespace.  At a name-loading instruction CPython
+ * goes on to the builtins: count a builtin (handing it back when this dict is
+ * the frame's globals) or a missing name.  Anywhere else (globals()[name]) the
+ * program gets KeyError: count a missing name. */
 static PyObject *
 not_a_global(PyObject *self, PyObject *name, caller_t *caller, code_extra_t *extra)
 {
@@ -308,27 +310,31 @@ not_a_global(PyObject *self, PyObject *name, caller_t *caller, code_extra_t *ext
     else {
         value = Py_None; /* not a dict: CPython will ask it; we cannot without running its code */
     }
+    int site = 0;
+    if (value != NULL) {
+        Py_INCREF(value);
+        site = at_load_site(caller, extra);
+        if (site < 0) {
+            Py_DECREF(value);
+            goto fail;
+        }
+        if (!site) {
+            Py_CLEAR(value);
+        }
+    }
     if (value == NULL) {
         if (count_one(caller->code, extra, KIND_MISSING, name, self) == 0) {
             set_key_error(name);
         }
         goto fail;
     }
-    Py_INCREF(value);
     Py_DECREF(builtins);
     if (count_one(caller->code, extra, KIND_BUILTIN, name, self) < 0) {
         Py_DECREF(value);
         return NULL;
     }
     if (exact && caller->globals == self) {
-        int site = at_load_site(caller, extra);
-        if (site < 0) {
-            Py_DECREF(value);
-            return NULL;
-        }
-        if (site) {
-            return value;
-        }
+        return value;
     }
     Py_DECREF(value);
     set_key_error(name);

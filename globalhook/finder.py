@@ -16,13 +16,18 @@ from __future__ import annotations
 
 import importlib.machinery as machinery
 import sys
-import threading
 import types
-from typing import Callable, Dict, List, Optional, Sequence
+from _thread import _local
 
-from .modules import ModuleFactory, select_strategy
+from .modules import select_strategy
 from .patterns import ModuleFilter
 from .tracking import RECORDER, Recorder, TrackingDict
+
+TYPE_CHECKING = False  # not from typing: imported before the program starts
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Callable, Dict, List, Optional, Sequence
+
+    from .modules import ModuleFactory
 
 __all__ = ["TrackingFinder", "ImportHook", "install", "installed_hook"]
 
@@ -34,13 +39,22 @@ class _TrackingLoaderMixin:
 
     Only ``create_module`` is overridden: a method of ours that ran while the
     module executes would sit between importlib's frames, and CPython could
-    no longer trim them from the module's tracebacks.
+    no longer trim them from the module's tracebacks.  It hands the spec back
+    to the plain loader the path finder made before importlib copies it to
+    ``__loader__`` and calls ``exec_module``: the module then looks exactly
+    as untracked (``type(m.__loader__)``, ``m.__spec__.loader``).
     """
 
     _globalhook_factory: ModuleFactory
+    _globalhook_plain: machinery.FileLoader
 
     def create_module(self, spec: machinery.ModuleSpec) -> types.ModuleType:
-        return self._globalhook_factory(spec.name)
+        module = self._globalhook_factory(spec.name)
+        if spec.loader is self:
+            spec.loader = self._globalhook_plain
+        elif getattr(spec.loader, "loader", None) is self:  # importlib.util.LazyLoader around us
+            spec.loader.loader = self._globalhook_plain
+        return module
 
 
 class TrackingSourceFileLoader(_TrackingLoaderMixin, machinery.SourceFileLoader):
@@ -92,12 +106,16 @@ class TrackingFinder:
         self.filter = module_filter
         self.factory = factory
         self.recorder = recorder
-        self._busy = threading.local()
+        self._busy = _local()
         self._adopted: List[object] = []
 
     # -- finding -----------------------------------------------------------
 
     def find_spec(self, fullname: str, path=None, target=None) -> Optional[machinery.ModuleSpec]:
+        if target is not None:
+            # importlib.reload(): the module object stays (tracked or not), its
+            # code runs again in the same namespace; the plain spec is the one to use.
+            return None
         meta_path = sys.meta_path
         if meta_path and meta_path[0] is not self:
             self.adopt_front_finders()
@@ -152,6 +170,7 @@ class TrackingFinder:
             )
             return spec
         new._globalhook_factory = self.factory
+        new._globalhook_plain = loader
         spec.loader = new
         return spec
 
@@ -176,7 +195,7 @@ class TrackingFinder:
     def _wrap_find_spec(self, original: Callable) -> Callable:
         def find_spec(fullname, path=None, target=None):
             spec = original(fullname, path, target)
-            if spec is not None and self in sys.meta_path and self.filter.wants(fullname, spec.origin):
+            if target is None and spec is not None and self in sys.meta_path and self.filter.wants(fullname, spec.origin):
                 spec = self.track_spec(spec)
             return spec
 
@@ -275,10 +294,17 @@ def install(
     except those in virtual environments and site-packages.  ``strategy`` is
     ``"native"`` or ``"proxy"``; when it cannot work here the other one is
     used and :attr:`ImportHook.warning` says why.  Raises
-    :class:`~globalhook.modules.StrategyError` when nothing can track, and
-    :class:`~globalhook.patterns.PatternError` for a bad pattern.
+    :class:`~globalhook.modules.StrategyError` when nothing can track,
+    :class:`~globalhook.patterns.PatternError` for a bad pattern, and
+    :class:`TypeError` for a single string where a list of patterns belongs.
     """
     global _installed
+    for argument, patterns in (("include", include), ("exclude", exclude)):
+        if isinstance(patterns, (str, bytes)):
+            raise TypeError(
+                f"install(): {argument} takes a list of module patterns, not a single "
+                f"{type(patterns).__name__} (write {argument}=[{patterns!r}])"
+            )
     if _installed is not None and _installed.installed:
         raise RuntimeError("globalhook is already installed in this process; uninstall() it first")
     module_filter = ModuleFilter(include, exclude, root)

@@ -24,11 +24,14 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import Callable, Optional, Tuple
 
 from .tracking import RECORDER, TrackingDict
 
-__all__ = [
+TYPE_CHECKING = False  # not from typing: imported before the program starts
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Callable, Dict, Optional, Tuple
+
+    __all__ = [
     "STRATEGIES",
     "LoggingModule",
     "ProxyModule",
@@ -40,8 +43,6 @@ __all__ = [
 ]
 
 STRATEGIES = ("native", "proxy")
-
-ModuleFactory = Callable[[str], types.ModuleType]
 
 
 class StrategyError(RuntimeError):
@@ -105,15 +106,51 @@ def new_native_module(name: str) -> types.ModuleType:
 
 
 _set_real_class = object.__dict__["__class__"].__set__
+_object_getattribute = object.__getattribute__
+
+
+class _NamespaceHook:
+    """``ProxyModule.__getattr__`` / ``__dir__``: the namespace's own hook (PEP 562).
+
+    A descriptor, not a method: CPython looks ``__getattr__`` up on the type,
+    calls ``__get__`` (which returns at once) and then calls what it got with
+    the attribute name.  So a module's ``__getattr__`` is called straight
+    from its caller's frame, as for a real module (``stacklevel=2`` warnings,
+    ``sys._getframe(1)``), with no frame of globalhook's in between.
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        namespace = _object_getattribute(instance, "__dict__")
+        hook = dict.get(namespace, self.name)
+        if hook is not None:
+            return hook
+        if self.name == "__dir__":
+            return namespace.keys
+        # A plain module with the same name and spec raises the same
+        # AttributeError a real module would, from C.
+        twin = types.ModuleType("")
+        twin_namespace = twin.__dict__
+        twin_namespace.clear()
+        for key in ("__name__", "__spec__"):
+            if key in namespace:
+                twin_namespace[key] = dict.get(namespace, key)
+        return twin.__getattribute__
 
 
 class ProxyModule:
     """Stands in for a module where the native strategy cannot be used.
 
-    It answers ``isinstance(m, ModuleType)`` through ``__class__``, forwards
-    PEP 562 ``__getattr__``/``__dir__`` to the namespace, and emulates
-    ``sys.modules[__name__].__class__ = SomeModuleSubclass`` by switching to a
-    proxy class that carries the subclass's attributes.
+    It answers ``isinstance(m, ModuleType)`` through ``__class__``, hands
+    PEP 562 ``__getattr__``/``__dir__`` of the namespace to CPython, and
+    emulates ``sys.modules[__name__].__class__ = SomeModuleSubclass`` by
+    switching to a proxy class that mirrors the subclass (see :func:`_proxy_class`).
     """
 
     __module_class__ = types.ModuleType
@@ -132,27 +169,10 @@ class ProxyModule:
             raise TypeError(
                 "__class__ assignment only supported for mutable types or ModuleType subclasses"
             )
-        attrs = {
-            k: v
-            for k, v in vars(cls).items()
-            if k not in ("__dict__", "__weakref__", "__slots__", "__module__", "__qualname__")
-        }
-        attrs["__module_class__"] = cls
-        _set_real_class(self, type(cls.__name__, (ProxyModule,), attrs))
+        _set_real_class(self, _proxy_class(cls))
 
-    def __getattr__(self, name: str):
-        namespace = object.__getattribute__(self, "__dict__")
-        hook = dict.get(namespace, "__getattr__")
-        if hook is not None:
-            return hook(name)
-        raise AttributeError(f"module {dict.get(namespace, '__name__')!r} has no attribute {name!r}")
-
-    def __dir__(self):
-        namespace = object.__getattribute__(self, "__dict__")
-        hook = dict.get(namespace, "__dir__")
-        if hook is not None:
-            return hook()
-        return list(namespace)
+    __getattr__ = _NamespaceHook("__getattr__")
+    __dir__ = _NamespaceHook("__dir__")
 
     def __repr__(self) -> str:
         namespace = object.__getattribute__(self, "__dict__")
@@ -164,6 +184,70 @@ class ProxyModule:
 
     def __reduce_ex__(self, protocol):
         raise TypeError("cannot pickle 'module' object")
+
+
+#: ModuleType subclass -> the ProxyModule subclass that mirrors it (which refers to it anyway).
+_proxy_classes: Dict[type, type] = {}
+
+
+def _proxy_class(cls: type) -> type:
+    """The proxy class for a module subclass: ``cls``'s attributes over ProxyModule.
+
+    Each module subclass in ``cls``'s bases gets its own mirror, so the
+    mirror's MRO follows ``cls``'s.  Functions that use zero-argument
+    ``super()`` are copied with their ``__class__`` cell pointing at the
+    mirror: ``super().__setattr__(...)`` then continues along the mirror's
+    MRO (ending at ``object``, as ProxyModule does) instead of reaching a
+    method of ``types.ModuleType``, which refuses a proxy.
+    """
+    if cls is types.ModuleType:
+        return ProxyModule
+    found = _proxy_classes.get(cls)
+    if found is None:
+        bases = tuple(
+            _proxy_class(base) if issubclass(base, types.ModuleType) else base for base in cls.__bases__
+        )
+        cell = types.CellType()
+        attrs = {
+            key: _rebind(value, cls, cell)
+            for key, value in vars(cls).items()
+            if key not in ("__dict__", "__weakref__", "__slots__")
+        }
+        attrs["__module_class__"] = cls
+        found = type(cls.__name__, bases, attrs)
+        cell.cell_contents = found
+        _proxy_classes[cls] = found
+    return found
+
+
+def _rebind(value: object, cls: type, cell) -> object:
+    """``value`` with its zero-argument ``super()`` cell for ``cls`` replaced by ``cell``."""
+    if isinstance(value, types.FunctionType):
+        names = value.__code__.co_freevars
+        if "__class__" not in names or not value.__closure__:
+            return value
+        index = names.index("__class__")
+        try:
+            if value.__closure__[index].cell_contents is not cls:
+                return value
+        except ValueError:  # an empty cell
+            return value
+        closure = value.__closure__[:index] + (cell,) + value.__closure__[index + 1 :]
+        copy = types.FunctionType(value.__code__, value.__globals__, value.__name__, value.__defaults__, closure)
+        copy.__kwdefaults__ = value.__kwdefaults__
+        copy.__dict__.update(value.__dict__)
+        for attribute in ("__qualname__", "__doc__", "__module__", "__annotations__"):
+            setattr(copy, attribute, getattr(value, attribute))
+        return copy
+    if type(value) in (staticmethod, classmethod):
+        func = _rebind(value.__func__, cls, cell)  # type: ignore[attr-defined]
+        return value if func is value.__func__ else type(value)(func)  # type: ignore[attr-defined]
+    if type(value) is property:
+        parts = [_rebind(part, cls, cell) for part in (value.fget, value.fset, value.fdel)]
+        if parts == [value.fget, value.fset, value.fdel]:
+            return value
+        return property(*parts, value.__doc__)
+    return value
 
 
 def new_proxy_module(name: str) -> types.ModuleType:

@@ -10,22 +10,41 @@ attributes the lookup to the code object that made it (the caller's frame).
 Counts live in per-kind tables keyed by ``(id(code), name)``: code objects
 compare and hash by value (two identical functions in different files are
 equal, and hashing one walks its bytecode), so identity is both right and
-cheaper.  The slow path keeps each code object alive, so ids are never reused.  Each value is an
-:func:`itertools.count`; ``next()`` on it is a single C call, so counts stay
-exact when many threads look names up at once, with no lock on the hot path.
-Memory grows with the number of distinct (code, name) pairs, never with the
-number of lookups.  Only names and counts are kept, never values.
+cheaper.  Each value is an :func:`itertools.count`; ``next()`` on it is a
+single C call, so counts stay exact when many threads look names up at once,
+with no lock on the hot path.
+
+Code objects are never kept alive: each one that makes a lookup gets a
+record, a weak reference whose callback takes the code's id out of every
+table before CPython frees the code (so an id is never the key of two code
+objects) and hands its counts over to be folded into totals keyed by
+(module, file, line, function, name, kind).  Memory grows with the code
+objects alive and the distinct names each looks up, plus one total per
+distinct (function identity, name, kind); never with the number of lookups
+or of code objects ever made (``eval`` in a loop).
+
+Only names and counts are kept, never values.  A key is kept verbatim only
+when it is a ``str`` that is a valid identifier (all that a name lookup can
+produce); any other key (``globals()["tok-" + secret]``, ``globals()[obj]``)
+is counted under a fixed placeholder, without calling its ``repr()``.
 """
 
 from __future__ import annotations
 
-import dis
 import os
 import sys
-import threading
+from _thread import allocate_lock
+from _weakref import ref as _ref
 from itertools import count as _count
-from types import CodeType, FunctionType
-from typing import Dict, FrozenSet, Iterator, List, Optional, Tuple
+
+TYPE_CHECKING = False  # not from typing: this module is imported before the program starts
+if TYPE_CHECKING:  # pragma: no cover
+    from types import CodeType, FunctionType
+    from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Tuple
+
+    _Table = Dict[str, _count]
+    #: (module, file, first line, function, name, kind) -> count
+    _Key = Tuple[str, str, int, str, str, str]
 
 __all__ = ["TrackingDict", "Recorder", "RECORDER", "KINDS", "CORE", "is_tracking_dict"]
 
@@ -33,7 +52,9 @@ __all__ = ["TrackingDict", "Recorder", "RECORDER", "KINDS", "CORE", "is_tracking
 KINDS = ("global", "builtin", "missing", "store", "delete")
 GLOBAL, BUILTIN, MISSING, STORE, DELETE = range(len(KINDS))
 
-_Table = Dict[object, "_count"]
+#: Placeholders recorded instead of keys that a name lookup cannot produce.
+NON_IDENTIFIER_KEY = "<non-identifier str key>"
+OTHER_TYPE_KEY = "<key of another type>"
 
 # Per kind: id(code) -> {name: counter}.  Module globals (an exact dict, so
 # the hot path's own global reads stay specialised).  Inner tables are made
@@ -46,14 +67,32 @@ _store_counts: Dict[int, _Table] = {}
 _delete_counts: Dict[int, _Table] = {}
 _TABLES = (_global_counts, _builtin_counts, _missing_counts, _store_counts, _delete_counts)
 
-#: (code id, name) -> name of the module whose dict was read, noted on first sight.
-_owners: Dict[Tuple[int, object], Optional[str]] = {}
-#: code id -> code object, so that ids stay unique while they are keys.
-_codes: Dict[int, CodeType] = {}
-#: code id -> the inner tables of every kind, in KINDS order.
-_code_tables_by_id: Dict[int, Tuple[_Table, ...]] = {}
+
+class _CodeRecord(_ref):
+    """What is known of one code object that made a lookup, without keeping it alive.
+
+    A weak reference to the code (callback :func:`_forget`) that carries the
+    code's identity for the data (file, first line, function) and its tables
+    (the inner tables of every kind, and name -> module noted on first sight).
+    """
+
+    __slots__ = ("code_id", "file", "line", "function", "tables", "owners")
+
+
+#: code id -> record of that code object, for every code object alive that made a lookup.
+_records: Dict[int, _CodeRecord] = {}
 #: code id -> offsets of the instructions that load a name (see _load_sites).
 _sites: Dict[int, FrozenSet[int]] = {}
+#: Records of code objects that died, waiting to be folded into _folded.
+_dead: List[_CodeRecord] = []
+#: (module, file, line, function, name, kind) -> count, for code objects that died.
+_folded: Dict[_Key, int] = {}
+#: Guards _folded; taken by readers, never on the hot path nor in a weakref callback.
+_lock = allocate_lock()
+#: Fold dead records from the slow path once this many wait.
+_FOLD_AT = 1024
+_CodeType = type((lambda: None).__code__)
+_HAS_QUALNAME = hasattr(_CodeType, "co_qualname")  # 3.11+
 
 _MISSING = object()
 #: Makes the counters: itertools.count, or the compiled core's Tally (same repr).
@@ -66,51 +105,191 @@ _dict_getitem = dict.__getitem__
 _dict_setitem = dict.__setitem__
 _dict_delitem = dict.__delitem__
 _dict_get = dict.get
+_str = str.__str__  # an exact str with the text of any str, running no code of a subclass
+_type_name = type.__dict__["__name__"].__get__
 
 _LOAD_OPS = frozenset(("LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS"))
 
 
-def _code_tables(code: CodeType) -> Tuple[_Table, ...]:
-    """Slow path, once per code object: the inner tables of every kind."""
-    found = _code_tables_by_id.get(_id(code))
-    if found is None:
-        _codes.setdefault(_id(code), code)
-        made = tuple(table.setdefault(_id(code), {}) for table in _TABLES)
-        found = _code_tables_by_id.setdefault(_id(code), made)
+def _record(code: CodeType) -> _CodeRecord:
+    """Slow path, once per code object: its record, made on first sight."""
+    record = _records.get(_id(code))
+    if record is not None:
+        return record
+    record = _CodeRecord(code, _forget)
+    code_id = record.code_id = _id(code)
+    record.file = _str(code.co_filename)
+    record.line = code.co_firstlineno
+    record.function = _str(code.co_qualname if _HAS_QUALNAME else code.co_name)
+    record.tables = ({}, {}, {}, {}, {})
+    record.owners = {}
+    found = _records.setdefault(code_id, record)
+    if found is record:
+        for table, inner in zip(_TABLES, record.tables):
+            table[code_id] = inner
+        if len(_dead) >= _FOLD_AT and _lock.acquire(False):
+            try:
+                _fold_dead()
+            finally:
+                _lock.release()
     return found
 
 
+def _code_tables(code: CodeType) -> Tuple[_Table, ...]:
+    """The inner tables of every kind for ``code`` (the compiled core caches them)."""
+    record = _records.get(_id(code))
+    if record is None:
+        record = _record(code)
+    return record.tables
+
+
+def _forget(record: _CodeRecord, _records=_records, _TABLES=_TABLES, _sites=_sites, _dead=_dead) -> None:
+    """Weak-reference callback: a code object is dying.
+
+    CPython calls it before it frees the code, so the id leaves every table
+    while no other object can have it.  Only atomic dict and list operations:
+    it can run at any point of any thread, inside the recorder's own methods
+    too, and at interpreter exit after this module's globals were cleared
+    (hence the tables bound as defaults).
+    """
+    code_id = record.code_id
+    if _records.get(code_id) is not record:
+        return
+    for table in _TABLES:
+        table.pop(code_id, None)
+    _sites.pop(code_id, None)
+    _records.pop(code_id, None)
+    _dead.append(record)
+
+
+def _fold_dead(upto: Optional[int] = None) -> None:
+    """Add the counts of dead code objects to the totals (hold ``_lock``).
+
+    Only the first ``upto`` records waiting: a reader that has just listed
+    the code objects alive leaves those that died since for the next fold.
+    Other threads (and weak-reference callbacks) only ever append.
+    """
+    if upto is None:
+        upto = len(_dead)
+    batch = _dead[:upto]
+    del _dead[:upto]
+    folded = _folded
+    get = folded.get
+    value = _counter_value
+    for record in batch:
+        owners = record.owners
+        for kind, inner in zip(KINDS, record.tables):
+            if inner:
+                for name, counter in inner.items():
+                    key = (owners.get(name, "<unknown>"), record.file, record.line, record.function, name, kind)
+                    folded[key] = get(key, 0) + value(counter)
+
+
+def _key_label(key: object) -> str:
+    """What the data records for a key that is not an exact str identifier.
+
+    Never calls the key's own methods (``repr``, ``str``, ``__eq__``...):
+    only the type's name, and a str subclass's text through ``str`` itself.
+    """
+    cls = _type(key)
+    if issubclass(cls, str):
+        text = _str(key)
+        return text if text.isidentifier() else NON_IDENTIFIER_KEY
+    type_name = _str(_type_name(cls))
+    return f"<key of type {type_name}>" if type_name.isidentifier() else OTHER_TYPE_KEY
+
+
+def _module_name(namespace: dict) -> str:
+    name = _dict_get(namespace, "__name__")
+    if _type(name) is str:
+        return name
+    return _str(name) if issubclass(_type(name), str) else "<unknown>"
+
+
 def _first(kind: int, code: CodeType, name: object, namespace: dict) -> None:
-    """Slow path, once per (code, name, kind): create the counter and count one."""
-    _next(_code_tables(code)[kind].setdefault(name, _new_counter()))
-    key = (_id(code), name)
-    if key not in _owners:
-        _owners.setdefault(key, _dict_get(namespace, "__name__"))
+    """Slow path: count one lookup whose counter the hot path did not find.
+
+    That is the first lookup of a name of one kind by one code object, and
+    every lookup of a key that is recorded under a placeholder.
+    """
+    if _type(name) is not str or not name.isidentifier():
+        name = _key_label(name)
+    record = _records.get(_id(code))
+    if record is None:
+        record = _record(code)
+    _next(record.tables[kind].setdefault(name, _new_counter()))
+    owners = record.owners
+    if name not in owners:
+        owners.setdefault(name, _module_name(namespace))
 
 
 def _load_sites(code: CodeType) -> FrozenSet[int]:
     """Offsets at which ``code`` loads a name (and the EXTENDED_ARGs before them).
 
-    A failed lookup made by one of these instructions would go on to the
-    frame's builtins; one made anywhere else (``globals()[name]``) must
-    raise ``KeyError``.  Knowing which lets the hot path hand back the
-    builtin itself instead of raising and catching an exception.
+    A failed lookup made by one of these instructions goes on to the
+    frame's builtins (a builtin, or a missing name); one made anywhere else
+    (``globals()[name]``) raises ``KeyError`` (a missing name).  Knowing
+    which also lets the hot path hand back the builtin itself instead of
+    raising and catching an exception.
     """
     found = _sites.get(_id(code))
     if found is None:
-        offsets = set()
-        prefix: List[int] = []
-        for instruction in dis.get_instructions(code):
-            if instruction.opname == "EXTENDED_ARG":
-                prefix.append(instruction.offset)
-                continue
-            if instruction.opname in _LOAD_OPS:
-                offsets.add(instruction.offset)
-                offsets.update(prefix)
-            prefix = []
-        _codes.setdefault(_id(code), code)
+        offsets = _scan_sites(code) if _OPCODES is not None else _dis_sites(code)
+        _record(code)  # its entry in _sites goes when the code does
         found = _sites.setdefault(_id(code), frozenset(offsets))
     return found
+
+
+#: CPython's opcodes of (the name loads, EXTENDED_ARG) per version, so that
+#: finding load sites imports nothing (``dis`` would be loaded for the
+#: program at its first builtin).  Other versions and implementations ask ``dis``.
+_OPCODES = {
+    (3, 9): ((116, 101), 144),
+    (3, 10): ((116, 101), 144),
+    (3, 11): ((116, 101), 144),
+    (3, 12): ((116, 101, 175), 144),
+    (3, 13): ((91, 92, 90), 71),
+}.get(sys.version_info[:2]) if sys.implementation.name == "cpython" else None
+
+
+def _scan_sites(code: CodeType) -> List[int]:
+    """Load sites read straight from ``co_code``: 2-byte units, inline caches are opcode 0."""
+    loads, extended_arg = _OPCODES  # type: ignore[misc]
+    raw = code.co_code
+    offsets = []
+    prefix_start = -1
+    for offset in range(0, len(raw), 2):
+        op = raw[offset]
+        if op == extended_arg:
+            if prefix_start < 0:
+                prefix_start = offset
+            continue
+        if op in loads:
+            offsets.extend(range(offset if prefix_start < 0 else prefix_start, offset + 1, 2))
+        prefix_start = -1
+    return offsets
+
+
+def _dis_sites(code: CodeType) -> List[int]:
+    import dis
+
+    offsets = []
+    prefix: List[int] = []
+    for instruction in dis.get_instructions(code):
+        if instruction.opname == "EXTENDED_ARG":
+            prefix.append(instruction.offset)
+            continue
+        if instruction.opname in _LOAD_OPS:
+            offsets.append(instruction.offset)
+            offsets.extend(prefix)
+        prefix = []
+    return offsets
+
+
+def _counter_value(counter: _count) -> int:
+    """How many steps a counter has made (the compiled core's Tally has a faster reader)."""
+    # repr(count(n)) is 'count(n)'; reading it does not advance the counter.
+    return int(repr(counter)[6:-1])
 
 
 def _builtin_of(builtins: object, name: object) -> object:
@@ -144,29 +323,31 @@ class _PyTrackingDict(dict):
             except KeyError:
                 _first(GLOBAL, frame.f_code, name, self)
             return value
-        # Not a global: a builtin or a missing name.  CPython would now try
-        # the builtins itself; for its own name-loading instructions we do
-        # it here, which is the same lookup without an exception.
+        # Not a global.  At one of CPython's own name-loading instructions the
+        # lookup goes on to the frame's builtins: a builtin, or a missing name
+        # (NameError).  We do that lookup here, the same one without an
+        # exception.  Anywhere else (``globals()[name]``) the program gets
+        # KeyError: a missing name, whatever the builtins hold.
         code = frame.f_code
         builtins = frame.f_builtins
         exact = _type(builtins) is dict
         value = _dict_get(builtins, name, _MISSING) if exact else _builtin_of(builtins, name)
-        if value is _MISSING:
-            try:
-                _next(_missing_counts[_id(code)][name])
-            except KeyError:
-                _first(MISSING, code, name, self)
-            raise KeyError(name)
-        try:
-            _next(_builtin_counts[_id(code)][name])
-        except KeyError:
-            _first(BUILTIN, code, name, self)
-        if exact and frame.f_globals is self:
+        if value is not _MISSING:
             sites = _sites.get(_id(code))
             if sites is None:
                 sites = _load_sites(code)
             if frame.f_lasti in sites:
-                return value
+                try:
+                    _next(_builtin_counts[_id(code)][name])
+                except KeyError:
+                    _first(BUILTIN, code, name, self)
+                if exact and frame.f_globals is self:
+                    return value
+                raise KeyError(name)
+        try:
+            _next(_missing_counts[_id(code)][name])
+        except KeyError:
+            _first(MISSING, code, name, self)
         raise KeyError(name)
 
     def __setitem__(self, name, value):
@@ -218,9 +399,10 @@ def _select_core() -> Tuple[str, type, Optional[str]]:
         # A stale build left next to newer sources: never mix the two.
         problem = "GLOBALHOOK_CORE=c: the compiled core is out of date; reinstall globalhook" if wanted == "c" else None
         return "python", _PyTrackingDict, problem
-    global _new_counter
+    global _new_counter, _counter_value
     _ctracking.setup(_code_tables, _first, _load_sites)
     _new_counter = _ctracking.Tally
+    _counter_value = _ctracking.Tally.value.__get__
     return "c", _ctracking.TrackingDictBase, None
 
 
@@ -247,23 +429,16 @@ def is_tracking_dict(obj: object) -> bool:
     return isinstance(obj, TrackingDict)
 
 
-def _counter_value(counter: "_count") -> int:
-    # repr(count(n)) is 'count(n)'; reading it does not advance the counter.
-    return int(repr(counter)[6:-1])
-
-
 class Recorder:
-    """The process-wide view of the tables: snapshots, qualified names, notes.
+    """The process-wide view of the tables: totals, qualified names, notes.
 
     There is one recorder per process (:data:`RECORDER`), because the hot path
     writes to module-level tables.
     """
 
     def __init__(self) -> None:
-        #: id(code) -> (code, qualified name); the code is kept so the id stays its own.
-        self._qualnames: Dict[int, Tuple[CodeType, str]] = {}
+        #: file -> {(first line, name): qualified name} (Python < 3.11 only).
         self._by_file: Dict[str, Dict[Tuple[int, str], str]] = {}
-        self._lock = threading.Lock()
         #: module name -> reason it matched the patterns but is not tracked.
         self.not_tracked: Dict[str, str] = {}
 
@@ -273,35 +448,38 @@ class Recorder:
         """Remember qualified names for a module's code tree (needed before 3.11).
 
         Python < 3.11 code objects carry only ``co_name``.  Code compiled by
-        globalhook itself (the ``__main__`` it runs) is registered exactly;
-        any other code is looked up in its source file when first reported.
+        globalhook itself (the ``__main__`` it runs) is registered here, as
+        its file's map; any other file's code tree is read (from its bytecode
+        cache, or compiled) once, when first reported.
         """
-        if hasattr(code, "co_qualname"):
+        if _HAS_QUALNAME:
             return
-        with self._lock:
-            for each, qualname in _code_tree(code):
-                self._qualnames[id(each)] = (each, qualname)
+        found = self._by_file.setdefault(code.co_filename, {})
+        for each, qualname in _code_tree(code):
+            found.setdefault((each.co_firstlineno, each.co_name), qualname)
 
     def qualname(self, code: CodeType) -> str:
-        qualname = getattr(code, "co_qualname", None)
-        if qualname:
-            return qualname
-        known = self._qualnames.get(id(code))
-        if known is not None and known[0] is code:
-            return known[1]
-        return self._file_qualnames(code.co_filename).get((code.co_firstlineno, code.co_name), code.co_name)
+        if _HAS_QUALNAME:
+            return code.co_qualname  # type: ignore[attr-defined]
+        return self._qualname(code.co_filename, code.co_firstlineno, code.co_name)
+
+    def _qualname(self, filename: str, line: int, name: str) -> str:
+        return self._file_qualnames(filename).get((line, name), name)
 
     def _file_qualnames(self, filename: str) -> Dict[Tuple[int, str], str]:
         """(first line, name) -> qualified name for every code object of a source file."""
         found = self._by_file.get(filename)
         if found is None:
             found = {}
+            from importlib.machinery import SourceFileLoader
+
+            loader = SourceFileLoader("<globalhook>", filename)
+            loader.set_data = lambda *args, **kwargs: None  # read a fresh bytecode cache, never write one
             try:
-                with open(filename, "rb") as source:
-                    tree = compile(source.read(), filename, "exec", dont_inherit=True)
-            except (OSError, SyntaxError, ValueError):
-                pass  # gone, changed or not Python: fall back to co_name
-            else:
+                tree = loader.get_code("<globalhook>")
+            except (ImportError, OSError, SyntaxError, ValueError, EOFError):
+                tree = None  # gone, changed or not Python: fall back to co_name
+            if tree is not None:
                 for each, qualname in _code_tree(tree):
                     found.setdefault((each.co_firstlineno, each.co_name), qualname)
             self._by_file[filename] = found
@@ -309,44 +487,97 @@ class Recorder:
 
     # -- reading -----------------------------------------------------------
 
-    def entries(self) -> Iterator[Tuple[str, CodeType, object, int, Optional[str]]]:
-        """Yield (kind, code, name, count, module) for everything recorded so far."""
-        for kind, table in zip(KINDS, _TABLES):
-            for code_id, inner in list(table.items()):
-                for name, counter in list(inner.items()):
-                    yield kind, _codes[code_id], name, _counter_value(counter), _owners.get((code_id, name))
+    def rows(self) -> List[Tuple[str, str, int, str, str, str, int]]:
+        """(module, file, line, function, name, kind, count) for everything so far, unsorted.
+
+        The same key can appear more than once (two code objects alike, or
+        one alive and others that died); :meth:`lookups` sums them.
+        ``function`` is the code's ``co_qualname`` (``co_name`` before 3.11).
+        Alive code objects are read from their tables, dead ones from the
+        totals they were folded into; none is counted twice, also when one
+        dies while this runs.  (One that another thread is freeing at that
+        very moment may be left for the next call.)
+        """
+        with _lock:
+            waiting = len(_dead)  # first: a code that dies from now on is still in the list below
+            records = list(_records.values())
+            _fold_dead(waiting)
+            rows = [(*key, count) for key, count in _folded.items() if count > 0]
+        append = rows.append
+        value = _counter_value
+        for record in records:
+            owners = record.owners
+            for kind, inner in zip(KINDS, record.tables):
+                if inner:
+                    for name, counter in list(inner.items()):  # one C call: other threads may add names
+                        count = value(counter)
+                        if count > 0:
+                            append((owners.get(name, "<unknown>"), record.file, record.line, record.function, name, kind, count))
+        return rows
 
     def lookups(self) -> List[dict]:
-        """The recorded lookups as data-file entries (names and counts only)."""
+        """The recorded lookups as data-file entries (names and counts only), summed and sorted."""
+        import gc
+
+        enabled = gc.isenabled()
+        gc.disable()  # many new objects, none of them garbage: collections would walk them again and again
+        try:
+            rows = self.rows()
+            if not _HAS_QUALNAME:
+                rows = self._with_qualnames(rows)
+            rows.sort()  # by key, as the data file is sorted; equal keys end up side by side
+            result: List[dict] = []
+            append = result.append
+            last = None
+            for module, file, line, function, name, kind, count in rows:
+                key = (module, file, line, function, name, kind)
+                if key == last:
+                    result[-1]["count"] += count
+                    continue
+                last = key
+                append(
+                    {
+                        "module": module,
+                        "function": function,
+                        "file": file,
+                        "line": line,
+                        "name": name,
+                        "kind": kind,
+                        "count": count,
+                    }
+                )
+            return result
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _with_qualnames(self, rows: list) -> list:
+        """The same rows with each ``co_name`` replaced by its qualified name (Python < 3.11)."""
+        resolved: Dict[Tuple[str, int, str], str] = {}
         result = []
-        for kind, code, name, count, module in self.entries():
-            if count <= 0:
-                continue
-            result.append(
-                {
-                    "module": module if isinstance(module, str) else "<unknown>",
-                    "function": self.qualname(code),
-                    "file": code.co_filename,
-                    "line": code.co_firstlineno,
-                    "name": name if isinstance(name, str) else repr(name),
-                    "kind": kind,
-                    "count": count,
-                }
-            )
-        result.sort(key=lambda e: (e["module"], e["file"], e["line"], e["function"], e["name"], e["kind"]))
+        for module, file, line, function, name, kind, count in rows:
+            qualname = resolved.get((file, line, function))
+            if qualname is None:
+                qualname = resolved[file, line, function] = self._qualname(file, line, function)
+            result.append((module, file, line, qualname, name, kind, count))
         return result
 
     def reads(self, func: FunctionType) -> Dict[str, int]:
         """Names read by one function's own code (globals, builtins, missing)."""
         code = getattr(func, "__code__", func)
+        record = _records.get(_id(code))
         result: Dict[str, int] = {}
-        for kind, entry_code, name, count, _ in self.entries():
-            if entry_code is code and kind in ("global", "builtin", "missing") and isinstance(name, str):
-                result[name] = result.get(name, 0) + count
+        if record is None or record() is not code:
+            return result
+        for kind in (GLOBAL, BUILTIN, MISSING):
+            for name, counter in list(record.tables[kind].items()):
+                count = _counter_value(counter)
+                if count > 0:
+                    result[name] = result.get(name, 0) + count
         return result
 
     def total(self) -> int:
-        return sum(entry[3] for entry in self.entries())
+        return sum(row[6] for row in self.rows())
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -354,19 +585,36 @@ class Recorder:
         """Drop what code from one file recorded (globalhook's own probes)."""
         # Inner tables are emptied in place, never removed: the compiled core
         # caches them on the code objects.
-        for table in _TABLES:
-            for code_id, inner in list(table.items()):
-                if _codes[code_id].co_filename == filename:
-                    for name in list(inner):
-                        inner.pop(name, None)
-                        _owners.pop((code_id, name), None)
+        with _lock:
+            _fold_dead()
+            for record in list(_records.values()):
+                if record.file == filename:
+                    for inner in record.tables:
+                        inner.clear()
+                    record.owners.clear()
+            for key in [key for key in _folded if key[1] == filename]:
+                del _folded[key]
 
     def clear(self) -> None:
         """Forget every count (a forked child starts empty), keep names known."""
-        for table in _TABLES:
-            for inner in list(table.values()):
-                inner.clear()
-        _owners.clear()
+        with _lock:
+            records = list(_records.values())  # first: one that dies after this is in the list
+            del _dead[:]
+            _folded.clear()
+            for record in records:
+                for inner in record.tables:
+                    inner.clear()
+                record.owners.clear()
+
+
+def _new_lock_in_child() -> None:
+    """A forked child gets a free lock, whatever other threads of the parent held."""
+    global _lock
+    _lock = allocate_lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 def _code_tree(code: CodeType) -> Iterator[Tuple[CodeType, str]]:
@@ -380,7 +628,7 @@ def _code_tree(code: CodeType) -> Iterator[Tuple[CodeType, str]]:
     while stack:
         parent, parent_qualname, in_function = stack.pop()
         for const in parent.co_consts:
-            if not isinstance(const, CodeType):
+            if not isinstance(const, _CodeType):
                 continue
             is_class = _is_class_body(const)
             if is_class and const.co_consts and isinstance(const.co_consts[0], str):

@@ -122,6 +122,15 @@ class TestHookLifecycle:
             globalhook.install(include=[""])
         assert installed_hook() is None
 
+    @pytest.mark.parametrize("argument", ["include", "exclude"])
+    @pytest.mark.parametrize("value", ["pkg", b"pkg"])
+    def test_a_single_string_is_not_a_list_of_patterns(self, argument, value):
+        # Taken character by character it would silently track 'p', 'k', 'g'.
+        with pytest.raises(TypeError, match=f"{argument} takes a list of module patterns"):
+            globalhook.install(**{argument: value})
+        assert installed_hook() is None
+        assert not any(isinstance(f, TrackingFinder) for f in sys.meta_path)
+
     def test_already_imported_modules_are_listed(self, src, install, unique):
         src({f"{unique}.py": ""})
         importlib.import_module(unique)

@@ -117,6 +117,31 @@ class TestImportMachinery:
         assert "import functools\nFACTOR = 2\n" in core.__loader__.get_source(core.__name__)
         assert package.__doc__ == "Package doc."
 
+    def test_loader_is_the_plain_one(self, pkg):
+        # As untracked: what the path finder gave, in both places, after reload too.
+        package, _ = pkg
+        core = sys.modules[package.__name__ + ".core"]
+        for module in (package, core):
+            assert type(module.__loader__) is importlib.machinery.SourceFileLoader
+            assert module.__spec__.loader is module.__loader__
+        reloaded = importlib.reload(core)
+        assert type(reloaded.__loader__) is importlib.machinery.SourceFileLoader
+        assert type(reloaded.__spec__.loader) is importlib.machinery.SourceFileLoader
+        assert type(reloaded.__dict__) is TrackingDict
+        assert core.compute(1) == 4
+        assert globalhook.reads(core.compute) == {"FACTOR": 1, "len": 1}
+
+    def test_package_data_readers_work(self, src, install, unique):
+        import importlib.resources
+        import pkgutil
+
+        src({f"{unique}/__init__.py": "", f"{unique}/data.txt": "payload\n"})
+        install(include=[unique])
+        package = importlib.import_module(unique)
+        assert type(package.__dict__) is TrackingDict
+        assert pkgutil.get_data(unique, "data.txt") == b"payload\n"
+        assert (importlib.resources.files(unique) / "data.txt").read_text() == "payload\n"
+
     def test_subpackages_and_relative_imports(self, pkg):
         package, _ = pkg
         leaf = importlib.import_module(package.__name__ + ".sub.leaf")
@@ -168,6 +193,8 @@ class TestImportMachinery:
         install(include=[unique])
         mod = importlib.import_module(unique)
         assert type(mod.__dict__) is TrackingDict
+        assert type(mod.__loader__) is importlib.machinery.SourcelessFileLoader
+        assert mod.__spec__.loader is mod.__loader__
         assert mod.f() == 7
         assert globalhook.reads(mod.f) == {"X": 1}
 
@@ -206,6 +233,110 @@ class TestModuleFeatures:
         assert isinstance(mod, mod.Special)
         assert "__class__" not in mod.__dict__
         assert type(mod.__dict__) is TrackingDict
+
+    def test_class_assignment_with_super_calls(self, src, install, unique):
+        # Zero-argument super() in the subclass (and in its module-subclass base)
+        # once reached ModuleType's own methods, which refuse a proxy.
+        src(
+            {
+                f"{unique}.py": '''
+                    import sys, types
+                    SEEN = []
+                    class Base(types.ModuleType):
+                        def __setattr__(self, name, value):
+                            SEEN.append(("base", name))
+                            super().__setattr__(name, value)
+                    class Sub(Base):
+                        def __setattr__(self, name, value):
+                            SEEN.append(("sub", name))
+                            super().__setattr__(name, value)
+                        def __getattribute__(self, name):
+                            return super().__getattribute__(name)
+                        @property
+                        def double(self):
+                            return 2 * super().__getattribute__("Q")
+                    sys.modules[__name__].__class__ = Sub
+                '''
+            }
+        )
+        install(include=[unique])
+        mod = importlib.import_module(unique)
+        mod.Q = 1
+        assert mod.Q == 1 and mod.double == 2
+        assert mod.SEEN == [("sub", "Q"), ("base", "Q")]
+        assert isinstance(mod, mod.Sub) and isinstance(mod, mod.Base)
+        assert type(mod.__dict__) is TrackingDict
+        mod.__class__ = types.ModuleType  # through Sub.__setattr__, as for a real module
+        assert mod.SEEN[2:] == [("sub", "__class__"), ("base", "__class__")]
+        mod.R = 2
+        assert mod.R == 2 and len(mod.SEEN) == 4
+        assert not isinstance(mod, mod.Sub)
+
+    def test_lazy_loader(self, src, install, unique, strategy):
+        # LazyLoader sets __class__ to a module subclass whose __getattribute__
+        # uses super(); the module then gets the plain loader, as untracked.
+        import importlib.util
+
+        src({f"{unique}.py": "X = 3\ndef f():\n    return X\n"})
+        install(include=[unique])
+        spec = importlib.util.find_spec(unique)
+        spec.loader = lazy = importlib.util.LazyLoader(spec.loader)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[unique] = module
+        try:
+            lazy.exec_module(module)
+            if strategy == "proxy" and sys.version_info >= (3, 13):
+                # From 3.13 LazyLoader calls ModuleType.__getattribute__(module, ...)
+                # itself, which only a real module passes (see README, Known differences).
+                with pytest.raises(TypeError, match="__getattribute__"):
+                    module.f
+                return
+            assert module.f() == 3
+            assert type(module.__spec__.loader) is importlib.machinery.SourceFileLoader
+            assert type(module.__dict__) is TrackingDict
+            assert globalhook.reads(module.f) == {"X": 1}
+        finally:
+            del sys.modules[unique]
+
+    def test_pep562_getattr_sees_its_caller(self, src, install, unique):
+        # The module's __getattr__ is called from the frame that read the
+        # attribute, as for a real module: warnings point at that line.
+        src(
+            {
+                f"{unique}.py": '''
+                    import sys, warnings
+                    def __getattr__(name):
+                        if name == "old":
+                            warnings.warn("old is deprecated", DeprecationWarning, stacklevel=2)
+                            return sys._getframe(1).f_code.co_filename
+                        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+                '''
+            }
+        )
+        install(include=[unique])
+        mod = importlib.import_module(unique)
+        with pytest.warns(DeprecationWarning) as caught:
+            caller_file = mod.old
+        assert caller_file == __file__
+        assert caught[0].filename == __file__
+        assert not hasattr(mod, "absent")
+        with pytest.raises(AttributeError) as info:
+            mod.absent
+        assert str(info.value) == f"module {unique!r} has no attribute 'absent'"
+
+    def test_missing_attribute_like_a_real_module(self, src, install, unique):
+        src({f"{unique}.py": "X = 1\n"})
+        install(include=[unique])
+        mod = importlib.import_module(unique)
+        with pytest.raises(AttributeError) as info:
+            mod.absent
+        plain = types.ModuleType(unique)
+        with pytest.raises(AttributeError) as expected:
+            plain.absent
+        assert str(info.value) == str(expected.value)
+        frames = [entry.filename for entry in traceback.extract_tb(info.tb)]
+        assert frames == [__file__]  # no frame of globalhook's
+        assert "X" in dir(mod) and "__name__" in dir(mod)
 
     def test_pickling_functions_classes_instances(self, pkg):
         package, _ = pkg
