@@ -237,6 +237,9 @@ def cmd_report(argv: Sequence[str]) -> int:
     parser.add_argument("--config", metavar="FILE", help="TOML file with a [tool.globalhook] table")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--module", action="append", default=[], metavar="PAT", help="only modules matching PAT (repeatable)")
+    view = parser.add_mutually_exclusive_group()
+    view.add_argument("--by-context", action="store_true", help="per test (context): the names it read")
+    view.add_argument("--shared-state", action="store_true", help="globals one test writes and another reads")
     options = parser.parse_args(argv)
     try:
         config = load_config({"data_file": options.data_file, "config": options.config})
@@ -251,8 +254,53 @@ def cmd_report(argv: Sequence[str]) -> int:
         return _fail(str(exc))
     from .report import json_report, text_report
 
+    if options.by_context or options.shared_state:
+        return _per_test_view(data, options)
     render = json_report if options.format == "json" else text_report
     sys.stdout.write(render(data, options.module))
+    return 0
+
+
+def _per_test_view(data: dict, options: argparse.Namespace) -> int:
+    import json
+
+    from . import pertest
+    from .report import _module_matcher
+
+    matches = _module_matcher(options.module)
+    lookups = [entry for entry in data["lookups"] if matches(pertest.owner_of(entry))]
+    if options.by_context:
+        text = pertest.by_context_json(lookups) if options.format == "json" else pertest.by_context_text(lookups)
+    elif options.format == "json":
+        text = json.dumps({"shared_state": pertest.shared_state(lookups)}, indent=2, sort_keys=True) + "\n"
+    else:
+        text = pertest.shared_state_text(lookups)
+    sys.stdout.write(text)
+    return 0
+
+
+def cmd_tests_for(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="globalhook tests-for",
+        description="List the tests that read a module global (MODULE:NAME, wildcards allowed), one id per line.",
+    )
+    parser.add_argument("names", nargs="+", metavar="MODULE:NAME")
+    parser.add_argument("--data-file", dest="data_file", metavar="FILE", help="data file to read (default: .globalhook.json)")
+    parser.add_argument("--config", metavar="FILE", help="TOML file with a [tool.globalhook] table")
+    options = parser.parse_args(argv)
+    from .pertest import parse_name_spec, which_tests_read
+
+    try:
+        specs = [parse_name_spec(text) for text in options.names]
+    except ValueError as exc:
+        return _fail(str(exc))
+    try:
+        config = load_config({"data_file": options.data_file, "config": options.config})
+        data = load(config.data_file)
+    except (ConfigError, DataError) as exc:
+        return _fail(str(exc))
+    for test in which_tests_read(data["lookups"], specs):
+        print(test)
     return 0
 
 
@@ -263,6 +311,7 @@ _COMMANDS = {
     "install": cmd_install,
     "uninstall": cmd_uninstall,
     "status": cmd_status,
+    "tests-for": cmd_tests_for,
 }
 
 
@@ -278,7 +327,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "  combine    merge per-process data files into the data file\n"
             "  install    add the start-up hook to this environment (every process can track)\n"
             "  uninstall  remove the start-up hook\n"
-            "  status     say whether the start-up hook is installed\n\n"
+            "  status     say whether the start-up hook is installed\n"
+            "  tests-for  list the tests that read a module global (after pytest --globalhook)\n\n"
             "'globalhook COMMAND --help' tells more."
         )
         return 0 if args else EXIT_USAGE

@@ -52,10 +52,23 @@ _owners: Dict[Tuple[int, object], Optional[str]] = {}
 _codes: Dict[int, CodeType] = {}
 #: code id -> the inner tables of every kind, in KINDS order.
 _code_tables_by_id: Dict[int, Tuple[_Table, ...]] = {}
+
+#: The current context's label, and every context's tables: (the five
+#: per-kind tables, code id -> inner tables).  Switching context rebinds the
+#: module globals above, so the hot path reads the current context's tables
+#: at no extra cost; the compiled core re-fetches its cached per-code tables
+#: when the context epoch changes.
+_context = ""
+_contexts: Dict[str, Tuple[Tuple[Dict[int, _Table], ...], Dict[int, Tuple[_Table, ...]]]] = {
+    "": (_TABLES, _code_tables_by_id)
+}
 #: code id -> offsets of the instructions that load a name (see _load_sites).
 _sites: Dict[int, FrozenSet[int]] = {}
 
 _MISSING = object()
+_context_lock = threading.Lock()
+#: Tells the compiled core that cached per-code tables are stale (set by _select_core).
+_new_epoch = None
 #: Makes the counters: itertools.count, or the compiled core's Tally (same repr).
 _new_counter = _count
 _getframe = sys._getframe
@@ -78,6 +91,29 @@ def _code_tables(code: CodeType) -> Tuple[_Table, ...]:
         made = tuple(table.setdefault(_id(code), {}) for table in _TABLES)
         found = _code_tables_by_id.setdefault(_id(code), made)
     return found
+
+
+def switch_context(label: str) -> str:
+    """Make ``label`` the current context; the previous label is returned."""
+    global _context, _TABLES, _code_tables_by_id
+    global _global_counts, _builtin_counts, _missing_counts, _store_counts, _delete_counts
+    with _context_lock:
+        previous = _context
+        if label == previous:
+            return previous
+        found = _contexts.get(label)
+        if found is None:
+            found = _contexts.setdefault(label, (tuple({} for _ in KINDS), {}))
+        _TABLES, _code_tables_by_id = found
+        _global_counts, _builtin_counts, _missing_counts, _store_counts, _delete_counts = _TABLES
+        _context = label
+        if _new_epoch is not None:
+            _new_epoch()
+    return previous
+
+
+def current_context() -> str:
+    return _context
 
 
 def _first(kind: int, code: CodeType, name: object, namespace: dict) -> None:
@@ -193,7 +229,7 @@ class _PyTrackingDict(dict):
 
 
 #: The version of the C core's interface this file expects (GH_API in _ctracking.c).
-_C_API = 2
+_C_API = 3
 
 
 def _select_core() -> Tuple[str, type, Optional[str]]:
@@ -218,9 +254,10 @@ def _select_core() -> Tuple[str, type, Optional[str]]:
         # A stale build left next to newer sources: never mix the two.
         problem = "GLOBALHOOK_CORE=c: the compiled core is out of date; reinstall globalhook" if wanted == "c" else None
         return "python", _PyTrackingDict, problem
-    global _new_counter
+    global _new_counter, _new_epoch
     _ctracking.setup(_code_tables, _first, _load_sites)
     _new_counter = _ctracking.Tally
+    _new_epoch = _ctracking.new_epoch
     return "c", _ctracking.TrackingDictBase, None
 
 
@@ -309,38 +346,43 @@ class Recorder:
 
     # -- reading -----------------------------------------------------------
 
-    def entries(self) -> Iterator[Tuple[str, CodeType, object, int, Optional[str]]]:
-        """Yield (kind, code, name, count, module) for everything recorded so far."""
-        for kind, table in zip(KINDS, _TABLES):
-            for code_id, inner in list(table.items()):
-                for name, counter in list(inner.items()):
-                    yield kind, _codes[code_id], name, _counter_value(counter), _owners.get((code_id, name))
+    def entries(self) -> Iterator[Tuple[str, CodeType, object, int, Optional[str], str]]:
+        """Yield (kind, code, name, count, module, context) for everything recorded so far."""
+        for context, (tables, _) in list(_contexts.items()):
+            for kind, table in zip(KINDS, tables):
+                for code_id, inner in list(table.items()):
+                    for name, counter in list(inner.items()):
+                        owner = _owners.get((code_id, name))
+                        yield kind, _codes[code_id], name, _counter_value(counter), owner, context
 
     def lookups(self) -> List[dict]:
         """The recorded lookups as data-file entries (names and counts only)."""
         result = []
-        for kind, code, name, count, module in self.entries():
+        for kind, code, name, count, module, context in self.entries():
             if count <= 0:
                 continue
-            result.append(
-                {
-                    "module": module if isinstance(module, str) else "<unknown>",
-                    "function": self.qualname(code),
-                    "file": code.co_filename,
-                    "line": code.co_firstlineno,
-                    "name": name if isinstance(name, str) else repr(name),
-                    "kind": kind,
-                    "count": count,
-                }
-            )
-        result.sort(key=lambda e: (e["module"], e["file"], e["line"], e["function"], e["name"], e["kind"]))
+            entry = {
+                "module": module if isinstance(module, str) else "<unknown>",
+                "function": self.qualname(code),
+                "file": code.co_filename,
+                "line": code.co_firstlineno,
+                "name": name if isinstance(name, str) else repr(name),
+                "kind": kind,
+                "count": count,
+            }
+            if context:
+                entry["context"] = context
+            result.append(entry)
+        result.sort(
+            key=lambda e: (e["module"], e["file"], e["line"], e["function"], e["name"], e["kind"], e.get("context", ""))
+        )
         return result
 
     def reads(self, func: FunctionType) -> Dict[str, int]:
         """Names read by one function's own code (globals, builtins, missing)."""
         code = getattr(func, "__code__", func)
         result: Dict[str, int] = {}
-        for kind, entry_code, name, count, _ in self.entries():
+        for kind, entry_code, name, count, _, _ in self.entries():
             if entry_code is code and kind in ("global", "builtin", "missing") and isinstance(name, str):
                 result[name] = result.get(name, 0) + count
         return result
@@ -354,18 +396,20 @@ class Recorder:
         """Drop what code from one file recorded (globalhook's own probes)."""
         # Inner tables are emptied in place, never removed: the compiled core
         # caches them on the code objects.
-        for table in _TABLES:
-            for code_id, inner in list(table.items()):
-                if _codes[code_id].co_filename == filename:
-                    for name in list(inner):
-                        inner.pop(name, None)
-                        _owners.pop((code_id, name), None)
+        for tables, _ in list(_contexts.values()):
+            for table in tables:
+                for code_id, inner in list(table.items()):
+                    if _codes[code_id].co_filename == filename:
+                        for name in list(inner):
+                            inner.pop(name, None)
+                            _owners.pop((code_id, name), None)
 
     def clear(self) -> None:
         """Forget every count (a forked child starts empty), keep names known."""
-        for table in _TABLES:
-            for inner in list(table.values()):
-                inner.clear()
+        for tables, _ in list(_contexts.values()):
+            for table in tables:
+                for inner in list(table.values()):
+                    inner.clear()
         _owners.clear()
 
 
