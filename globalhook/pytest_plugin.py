@@ -53,10 +53,8 @@ def _wanted(options) -> bool:
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: "pytest.Config", parser: "pytest.Parser", args) -> None:
     """Start tracking before conftest files and test modules are imported."""
-    from .session import current_session
-
     options = early_config.known_args_namespace
-    session = current_session()
+    session = _active_session()
     if session is not None:
         # Tracking is on already (globalhook run -m pytest, or the start-up
         # hook): this process's session saves the data; we add test labels.
@@ -69,6 +67,13 @@ def pytest_load_initial_conftests(early_config: "pytest.Config", parser: "pytest
     except _PluginError as exc:
         raise pytest.UsageError(f"globalhook: {exc}") from None
     early_config.pluginmanager.register(_Labeller(session, owner=True), "globalhook-labeller")
+
+
+def _active_session():
+    """The session tracking this process already, without importing globalhook's
+    machinery into every pytest run that does not use it."""
+    module = sys.modules.get("globalhook.session")
+    return module.current_session() if module is not None else None
 
 
 class _PluginError(Exception):
