@@ -26,6 +26,9 @@ _EXPORTS = {
     "PatternError": "patterns",
     "RECORDER": "tracking",
     "TrackingDict": "tracking",
+    "context": "contexts",
+    "set_context": "contexts",
+    "get_context": "contexts",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,6 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .modules import LoggingModule, StrategyError
     from .patterns import PatternError
     from .tracking import RECORDER, TrackingDict
+    from .contexts import context, get_context, set_context
 
 
 def __getattr__(name: str):

@@ -38,7 +38,7 @@
 #endif
 
 /* Bumped whenever tracking.py and this file must change together. */
-#define GH_API 2
+#define GH_API 3
 
 enum { KIND_GLOBAL, KIND_BUILTIN, KIND_MISSING, KIND_STORE, KIND_DELETE };
 
@@ -98,10 +98,14 @@ static PyObject *code_tables_func = NULL; /* code -> tuple of inner tables, KIND
 static PyObject *first_func = NULL;       /* (kind, code, name, namespace) -> None */
 static PyObject *load_sites_func = NULL;  /* code -> frozenset of name-loading offsets */
 static Py_ssize_t extra_index = -1;
+/* Bumped by new_epoch() whenever tracking.py switches context: tables cached
+ * under an older epoch belong to another context and are fetched again. */
+static Py_ssize_t context_epoch = 0;
 
 typedef struct {
     PyObject *tables; /* tuple of dicts, shared with tracking.py */
     PyObject *sites;  /* frozenset of ints, or NULL until first needed */
+    Py_ssize_t epoch; /* context_epoch when tables was fetched */
 } code_extra_t;
 
 static void
@@ -116,7 +120,8 @@ free_extra(void *pointer)
     PyMem_Free(extra);
 }
 
-/* The tables of one code object, from its co_extra slot or made on first sight. */
+/* The tables of one code object for the current context, from its co_extra
+ * slot or made on first sight (and again after a context switch). */
 static code_extra_t *
 extra_for(PyCodeObject *code)
 {
@@ -124,9 +129,10 @@ extra_for(PyCodeObject *code)
     if (GH_GET_EXTRA((PyObject *)code, extra_index, &found) < 0) {
         return NULL;
     }
-    if (found != NULL) {
+    if (found != NULL && ((code_extra_t *)found)->epoch == context_epoch) {
         return (code_extra_t *)found;
     }
+    Py_ssize_t epoch = context_epoch;
     PyObject *tables = PyObject_CallFunctionObjArgs(code_tables_func, (PyObject *)code, NULL);
     if (tables == NULL) {
         return NULL;
@@ -142,8 +148,15 @@ extra_for(PyCodeObject *code)
         return NULL;
     }
     if (found != NULL) {
-        Py_DECREF(tables);
-        return (code_extra_t *)found;
+        code_extra_t *extra = (code_extra_t *)found;
+        if (extra->epoch != epoch) {
+            Py_SETREF(extra->tables, tables);
+            extra->epoch = epoch;
+        }
+        else {
+            Py_DECREF(tables);
+        }
+        return extra;
     }
     code_extra_t *extra = (code_extra_t *)PyMem_Calloc(1, sizeof(code_extra_t));
     if (extra == NULL) {
@@ -152,6 +165,7 @@ extra_for(PyCodeObject *code)
         return NULL;
     }
     extra->tables = tables;
+    extra->epoch = epoch;
     if (GH_SET_EXTRA((PyObject *)code, extra_index, extra) < 0) {
         free_extra(extra);
         return NULL;
@@ -414,8 +428,16 @@ setup(PyObject *module, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static PyObject *
+new_epoch(PyObject *module, PyObject *unused)
+{
+    context_epoch++;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
     {"setup", setup, METH_VARARGS, "Connect the compiled core to tracking.py's tables and slow paths."},
+    {"new_epoch", new_epoch, METH_NOARGS, "The context changed: cached per-code tables are stale."},
     {NULL, NULL, 0, NULL},
 };
 

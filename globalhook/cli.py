@@ -254,7 +254,10 @@ def cmd_report(argv: Sequence[str]) -> int:
         "--show-stores", dest="show_stores", action="store_true",
         help="list stores and deletes per function (default: one line of stored names per module)",
     )
-    parser.add_argument("--by-name", action="store_true", help="per module global: the functions that read it")
+    view = parser.add_mutually_exclusive_group()
+    view.add_argument("--by-name", action="store_true", help="per module global: the functions that read it")
+    view.add_argument("--by-context", action="store_true", help="per test (context): the names it read")
+    view.add_argument("--shared-state", action="store_true", help="globals one test writes and another reads")
     options = parser.parse_args(argv)
     try:
         modules = [validate_pattern(pattern) for pattern in options.module]
@@ -278,6 +281,10 @@ def cmd_report(argv: Sequence[str]) -> int:
     reconfigure = getattr(sys.stdout, "reconfigure", None)
     if reconfigure is not None:
         reconfigure(errors="backslashreplace")
+    if options.by_context or options.shared_state:  # per-test views (globalhook/pertest.py)
+        from .cli_views import per_test_view
+
+        return per_test_view(data, modules, options)
     if options.by_name:  # the reverse view (globalhook/reverse.py)
         from .reverse import by_name_json, by_name_text
 
@@ -314,6 +321,7 @@ _COMMANDS = {
     "html": _view("cmd_html"),
     "diff": _view("cmd_diff"),
     "check": _view("cmd_check"),
+    "tests-for": _view("cmd_tests_for"),
 }
 
 
@@ -332,7 +340,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "  check      fail when lookups break rules such as 'myapp.web.* -> myapp.settings:*'\n"
             "  install    add the start-up hook to this environment (every process can track)\n"
             "  uninstall  remove the start-up hook\n"
-            "  status     say whether the start-up hook is installed\n\n"
+            "  status     say whether the start-up hook is installed\n"
+            "  tests-for  list the tests that read a module global (after pytest --globalhook)\n\n"
             "'globalhook COMMAND --help' tells more."
         )
         return 0 if args else EXIT_USAGE

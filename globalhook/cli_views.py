@@ -17,7 +17,7 @@ from .config import ConfigError, load_config
 from .data import DataError, find_parts, load
 from .patterns import PatternError
 
-__all__ = ["cmd_html", "cmd_diff", "cmd_check"]
+__all__ = ["cmd_html", "cmd_diff", "cmd_check", "cmd_tests_for", "per_test_view"]
 
 EXIT_USAGE = 2
 
@@ -151,4 +151,53 @@ def cmd_check(argv: Sequence[str]) -> int:
         print(f"globalhook check: {len(violations)} violation{'s' if len(violations) != 1 else ''} ({checked})")
         return 1
     print(f"globalhook check: no violations ({checked}, {len(data.get('lookups', ()))} lookups)")
+    return 0
+
+
+def per_test_view(data: Dict[str, Any], modules: Sequence[str], options: argparse.Namespace) -> int:
+    """``report --by-context`` and ``report --shared-state`` (globalhook/pertest.py)."""
+    import json
+
+    from . import pertest
+    from .printable import printable
+    from .report import _module_matcher
+
+    matches = _module_matcher(modules)
+    lookups = [entry for entry in data["lookups"] if matches(pertest.owner_of(entry))]
+    if options.by_context:
+        if options.format == "json":
+            text = pertest.by_context_json(lookups)
+        else:
+            text = pertest.by_context_text(lookups, escape=printable)
+    elif options.format == "json":
+        text = json.dumps({"shared_state": pertest.shared_state(lookups)}, indent=2, sort_keys=True) + "\n"
+    else:
+        text = pertest.shared_state_text(lookups, escape=printable)
+    sys.stdout.write(text)
+    return 0
+
+
+def cmd_tests_for(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="globalhook tests-for",
+        description="List the tests whose contexts read a module global (MODULE:NAME, wildcards "
+        "allowed), one test id per line: run 'pytest --globalhook' first.",
+        allow_abbrev=False,
+    )
+    parser.add_argument("names", nargs="+", metavar="MODULE:NAME")
+    _add_data_options(parser)
+    options = parser.parse_args(argv)
+    from .pertest import parse_name_spec, which_tests_read
+    from .printable import printable
+
+    try:
+        specs = [parse_name_spec(text) for text in options.names]
+    except ValueError as exc:
+        return _fail(str(exc))
+    try:
+        data = _load_data(options)
+    except (ConfigError, DataError) as exc:
+        return _fail(str(exc))
+    for test in which_tests_read(data["lookups"], specs):
+        print(printable(test))
     return 0

@@ -313,4 +313,30 @@ def install(
     finder.note_already_imported()
     sys.meta_path.insert(0, finder)
     _installed = ImportHook(finder, chosen, warning)
+    from .postimport import when_imported
+
+    when_imported("importlib.util", _track_file_location_specs)
     return _installed
+
+
+def _track_file_location_specs(util: types.ModuleType) -> None:
+    """Modules loaded by path (``spec_from_file_location`` + ``module_from_spec``,
+    pytest's ``--import-mode=importlib``, plugin loaders) never ask ``sys.meta_path``:
+    give their specs the same treatment as the finder's."""
+    original = util.spec_from_file_location
+    if getattr(original, "_globalhook_wrapper", False):
+        return
+
+    def spec_from_file_location(name, location=None, *args, **kwargs):
+        spec = original(name, location, *args, **kwargs)
+        hook = _installed
+        if spec is not None and hook is not None and hook.installed:
+            finder = hook.finder
+            if finder.filter.wants(name, spec.origin):
+                spec = finder.track_spec(spec)
+        return spec
+
+    spec_from_file_location._globalhook_wrapper = True  # type: ignore[attr-defined]
+    spec_from_file_location.__wrapped__ = original  # type: ignore[attr-defined]
+    spec_from_file_location.__doc__ = original.__doc__
+    util.spec_from_file_location = spec_from_file_location

@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     _Table = Dict[str, _count]
     #: (module, file, first line, function, name, kind) -> count
-    _Key = Tuple[str, str, int, str, str, str]
+    _Key = Tuple[str, str, int, str, str, str, str]
 
 __all__ = ["TrackingDict", "Recorder", "RECORDER", "KINDS", "CORE", "is_tracking_dict"]
 
@@ -67,6 +67,14 @@ _store_counts: Dict[int, _Table] = {}
 _delete_counts: Dict[int, _Table] = {}
 _TABLES = (_global_counts, _builtin_counts, _missing_counts, _store_counts, _delete_counts)
 
+# Contexts (globalhook.context): each label has tables of its own, the shape of
+# _TABLES.  Switching rebinds the five per-kind names above, so the hot path
+# reads the current context's tables with no extra step; _TABLES itself always
+# stays the tables of "" (no context).  The compiled core caches per-code
+# tables, so it is told of every switch (a new epoch) and fetches them again.
+_context = ""
+_context_tables: Dict[str, Tuple[Dict[int, _Table], ...]] = {"": _TABLES}
+
 
 class _CodeRecord(_ref):
     """What is known of one code object that made a lookup, without keeping it alive.
@@ -76,7 +84,7 @@ class _CodeRecord(_ref):
     (the inner tables of every kind, and name -> module noted on first sight).
     """
 
-    __slots__ = ("code_id", "file", "line", "function", "tables", "owners")
+    __slots__ = ("code_id", "file", "line", "function", "tables", "owners", "contexts")
 
 
 #: code id -> record of that code object, for every code object alive that made a lookup.
@@ -85,7 +93,7 @@ _records: Dict[int, _CodeRecord] = {}
 _sites: Dict[int, FrozenSet[int]] = {}
 #: Records of code objects that died, waiting to be folded into _folded.
 _dead: List[_CodeRecord] = []
-#: (module, file, line, function, name, kind) -> count, for code objects that died.
+#: (module, file, line, function, name, kind, context) -> count, for code objects that died.
 _folded: Dict[_Key, int] = {}
 #: Guards _folded; taken by readers, never on the hot path nor in a weakref callback.
 _lock = allocate_lock()
@@ -95,6 +103,10 @@ _CodeType = type((lambda: None).__code__)
 _HAS_QUALNAME = hasattr(_CodeType, "co_qualname")  # 3.11+
 
 _MISSING = object()
+#: Serialises context switches (the hot path never takes it).
+_switch_lock = allocate_lock()
+#: Tells the compiled core that its cached per-code tables are stale (set by _select_core).
+_new_epoch = None
 #: Makes the counters: itertools.count, or the compiled core's Tally (same repr).
 _new_counter = _count
 _getframe = sys._getframe
@@ -123,6 +135,7 @@ def _record(code: CodeType) -> _CodeRecord:
     record.function = _str(code.co_qualname if _HAS_QUALNAME else code.co_name)
     record.tables = ({}, {}, {}, {}, {})
     record.owners = {}
+    record.contexts = None  # label -> inner tables, for the contexts it recorded in
     found = _records.setdefault(code_id, record)
     if found is record:
         for table, inner in zip(_TABLES, record.tables):
@@ -140,10 +153,46 @@ def _code_tables(code: CodeType) -> Tuple[_Table, ...]:
     record = _records.get(_id(code))
     if record is None:
         record = _record(code)
-    return record.tables
+    label = _context
+    return record.tables if not label else _tables_in_context(record, label)
 
 
-def _forget(record: _CodeRecord, _records=_records, _TABLES=_TABLES, _sites=_sites, _dead=_dead) -> None:
+def _tables_in_context(record: _CodeRecord, label: str) -> Tuple[_Table, ...]:
+    """Slow path, once per (code object, context): that context's inner tables."""
+    contexts = record.contexts
+    if contexts is None:
+        contexts = record.contexts = {}
+    tables = contexts.get(label)
+    if tables is None:
+        tables = contexts.setdefault(label, ({}, {}, {}, {}, {}))
+        for table, inner in zip(_context_tables[label], tables):
+            table.setdefault(record.code_id, inner)
+    return tables
+
+
+def switch_context(label: str) -> str:
+    """Make ``label`` the current context ("" for none); returns the previous label."""
+    global _context, _global_counts, _builtin_counts, _missing_counts, _store_counts, _delete_counts
+    with _switch_lock:
+        previous = _context
+        if label != previous:
+            tables = _context_tables.get(label)
+            if tables is None:
+                tables = _context_tables.setdefault(label, ({}, {}, {}, {}, {}))
+            _context = label
+            _global_counts, _builtin_counts, _missing_counts, _store_counts, _delete_counts = tables
+            if _new_epoch is not None:
+                _new_epoch()
+    return previous
+
+
+def current_context() -> str:
+    return _context
+
+
+def _forget(
+    record: _CodeRecord, _records=_records, _TABLES=_TABLES, _sites=_sites, _dead=_dead, _contexts=_context_tables
+) -> None:
     """Weak-reference callback: a code object is dying.
 
     CPython calls it before it frees the code, so the id leaves every table
@@ -157,6 +206,10 @@ def _forget(record: _CodeRecord, _records=_records, _TABLES=_TABLES, _sites=_sit
         return
     for table in _TABLES:
         table.pop(code_id, None)
+    if record.contexts:
+        for label in list(record.contexts):
+            for table in _contexts[label]:
+                table.pop(code_id, None)
     _sites.pop(code_id, None)
     _records.pop(code_id, None)
     _dead.append(record)
@@ -178,11 +231,20 @@ def _fold_dead(upto: Optional[int] = None) -> None:
     value = _counter_value
     for record in batch:
         owners = record.owners
-        for kind, inner in zip(KINDS, record.tables):
-            if inner:
-                for name, counter in inner.items():
-                    key = (owners.get(name, "<unknown>"), record.file, record.line, record.function, name, kind)
-                    folded[key] = get(key, 0) + value(counter)
+        for label, tables in _labelled_tables(record):
+            for kind, inner in zip(KINDS, tables):
+                if inner:
+                    for name, counter in inner.items():
+                        key = (owners.get(name, "<unknown>"), record.file, record.line, record.function, name, kind, label)
+                        folded[key] = get(key, 0) + value(counter)
+
+
+def _labelled_tables(record: _CodeRecord) -> List[Tuple[str, Tuple[_Table, ...]]]:
+    """(context label, inner tables) of one code object, "" first."""
+    found = [("", record.tables)]
+    if record.contexts:
+        found.extend(list(record.contexts.items()))
+    return found
 
 
 def _key_label(key: object) -> str:
@@ -217,7 +279,9 @@ def _first(kind: int, code: CodeType, name: object, namespace: dict) -> None:
     record = _records.get(_id(code))
     if record is None:
         record = _record(code)
-    _next(record.tables[kind].setdefault(name, _new_counter()))
+    label = _context
+    tables = record.tables if not label else _tables_in_context(record, label)
+    _next(tables[kind].setdefault(name, _new_counter()))
     owners = record.owners
     if name not in owners:
         owners.setdefault(name, _module_name(namespace))
@@ -374,7 +438,7 @@ class _PyTrackingDict(dict):
 
 
 #: The version of the C core's interface this file expects (GH_API in _ctracking.c).
-_C_API = 2
+_C_API = 3
 
 
 def _select_core() -> Tuple[str, type, Optional[str]]:
@@ -399,8 +463,9 @@ def _select_core() -> Tuple[str, type, Optional[str]]:
         # A stale build left next to newer sources: never mix the two.
         problem = "GLOBALHOOK_CORE=c: the compiled core is out of date; reinstall globalhook" if wanted == "c" else None
         return "python", _PyTrackingDict, problem
-    global _new_counter, _counter_value
+    global _new_counter, _counter_value, _new_epoch
     _ctracking.setup(_code_tables, _first, _load_sites)
+    _new_epoch = getattr(_ctracking, "new_epoch", None)
     _new_counter = _ctracking.Tally
     _counter_value = _ctracking.Tally.value.__get__
     return "c", _ctracking.TrackingDictBase, None
@@ -487,8 +552,8 @@ class Recorder:
 
     # -- reading -----------------------------------------------------------
 
-    def rows(self) -> List[Tuple[str, str, int, str, str, str, int]]:
-        """(module, file, line, function, name, kind, count) for everything so far, unsorted.
+    def rows(self) -> List[Tuple[str, str, int, str, str, str, str, int]]:
+        """(module, file, line, function, name, kind, context, count) for everything so far, unsorted.
 
         The same key can appear more than once (two code objects alike, or
         one alive and others that died); :meth:`lookups` sums them.
@@ -507,12 +572,14 @@ class Recorder:
         value = _counter_value
         for record in records:
             owners = record.owners
-            for kind, inner in zip(KINDS, record.tables):
-                if inner:
-                    for name, counter in list(inner.items()):  # one C call: other threads may add names
-                        count = value(counter)
-                        if count > 0:
-                            append((owners.get(name, "<unknown>"), record.file, record.line, record.function, name, kind, count))
+            for label, tables in _labelled_tables(record):
+                for kind, inner in zip(KINDS, tables):
+                    if inner:
+                        for name, counter in list(inner.items()):  # one C call: other threads may add names
+                            count = value(counter)
+                            if count > 0:
+                                module = owners.get(name, "<unknown>")
+                                append((module, record.file, record.line, record.function, name, kind, label, count))
         return rows
 
     def lookups(self) -> List[dict]:
@@ -529,23 +596,24 @@ class Recorder:
             result: List[dict] = []
             append = result.append
             last = None
-            for module, file, line, function, name, kind, count in rows:
-                key = (module, file, line, function, name, kind)
+            for module, file, line, function, name, kind, context, count in rows:
+                key = (module, file, line, function, name, kind, context)
                 if key == last:
                     result[-1]["count"] += count
                     continue
                 last = key
-                append(
-                    {
-                        "module": module,
-                        "function": function,
-                        "file": file,
-                        "line": line,
-                        "name": name,
-                        "kind": kind,
-                        "count": count,
-                    }
-                )
+                entry = {
+                    "module": module,
+                    "function": function,
+                    "file": file,
+                    "line": line,
+                    "name": name,
+                    "kind": kind,
+                    "count": count,
+                }
+                if context:
+                    entry["context"] = context
+                append(entry)
             return result
         finally:
             if enabled:
@@ -555,11 +623,11 @@ class Recorder:
         """The same rows with each ``co_name`` replaced by its qualified name (Python < 3.11)."""
         resolved: Dict[Tuple[str, int, str], str] = {}
         result = []
-        for module, file, line, function, name, kind, count in rows:
+        for module, file, line, function, name, kind, context, count in rows:
             qualname = resolved.get((file, line, function))
             if qualname is None:
                 qualname = resolved[file, line, function] = self._qualname(file, line, function)
-            result.append((module, file, line, qualname, name, kind, count))
+            result.append((module, file, line, qualname, name, kind, context, count))
         return result
 
     def reads(self, func: FunctionType) -> Dict[str, int]:
@@ -569,15 +637,16 @@ class Recorder:
         result: Dict[str, int] = {}
         if record is None or record() is not code:
             return result
-        for kind in (GLOBAL, BUILTIN, MISSING):
-            for name, counter in list(record.tables[kind].items()):
-                count = _counter_value(counter)
-                if count > 0:
-                    result[name] = result.get(name, 0) + count
+        for _, tables in _labelled_tables(record):
+            for kind in (GLOBAL, BUILTIN, MISSING):
+                for name, counter in list(tables[kind].items()):
+                    count = _counter_value(counter)
+                    if count > 0:
+                        result[name] = result.get(name, 0) + count
         return result
 
     def total(self) -> int:
-        return sum(row[6] for row in self.rows())
+        return sum(row[-1] for row in self.rows())
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -589,8 +658,9 @@ class Recorder:
             _fold_dead()
             for record in list(_records.values()):
                 if record.file == filename:
-                    for inner in record.tables:
-                        inner.clear()
+                    for _, tables in _labelled_tables(record):
+                        for inner in tables:
+                            inner.clear()
                     record.owners.clear()
             for key in [key for key in _folded if key[1] == filename]:
                 del _folded[key]
@@ -602,8 +672,9 @@ class Recorder:
             del _dead[:]
             _folded.clear()
             for record in records:
-                for inner in record.tables:
-                    inner.clear()
+                for _, tables in _labelled_tables(record):
+                    for inner in tables:
+                        inner.clear()
                 record.owners.clear()
 
 

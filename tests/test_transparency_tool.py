@@ -204,6 +204,17 @@ class TestCommandLine:
         assert args.package_names == list(tp.PACKAGES)
         assert args.strategies == ("native", "proxy")
 
+    def test_plugin_and_all(self, tp):
+        assert tp.parse_args(["--strategy", "plugin"]).strategies == ("plugin",)
+        assert tp.parse_args(["--strategy", "all"]).strategies == ("native", "proxy", "plugin")
+
+    def test_plugin_run_without_contexts_fails(self, tp):
+        result = make_result(tp, strategy="plugin", contexts=0)
+        assert not result.ok
+        assert "the plugin run recorded no per-test contexts" in result.problems()
+        assert make_result(tp, strategy="plugin", contexts=12).ok
+        assert tp.Result.from_json(make_result(tp, strategy="plugin", contexts=12).to_json()).contexts == 12
+
     def test_unknown_package_is_a_one_line_error(self, tp, capsys):
         with pytest.raises(SystemExit) as info:
             tp.parse_args(["--packages", "nosuchpkg"])

@@ -45,6 +45,8 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 REPO = Path(__file__).resolve().parent.parent
 STRATEGIES = ("native", "proxy")
+#: Not a strategy: the suite run with ``pytest --globalhook`` (the plugin, native strategy, per-test contexts).
+PLUGIN = "plugin"
 MIN_PYTHON = (3, 9)
 INDEX = "https://pypi.org/simple"
 
@@ -266,6 +268,8 @@ class Result:
     functions: int = 0
     #: For suites inside the package: tracked modules pytest also rewrote (None: not checked).
     rewritten: Optional[int] = None
+    #: For the plugin run: distinct test contexts recorded (None: not checked).
+    contexts: Optional[int] = None
     plain_seconds: float = 0.0
     tracked_seconds: float = 0.0
     error: Optional[str] = None
@@ -284,6 +288,7 @@ class Result:
             and self.lookups > 0
             and self.plain_status == self.tracked_status
             and self.rewritten != 0
+            and self.contexts != 0
         )
 
     def problems(self) -> List[str]:
@@ -294,6 +299,8 @@ class Result:
             found.append(f"pytest exit status {self.plain_status} plain, {self.tracked_status} tracked")
         if self.error is None and self.lookups == 0:
             found.append("the tracked run recorded no lookups in the package")
+        if self.error is None and self.contexts == 0:
+            found.append("the plugin run recorded no per-test contexts")
         if self.error is None and self.rewritten == 0:
             found.append("no tracked test module was rewritten by pytest's assertion rewriter")
         for test_id, before, after in self.differences:
@@ -307,6 +314,7 @@ class Result:
             plain=item["plain"], tracked=item["tracked"], plain_status=item["plain_status"],
             tracked_status=item["tracked_status"], differences=[tuple(d) for d in item["differences"]],
             lookups=item["lookups"], functions=item["functions"], rewritten=item.get("rewritten"),
+            contexts=item.get("contexts"),
             plain_seconds=item["plain_seconds"], tracked_seconds=item["tracked_seconds"], error=item["error"],
         )
 
@@ -324,6 +332,7 @@ class Result:
             "lookups": self.lookups,
             "functions": self.functions,
             "rewritten": self.rewritten,
+            "contexts": self.contexts,
             "plain_seconds": round(self.plain_seconds, 2),
             "tracked_seconds": round(self.tracked_seconds, 2),
             "ratio": None if self.ratio is None else round(self.ratio, 2),
@@ -632,6 +641,9 @@ def run_suite(python: Path, src: Path, package: Package, log: Path, label: str,
                    f"--junitxml={xml}", *package.tests]
     if tracked is None:
         cmd = [python, *pytest_args]
+    elif tracked[0] == PLUGIN:
+        includes = [arg for module in package.includes for arg in ("--globalhook-include", module)]
+        cmd = [python, *pytest_args, "--globalhook-data", tracked[1], *includes]
     else:
         strategy, data_file = tracked
         includes = [arg for module in package.includes for arg in ("--include", module)]
@@ -678,6 +690,8 @@ def check(package: Package, interpreter: Interpreter, strategies: Sequence[str],
             result.lookups, result.functions = lookup_stats(data, package.modules)
             if package.tests_inside:
                 result.rewritten = rewritten_modules(data, package.includes)
+            if result.strategy == PLUGIN:
+                result.contexts = len({e.get("context") for e in data.get("lookups", ()) if e.get("context")})
     except HarnessError as exc:
         for result in results:
             if result.error is None:
@@ -698,7 +712,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--python", action="append", metavar="VERSION|PATH",
                         help="interpreter: 3.12, 3.12.1, oldest, newest or an executable (repeatable; "
                         "default: every CPython 3.9+ of pyenv plus the current one)")
-    parser.add_argument("--strategy", choices=("native", "proxy", "both"), default="both")
+    parser.add_argument("--strategy", choices=("native", "proxy", PLUGIN, "both", "all"), default="both",
+                        help="how to track: native, proxy, both of them (default), plugin (pytest --globalhook), "
+                        "or all three")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument("--work", metavar="DIR", help="work folder (default: a temporary one, removed unless --keep)")
@@ -717,7 +733,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     if not names:
         parser.error("--packages: no package named")
     args.package_names = names
-    args.strategies = STRATEGIES if args.strategy == "both" else (args.strategy,)
+    args.strategies = {"both": STRATEGIES, "all": (*STRATEGIES, PLUGIN)}.get(args.strategy, (args.strategy,))
     return args
 
 

@@ -1,0 +1,93 @@
+"""Run a callback when a module is first imported, without importing it ourselves.
+
+globalhook patches a few standard-library functions (``importlib.util.
+spec_from_file_location``, so that modules loaded from a file path are
+tracked too).  Importing those modules at start-up would load modules the
+program never asked for, and those could then never be tracked; so the
+patch waits until the program imports the module itself.
+"""
+
+from __future__ import annotations
+
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from types import ModuleType
+    from typing import Callable, Dict, List
+
+__all__ = ["when_imported"]
+
+_pending: "Dict[str, List[Callable[[ModuleType], None]]]" = {}
+
+
+def when_imported(name: str, callback: "Callable[[ModuleType], None]") -> None:
+    """Call ``callback(module)`` once ``name`` is imported: now, if it already is."""
+    module = sys.modules.get(name)
+    if module is not None:
+        callback(module)
+        return
+    _pending.setdefault(name, []).append(callback)
+    if _FINDER not in sys.meta_path:
+        sys.meta_path.insert(0, _FINDER)
+
+
+class _AfterImportLoader:
+    """The module's own loader, then the callbacks; the module keeps its own loader."""
+
+    def __init__(self, loader, callbacks) -> None:
+        self._loader = loader
+        self._callbacks = callbacks
+
+    def create_module(self, spec):
+        create = getattr(self._loader, "create_module", None)
+        return create(spec) if create is not None else None
+
+    def exec_module(self, module) -> None:
+        spec = getattr(module, "__spec__", None)
+        if spec is not None and spec.loader is self:
+            spec.loader = self._loader
+        if getattr(module, "__loader__", None) is self:
+            module.__loader__ = self._loader
+        self._loader.exec_module(module)
+        for callback in self._callbacks:
+            callback(module)
+
+    def __getattr__(self, name: str):
+        return getattr(self._loader, name)
+
+
+class _PostImportFinder:
+    """In ``sys.meta_path`` only while some callback waits; asks the finders behind it."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in _pending:
+            return None
+        callbacks = _pending.pop(fullname)
+        if not _pending:
+            self._leave()
+        for finder in list(sys.meta_path):
+            if finder is self:
+                continue
+            find_spec = getattr(finder, "find_spec", None)
+            spec = find_spec(fullname, path, target) if find_spec is not None else None
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = _AfterImportLoader(spec.loader, callbacks)
+                return spec
+        _pending.setdefault(fullname, []).extend(callbacks)  # not found now: maybe later
+        if _FINDER not in sys.meta_path:
+            sys.meta_path.insert(0, _FINDER)
+        return None
+
+    def _leave(self) -> None:
+        try:
+            sys.meta_path.remove(self)
+        except ValueError:
+            pass
+
+    def invalidate_caches(self) -> None:
+        pass
+
+
+_FINDER = _PostImportFinder()

@@ -1,0 +1,223 @@
+"""pytest plugin: which globals each test reads (``pytest --globalhook``).
+
+Inactive unless asked for.  When active it installs the import hook before
+pytest imports conftest files and test modules (``pytest_load_initial_conftests``
+runs for installed plugins first), labels every lookup with the running
+test's node id and phase (``<node id>|setup``, ``|call``, ``|teardown``), and
+writes the data file when the session ends.  Under ``globalhook run -m
+pytest`` tracking is already on: the plugin only adds the labels.
+
+With pytest-xdist each worker is a process of its own: workers write
+per-process files under the controller's run id, and the controller folds
+them into the one data file after the last worker has finished.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+__all__ = ["pytest_addoption", "pytest_load_initial_conftests"]
+
+#: Set by the controlling pytest so that its xdist workers join its run.
+ENV_RUN = "GLOBALHOOK_PYTEST_RUN"
+
+_EMPTY = ""
+
+
+def pytest_addoption(parser: "pytest.Parser") -> None:
+    group = parser.getgroup("globalhook", "record the global names each test reads (globalhook)")
+    group.addoption(
+        "--globalhook",
+        action="append",
+        nargs="?",
+        const=_EMPTY,
+        default=None,
+        metavar="PKG",
+        help="track modules and label lookups per test; with PKG (repeatable), track PKG and "
+        "its submodules, else what [tool.globalhook] selects (default: modules under the "
+        "current directory, tests included)",
+    )
+    group.addoption("--globalhook-include", action="append", default=None, metavar="PAT", help="track modules matching PAT (repeatable)")
+    group.addoption("--globalhook-exclude", action="append", default=None, metavar="PAT", help="never track modules matching PAT (repeatable)")
+    group.addoption("--globalhook-data", default=None, metavar="FILE", help="data file to write (default: [tool.globalhook] data_file, or .globalhook.json)")
+    group.addoption("--globalhook-report", action="store_true", default=False, help="print what each test read at the end of the session")
+
+
+def _wanted(options) -> bool:
+    return bool(options.globalhook is not None or options.globalhook_include or options.globalhook_data or options.globalhook_report)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: "pytest.Config", parser: "pytest.Parser", args) -> None:
+    """Start tracking before conftest files and test modules are imported."""
+    options = early_config.known_args_namespace
+    session = _active_session()
+    if session is not None:
+        # Tracking is on already (globalhook run -m pytest, or the start-up
+        # hook): this process's session saves the data; we add test labels.
+        early_config.pluginmanager.register(_Labeller(session, owner=False), "globalhook-labeller")
+        return
+    if not _wanted(options):
+        return
+    try:
+        session = _start(options, early_config)
+    except _PluginError as exc:
+        raise pytest.UsageError(f"globalhook: {exc}") from None
+    early_config.pluginmanager.register(_Labeller(session, owner=True), "globalhook-labeller")
+
+
+def _active_session():
+    """The session tracking this process already, without importing globalhook's
+    machinery into every pytest run that does not use it."""
+    module = sys.modules.get("globalhook.session")
+    return module.current_session() if module is not None else None
+
+
+class _PluginError(Exception):
+    pass
+
+
+def _start(options, early_config):
+    from .config import ConfigError, load_config
+    from .modules import StrategyError
+    from .patterns import PatternError
+    from .session import Session
+
+    include = [p for p in (options.globalhook or ()) if p]
+    include += list(options.globalhook_include or ())
+    overrides = {
+        "include": include or None,
+        "exclude": options.globalhook_exclude,
+        "data_file": options.globalhook_data,
+    }
+    try:
+        config = load_config(overrides)
+    except ConfigError as exc:
+        raise _PluginError(str(exc)) from None
+    for warning in config.warnings:
+        print(f"globalhook: warning: {warning}", file=sys.stderr)
+    from .tracking import CORE_PROBLEM
+
+    if CORE_PROBLEM:
+        raise _PluginError(CORE_PROBLEM)
+
+    joined = os.environ.get(ENV_RUN, "")
+    worker = bool(os.environ.get("PYTEST_XDIST_WORKER")) and joined
+    if worker:
+        # An xdist worker: a per-process file under the controller's run id.
+        session = Session(config, None, primary=False, run_id=joined, root=str(early_config.rootpath))
+    else:
+        session = Session(config, ["-m", "pytest", *early_config.invocation_params.args], root=str(early_config.rootpath))
+        os.environ[ENV_RUN] = session.run_id
+    try:
+        session.start()
+    except (StrategyError, PatternError) as exc:
+        raise _PluginError(str(exc)) from None
+    return session
+
+
+class _Labeller:
+    """Sets the context to the running test and phase; saves when it owns the session."""
+
+    def __init__(self, session, owner: bool) -> None:
+        self.session = session
+        self.owner = owner
+        self.data = None
+
+    # -- labels ------------------------------------------------------------
+
+    def _phase(self, item, phase: str):
+        from .contexts import set_context
+
+        set_context(f"{item.nodeid}|{phase}")
+        try:
+            yield
+        finally:
+            set_context(_EMPTY)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_setup(self, item):
+        yield from self._phase(item, "setup")
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item):
+        yield from self._phase(item, "call")
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_teardown(self, item):
+        yield from self._phase(item, "teardown")
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(self, fixturedef, request):
+        """A fixture shared by many tests belongs to none of them."""
+        if fixturedef.scope == "function":
+            yield
+            return
+        from .contexts import get_context, set_context
+
+        previous = get_context()
+        set_context(_EMPTY)
+        try:
+            yield
+        finally:
+            set_context(previous)
+
+    # -- the end -----------------------------------------------------------
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session, exitstatus) -> None:
+        # trylast: on an xdist controller every worker has written its file by now;
+        # on a worker this runs before it tells the controller it has finished.
+        if not self.owner:
+            return
+        self.session.exit_code = int(exitstatus)
+        self.data = self.session.save()
+
+    def pytest_terminal_summary(self, terminalreporter, exitstatus, config) -> None:
+        if not config.getoption("globalhook_report") or os.environ.get("PYTEST_XDIST_WORKER"):
+            return
+        from .data import DataError, load
+
+        data = self.data
+        if data is None:
+            try:
+                data = load(self.session.config.data_file)
+            except DataError as exc:
+                terminalreporter.write_line(f"globalhook: {exc}")
+                return
+        terminalreporter.section("globalhook: global names read per test")
+        for line in summary_lines(data.get("lookups", ())):
+            terminalreporter.write_line(line)
+        terminalreporter.write_line(f"data: {self.session.config.data_file}  (globalhook report --by-context for every name)")
+
+
+def summary_lines(lookups) -> "list[str]":
+    """One line per test: the module globals it read, then counts of the rest."""
+    from .pertest import by_context, split_context
+
+    tests: dict = {}
+    for context, rows in by_context(lookups).items():
+        if not context:
+            continue
+        test = split_context(context)[0]
+        seen = tests.setdefault(test, {"global": set(), "builtin": set(), "missing": set()})
+        for (kind, module, name), _ in rows.items():
+            if kind in ("global", "attribute"):
+                seen["global"].add(f"{module}:{name}")
+            elif kind in seen:
+                seen[kind].add(name)
+    if not tests:
+        return ["no lookups were made inside tests"]
+    width = min(max(len(test) for test in tests), 60)
+    lines = []
+    for test in sorted(tests):
+        seen = tests[test]
+        globals_read = ", ".join(sorted(seen["global"])) or "-"
+        extra = f"  builtins {len(seen['builtin'])}"
+        if seen["missing"]:
+            extra += f"  missing {', '.join(sorted(seen['missing']))}"
+        lines.append(f"{test.ljust(width)}  {globals_read}{extra}")
+    return lines

@@ -1,0 +1,151 @@
+"""Contexts: every lookup counts for the context current when it happened."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+
+import globalhook
+from globalhook.contexts import context, get_context, set_context
+
+from conftest import entries
+
+
+@pytest.fixture(autouse=True)
+def no_context_left():
+    yield
+    set_context("")
+
+
+def test_counts_follow_the_current_context(src, install, unique) -> None:
+    src({f"{unique}.py": "LIMIT = 3\ndef limit():\n    return LIMIT\n"})
+    install(include=[unique])
+    module = __import__(unique)
+    module.limit()
+    with context("first"):
+        module.limit()
+        module.limit()
+    with context("second"):
+        module.limit()
+    module.limit()
+    with context("first"):  # back again: same tables, counts add up
+        module.limit()
+    found = {e.get("context", ""): e["count"] for e in entries(unique, function="limit", name="LIMIT")}
+    assert found == {"": 2, "first": 3, "second": 1}
+
+
+def test_context_manager_restores_and_nests() -> None:
+    assert get_context() == ""
+    with context("outer"):
+        with context("inner"):
+            assert get_context() == "inner"
+        assert get_context() == "outer"
+    assert get_context() == ""
+    assert set_context("x") == ""
+    assert set_context("y") == "x"
+
+
+def test_label_must_be_a_str() -> None:
+    with pytest.raises(TypeError, match="must be a str"):
+        set_context(3)  # type: ignore[arg-type]
+
+
+def test_threads_count_for_the_process_wide_context(src, install, unique) -> None:
+    src({f"{unique}.py": "N = 1\ndef n():\n    return N\n"})
+    install(include=[unique])
+    module = __import__(unique)
+
+    def work() -> None:
+        for _ in range(1000):
+            module.n()
+
+    with context("test-a"):
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    found = {e.get("context", ""): e["count"] for e in entries(unique, function="n", name="N")}
+    assert found == {"test-a": 4000}
+
+
+def test_reads_sums_every_context(src, install, unique) -> None:
+    src({f"{unique}.py": "K = 1\ndef k():\n    return K + len([])\n"})
+    install(include=[unique])
+    module = __import__(unique)
+    module.k()
+    with context("c"):
+        module.k()
+    assert globalhook.reads(module.k) == {"K": 2, "len": 2}
+
+
+def test_public_api_names() -> None:
+    assert globalhook.context is context
+    assert globalhook.set_context is set_context
+
+
+def test_run_m_pytest_gains_per_test_contexts(tmp_path) -> None:
+    (tmp_path / "mod.py").write_text("VALUE = 1\ndef value():\n    return VALUE\n")
+    (tmp_path / "test_mod.py").write_text(
+        "import mod\n\ndef test_one():\n    assert mod.value() == 1\n\ndef test_two():\n    mod.value(); mod.value()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GLOBALHOOK_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "globalhook", "run", "--include", "mod", "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads((tmp_path / ".globalhook.json").read_text())
+    found = {
+        e.get("context", ""): e["count"]
+        for e in data["lookups"]
+        if e["module"] == "mod" and e["function"] == "value" and e["name"] == "VALUE"
+    }
+    assert found == {"test_mod.py::test_one|call": 1, "test_mod.py::test_two|call": 2}
+
+
+def test_modules_loaded_by_file_location_are_tracked(tmp_path, install, unique) -> None:
+    """spec_from_file_location + module_from_spec never ask sys.meta_path (pytest's importlib mode)."""
+    import importlib.util
+
+    path = tmp_path / f"{unique}.py"
+    path.write_text("X = 1\ndef x():\n    return X\n")
+    install(include=[unique])
+    spec = importlib.util.spec_from_file_location(unique, str(path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.x()
+    assert [e["count"] for e in entries(unique, function="x", name="X")] == [1]
+    assert module.__dict__ is module.x.__globals__
+
+
+def test_file_location_specs_of_other_modules_are_left_alone(tmp_path, install, unique) -> None:
+    import importlib.util
+
+    path = tmp_path / f"{unique}.py"
+    path.write_text("X = 1\ndef x():\n    return X\n")
+    install(include=["nothing_like_it"])
+    spec = importlib.util.spec_from_file_location(unique, str(path))
+    assert type(spec.loader).__name__ == "SourceFileLoader"
+
+
+def test_counts_of_freed_code_keep_their_context(src, install, unique) -> None:
+    import gc
+
+    src({f"{unique}.py": "V = 1\ndef make():\n    return eval('lambda: V')\n"})
+    install(include=[unique])
+    module = __import__(unique)
+    with context("ctx-a"):
+        func = module.make()
+        func()
+        func()
+    func()
+    del func
+    gc.collect()
+    found = {(e.get("context", ""), e["count"]) for e in entries(unique, function="<lambda>", name="V")}
+    assert found == {("ctx-a", 2), ("", 1)}
