@@ -24,9 +24,14 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import Callable, Optional, Tuple
 
 from .tracking import RECORDER, TrackingDict
+
+TYPE_CHECKING = False  # not from typing: imported before the program starts
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Callable, Optional, Tuple
+
+    ModuleFactory = Callable[[str], types.ModuleType]
 
 __all__ = [
     "STRATEGIES",
@@ -40,9 +45,6 @@ __all__ = [
 ]
 
 STRATEGIES = ("native", "proxy")
-
-ModuleFactory = Callable[[str], types.ModuleType]
-
 
 class StrategyError(RuntimeError):
     """No strategy can track lookups on this interpreter."""

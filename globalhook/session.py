@@ -20,32 +20,43 @@ a per-process file (``<data file>.<host>.<pid>.<random>``) for the primary or
 from __future__ import annotations
 
 import atexit
-import datetime
 import os
-import socket
 import sys
-import threading
-import uuid
-from typing import List, Optional, Sequence
+import time
+from _thread import allocate_lock
 
 from . import __version__, multiproc, sigterm
-from .config import Config
-from .data import DataError, combine, make_data, part_path, save
-from .finder import ImportHook, install
-from .limits import unobservable
+from .finder import install
 from .tracking import CORE, RECORDER
+
+TYPE_CHECKING = False  # not from typing: imported before the program starts
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Callable, List, Optional, Sequence
+
+    from .config import Config
+    from .finder import ImportHook
 
 __all__ = ["Session", "current_session"]
 
-_current: Optional["Session"] = None
+_current: "Optional[Session]" = None
 
 
-def current_session() -> Optional["Session"]:
+def current_session() -> "Optional[Session]":
     return _current
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    """UTC, as ``datetime.now(timezone.utc).isoformat(timespec="seconds")`` writes it."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+
+
+def _host() -> str:
+    try:
+        return os.uname().nodename
+    except AttributeError:  # pragma: no cover - Windows
+        import socket
+
+        return socket.gethostname()
 
 
 class Session:
@@ -53,43 +64,45 @@ class Session:
 
     def __init__(
         self,
-        config: Config,
-        command: Optional[Sequence[str]] = None,
+        config: "Config",
+        command: "Optional[Sequence[str]]" = None,
         *,
         primary: bool = True,
-        run_id: Optional[str] = None,
-        root: Optional[str] = None,
+        run_id: "Optional[str]" = None,
+        root: "Optional[str]" = None,
     ) -> None:
         self.config = config
         self.command = list(command) if command is not None else None
         self.primary = primary
-        self.run_id = run_id or uuid.uuid4().hex
+        self.run_id = run_id or os.urandom(16).hex()
         self.root = root
-        self.hook: Optional[ImportHook] = None
+        self.hook: "Optional[ImportHook]" = None
         self.started = _now()
-        self.exit_code: Optional[int] = None
-        self.notes: List[str] = []
+        self.exit_code: "Optional[int]" = None
+        self.notes: "List[str]" = []
+        #: Asked when the data is saved, each for a note or None (work not worth doing at start).
+        self.note_checks: "List[Callable[[], Optional[str]]]" = []
         self._pid = os.getpid()
         self._saved = False
         self._saving = False
         self._sigterm_pending = False
-        self._lock = threading.Lock()
-        self._part: Optional[str] = None
+        self._lock = allocate_lock()
+        self._part: "Optional[str]" = None
 
     # -- starting ------------------------------------------------------------
 
-    def start(self) -> ImportHook:
+    def start(self) -> "ImportHook":
         global _current
+        multiproc.patch_when_imported()  # first, so that the finder goes in front of it
         self.hook = install(self.config.include, self.config.exclude, self.config.strategy, self.root)
         if self.hook.warning:
             print(self.hook.warning, file=sys.stderr)
         _current = self
-        atexit.register(self.save)
+        atexit.register(self._save_at_exit)
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(
                 before=sigterm.hold_for_fork, after_in_parent=sigterm.release_after_fork, after_in_child=self._after_fork
             )
-        multiproc.patch()
         sigterm.install_handler()
         return self.hook
 
@@ -102,13 +115,15 @@ class Session:
         self._saved = False
         self._saving = False
         self._sigterm_pending = False
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self._part = None
         self.started = _now()
 
     # -- saving ----------------------------------------------------------------
 
     def run_info(self) -> dict:
+        from .limits import unobservable
+
         return {
             "globalhook": __version__,
             "python": ".".join(map(str, sys.version_info[:3])),
@@ -117,17 +132,19 @@ class Session:
             "core": CORE,
             "command": self.command if self.command is not None else list(sys.argv),
             "cwd": os.getcwd(),
-            "host": socket.gethostname(),
+            "host": _host(),
             "pid": os.getpid(),
             "run_id": self.run_id,
             "started": self.started,
             "finished": _now(),
             "exit_code": self.exit_code,
             "unobservable": unobservable(),
-            "notes": list(self.notes),
+            "notes": self.notes + [note for note in (check() for check in self.note_checks) if note],
         }
 
     def data(self) -> dict:
+        from .data import make_data
+
         not_tracked = [{"module": name, "reason": reason} for name, reason in sorted(RECORDER.not_tracked.items())]
         return make_data(RECORDER.lookups(), self.run_info(), not_tracked)
 
@@ -135,6 +152,8 @@ class Session:
         """Write this process's data once; safe to call from any exit path."""
         if not self._begin_write(final=True):
             return
+        from .data import DataError
+
         try:
             data = self.data()
             if self.primary:
@@ -152,10 +171,33 @@ class Session:
 
             sys.stderr.write(text_report(data))
 
+    def _save_at_exit(self) -> None:
+        """The ``atexit`` save, leaving an unhandled ``KeyboardInterrupt`` to end the process.
+
+        CPython remembers that the program ended with an unhandled
+        ``KeyboardInterrupt`` (and then dies by SIGINT after finalising) in a
+        flag that every ``eval``/``exec`` of a string clears, and saving may
+        import modules that do that (``collections.namedtuple``).  The
+        interpreter set ``sys.last_value`` when it printed the exception: if
+        that is a ``KeyboardInterrupt``, the flag is set again by raising one
+        through ``exec`` of a string, exactly as the interpreter set it.
+        """
+        interrupted = type(getattr(sys, "last_value", None)) is KeyboardInterrupt
+        try:
+            self.save()
+        finally:
+            if interrupted:
+                try:
+                    exec("raise KeyboardInterrupt", {})
+                except KeyboardInterrupt:
+                    pass
+
     def flush(self) -> None:
         """Write this (non-primary) process's data so far; later saves overwrite it."""
         if self.primary or not self._begin_write(final=False):
             return
+        from .data import DataError
+
         try:
             self._write_part(self.data())
         except DataError as exc:
@@ -179,6 +221,8 @@ class Session:
 
     def _write_part(self, data: dict) -> None:
         """This process's own file, under one name for its whole life."""
+        from .data import part_path, save
+
         if self._part is None:
             self._part = part_path(self.config.data_file)
         with sigterm.held():
@@ -186,6 +230,8 @@ class Session:
 
     def _save_combined(self, data: dict) -> dict:
         """The primary's data plus the per-process files of this run, as one file."""
+
+        from .data import combine
 
         def ours(part: dict) -> bool:
             return any(run.get("run_id") == self.run_id for run in part["runs"])

@@ -14,12 +14,15 @@ plain Python would have died of.  The forking thread holds SIGTERM off across
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import sys
-import threading
-from typing import Iterator, Optional
+from _thread import _local
+
+import _signal as signal  # not signal.py, which imports enum (and more) for the program
+
+TYPE_CHECKING = False  # not from typing: imported before the program starts
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Optional
 
 __all__ = [
     "install_handler",
@@ -33,17 +36,20 @@ __all__ = [
 ]
 
 
+def _is_default(handler: object) -> bool:
+    """``handler`` is SIG_DFL (``_signal`` gives plain ints, ``signal`` an IntEnum)."""
+    return isinstance(handler, int) and handler == signal.SIG_DFL
+
+
 def install_handler() -> None:
     """Handle SIGTERM (save, then die by it) where it still has its default action."""
-    if threading.current_thread() is not threading.main_thread():
-        return
     if "--multiprocessing-fork" in sys.argv:
         return  # a multiprocessing spawn child: keeps the default action (see multiproc)
     try:
-        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        if not _is_default(signal.getsignal(signal.SIGTERM)):
             return  # the program (or its host) handles it: leave it alone
         signal.signal(signal.SIGTERM, _on_sigterm)
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - no SIGTERM here
+    except (ValueError, OSError, AttributeError):  # not the main thread, or no SIGTERM here
         pass
 
 
@@ -75,25 +81,25 @@ def drop_handler() -> None:
         pass
 
 
-@contextlib.contextmanager
-def held() -> Iterator[None]:
+class held:
     """Hold off a default-action SIGTERM while a file is written, then let it in.
 
     Where our handler is installed it defers SIGTERM itself; where SIGTERM
     still kills at once (multiprocessing children), blocking it for the few
     milliseconds of a write keeps a half-written file from being left behind.
     """
-    previous = block_default()
-    try:
-        yield
-    finally:
-        if previous is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+    def __enter__(self) -> None:
+        self._previous = block_default()
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._previous is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._previous)
 
 
-def block_default() -> Optional[set]:
+def block_default() -> "Optional[set]":
     """Block SIGTERM in this thread if it still kills at once; the mask to restore, or None."""
-    if hasattr(signal, "pthread_sigmask") and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+    if hasattr(signal, "pthread_sigmask") and _is_default(signal.getsignal(signal.SIGTERM)):
         return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     return None
 
@@ -105,7 +111,7 @@ def block_default() -> Optional[set]:
 # forking thread holds SIGTERM off across fork(); the child switches to the
 # default action first and then lets any held SIGTERM in.
 # Per thread: two threads may fork at once, and a mask is a thread's own.
-_fork_masks = threading.local()
+_fork_masks = _local()
 
 
 def hold_for_fork() -> None:

@@ -19,21 +19,22 @@ number of lookups.  Only names and counts are kept, never values.
 
 from __future__ import annotations
 
-import dis
 import os
 import sys
-import threading
+from _thread import allocate_lock
 from itertools import count as _count
-from types import CodeType, FunctionType
-from typing import Dict, FrozenSet, Iterator, List, Optional, Tuple
+from types import CodeType
 
-__all__ = ["TrackingDict", "Recorder", "RECORDER", "KINDS", "CORE", "is_tracking_dict"]
+TYPE_CHECKING = False  # not from typing: imported before the program starts
+if TYPE_CHECKING:  # pragma: no cover
+    from types import FunctionType
+    from typing import Dict, FrozenSet, Iterator, List, Optional, Tuple
+
+    __all__ = ["TrackingDict", "Recorder", "RECORDER", "KINDS", "CORE", "is_tracking_dict"]
 
 #: Kinds of lookup, in report order.  New kinds are added at the end.
 KINDS = ("global", "builtin", "missing", "store", "delete")
 GLOBAL, BUILTIN, MISSING, STORE, DELETE = range(len(KINDS))
-
-_Table = Dict[object, "_count"]
 
 # Per kind: id(code) -> {name: counter}.  Module globals (an exact dict, so
 # the hot path's own global reads stay specialised).  Inner tables are made
@@ -98,14 +99,22 @@ def _load_sites(code: CodeType) -> FrozenSet[int]:
     """
     found = _sites.get(_id(code))
     if found is None:
+        # opcode, not dis: dis loads collections, io and more, which the
+        # program could then no longer track (this runs before it starts).
+        import opcode
+
         offsets = set()
         prefix: List[int] = []
-        for instruction in dis.get_instructions(code):
-            if instruction.opname == "EXTENDED_ARG":
-                prefix.append(instruction.offset)
+        raw, opnames = code.co_code, opcode.opname
+        for offset in range(0, len(raw), 2):
+            opname = opnames[raw[offset]]
+            if opname == "CACHE":
+                continue  # 3.11+: inline caches, which dis skips too
+            if opname == "EXTENDED_ARG":
+                prefix.append(offset)
                 continue
-            if instruction.opname in _LOAD_OPS:
-                offsets.add(instruction.offset)
+            if opname in _LOAD_OPS:
+                offsets.add(offset)
                 offsets.update(prefix)
             prefix = []
         _codes.setdefault(_id(code), code)
@@ -263,7 +272,7 @@ class Recorder:
         #: id(code) -> (code, qualified name); the code is kept so the id stays its own.
         self._qualnames: Dict[int, Tuple[CodeType, str]] = {}
         self._by_file: Dict[str, Dict[Tuple[int, str], str]] = {}
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         #: module name -> reason it matched the patterns but is not tracked.
         self.not_tracked: Dict[str, str] = {}
 
