@@ -17,9 +17,14 @@ import os
 import re
 import socket
 import uuid
-from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Tuple
 
 from .atomic import write_atomically
+
+TYPE_CHECKING = False  # not from typing (see globalhook/__init__.py)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Tuple
+
+    LookupKey = Tuple[str, str, str, int, str, str, str]
 
 __all__ = [
     "FORMAT",
@@ -46,8 +51,6 @@ KINDS = ("global", "builtin", "missing", "store", "delete")
 #: Lookup fields that must be strings, and the integer fields with their minimum.
 _STR_FIELDS = ("module", "function", "file", "name", "kind")
 _INT_FIELDS = (("line", 0), ("count", 1))
-
-LookupKey = Tuple[str, str, str, int, str, str, str]
 
 
 class DataError(Exception):

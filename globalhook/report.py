@@ -14,17 +14,20 @@ import fnmatch
 import json
 import os
 import re
-from typing import Any, Callable, Dict, Iterable, List, Sequence, Tuple
 
 from globalhook.data import KINDS
+
+TYPE_CHECKING = False  # not from typing (see globalhook/__init__.py)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Dict, Iterable, List, Sequence, Tuple
+
+    # (file, line, function) identifies a function within a module.
+    FunctionKey = Tuple[str, int, str]
 
 __all__ = ["text_report", "json_report"]
 
 _WILDCARD = re.compile(r"[*?\[]")
 _KIND_ORDER = {kind: index for index, kind in enumerate(KINDS)}
-
-# (file, line, function) identifies a function within a module.
-FunctionKey = Tuple[str, int, str]
 
 
 def _module_matcher(patterns: Sequence[str]) -> Callable[[str], bool]:

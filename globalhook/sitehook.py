@@ -27,7 +27,9 @@ import stat
 import sys
 import sysconfig
 from importlib.machinery import PathFinder
-from typing import Any, Dict, Optional, Tuple
+TYPE_CHECKING = False  # not from typing (see globalhook/__init__.py)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Dict, Optional, Tuple
 
 from .atomic import write_atomically
 
