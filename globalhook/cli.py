@@ -163,8 +163,11 @@ def prepare_run(argv: "Sequence[str]") -> "Union[int, Tuple[Program, Session]]":
     from .runner import NoSource, prepare_module, prepare_path
     from .session import Session
 
+    if installed_hook() is not None:
+        return _fail("tracking is already on in this process (globalhook.install()): run cannot start another hook")
     command = ["-m", module, *program_args] if module else [script, *program_args]
-    session = Session(config, command, root=os.getcwd())
+    outer_run_id = _outer_run_id(config.data_file)
+    session = Session(config, command, root=os.getcwd(), primary=outer_run_id is None, run_id=outer_run_id)
     _hand_to_children(session)
     try:
         hook = session.start()
@@ -190,6 +193,42 @@ def prepare_run(argv: "Sequence[str]") -> "Union[int, Tuple[Program, Session]]":
         session.exit_code = 1
         raise
     return program, session
+
+
+def _outer_run_id(data_file: str) -> "Optional[str]":
+    """The run id of the ``globalhook run`` this one runs inside, if both write ``data_file``.
+
+    A run nested in another (its program runs ``globalhook run`` again) that
+    writes the same data file joins the outer run: it writes a per-process
+    file the outer run folds in, rather than a data file the outer run would
+    then replace.  With another data file it is a run of its own.
+    """
+    from .config import ConfigError, from_json
+    from .startup import ENV_START
+
+    value = os.environ.get(ENV_START, "").strip()
+    if not value.startswith("{"):
+        return None
+    try:
+        outer, extra = from_json(value, ENV_START)
+    except ConfigError:
+        return None
+    run_id = extra.get("run_id")
+    return run_id if isinstance(run_id, str) and run_id and outer.data_file == data_file else None
+
+
+def _stop_start_up_session() -> None:
+    """globalhook's own commands never track themselves.
+
+    The start-up hook leaves them alone, but where it could not tell (Python
+    3.9 outside Linux starts ``-m globalhook`` with ``sys.argv == ['-m']``)
+    it may have started a session in this process: it is abandoned here,
+    before it wrote anything.
+    """
+    session_module = sys.modules.get("globalhook.session")
+    session = session_module.current_session() if session_module is not None else None
+    if session is not None:
+        session.abandon()
 
 
 def _hand_to_children(session: "Session") -> None:
@@ -342,6 +381,9 @@ _COMMANDS = {
 
 
 def main(argv: "Optional[Sequence[str]]" = None) -> int:
+    """The ``globalhook`` command; ``argv`` None means this process is the command."""
+    if argv is None:
+        _stop_start_up_session()
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
         print(

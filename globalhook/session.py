@@ -106,8 +106,29 @@ class Session:
         sigterm.install_handler()
         return self.hook
 
+    def abandon(self) -> None:
+        """Stop without writing anything, as if this session had never started.
+
+        For a run that cannot start its program (nothing of it ran, so the
+        last run's data must stay as it is), and for globalhook's own commands
+        in a process the start-up hook activated.
+        """
+        global _current
+        with self._lock:
+            self._saved = True  # nothing is ever written by this session now
+        atexit.unregister(self._save_at_exit)
+        if self.hook is not None:
+            self.hook.uninstall()
+        sigterm.drop_handler()
+        RECORDER.clear()
+        RECORDER.not_tracked.clear()
+        if _current is self:
+            _current = None
+
     def _after_fork(self) -> None:
         """In a forked child: start empty, save to a per-process file, SIGTERM kills."""
+        if _current is not self:
+            return  # abandoned (os.register_at_fork cannot be undone)
         sigterm.default_in_child()
         RECORDER.clear()
         self.primary = False
