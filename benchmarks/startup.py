@@ -1,8 +1,11 @@
 """Start-up cost of the installed hook when it is not activated.
 
 Makes two throwaway virtual environments that see this checkout, installs the
-start-up hook in one, and times ``python -c pass`` in each, interleaved, in a
-folder without and with a ``pyproject.toml``.  Prints medians and ratios
+start-up hook in one, and times ``python -c pass`` in each, interleaved, in
+folders without a ``pyproject.toml``, with one that does not mention
+globalhook, and with ones whose ``[tool.globalhook]`` does not enable
+tracking (no ``enabled`` key; ``enabled = false``; another tool's ``enabled =
+true``, which makes the hook parse the file).  Prints medians and ratios
 (hook / no hook); never compares times across runs.
 
     python benchmarks/startup.py [--runs 30]
@@ -41,7 +44,21 @@ def time_start(python: Path, cwd: Path, env: dict) -> float:
     return time.perf_counter() - start
 
 
-LABELS = {"no_pyproject": "no pyproject.toml", "pyproject": "pyproject.toml present"}
+#: Folder kind -> pyproject.toml content (None: no file).
+FOLDERS = {
+    "no_pyproject": None,
+    "pyproject": '[project]\nname = "x"\n',
+    "mentions": '[project]\nname = "x"\n\n[tool.globalhook]\ninclude = ["x"]\n',
+    "disabled": '[project]\nname = "x"\n\n[tool.globalhook]\nenabled = false\ninclude = ["x"]\n',
+    "other_enabled": '[project]\nname = "x"\n\n[tool.other]\nenabled = true\n\n[tool.globalhook]\ninclude = ["x"]\n',
+}
+LABELS = {
+    "no_pyproject": "no pyproject.toml",
+    "pyproject": "pyproject.toml present",
+    "mentions": "[tool.globalhook], no enabled",
+    "disabled": "enabled = false",
+    "other_enabled": "another tool's enabled = true",
+}
 
 
 def measure(runs: int) -> Dict[str, Dict[str, float]]:
@@ -52,11 +69,13 @@ def measure(runs: int) -> Dict[str, Dict[str, float]]:
         folder = Path(tmp)
         plain, hooked = make_venv(folder / "plain"), make_venv(folder / "hooked")
         subprocess.run([str(hooked), "-m", "globalhook", "install"], check=True, env=env, capture_output=True)
-        empty, with_pyproject = folder / "empty", folder / "project"
-        empty.mkdir()
-        with_pyproject.mkdir()
-        (with_pyproject / "pyproject.toml").write_text('[project]\nname = "x"\n')
-        for key, cwd in (("no_pyproject", empty), ("pyproject", with_pyproject)):
+        for key, content in FOLDERS.items():
+            cwd = folder / key
+            cwd.mkdir()
+            if content is not None:
+                (cwd / "pyproject.toml").write_text(content)
+        for key in FOLDERS:
+            cwd = folder / key
             times: Dict[str, List[float]] = {"plain": [], "hooked": []}
             for _ in range(runs):
                 times["plain"].append(time_start(plain, cwd, env))
@@ -72,7 +91,7 @@ def main() -> int:
     options = parser.parse_args()
     print(f"Python {sysconfig.get_python_version()}, {options.runs} runs each, median of `python -c pass`")
     for key, row in measure(options.runs).items():
-        print(f"  {LABELS[key]:24} no hook {row['untracked_s'] * 1000:6.2f} ms   "
+        print(f"  {LABELS[key]:30} no hook {row['untracked_s'] * 1000:6.2f} ms   "
               f"hook installed {row['hooked_s'] * 1000:6.2f} ms   ratio {row['ratio']:.3f}")
     return 0
 
