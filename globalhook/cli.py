@@ -160,9 +160,14 @@ def prepare_run(argv: "Sequence[str]") -> "Union[int, Tuple[Program, Session]]":
     from .finder import installed_hook
     from .modules import StrategyError
     from .patterns import PatternError
-    from .runner import NoSource, prepare_module, prepare_path
+    from .runner import NoSource, check_script, prepare_module, prepare_path
     from .session import Session
 
+    if script is not None:
+        try:
+            check_script(script)  # before anything starts: the last run's data stays as it is
+        except NoSource as exc:
+            return _fail(str(exc), exc.status)
     if installed_hook() is not None:
         return _fail("tracking is already on in this process (globalhook.install()): run cannot start another hook")
     command = ["-m", module, *program_args] if module else [script, *program_args]
@@ -183,8 +188,8 @@ def prepare_run(argv: "Sequence[str]") -> "Union[int, Tuple[Program, Session]]":
             program = prepare_module(module, program_args, new_module)
         else:
             program = prepare_path(script, program_args, new_module)  # type: ignore[arg-type]
-    except NoSource as exc:
-        session.exit_code = exc.status
+    except NoSource as exc:  # nothing of the program ran: the last run's data stays as it is
+        session.abandon()
         return _fail(str(exc), exc.status)
     except SystemExit as exc:  # a syntax error in the program, already reported
         session.exit_code = exc.code if isinstance(exc.code, int) else 1

@@ -650,13 +650,22 @@ class TestDataFileWhateverTheEnd:
         assert count(data, "__main__", "goodbye", "print", "builtin") == 1
         assert count(data, "__main__", "goodbye", "sys", "global") == 1
 
-    def test_missing_script_still_writes(self, tmp_path):
+    @pytest.mark.parametrize(
+        "args, status",
+        [(["no_such_script.py"], 2), (["-m", "no_such_module_here"], 1), (["-m", "json.no_such"], 1), (["empty_folder"], 1)],
+    )
+    def test_a_program_that_cannot_start_leaves_the_last_data_alone(self, tmp_path, args, status):
+        """A typo in the script name must not replace the last run's data with nothing."""
+        (tmp_path / "empty_folder").mkdir()
         data_file = tmp_path / "data.json"
-        globalhook_run(["no_such_script.py"], tmp_path, data_file=data_file)
-        data = load_data(data_file)
-        assert data["lookups"] == []
-        assert data["runs"][0]["exit_code"] == 2  # python's status for a script it cannot open
-        assert files_in(tmp_path) == {"data.json"}
+        write(tmp_path / "prog.py", "print('ran')\n")
+        assert globalhook_run(["prog.py"], tmp_path, data_file=data_file).returncode == 0
+        before = data_file.read_bytes()
+        result = globalhook_run(args, tmp_path, data_file=data_file)
+        assert result.returncode == status  # python's: 2 for a script it cannot open, 1 for -m
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+        assert data_file.read_bytes() == before
+        assert files_in(tmp_path) == {"prog.py", "data.json", "empty_folder"}
 
 
 POOL_SIGNAL_PROGRAM = """\
