@@ -153,16 +153,16 @@ def prepare_run(argv: "Sequence[str]") -> "Union[int, Tuple[Program, Session]]":
 
     if CORE_PROBLEM:
         return _fail(CORE_PROBLEM)
-    # Found out before the program runs, not after it (the data is written at exit).
-    if not os.path.isdir(os.path.dirname(config.data_file)):
-        return _fail(f"{config.data_file}: cannot write the data file: its folder does not exist")
-
     from .finder import installed_hook
     from .modules import StrategyError
     from .patterns import PatternError
     from .runner import NoSource, check_script, prepare_module, prepare_path
-    from .session import Session
+    from .session import Session, writable_problem
 
+    # Found out before the program runs, not after it (the data is written at exit).
+    problem = writable_problem(config.data_file)
+    if problem:
+        return _fail(problem)
     if script is not None:
         try:
             check_script(script)  # before anything starts: the last run's data stays as it is

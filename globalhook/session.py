@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .config import Config
     from .finder import ImportHook
 
-__all__ = ["Session", "current_session"]
+__all__ = ["Session", "current_session", "writable_problem"]
 
 _current: "Optional[Session]" = None
 
@@ -48,6 +48,30 @@ def current_session() -> "Optional[Session]":
 def _now() -> str:
     """UTC, as ``datetime.now(timezone.utc).isoformat(timespec="seconds")`` writes it."""
     return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+
+
+def writable_problem(data_file: str) -> "Optional[str]":
+    """Why ``data_file`` cannot be written, or None: found out by creating a file beside it.
+
+    Checked before the program runs, because the data is written when it
+    ends.  The probe is named as the save's temporary files are, never like a
+    per-process data file.
+    """
+    if not os.path.isdir(os.path.dirname(data_file)):
+        return f"{data_file}: cannot write the data file: its folder does not exist"
+    if os.path.isdir(data_file):
+        return f"{data_file}: cannot write the data file: it is a directory"
+    probe = f"{data_file}-{os.urandom(6).hex()}.tmp"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        return f"{data_file}: cannot write the data file ({exc.strerror or exc})"
+    os.close(fd)
+    try:
+        os.remove(probe)
+    except OSError:  # pragma: no cover - created a moment ago
+        pass
+    return None
 
 
 def _host() -> str:
@@ -169,10 +193,14 @@ class Session:
         not_tracked = [{"module": name, "reason": reason} for name, reason in sorted(RECORDER.not_tracked.items())]
         return make_data(RECORDER.lookups(), self.run_info(), not_tracked)
 
-    def save(self) -> None:
-        """Write this process's data once; safe to call from any exit path."""
+    def save(self) -> bool:
+        """Write this process's data once; safe to call from any exit path.
+
+        False when writing failed (said on stderr, in one line): the data is
+        then nowhere, since nothing else holds it.
+        """
         if not self._begin_write(final=True):
-            return
+            return True
         from .data import DataError
 
         try:
@@ -181,16 +209,19 @@ class Session:
                 data = self._save_combined(data)
             else:
                 self._write_part(data)
-                return
-        except DataError as exc:
-            print(f"globalhook: error: {exc}", file=sys.stderr)
-            return
+                return True
+        except Exception as exc:  # whatever went wrong, one line, never a traceback at exit
+            problem = str(exc) if isinstance(exc, DataError) else f"saving failed: {type(exc).__name__}: {exc}"
+            whose = "this run's" if self.primary else "this process's"
+            print(f"globalhook: error: {problem}; {whose} data was not saved anywhere", file=sys.stderr)
+            return False
         finally:
             self._end_write()
         if self.config.report:
             from .report import text_report
 
             sys.stderr.write(text_report(data))
+        return True
 
     def _save_at_exit(self) -> None:
         """The ``atexit`` save, leaving an unhandled ``KeyboardInterrupt`` to end the process.
@@ -205,13 +236,24 @@ class Session:
         """
         interrupted = type(getattr(sys, "last_value", None)) is KeyboardInterrupt
         try:
-            self.save()
+            saved = self.save()
         finally:
             if interrupted:
                 try:
                     exec("raise KeyboardInterrupt", {})
                 except KeyboardInterrupt:
                     pass
+        if not saved and self.primary and self.exit_code == 0:
+            # The program succeeded but its run's data is lost: say so in the
+            # exit status too.  atexit cannot change the status the
+            # interpreter exits with, so end the process here, as it would
+            # have ended, with the streams flushed.
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except Exception:
+                    pass
+            os._exit(2)
 
     def flush(self) -> None:
         """Write this (non-primary) process's data so far; later saves overwrite it."""

@@ -721,3 +721,43 @@ def test_forked_children_take_sigterm_default_and_parents_keep_their_mask(tmp_pa
     command = [sys.executable, "-W", "ignore::DeprecationWarning", "-m", "globalhook", "run", "--data-file", "data.json", "prog.py"]
     lines = sorted(run_in_own_group(command, tmp_path).splitlines())
     assert lines == ["main 0 []", "thread0 0 []", "thread1 0 []"]
+
+
+# -- a data file that cannot be written -------------------------------------------
+
+
+class TestUnwritableDataFile:
+    @pytest.mark.parametrize("where", ["sys", "missing folder", "a directory"])
+    def test_found_out_before_the_program_runs(self, tmp_path, where):
+        if where == "sys":
+            if not os.path.isdir("/sys"):
+                pytest.skip("no /sys here")
+            data_file = Path("/sys/globalhook-test.json")
+        elif where == "missing folder":
+            data_file = tmp_path / "no" / "such" / "d.json"
+        else:
+            data_file = tmp_path / "d.json"
+            data_file.mkdir()
+        write(tmp_path / "prog.py", "print('ran')\n")
+        result = globalhook_run(["prog.py"], tmp_path, data_file=data_file)
+        assert result.returncode == 2
+        assert result.stdout == ""  # the program did not run
+        assert result.stderr.count("\n") == 1 and str(data_file) in result.stderr
+        assert "Traceback" not in result.stderr
+        assert files_in(tmp_path) == ({"prog.py", "d.json"} if where == "a directory" else {"prog.py"})
+
+    @pytest.mark.parametrize("status", [0, 3])
+    def test_lost_at_exit_is_said_and_fails_a_successful_run(self, tmp_path, status):
+        """The folder disappears while the program runs: the data can go nowhere."""
+        (tmp_path / "out").mkdir()
+        write(tmp_path / "prog.py", f"""\
+            import shutil, sys
+            shutil.rmtree({str(tmp_path / 'out')!r})
+            print('ran')
+            sys.exit({status})
+            """)
+        result = globalhook_run(["prog.py"], tmp_path, data_file=tmp_path / "out" / "d.json")
+        assert result.stdout == "ran\n"
+        assert result.returncode == (2 if status == 0 else status)  # the program's own failure wins
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+        assert "not saved anywhere" in result.stderr and str(tmp_path / "out" / "d.json") in result.stderr
