@@ -668,11 +668,26 @@ class TestDataFileWhateverTheEnd:
         assert files_in(tmp_path) == {"prog.py", "data.json", "empty_folder"}
 
 
-POOL_SIGNAL_PROGRAM = """\
+# The real disposition of SIGTERM: globalhook's handler is hidden from
+# signal.getsignal(), so children are checked in /proc/self/status (SigCgt is
+# the mask of caught signals) where there is one.
+REAL_SIGTERM_DISPOSITION = """\
+import os, signal
+
+def sigterm_is_default():
+    try:
+        with open("/proc/self/status") as status:
+            caught = next(int(line.split()[1], 16) for line in status if line.startswith("SigCgt:"))
+    except OSError:
+        return signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    return not caught & (1 << (signal.SIGTERM - 1)) and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+"""
+
+POOL_SIGNAL_PROGRAM = REAL_SIGTERM_DISPOSITION + """\
 import multiprocessing, signal
 
 def disposition(_):
-    return signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    return sigterm_is_default()
 
 if __name__ == "__main__":
     with multiprocessing.get_context("fork").Pool(2) as pool:
@@ -687,17 +702,17 @@ def test_pool_workers_keep_default_sigterm(tmp_path):
     command = [sys.executable, "-m", "globalhook", "run", "--data-file", "data.json", "prog.py"]
     assert run_in_own_group(command, tmp_path) == "[True, True]\n"
     data = json.loads((tmp_path / "data.json").read_text())
-    # Both calls' lookups arrive (3 reads of `signal` each), saved before terminate().
-    assert sum(e["count"] for e in data["lookups"] if e["function"] == "disposition" and e["name"] == "signal") == 6
+    # Both calls' lookups arrive, saved before terminate().
+    assert sum(e["count"] for e in data["lookups"] if e["function"] == "disposition" and e["name"] == "sigterm_is_default") == 2
 
 
-FORK_SIGNAL_PROGRAM = """\
+FORK_SIGNAL_PROGRAM = REAL_SIGTERM_DISPOSITION + """\
 import os, signal, sys, threading
 
 def fork_and_report(label):
     pid = os.fork()
     if pid == 0:
-        ok = signal.getsignal(signal.SIGTERM) == signal.SIG_DFL and not signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        ok = sigterm_is_default() and not signal.pthread_sigmask(signal.SIG_BLOCK, [])
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     line = f"{label} {os.waitstatus_to_exitcode(status)} {sorted(signal.pthread_sigmask(signal.SIG_BLOCK, []))}"
@@ -761,3 +776,89 @@ class TestUnwritableDataFile:
         assert result.returncode == (2 if status == 0 else status)  # the program's own failure wins
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
         assert "not saved anywhere" in result.stderr and str(tmp_path / "out" / "d.json") in result.stderr
+
+
+# -- SIGTERM: globalhook's handler is invisible -------------------------------------
+
+
+CHAINING_PROGRAM = """\
+import atexit, os, signal, sys, time
+
+atexit.register(lambda: print("atexit ran", flush=True))
+
+def handler(signum, frame):
+    print("handler, previous:", previous, flush=True)
+    if GUARDED:
+        if callable(previous):
+            previous(signum, frame)
+    else:
+        previous(signum, frame)
+    sys.exit(0)
+
+def work():
+    return FACTOR
+
+FACTOR = 1
+print("before:", signal.getsignal(signal.SIGTERM), flush=True)
+previous = signal.signal(signal.SIGTERM, handler)
+print("installed:", signal.getsignal(signal.SIGTERM) is handler, flush=True)
+try:
+    work()
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(30)
+finally:
+    print("finally ran", flush=True)
+"""
+
+
+class TestSigterm:
+    @pytest.mark.parametrize("guarded", [True, False])
+    def test_a_handler_installed_by_the_program_chains_as_with_python(self, tmp_path, strategy, guarded):
+        """The program's handler calls the previous one, then exits: plain python shows it SIG_DFL."""
+        write(tmp_path / "prog.py", f"GUARDED = {guarded}\n" + CHAINING_PROGRAM)
+        plain = python(["prog.py"], tmp_path)
+        tracked = globalhook_run(["prog.py"], tmp_path, strategy, tmp_path / "data.json")
+        assert (tracked.returncode, tracked.stdout) == (plain.returncode, plain.stdout), tracked.stderr
+        assert normalise(tracked.stderr) == normalise(plain.stderr)
+        assert "finally ran" in plain.stdout and "atexit ran" in plain.stdout
+        data = load_data(tmp_path / "data.json")
+        assert count(data, "__main__", "work", "FACTOR", "global") == 1
+        assert data["runs"][0]["exit_code"] == plain.returncode
+
+    def test_a_handler_installed_before_globalhook_started_is_left_alone(self, tmp_path, strategy):
+        """A handler already there when globalhook starts (here from sitecustomize) is the previous one."""
+        site = tmp_path / "site"
+        write(site / "sitecustomize.py", """\
+            import signal
+            def early(signum, frame):
+                print("early handler", flush=True)
+            signal.signal(signal.SIGTERM, early)
+            """)
+        write(tmp_path / "prog.py", "GUARDED = True\n" + CHAINING_PROGRAM)
+        env = clean_env(PYTHONPATH=os.pathsep.join([str(site), REPO]))
+        plain = python(["prog.py"], tmp_path, env=env)
+        tracked = globalhook_run(["prog.py"], tmp_path, strategy, tmp_path / "data.json", env=env)
+        assert "early handler" in plain.stdout and plain.returncode == 0
+        assert (tracked.returncode, normalise(tracked.stdout)) == (plain.returncode, normalise(plain.stdout))
+
+    @pytest.mark.skipif(os.name != "posix", reason="death by signal is POSIX")
+    def test_default_action_set_again_by_the_program_still_saves(self, tmp_path, strategy):
+        write(tmp_path / "prog.py", """\
+            import os, signal
+            FACTOR = 1
+            def work():
+                return FACTOR
+            previous = signal.signal(signal.SIGTERM, lambda s, f: None)
+            signal.signal(signal.SIGTERM, previous)
+            print(signal.getsignal(signal.SIGTERM), flush=True)
+            work()
+            os.kill(os.getpid(), signal.SIGTERM)
+            print("not reached")
+            """)
+        plain = python(["prog.py"], tmp_path)
+        tracked = globalhook_run(["prog.py"], tmp_path, strategy, tmp_path / "data.json")
+        assert tracked.returncode == plain.returncode == -signal.SIGTERM
+        assert tracked.stdout == plain.stdout and "not reached" not in plain.stdout
+        data = load_data(tmp_path / "data.json")
+        assert count(data, "__main__", "work", "FACTOR", "global") == 1
+        assert data["runs"][0]["exit_code"] == -signal.SIGTERM  # not null: killed by SIGTERM
