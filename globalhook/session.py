@@ -169,13 +169,13 @@ class Session:
     def run_info(self) -> dict:
         from .limits import unobservable
 
-        return {
+        info = {
             "globalhook": __version__,
             "python": ".".join(map(str, sys.version_info[:3])),
             "implementation": sys.implementation.name,
             "strategy": self.hook.strategy if self.hook else None,
             "core": CORE,
-            "command": self.command if self.command is not None else list(sys.argv),
+            "command": self._recorded_command(),
             "cwd": os.getcwd(),
             "host": _host(),
             "pid": os.getpid(),
@@ -186,6 +186,20 @@ class Session:
             "unobservable": unobservable(),
             "notes": self.notes + [note for note in (check() for check in self.note_checks) if note],
         }
+        if info["command"] is None:
+            del info["command"]  # record_command = "none"
+        return info
+
+    def _recorded_command(self) -> "Optional[List[str]]":
+        """The command line, as ``record_command`` says: whole, program only, or not at all."""
+        command = list(self.command) if self.command is not None else list(sys.argv)
+        mode = getattr(self.config, "record_command", "full")
+        if mode == "none":
+            return None
+        if mode == "redacted":
+            keep = 2 if command[:1] == ["-m"] else 1
+            return command[:keep] + ["<redacted>"] * len(command[keep:])
+        return command
 
     def data(self) -> dict:
         from .data import make_data

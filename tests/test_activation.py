@@ -204,3 +204,45 @@ def test_a_child_ending_by_keyboard_interrupt_dies_by_sigint(venv, project):
     result = run([str(venv), "ki.py"], project)
     assert result.returncode == -2, result.stderr
     assert len(parts_in(project)) == 1
+
+
+@pytest.mark.parametrize(
+    "how, expected",
+    [
+        ({"option": "full"}, (["prog.py", "--token", "s3cret"], ["child.py", "s3cret"])),
+        ({"option": "redacted"}, (["prog.py", "<redacted>", "<redacted>"], ["child.py", "<redacted>"])),
+        ({"env": "none"}, (None, None)),
+        ({"toml": "redacted"}, (["prog.py", "<redacted>", "<redacted>"], ["child.py", "<redacted>"])),
+    ],
+)
+def test_record_command(venv, project, how, expected):
+    """runs[].command keeps the whole argv unless record_command says otherwise, in children too."""
+    (project / "child.py").write_text("import work\nwork.read()\n")
+    (project / "prog.py").write_text(
+        "import subprocess, sys, work\nwork.read()\n"
+        "subprocess.run([sys.executable, 'child.py', sys.argv[2]], check=True)\n"
+    )
+    options, env = [], {}
+    if "option" in how:
+        options = ["--record-command", how["option"]]
+    if "env" in how:
+        env = {"GLOBALHOOK_RECORD_COMMAND": how["env"]}
+    if "toml" in how:
+        (project / "pyproject.toml").write_text(f'[tool.globalhook]\nrecord_command = "{how["toml"]}"\n')
+    result = run([str(venv), "-m", "globalhook", "run", "--include", "work", *options, "prog.py", "--token", "s3cret"],
+                 project, **env)
+    assert result.returncode == 0, result.stderr
+    text = (project / ".globalhook.json").read_text()
+    runs = json.loads(text)["runs"]
+    assert len(runs) == 2
+    assert {tuple(r["command"]) if "command" in r else None for r in runs} == {
+        tuple(c) if c is not None else None for c in expected
+    }
+    if how.get("option") != "full":
+        assert "s3cret" not in text
+
+
+def test_record_command_bad_value_is_one_line(venv, project):
+    result = run([str(venv), "-m", "globalhook", "run", "--record-command", "some", "prog.py"], project)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "--record-command" in result.stderr and "redacted" in result.stderr

@@ -598,3 +598,26 @@ class TestStartUpActivation:
 
         with pytest.raises(ConfigError, match="^GLOBALHOOK_PROCESS_START: not a usable serialized config"):
             from_json(text, "GLOBALHOOK_PROCESS_START")
+
+
+class TestRecordCommand:
+    def test_default_is_the_whole_command(self, tmp_path: Path) -> None:
+        assert load(tmp_path).record_command == "full"
+
+    def test_every_source(self, tmp_path: Path) -> None:
+        write_pyproject(tmp_path, '[tool.globalhook]\nrecord_command = "none"\n')
+        assert load(tmp_path).record_command == "none"
+        assert load(tmp_path, environ={"GLOBALHOOK_RECORD_COMMAND": " redacted "}).record_command == "redacted"
+        assert load(tmp_path, cli={"record_command": "full"}, environ={"GLOBALHOOK_RECORD_COMMAND": "none"}).record_command == "full"
+
+    @pytest.mark.parametrize("value", ['"hidden"', "false", "1"])
+    def test_bad_value_names_the_key(self, tmp_path: Path, value: str) -> None:
+        write_pyproject(tmp_path, f"[tool.globalhook]\nrecord_command = {value}\n")
+        message = error(tmp_path)
+        assert "record_command" in message and str(tmp_path / "pyproject.toml") in message
+
+    def test_serialized_for_children(self, tmp_path: Path) -> None:
+        from globalhook.config import from_json, to_json
+
+        config = load(tmp_path, cli={"record_command": "redacted"})
+        assert from_json(to_json(config), "TEST")[0].record_command == "redacted"
