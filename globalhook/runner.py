@@ -126,19 +126,21 @@ def _display(exc: BaseException, tb: "Optional[types.TracebackType]") -> None:
 def _entry(filename: str, line: int, name: str, namespace: dict) -> "Callable":
     """A function ``(code, namespace)`` that runs ``exec`` from a frame that says
     it is ``name`` at ``filename:line``, with ``namespace`` as its globals."""
-    source = "\n" * (line - 1) + "def entry(code, namespace, exec=exec): exec(code, namespace)\n"
     scratch: dict = {}
+    source = "def entry(code, namespace, exec=exec): exec(code, namespace)\n"
     exec(compile(source, filename, "exec", dont_inherit=True), scratch)
     made = scratch["entry"]
-    renamed = {"co_name": name}
+    changes = {"co_name": name, "co_firstlineno": line}  # its one line is its first
     if sys.version_info >= (3, 11):
-        renamed["co_qualname"] = name
-    code = made.__code__.replace(**renamed)
-    return types.FunctionType(code, namespace, name, made.__defaults__)
+        changes["co_qualname"] = name
+    return types.FunctionType(made.__code__.replace(**changes), namespace, name, made.__defaults__)
 
 
 def _script_entry() -> "Callable":
-    # Plain python has no frame below a script: warnings then use sys, line 1.
+    # Plain python has no frame below a script: warnings then name sys
+    # (3.13+: "<sys>", line 0), with the globals of sys.
+    if sys.version_info >= (3, 13):
+        return _entry("<sys>", 0, "<module>", sys.__dict__)
     return _entry("sys", 1, "<module>", sys.__dict__)
 
 

@@ -862,3 +862,49 @@ class TestSigterm:
         data = load_data(tmp_path / "data.json")
         assert count(data, "__main__", "work", "FACTOR", "global") == 1
         assert data["runs"][0]["exit_code"] == -signal.SIGTERM  # not null: killed by SIGTERM
+
+
+# -- the frames below __main__ --------------------------------------------------------
+
+
+FRAMES_PROGRAM = """\
+import sys, traceback, warnings
+warnings.simplefilter("always")
+warnings.warn("at module level", stacklevel=2)
+def helper():
+    warnings.warn("from a helper", stacklevel=2)
+helper()
+try:
+    below = sys._getframe(1)
+except ValueError:
+    print("no frame below")
+else:
+    print("frame below:", below.f_globals is sys.__dict__ or below.f_globals.get("__name__"))
+traceback.print_stack(file=sys.stdout)
+"""
+
+
+class TestFramesBelowMain:
+    @pytest.mark.parametrize("how", ["script", "module"])
+    def test_warnings_are_attributed_as_with_python(self, tmp_path, how):
+        """stacklevel=2 at module level: python has no caller there and names sys (runpy under -m)."""
+        write(tmp_path / "prog.py", FRAMES_PROGRAM)
+        args = ["prog.py"] if how == "script" else ["-m", "prog"]
+        plain = python(args, tmp_path)
+        tracked = globalhook_run(args, tmp_path, data_file=tmp_path / "d.json")
+        assert tracked.returncode == plain.returncode == 0, tracked.stderr
+        assert tracked.stderr == plain.stderr
+        assert "globalhook" not in tracked.stderr
+
+    def test_few_frames_lie_below_the_program(self, tmp_path):
+        write(tmp_path / "prog.py", FRAMES_PROGRAM)
+        plain = python(["prog.py"], tmp_path)
+        tracked = globalhook_run(["prog.py"], tmp_path, data_file=tmp_path / "d.json")
+        assert "no frame below" in plain.stdout
+        # Known difference: a frame that passes for sys (README, Known differences).
+        assert "frame below: True" in tracked.stdout
+        plain_frames = plain.stdout.count('  File "')
+        tracked_frames = tracked.stdout.count('  File "')
+        # python -m globalhook: runpy's two, globalhook's __main__, cli.main and the one that calls exec.
+        assert tracked_frames - plain_frames <= 5, tracked.stdout
+        assert "globalhook/runner.py" not in tracked.stdout
