@@ -6,7 +6,9 @@ folders without a ``pyproject.toml``, with one that does not mention
 globalhook, and with ones whose ``[tool.globalhook]`` does not enable
 tracking (no ``enabled`` key; ``enabled = false``; another tool's ``enabled =
 true``, which makes the hook parse the file).  Prints medians and ratios
-(hook / no hook); never compares times across runs.
+(hook / no hook); never compares times across runs.  Besides wall-clock
+time it reports the CPU time (user + system) the processes used, which other
+work on a busy machine disturbs much less.
 
     python benchmarks/startup.py [--runs 30]
 """
@@ -38,10 +40,21 @@ def make_venv(root: Path) -> Path:
     return python
 
 
-def time_start(python: Path, cwd: Path, env: dict) -> float:
+def time_start(python: Path, cwd: Path, env: dict) -> "tuple[float, float]":
+    """(wall-clock seconds, CPU seconds) of one ``python -c pass``."""
     start = time.perf_counter()
-    subprocess.run([str(python), "-c", "pass"], cwd=cwd, env=env, check=True)
-    return time.perf_counter() - start
+    process = subprocess.Popen([str(python), "-c", "pass"], cwd=cwd, env=env)
+    if hasattr(os, "wait4"):
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status
+        cpu = usage.ru_utime + usage.ru_stime
+    else:  # pragma: no cover - Windows: no rusage, wall time only
+        process.wait()
+        cpu = float("nan")
+    wall = time.perf_counter() - start
+    if process.returncode != 0:
+        raise subprocess.CalledProcessError(process.returncode, process.args)
+    return wall, cpu
 
 
 #: Folder kind -> pyproject.toml content (None: no file).
@@ -76,12 +89,16 @@ def measure(runs: int) -> Dict[str, Dict[str, float]]:
                 (cwd / "pyproject.toml").write_text(content)
         for key in FOLDERS:
             cwd = folder / key
-            times: Dict[str, List[float]] = {"plain": [], "hooked": []}
+            times: Dict[str, List[float]] = {"plain": [], "hooked": [], "plain_cpu": [], "hooked_cpu": []}
             for _ in range(runs):
-                times["plain"].append(time_start(plain, cwd, env))
-                times["hooked"].append(time_start(hooked, cwd, env))
+                for which, python in (("plain", plain), ("hooked", hooked)):
+                    wall, cpu = time_start(python, cwd, env)
+                    times[which].append(wall)
+                    times[f"{which}_cpu"].append(cpu)
             a, b = statistics.median(times["plain"]), statistics.median(times["hooked"])
-            result[key] = {"untracked_s": a, "hooked_s": b, "ratio": b / a}
+            ca, cb = statistics.median(times["plain_cpu"]), statistics.median(times["hooked_cpu"])
+            result[key] = {"untracked_s": a, "hooked_s": b, "ratio": b / a,
+                           "untracked_cpu_s": ca, "hooked_cpu_s": cb, "cpu_ratio": cb / ca if ca else float("nan")}
     return result
 
 
@@ -92,7 +109,9 @@ def main() -> int:
     print(f"Python {sysconfig.get_python_version()}, {options.runs} runs each, median of `python -c pass`")
     for key, row in measure(options.runs).items():
         print(f"  {LABELS[key]:30} no hook {row['untracked_s'] * 1000:6.2f} ms   "
-              f"hook installed {row['hooked_s'] * 1000:6.2f} ms   ratio {row['ratio']:.3f}")
+              f"hook installed {row['hooked_s'] * 1000:6.2f} ms   ratio {row['ratio']:.3f}   "
+              f"CPU {row['untracked_cpu_s'] * 1000:5.1f} / {row['hooked_cpu_s'] * 1000:5.1f} ms, "
+              f"ratio {row['cpu_ratio']:.3f}")
     return 0
 
 

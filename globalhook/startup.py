@@ -103,23 +103,17 @@ def may_enable(raw: bytes) -> bool:
     """False when the bytes alone prove that no table can have ``enabled = true``.
 
     Without ``\\u``/``\\U`` escapes, a key or table name can only be spelled
-    out: no ``globalhook``, no ``enabled`` or no ``true`` means not enabled,
-    and so does an ``enabled`` that is everywhere assigned ``false``.  Any
-    doubt answers True (then the file is parsed).
+    out: no ``globalhook``, no ``true``, or an ``enabled`` that is everywhere
+    assigned ``false`` (spaces, tabs and quotes aside) means not enabled.
+    Any doubt answers True (then the file is parsed).  The start-up ``.pth``
+    line inlines this (:data:`globalhook.sitehook.MAY_ENABLE`).
     """
-    if b"\\u" in raw or b"\\U" in raw:
+    if len(raw) >= 1 << 24 or b"\\u" in raw or b"\\U" in raw:
         return True
-    if b"globalhook" not in raw or b"enabled" not in raw or b"true" not in raw:
+    if b"globalhook" not in raw or b"true" not in raw:
         return False
-    start = raw.find(b"enabled")
-    while start >= 0:
-        rest = raw[start + 7 : start + 40].lstrip(b"\"'").lstrip(b" \t")
-        if not rest.startswith(b"="):
-            return True
-        if not rest[1:].lstrip(b" \t").startswith(b"false"):
-            return True
-        start = raw.find(b"enabled", start + 7)
-    return False
+    squeezed = raw.translate(None, b" \t\"'")
+    return b"enabled" in squeezed.replace(b"enabled=false", b"")
 
 
 def _enabled(path: str, raw: bytes) -> bool:
