@@ -356,6 +356,122 @@ def _json_string(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
+def _read_json(text: str) -> object:
+    """``json.loads(text)``, without importing json for what :func:`to_json` writes.
+
+    Child processes read their config at start, before the program: objects,
+    arrays, strings, integers, true, false and null are read here; anything
+    else (floats, odd spacing...) goes to json itself.
+    """
+    try:
+        value, end = _json_value(text, _skip_json_space(text, 0))
+        if _skip_json_space(text, end) == len(text):
+            return value
+    except (_NotMine, IndexError):
+        pass
+    import json
+
+    return json.loads(text)
+
+
+class _NotMine(Exception):
+    pass
+
+
+_JSON_UNESCAPE = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+def _skip_json_space(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t\n\r":
+        pos += 1
+    return pos
+
+
+def _json_value(text: str, pos: int) -> "Tuple[object, int]":
+    char = text[pos]
+    if char == '"':
+        return _json_string_at(text, pos + 1)
+    if char == "{":
+        result: "Dict[str, object]" = {}
+        pos = _skip_json_space(text, pos + 1)
+        if text[pos] == "}":
+            return result, pos + 1
+        while True:
+            if text[pos] != '"':
+                raise _NotMine
+            key, pos = _json_string_at(text, pos + 1)
+            pos = _skip_json_space(text, pos)
+            if text[pos] != ":":
+                raise _NotMine
+            result[key], pos = _json_value(text, _skip_json_space(text, pos + 1))
+            pos = _skip_json_space(text, pos)
+            if text[pos] == "}":
+                return result, pos + 1
+            if text[pos] != ",":
+                raise _NotMine
+            pos = _skip_json_space(text, pos + 1)
+    if char == "[":
+        items: "List[object]" = []
+        pos = _skip_json_space(text, pos + 1)
+        if text[pos] == "]":
+            return items, pos + 1
+        while True:
+            item, pos = _json_value(text, pos)
+            items.append(item)
+            pos = _skip_json_space(text, pos)
+            if text[pos] == "]":
+                return items, pos + 1
+            if text[pos] != ",":
+                raise _NotMine
+            pos = _skip_json_space(text, pos + 1)
+    for word, value in (("true", True), ("false", False), ("null", None)):
+        if text.startswith(word, pos):
+            return value, pos + len(word)
+    end = pos + 1 if char == "-" else pos
+    while end < len(text) and "0" <= text[end] <= "9":
+        end += 1
+    digits = text[pos + 1 if char == "-" else pos : end]
+    if not digits or (len(digits) > 1 and digits[0] == "0") or len(digits) > 100 or text[end : end + 1] in (".", "e", "E"):
+        raise _NotMine  # not an integer json would read as one: let json decide
+    return int(text[pos:end]), end
+
+
+def _json_string_at(text: str, pos: int) -> "Tuple[str, int]":
+    out = []
+    while True:
+        char = text[pos]
+        if char == '"':
+            return "".join(out), pos + 1
+        if char < " ":
+            raise _NotMine
+        if char != "\\":
+            out.append(char)
+            pos += 1
+            continue
+        escape = text[pos + 1]
+        if escape != "u":
+            if escape not in _JSON_UNESCAPE:
+                raise _NotMine
+            out.append(_JSON_UNESCAPE[escape])
+            pos += 2
+            continue
+        code = _json_hex(text, pos + 2)
+        pos += 6
+        if 0xD800 <= code <= 0xDBFF and text.startswith("\\u", pos):
+            low = _json_hex(text, pos + 2)
+            if 0xDC00 <= low <= 0xDFFF:  # a surrogate pair, as json joins it
+                code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                pos += 6
+        out.append(chr(code))
+
+
+def _json_hex(text: str, pos: int) -> int:
+    digits = text[pos : pos + 4]
+    if len(digits) != 4 or not all(c in "0123456789abcdefABCDEF" for c in digits):
+        raise _NotMine
+    return int(digits, 16)
+
+
 #: Fields a serialized config must have; the others default.
 _REQUIRED = ("include", "exclude", "strategy", "data_file", "report")
 
@@ -367,11 +483,9 @@ def from_json(text: str, source: str) -> "Tuple[Config, Dict[str, Any]]":
     booleans; ``run_id`` and ``root`` strings), and ``data_file`` is made
     absolute with ``~`` expanded: anything else is a one-line error.
     """
-    import json
-
     try:
         try:
-            raw = json.loads(text)
+            raw = _read_json(text)
         except ValueError as exc:  # JSONDecodeError, or an integer too long to convert
             raise ConfigError(f"not JSON: {exc}") from None
         if not isinstance(raw, dict):
