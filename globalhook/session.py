@@ -5,11 +5,16 @@ Every process writes what it recorded exactly once, whichever way it ends:
 - normal exit, ``sys.exit`` and uncaught exceptions: an ``atexit`` handler,
   registered before the program runs so that it runs after the program's own
   handlers (``atexit`` is last-in, first-out) and sees their lookups too;
-- SIGTERM, when the program has no handler of its own: a handler that saves,
-  then lets the default action end the process;
+- SIGTERM, whenever it has its default action: a handler that saves, then
+  lets the default action end the process (:mod:`globalhook.sigterm`);
 - ``multiprocessing`` children, which leave through ``os._exit`` and skip
-  ``atexit``: ``BaseProcess._bootstrap`` saves when the child's work is done;
+  ``atexit``: ``BaseProcess._bootstrap`` saves when the child's work is done
+  (:mod:`globalhook.multiproc`);
 - ``os.fork()``: the child forgets the parent's counts and saves its own.
+
+A session that must not write anything (its program could not start, or it
+was started in one of globalhook's own commands) is abandoned.  A save that
+fails says so in one line; the data is then nowhere.
 
 The primary process of a ``globalhook run`` writes the data file itself, after
 folding in the per-process files of its own run; every other process writes
