@@ -908,3 +908,36 @@ class TestFramesBelowMain:
         # python -m globalhook: runpy's two, globalhook's __main__, cli.main and the one that calls exec.
         assert tracked_frames - plain_frames <= 5, tracked.stdout
         assert "globalhook/runner.py" not in tracked.stdout
+
+
+class TestRunOptions:
+    """run's options are parsed by hand (no argparse before the program): as argparse would."""
+
+    @pytest.mark.parametrize(
+        "options",
+        [["--include", "helper"], ["--inc", "helper"], ["--include=helper"], ["--inc=helper", "--rep"]],
+    )
+    def test_long_options_abbreviations_and_equals(self, tmp_path, options):
+        write(tmp_path / "helper.py", "X = 1\ndef get():\n    return X\n")
+        write(tmp_path / "prog.py", "import helper\nhelper.get()\n")
+        result = globalhook_run([*options, "prog.py"], tmp_path, data_file=tmp_path / "d.json")
+        assert result.returncode == 0, result.stderr
+        assert count(load_data(tmp_path / "d.json"), "helper", "get", "X", "global") == 1
+        assert ("helper" in result.stderr) == ("--rep" in options)  # --report prints the report
+
+    @pytest.mark.parametrize(
+        "options, words",
+        [(["--bogus"], ["--bogus"]), (["--re"], ["ambiguous", "--report", "--record-command"]),
+         (["--report=yes"], ["--report"]), (["--strategy"], ["needs a script"])],
+    )
+    def test_bad_options_are_one_line(self, tmp_path, options, words):
+        write(tmp_path / "prog.py", "print('ran')\n")
+        result = globalhook_run([*options, "prog.py"], tmp_path, data_file=tmp_path / "d.json")
+        assert result.returncode == 2 and result.stdout == ""
+        assert result.stderr.count("\n") == 1 and all(word in result.stderr for word in words), result.stderr
+
+    def test_help_lists_every_option(self, tmp_path):
+        result = globalhook_run(["--help"], tmp_path)
+        assert result.returncode == 0 and result.stdout.startswith("usage: globalhook run")
+        for option in ("--include", "--exclude", "--strategy", "--data-file", "--config", "--report", "--record-command"):
+            assert option in result.stdout
