@@ -81,7 +81,8 @@ def measure(runs: int) -> Dict[str, Dict[str, float]]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         plain, hooked = make_venv(folder / "plain"), make_venv(folder / "hooked")
-        subprocess.run([str(hooked), "-m", "globalhook", "install"], check=True, env=env, capture_output=True)
+        # From the temporary folder: -m would import a globalhook found in the current folder first.
+        subprocess.run([str(hooked), "-m", "globalhook", "install"], check=True, env=env, capture_output=True, cwd=tmp)
         for key, content in FOLDERS.items():
             cwd = folder / key
             cwd.mkdir()
