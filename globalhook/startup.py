@@ -23,12 +23,10 @@ Processes started this way write per-process data files; ``globalhook run``
 folds in those of its own run, ``globalhook combine`` any others.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 
-TYPE_CHECKING = False  # not from typing: this runs at every interpreter start
+TYPE_CHECKING = False  # neither typing nor __future__: this runs at every interpreter start
 if TYPE_CHECKING:  # pragma: no cover
     from typing import List, Optional
 
@@ -118,12 +116,17 @@ def may_enable(raw: bytes) -> bool:
 
 def _enabled(path: str, raw: bytes) -> bool:
     """Whether the file sets ``enabled = true`` in ``[tool.globalhook]``; a bad file does not."""
-    from .config import ConfigError, parse_toml
+    from . import toml
 
     try:
-        data = parse_toml(path, raw)
-    except ConfigError:
-        return False
+        data = toml.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, toml.TOMLError, toml.Unsupported):
+        from .config import ConfigError, parse_toml  # tomllib decides what toml refuses
+
+        try:
+            data = parse_toml(path, raw)
+        except ConfigError:
+            return False
     tool = data.get("tool")
     table = tool.get("globalhook") if isinstance(tool, dict) else None
     return isinstance(table, dict) and table.get("enabled") is True

@@ -15,9 +15,7 @@ promise this module must keep is that whatever it accepts, it reads exactly as
 ``tomllib`` does; a differential test holds it to that.
 """
 
-from __future__ import annotations
-
-TYPE_CHECKING = False  # not from typing: see the module docstring
+TYPE_CHECKING = False  # neither typing nor __future__ (annotations naming typing are strings)
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Dict, FrozenSet, List, Tuple
 
