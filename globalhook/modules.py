@@ -46,6 +46,7 @@ __all__ = [
 
 STRATEGIES = ("native", "proxy")
 
+
 class StrategyError(RuntimeError):
     """No strategy can track lookups on this interpreter."""
 

@@ -30,7 +30,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from types import FunctionType
     from typing import Dict, FrozenSet, Iterator, List, Optional, Tuple
 
-    __all__ = ["TrackingDict", "Recorder", "RECORDER", "KINDS", "CORE", "is_tracking_dict"]
+    _Table = Dict[object, "_count"]
+
+__all__ = ["TrackingDict", "Recorder", "RECORDER", "KINDS", "CORE", "is_tracking_dict"]
 
 #: Kinds of lookup, in report order.  New kinds are added at the end.
 KINDS = ("global", "builtin", "missing", "store", "delete")
