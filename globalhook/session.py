@@ -79,6 +79,26 @@ def writable_problem(data_file: str) -> "Optional[str]":
     return None
 
 
+_fork_hooks = False
+
+
+def _register_fork_hooks() -> None:
+    """Once per process (``os.register_at_fork`` cannot be undone, and holding
+    SIGTERM twice across a fork would leave it blocked in the parent)."""
+    global _fork_hooks
+    if _fork_hooks or not hasattr(os, "register_at_fork"):
+        return
+    _fork_hooks = True
+    os.register_at_fork(
+        before=sigterm.hold_for_fork, after_in_parent=sigterm.release_after_fork, after_in_child=_after_fork_in_child
+    )
+
+
+def _after_fork_in_child() -> None:
+    if _current is not None:
+        _current._after_fork()
+
+
 def _host() -> str:
     try:
         return os.uname().nodename
@@ -128,10 +148,7 @@ class Session:
             print(self.hook.warning, file=sys.stderr)
         _current = self
         atexit.register(self._save_at_exit)
-        if hasattr(os, "register_at_fork"):
-            os.register_at_fork(
-                before=sigterm.hold_for_fork, after_in_parent=sigterm.release_after_fork, after_in_child=self._after_fork
-            )
+        _register_fork_hooks()
         sigterm.install_handler()
         return self.hook
 
@@ -156,8 +173,6 @@ class Session:
 
     def _after_fork(self) -> None:
         """In a forked child: start empty, save to a per-process file, SIGTERM kills."""
-        if _current is not self:
-            return  # abandoned (os.register_at_fork cannot be undone)
         sigterm.default_in_child()
         RECORDER.clear()
         self.primary = False

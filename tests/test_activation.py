@@ -245,3 +245,19 @@ def test_record_command_bad_value_is_one_line(venv, project):
     result = run([str(venv), "-m", "globalhook", "run", "--record-command", "some", "prog.py"], project)
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and "--record-command" in result.stderr and "redacted" in result.stderr
+
+
+def test_a_run_after_an_abandoned_session_forks_cleanly(venv, project):
+    """The session the start-up hook began is abandoned; fork() must hold SIGTERM once, not twice."""
+    (project / "pyproject.toml").write_text(ENABLED)
+    (project / "forks.py").write_text(
+        "import os, signal\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    os._exit(0)\n"
+        "os.waitpid(pid, 0)\n"
+        "print(sorted(signal.pthread_sigmask(signal.SIG_BLOCK, [])))\n"
+    )
+    launcher = "import sys; from globalhook.cli import main; sys.exit(main())"
+    result = run([str(venv), "-c", launcher, "run", "forks.py"], project)
+    assert (result.returncode, result.stdout) == (0, "[]\n"), result.stderr
