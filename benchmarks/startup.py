@@ -1,9 +1,14 @@
 """Start-up cost of the installed hook when it is not activated.
 
 Makes two throwaway virtual environments that see this checkout, installs the
-start-up hook in one, and times ``python -c pass`` in each, interleaved, in a
-folder without and with a ``pyproject.toml``.  Prints medians and ratios
-(hook / no hook); never compares times across runs.
+start-up hook in one, and times ``python -c pass`` in each, interleaved, in
+folders without a ``pyproject.toml``, with one that does not mention
+globalhook, and with ones whose ``[tool.globalhook]`` does not enable
+tracking (no ``enabled`` key; ``enabled = false``; another tool's ``enabled =
+true``, which makes the hook parse the file).  Prints medians and ratios
+(hook / no hook); never compares times across runs.  Besides wall-clock
+time it reports the CPU time (user + system) the processes used, which other
+work on a busy machine disturbs much less.
 
     python benchmarks/startup.py [--runs 30]
 """
@@ -35,13 +40,38 @@ def make_venv(root: Path) -> Path:
     return python
 
 
-def time_start(python: Path, cwd: Path, env: dict) -> float:
+def time_start(python: Path, cwd: Path, env: dict) -> "tuple[float, float]":
+    """(wall-clock seconds, CPU seconds) of one ``python -c pass``."""
     start = time.perf_counter()
-    subprocess.run([str(python), "-c", "pass"], cwd=cwd, env=env, check=True)
-    return time.perf_counter() - start
+    process = subprocess.Popen([str(python), "-c", "pass"], cwd=cwd, env=env)
+    if hasattr(os, "wait4"):
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status
+        cpu = usage.ru_utime + usage.ru_stime
+    else:  # pragma: no cover - Windows: no rusage, wall time only
+        process.wait()
+        cpu = float("nan")
+    wall = time.perf_counter() - start
+    if process.returncode != 0:
+        raise subprocess.CalledProcessError(process.returncode, process.args)
+    return wall, cpu
 
 
-LABELS = {"no_pyproject": "no pyproject.toml", "pyproject": "pyproject.toml present"}
+#: Folder kind -> pyproject.toml content (None: no file).
+FOLDERS = {
+    "no_pyproject": None,
+    "pyproject": '[project]\nname = "x"\n',
+    "mentions": '[project]\nname = "x"\n\n[tool.globalhook]\ninclude = ["x"]\n',
+    "disabled": '[project]\nname = "x"\n\n[tool.globalhook]\nenabled = false\ninclude = ["x"]\n',
+    "other_enabled": '[project]\nname = "x"\n\n[tool.other]\nenabled = true\n\n[tool.globalhook]\ninclude = ["x"]\n',
+}
+LABELS = {
+    "no_pyproject": "no pyproject.toml",
+    "pyproject": "pyproject.toml present",
+    "mentions": "[tool.globalhook], no enabled",
+    "disabled": "enabled = false",
+    "other_enabled": "another tool's enabled = true",
+}
 
 
 def measure(runs: int) -> Dict[str, Dict[str, float]]:
@@ -51,18 +81,25 @@ def measure(runs: int) -> Dict[str, Dict[str, float]]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         plain, hooked = make_venv(folder / "plain"), make_venv(folder / "hooked")
-        subprocess.run([str(hooked), "-m", "globalhook", "install"], check=True, env=env, capture_output=True)
-        empty, with_pyproject = folder / "empty", folder / "project"
-        empty.mkdir()
-        with_pyproject.mkdir()
-        (with_pyproject / "pyproject.toml").write_text('[project]\nname = "x"\n')
-        for key, cwd in (("no_pyproject", empty), ("pyproject", with_pyproject)):
-            times: Dict[str, List[float]] = {"plain": [], "hooked": []}
+        # From the temporary folder: -m would import a globalhook found in the current folder first.
+        subprocess.run([str(hooked), "-m", "globalhook", "install"], check=True, env=env, capture_output=True, cwd=tmp)
+        for key, content in FOLDERS.items():
+            cwd = folder / key
+            cwd.mkdir()
+            if content is not None:
+                (cwd / "pyproject.toml").write_text(content)
+        for key in FOLDERS:
+            cwd = folder / key
+            times: Dict[str, List[float]] = {"plain": [], "hooked": [], "plain_cpu": [], "hooked_cpu": []}
             for _ in range(runs):
-                times["plain"].append(time_start(plain, cwd, env))
-                times["hooked"].append(time_start(hooked, cwd, env))
+                for which, python in (("plain", plain), ("hooked", hooked)):
+                    wall, cpu = time_start(python, cwd, env)
+                    times[which].append(wall)
+                    times[f"{which}_cpu"].append(cpu)
             a, b = statistics.median(times["plain"]), statistics.median(times["hooked"])
-            result[key] = {"untracked_s": a, "hooked_s": b, "ratio": b / a}
+            ca, cb = statistics.median(times["plain_cpu"]), statistics.median(times["hooked_cpu"])
+            result[key] = {"untracked_s": a, "hooked_s": b, "ratio": b / a,
+                           "untracked_cpu_s": ca, "hooked_cpu_s": cb, "cpu_ratio": cb / ca if ca else float("nan")}
     return result
 
 
@@ -72,8 +109,10 @@ def main() -> int:
     options = parser.parse_args()
     print(f"Python {sysconfig.get_python_version()}, {options.runs} runs each, median of `python -c pass`")
     for key, row in measure(options.runs).items():
-        print(f"  {LABELS[key]:24} no hook {row['untracked_s'] * 1000:6.2f} ms   "
-              f"hook installed {row['hooked_s'] * 1000:6.2f} ms   ratio {row['ratio']:.3f}")
+        print(f"  {LABELS[key]:30} no hook {row['untracked_s'] * 1000:6.2f} ms   "
+              f"hook installed {row['hooked_s'] * 1000:6.2f} ms   ratio {row['ratio']:.3f}   "
+              f"CPU {row['untracked_cpu_s'] * 1000:5.1f} / {row['hooked_cpu_s'] * 1000:5.1f} ms, "
+              f"ratio {row['cpu_ratio']:.3f}")
     return 0
 
 

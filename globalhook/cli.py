@@ -1,31 +1,66 @@
-"""Command line: ``globalhook run | report``.
+"""Command line: ``globalhook run | report | combine | install | uninstall | status``.
 
 Errors in what the user gave us (options, config, data files) are one line
 on stderr and exit status 2; they never show a traceback from our code.
+
+``run`` imports as little as it can before the program starts (whatever it
+imports, the program can no longer track, and some programs must patch
+modules before anything imports them): its options are parsed by hand, and
+everything else (argparse, data files, reports) is imported by the commands
+that need it.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-import types
-from typing import List, Optional, Sequence, Tuple
 
 from . import __version__
-from .config import STRATEGIES, ConfigError, load_config
-from .data import DataError, combine_parts, find_parts, load
-from .modules import StrategyError
-from .patterns import PatternError, validate_pattern
-from .printable import printable
+
+TYPE_CHECKING = False  # not from typing: see the module docstring
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+    from .runner import Program
+    from .session import Session
 
 __all__ = ["main"]
 
 EXIT_USAGE = 2
 EXIT_NO_TRACKING = 3
 
-#: ``run`` options that take a value; parsing stops at the first other word.
-_RUN_VALUE_OPTIONS = ("--include", "--exclude", "--strategy", "--data-file", "--config")
+#: ``run`` options that take a value, and the config key each one sets.
+_RUN_VALUE_OPTIONS = {
+    "--include": "include",
+    "--exclude": "exclude",
+    "--strategy": "strategy",
+    "--data-file": "data_file",
+    "--config": "config",
+    "--record-command": "record_command",
+}
+#: ``run`` options that are flags.
+_RUN_FLAGS = {"--report": "report", "--help": "help"}
+_REPEATABLE = ("include", "exclude")
+
+_RUN_USAGE = "usage: globalhook run [options] (script.py | -m module) [args ...]"
+_RUN_HELP = f"""{_RUN_USAGE}
+
+Run a Python program, recording the global names its code looks up.
+
+Option parsing stops at the script or -m module: what follows is the program's.
+
+options:
+  -h, --help              show this help message and exit
+  --include PAT           track modules matching PAT (repeatable)
+  --exclude PAT           never track modules matching PAT (repeatable)
+  --strategy {{native,proxy}}
+                          how tracked modules are made (default: native)
+  --data-file FILE        where to write the data (default: .globalhook.json)
+  --config FILE           TOML file with a [tool.globalhook] table
+  --report                print the text report to stderr after the run
+  --record-command {{full,redacted,none}}
+                          how the command line is kept in the data (default: full)
+"""
 
 
 class UsageError(Exception):
@@ -37,28 +72,27 @@ def _fail(message: str, status: int = EXIT_USAGE) -> int:
     return status
 
 
-def _run_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="globalhook run",
-        description="Run a Python program, recording the global names its code looks up.",
-        usage="globalhook run [options] (script.py | -m module) [args ...]",
-    )
-    parser.add_argument("--include", action="append", metavar="PAT", help="track modules matching PAT (repeatable)")
-    parser.add_argument("--exclude", action="append", metavar="PAT", help="never track modules matching PAT (repeatable)")
-    parser.add_argument("--strategy", choices=STRATEGIES, help="how tracked modules are made (default: native)")
-    parser.add_argument("--data-file", dest="data_file", metavar="FILE", help="where to write the data (default: .globalhook.json)")
-    parser.add_argument("--config", metavar="FILE", help="TOML file with a [tool.globalhook] table")
-    parser.add_argument("--report", action="store_true", default=None, help="print the text report to stderr after the run")
-    return parser
+def _run_option(word: str) -> str:
+    """The full ``run`` option ``word`` names (argparse's unique-prefix rule)."""
+    known = list(_RUN_VALUE_OPTIONS) + list(_RUN_FLAGS)
+    if word in known or word == "-h":
+        return "--help" if word == "-h" else word
+    matches = [option for option in known if option.startswith(word)] if word.startswith("--") else []
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise UsageError(f"ambiguous option: {word} could match {', '.join(matches)}")
+    raise UsageError(f"unrecognized option {word!r} (see: globalhook run --help)")
 
 
-def split_run_args(argv: Sequence[str]) -> Tuple[List[str], Optional[str], Optional[str], List[str]]:
+def split_run_args(argv: "Sequence[str]") -> "Tuple[Dict[str, object], Optional[str], Optional[str], List[str]]":
     """Split ``run`` arguments into (our options, script, module, program args).
 
     Like ``python`` and ``coverage run``, option parsing stops at the script
-    or at ``-m module``: everything after belongs to the program.
+    or at ``-m module``: everything after belongs to the program.  Options
+    are returned as config keys (``{"include": [...], "report": True}``).
     """
-    options: List[str] = []
+    options: "Dict[str, object]" = {}
     words = list(argv)
     i = 0
     while i < len(words):
@@ -75,44 +109,70 @@ def split_run_args(argv: Sequence[str]) -> Tuple[List[str], Optional[str], Optio
             return options, words[i + 1], None, words[i + 2 :]
         if not word.startswith("-") or word == "-":
             return options, word, None, words[i + 1 :]
-        options.append(word)
-        if word in _RUN_VALUE_OPTIONS:
-            if i + 1 >= len(words):
-                raise UsageError(f"{word} needs a value")
-            options.append(words[i + 1])
-            i += 1
+        name, equals, value = word.partition("=")
+        option = _run_option(name)
+        if option in _RUN_FLAGS:
+            if equals:
+                raise UsageError(f"{option} takes no value")
+            options[_RUN_FLAGS[option]] = True
+        else:
+            if not equals:
+                if i + 1 >= len(words):
+                    raise UsageError(f"{option} needs a value")
+                i += 1
+                value = words[i]
+            key = _RUN_VALUE_OPTIONS[option]
+            if key in _REPEATABLE:
+                options.setdefault(key, []).append(value)  # type: ignore[union-attr]
+            else:
+                options[key] = value
         i += 1
-    if any(w in ("-h", "--help") for w in options):
+    if options.get("help"):
         return options, None, None, []
     raise UsageError("run needs a script or -m module (see: globalhook run --help)")
 
 
-def cmd_run(argv: Sequence[str]) -> int:
+def prepare_run(argv: "Sequence[str]") -> "Union[int, Tuple[Program, Session]]":
+    """Everything ``run`` does before the program's first line: an exit status, or the program."""
+    from .config import ConfigError, load_config
+
     try:
-        option_words, script, module, program_args = split_run_args(argv)
+        options, script, module, program_args = split_run_args(argv)
     except UsageError as exc:
         return _fail(str(exc))
-    parser = _run_parser()
-    options = parser.parse_args(option_words)
+    if options.get("help"):
+        print(_RUN_HELP, end="")
+        return 0
     try:
-        config = load_config(vars(options))
+        config = load_config(options)
     except ConfigError as exc:
         return _fail(str(exc))
-    # Found out before the program runs, not after it (the data is written at exit).
-    if not os.path.isdir(os.path.dirname(config.data_file)):
-        return _fail(f"{config.data_file}: cannot write the data file: its folder does not exist")
     for warning in config.warnings:
         print(f"globalhook: warning: {warning}", file=sys.stderr)
     from .tracking import CORE_PROBLEM
 
     if CORE_PROBLEM:
         return _fail(CORE_PROBLEM)
+    from .finder import installed_hook
+    from .modules import StrategyError
+    from .patterns import PatternError
+    from .runner import NoSource, check_script, prepare_module, prepare_path
+    from .session import Session, writable_problem
 
-    from .runner import NoSource, run_module, run_path
-    from .session import Session
-
+    # Found out before the program runs, not after it (the data is written at exit).
+    problem = writable_problem(config.data_file)
+    if problem:
+        return _fail(problem)
+    if script is not None:
+        try:
+            check_script(script)  # before anything starts: the last run's data stays as it is
+        except NoSource as exc:
+            return _fail(str(exc), exc.status)
+    if installed_hook() is not None:
+        return _fail("tracking is already on in this process (globalhook.install()): run cannot start another hook")
     command = ["-m", module, *program_args] if module else [script, *program_args]
-    session = Session(config, command, root=os.getcwd())
+    outer_run_id = _outer_run_id(config.data_file)
+    session = Session(config, command, root=os.getcwd(), primary=outer_run_id is None, run_id=outer_run_id)
     _hand_to_children(session)
     try:
         hook = session.start()
@@ -122,46 +182,98 @@ def cmd_run(argv: Sequence[str]) -> int:
         return _fail(str(exc))
     new_module = hook.new_module
     if hook.finder.filter.excluded("__main__"):
-        new_module = types.ModuleType  # --exclude __main__: the program itself runs untracked
+        new_module = type(sys)  # --exclude __main__: the program itself runs untracked
     try:
         if module is not None:
-            run_module(module, program_args, new_module)
+            program = prepare_module(module, program_args, new_module)
         else:
-            run_path(script, program_args, new_module)  # type: ignore[arg-type]
-    except NoSource as exc:
-        session.exit_code = exc.status
+            program = prepare_path(script, program_args, new_module)  # type: ignore[arg-type]
+    except NoSource as exc:  # nothing of the program ran: the last run's data stays as it is
+        session.abandon()
         return _fail(str(exc), exc.status)
-    except SystemExit as exc:
-        code = exc.code
-        session.exit_code = code if isinstance(code, int) else (0 if code is None else 1)
+    except SystemExit as exc:  # a syntax error in the program, already reported
+        session.exit_code = exc.code if isinstance(exc.code, int) else 1
         raise
-    except KeyboardInterrupt:
-        session.exit_code = 130
-        raise
-    except BaseException:
+    except BaseException:  # an error while importing a -m module's parent packages
         session.exit_code = 1
         raise
-    session.exit_code = 0
-    return 0
+    return program, session
 
 
-def _hand_to_children(session) -> None:
+def _outer_run_id(data_file: str) -> "Optional[str]":
+    """The run id of the ``globalhook run`` this one runs inside, if both write ``data_file``.
+
+    A run nested in another (its program runs ``globalhook run`` again) that
+    writes the same data file joins the outer run: it writes a per-process
+    file the outer run folds in, rather than a data file the outer run would
+    then replace.  With another data file it is a run of its own.
+    """
+    from .config import ConfigError, from_json
+    from .startup import ENV_START
+
+    value = os.environ.get(ENV_START, "").strip()
+    if not value.startswith("{"):
+        return None
+    try:
+        outer, extra = from_json(value, ENV_START)
+    except ConfigError:
+        return None
+    run_id = extra.get("run_id")
+    return run_id if isinstance(run_id, str) and run_id and outer.data_file == data_file else None
+
+
+def _stop_start_up_session() -> None:
+    """globalhook's own commands never track themselves.
+
+    The start-up hook leaves them alone, but where it could not tell (Python
+    3.9 outside Linux starts ``-m globalhook`` with ``sys.argv == ['-m']``)
+    it may have started a session in this process: it is abandoned here,
+    before it wrote anything.
+    """
+    session_module = sys.modules.get("globalhook.session")
+    session = session_module.current_session() if session_module is not None else None
+    if session is not None:
+        session.abandon()
+
+
+def _hand_to_children(session: "Session") -> None:
     """Child processes of this run track too (those that start a new
     interpreter only where ``globalhook install`` put the start-up hook)."""
     from .config import to_json
-    from .sitehook import status
     from .startup import ENV_START
 
     os.environ[ENV_START] = to_json(session.config, run_id=session.run_id, root=session.root)
-    if not status()["installed"]:
-        session.notes.append(
-            "child processes that start a new Python interpreter (subprocess, multiprocessing "
-            "spawn/forkserver) were not tracked: the start-up hook is not installed in this "
-            "environment (run 'globalhook install')"
-        )
+    session.note_checks.append(_untracked_children_note)
 
 
-def cmd_combine(argv: Sequence[str]) -> int:
+def _untracked_children_note() -> "Optional[str]":
+    """Checked when the data is saved: looking for the hook loads sysconfig and importlib."""
+    from .sitehook import status
+
+    if status()["installed"]:
+        return None
+    return (
+        "child processes that start a new Python interpreter (subprocess, multiprocessing "
+        "spawn/forkserver) were not tracked: the start-up hook is not installed in this "
+        "environment (run 'globalhook install')"
+    )
+
+
+def _exit_code(exc: BaseException) -> int:
+    """The status the interpreter will exit with for an exception that ends the program."""
+    if isinstance(exc, SystemExit):
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return 130 if isinstance(exc, KeyboardInterrupt) else 1
+
+
+def cmd_combine(argv: "Sequence[str]") -> int:
+    import argparse
+
+    from .config import ConfigError, load_config
+    from .data import DataError, combine_parts, find_parts, load
+    from .printable import printable
+
     parser = argparse.ArgumentParser(
         prog="globalhook combine",
         description="Merge the per-process data files (<data file>.<host>.<pid>.<random>) into the data file.",
@@ -194,14 +306,16 @@ def cmd_combine(argv: Sequence[str]) -> int:
     return 1 if result.errors and not options.ignore_errors else 0
 
 
-def _site_parser(name: str, description: str) -> argparse.ArgumentParser:
+def _site_parser(name: str, description: str):
+    import argparse
+
     parser = argparse.ArgumentParser(prog=f"globalhook {name}", description=description, allow_abbrev=False)
     parser.add_argument("--system", action="store_true", help="allow writing outside a virtual environment")
     parser.add_argument("--site-dir", dest="site_dir", metavar="DIR", help=argparse.SUPPRESS)
     return parser
 
 
-def cmd_install(argv: Sequence[str]) -> int:
+def cmd_install(argv: "Sequence[str]") -> int:
     from . import sitehook
 
     parser = _site_parser(
@@ -223,7 +337,7 @@ def cmd_install(argv: Sequence[str]) -> int:
     return 0
 
 
-def cmd_uninstall(argv: Sequence[str]) -> int:
+def cmd_uninstall(argv: "Sequence[str]") -> int:
     from . import sitehook
 
     options = _site_parser("uninstall", "Remove exactly what 'globalhook install' added.").parse_args(argv)
@@ -235,11 +349,18 @@ def cmd_uninstall(argv: Sequence[str]) -> int:
     return 0
 
 
-def cmd_status(argv: Sequence[str]) -> int:
+def cmd_status(argv: "Sequence[str]") -> int:
     return cmd_install(["--check", *argv])
 
 
-def cmd_report(argv: Sequence[str]) -> int:
+def cmd_report(argv: "Sequence[str]") -> int:
+    import argparse
+
+    from .config import ConfigError, load_config
+    from .data import DataError, find_parts, load
+    from .patterns import PatternError, validate_pattern
+    from .printable import printable
+
     parser = argparse.ArgumentParser(
         prog="globalhook report",
         description="Show the recorded global lookups: per function, the globals, builtins and "
@@ -303,7 +424,7 @@ def cmd_report(argv: Sequence[str]) -> int:
 def _view(name: str):
     """A command of globalhook/cli_views.py, imported only when it runs."""
 
-    def command(argv: Sequence[str]) -> int:
+    def command(argv: "Sequence[str]") -> int:
         from . import cli_views
 
         return getattr(cli_views, name)(argv)
@@ -312,7 +433,7 @@ def _view(name: str):
 
 
 _COMMANDS = {
-    "run": cmd_run,
+    "run": None,
     "report": cmd_report,
     "combine": cmd_combine,
     "install": cmd_install,
@@ -325,7 +446,10 @@ _COMMANDS = {
 }
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: "Optional[Sequence[str]]" = None) -> int:
+    """The ``globalhook`` command; ``argv`` None means this process is the command."""
+    if argv is None:
+        _stop_start_up_session()
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
         print(
@@ -348,7 +472,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args[0] == "--version":
         print(f"globalhook {__version__}")
         return 0
-    command = _COMMANDS.get(args[0])
-    if command is None:
+    if args[0] not in _COMMANDS:
         return _fail(f"unknown command {args[0]!r} (choose from {', '.join(_COMMANDS)})")
-    return command(args[1:])
+    if args[0] != "run":
+        return _COMMANDS[args[0]](args[1:])  # type: ignore[misc]
+    prepared = prepare_run(args[1:])
+    if isinstance(prepared, int):
+        return prepared
+    program, session = prepared
+    # The program runs from this frame, through one small frame of the
+    # runner's: as few of our frames as can be below its own (see runner).
+    program.install_main()
+    try:
+        program.entry(program.code, program.module.__dict__)
+    except BaseException as exc:
+        session.exit_code = _exit_code(exc)
+        return program.ended(exc)
+    session.exit_code = 0
+    return 0

@@ -14,10 +14,14 @@ instance so that the specs they return get the same treatment.
 
 from __future__ import annotations
 
-import importlib.machinery as machinery
+import _thread
 import sys
-import types
 from _thread import _local
+
+try:  # what importlib.machinery re-exports, without importing it for the program
+    import _frozen_importlib_external as machinery
+except ImportError:  # pragma: no cover - not CPython
+    import importlib.machinery as machinery
 
 from .modules import select_strategy
 from .patterns import ModuleFilter
@@ -25,6 +29,8 @@ from .tracking import RECORDER, Recorder, TrackingDict
 
 TYPE_CHECKING = False  # not from typing: imported before the program starts
 if TYPE_CHECKING:  # pragma: no cover
+    import types
+    from importlib.machinery import ModuleSpec
     from typing import Callable, Dict, List, Optional, Sequence
 
     from .modules import ModuleFactory
@@ -48,7 +54,7 @@ class _TrackingLoaderMixin:
     _globalhook_factory: ModuleFactory
     _globalhook_plain: machinery.FileLoader
 
-    def create_module(self, spec: machinery.ModuleSpec) -> types.ModuleType:
+    def create_module(self, spec: ModuleSpec) -> types.ModuleType:
         module = self._globalhook_factory(spec.name)
         if spec.loader is self:
             spec.loader = self._globalhook_plain
@@ -77,7 +83,7 @@ class DelegatingLoader:
         self._loader = loader
         self._factory = factory
 
-    def create_module(self, spec: machinery.ModuleSpec) -> Optional[types.ModuleType]:
+    def create_module(self, spec: ModuleSpec) -> Optional[types.ModuleType]:
         create = getattr(self._loader, "create_module", None)
         module = create(spec) if create is not None else None
         if module is not None:
@@ -111,7 +117,7 @@ class TrackingFinder:
 
     # -- finding -----------------------------------------------------------
 
-    def find_spec(self, fullname: str, path=None, target=None) -> Optional[machinery.ModuleSpec]:
+    def find_spec(self, fullname: str, path=None, target=None) -> Optional[ModuleSpec]:
         if target is not None:
             # importlib.reload(): the module object stays (tracked or not), its
             # code runs again in the same namespace; the plain spec is the one to use.
@@ -133,7 +139,7 @@ class TrackingFinder:
             return spec  # found anyway: spare the finders a second search
         return self.track_spec(spec)
 
-    def _find_behind(self, fullname: str, path, target) -> Optional[machinery.ModuleSpec]:
+    def _find_behind(self, fullname: str, path, target) -> Optional[ModuleSpec]:
         meta_path = sys.meta_path
         try:
             start = meta_path.index(self) + 1
@@ -150,7 +156,7 @@ class TrackingFinder:
                 return spec
         return None
 
-    def track_spec(self, spec: machinery.ModuleSpec) -> machinery.ModuleSpec:
+    def track_spec(self, spec: ModuleSpec) -> ModuleSpec:
         """Give a wanted module's spec a tracking loader, when that can be done safely."""
         loader = spec.loader
         if loader is None or spec.origin in _PASS_THROUGH_ORIGINS or isinstance(loader, (DelegatingLoader, _TrackingLoaderMixin)):

@@ -8,7 +8,10 @@ report says so rather than letting a zero look like "not read".
 from __future__ import annotations
 
 import sys
-from typing import List, Tuple
+
+TYPE_CHECKING = False  # not from typing
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import List, Tuple
 
 __all__ = ["unobservable"]
 

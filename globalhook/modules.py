@@ -31,7 +31,9 @@ TYPE_CHECKING = False  # not from typing: imported before the program starts
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Callable, Dict, Optional, Tuple
 
-    __all__ = [
+    ModuleFactory = Callable[[str], types.ModuleType]
+
+__all__ = [
     "STRATEGIES",
     "LoggingModule",
     "ProxyModule",

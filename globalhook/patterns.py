@@ -14,21 +14,75 @@ the common "no" is answered from the name alone whenever it can be.
 
 from __future__ import annotations
 
-import fnmatch
 import os
-import re
 import sys
-import sysconfig
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+TYPE_CHECKING = False  # not from typing (imported before the program starts)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 __all__ = ["PatternError", "ModuleFilter", "validate_pattern", "is_stdlib_module"]
 
 #: Never tracked, whatever the patterns say: the tool must not observe itself.
 SELF_PACKAGE = "globalhook"
 
-_WILDCARD = re.compile(r"[*?\[]")
-# Identifier characters, dots and fnmatch syntax; '-' and '!' only inside [...].
-_VALID = re.compile(r"^(?:[\w.*?]|\[!?[\w-]+\])+$")
+# This module is imported before the program starts: it uses neither re nor
+# fnmatch (nor typing), so that the program can still track them.  Patterns
+# with [...] are matched by fnmatch, imported when such a pattern is used.
+_WILDCARDS = "*?["
+
+
+def _has_wildcard(text: str) -> bool:
+    return any(char in _WILDCARDS for char in text)
+
+
+def _is_word(char: str) -> bool:
+    """What ``\\w`` matches in a str pattern: str.isalnum() characters and '_'."""
+    return char.isalnum() or char == "_"
+
+
+def _valid_characters(text: str) -> bool:
+    """Identifier characters, dots and fnmatch syntax; '-' and '!' only inside [...]."""
+    i, n = 0, len(text)
+    while i < n:
+        char = text[i]
+        if char == "[":
+            j = i + 1
+            if text.startswith("!", j):
+                j += 1
+            start = j
+            while j < n and (_is_word(text[j]) or text[j] == "-"):
+                j += 1
+            if j == start or not text.startswith("]", j):
+                return False
+            i = j + 1
+        elif _is_word(char) or char in ".*?":
+            i += 1
+        else:
+            return False
+    return n > 0
+
+
+def _glob_match(pattern: str, name: str) -> bool:
+    """``fnmatch.fnmatchcase`` for patterns whose only wildcards are ``*`` and ``?``."""
+    p = n = 0
+    star, star_n = -1, 0
+    while n < len(name):
+        if p < len(pattern) and (pattern[p] == "?" or pattern[p] == name[n]):
+            p += 1
+            n += 1
+        elif p < len(pattern) and pattern[p] == "*":
+            star, star_n = p, n
+            p += 1
+        elif star >= 0:
+            p = star + 1
+            star_n += 1
+            n = star_n
+        else:
+            return False
+    while p < len(pattern) and pattern[p] == "*":
+        p += 1
+    return p == len(pattern)
 
 
 class PatternError(ValueError):
@@ -42,18 +96,13 @@ def validate_pattern(pattern: object) -> str:
     text = pattern.strip()
     if not text:
         raise PatternError("empty pattern")
-    if not _VALID.match(text):
+    if not _valid_characters(text):
         raise PatternError(f"pattern {pattern!r} has characters that cannot appear in a module name")
     if text.startswith(".") or text.endswith(".") or ".." in text:
         raise PatternError(f"pattern {pattern!r} is not a dotted module name")
     for part in text.split("."):
-        if not _WILDCARD.search(part) and not part.isidentifier():
+        if not _has_wildcard(part) and not part.isidentifier():
             raise PatternError(f"pattern {pattern!r}: {part!r} is not a valid module name")
-    if _WILDCARD.search(text):
-        try:
-            re.compile(fnmatch.translate(text))
-        except re.error as exc:  # pragma: no cover - fnmatch escapes almost everything
-            raise PatternError(f"pattern {pattern!r} is not a valid wildcard: {exc}") from None
     return text
 
 
@@ -62,6 +111,8 @@ def _stdlib_names() -> frozenset:
     if names is not None:
         return frozenset(names)
     # Python 3.9: list the standard library folders instead.
+    import sysconfig
+
     found = set(sys.builtin_module_names)
     paths = sysconfig.get_paths()
     for key in ("stdlib", "platstdlib"):
@@ -92,19 +143,29 @@ def is_stdlib_module(fullname: str) -> bool:
 
 
 class _PatternSet:
-    """Plain names matched by prefix, wildcard patterns by one compiled regex."""
+    """Plain names matched by prefix, wildcard patterns as ``fnmatch.fnmatchcase`` does."""
 
-    def __init__(self, patterns: Iterable[str]) -> None:
-        self.patterns: Tuple[str, ...] = tuple(validate_pattern(p) for p in patterns)
-        self.plain = tuple(p for p in self.patterns if not _WILDCARD.search(p))
-        wild = [fnmatch.translate(p) for p in self.patterns if _WILDCARD.search(p)]
-        self.wild = re.compile("|".join(f"(?:{w})" for w in wild)) if wild else None
+    def __init__(self, patterns: "Iterable[str]") -> None:
+        self.patterns: "Tuple[str, ...]" = tuple(validate_pattern(p) for p in patterns)
+        self.plain = tuple(p for p in self.patterns if not _has_wildcard(p))
+        self.wild = tuple(p for p in self.patterns if _has_wildcard(p))
+        self._fnmatch = None
+        if any("[" in p for p in self.wild):
+            from fnmatch import fnmatchcase
+
+            self._fnmatch = fnmatchcase
 
     def by_name(self, fullname: str) -> bool:
         return any(fullname == p or fullname.startswith(p + ".") for p in self.plain)
 
     def by_wildcard(self, fullname: str) -> bool:
-        return self.wild is not None and self.wild.match(fullname) is not None
+        for pattern in self.wild:
+            if "[" in pattern:
+                if self._fnmatch(fullname, pattern):  # type: ignore[misc]
+                    return True
+            elif _glob_match(pattern, fullname):
+                return True
+        return False
 
     def __bool__(self) -> bool:
         return bool(self.patterns)

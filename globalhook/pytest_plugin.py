@@ -125,7 +125,6 @@ class _Labeller:
     def __init__(self, session, owner: bool) -> None:
         self.session = session
         self.owner = owner
-        self.data = None
 
     # -- labels ------------------------------------------------------------
 
@@ -174,20 +173,18 @@ class _Labeller:
         if not self.owner:
             return
         self.session.exit_code = int(exitstatus)
-        self.data = self.session.save()
+        self.session.save()
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config) -> None:
         if not config.getoption("globalhook_report") or os.environ.get("PYTEST_XDIST_WORKER"):
             return
         from .data import DataError, load
 
-        data = self.data
-        if data is None:
-            try:
-                data = load(self.session.config.data_file)
-            except DataError as exc:
-                terminalreporter.write_line(f"globalhook: {exc}")
-                return
+        try:
+            data = load(self.session.config.data_file)
+        except DataError as exc:
+            terminalreporter.write_line(f"globalhook: {exc}")
+            return
         terminalreporter.section("globalhook: global names read per test")
         for line in summary_lines(data.get("lookups", ())):
             terminalreporter.write_line(line)

@@ -30,7 +30,7 @@ from .data import KINDS
 from .gcpause import paused
 from .printable import printable
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # not from typing (see globalhook/__init__.py)
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 

@@ -1,26 +1,41 @@
 """Run a script or a module as ``__main__``, the way ``python`` would.
 
-The differences from ``python script.py`` are exactly two: ``__main__`` is
-born tracked, and an uncaught exception's traceback is printed without
-globalhook's own frames (then the interpreter exits as it would have, with
-status 1, or by SIGINT for ``KeyboardInterrupt``).
+The program is prepared here (found, compiled, given a tracked ``__main__``)
+and then executed by :func:`execute` from the command line's own frame, so
+that as few of globalhook's frames as possible lie below the program's: the
+console script's, ``cli.main`` and one small frame that calls ``exec``.  That
+frame is made to look like what plain Python has there for a warning's
+``stacklevel``: for a script, nothing (``warnings`` then attributes to
+``sys``, line 1), so it has the file name ``sys``, line 1 and the globals of
+``sys``; for ``-m``, runpy's ``_run_code``, so it has that function's file,
+line and globals.
+
+Uncaught exceptions are printed without globalhook's frames; then the
+interpreter exits as it would have, with status 1, or by SIGINT for
+``KeyboardInterrupt``.
 """
 
 from __future__ import annotations
 
 import builtins
 import os
-import runpy
 import sys
 import types
-from importlib.machinery import SourceFileLoader, SourcelessFileLoader
-from typing import Callable, NoReturn, Optional, Sequence
+
+try:  # what importlib.machinery re-exports, without importing it for the program
+    from _frozen_importlib_external import SourceFileLoader, SourcelessFileLoader
+except ImportError:  # pragma: no cover - not CPython
+    from importlib.machinery import SourceFileLoader, SourcelessFileLoader
 
 from .tracking import RECORDER
 
-__all__ = ["run_path", "run_module", "NoSource"]
+TYPE_CHECKING = False  # not from typing: imported before the program starts
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Callable, NoReturn, Optional, Sequence
 
-ModuleFactory = Callable[[str], types.ModuleType]
+    ModuleFactory = Callable[[str], types.ModuleType]
+
+__all__ = ["NoSource", "Program", "prepare_path", "prepare_module"]
 
 
 class NoSource(Exception):
@@ -31,36 +46,53 @@ class NoSource(Exception):
         self.status = status  # python's: 2 for a script it cannot open, 1 for -m
 
 
-def _silent_excepthook(*args) -> None:
-    pass
+class Program:
+    """A program ready to run: its code, its ``__main__`` and the frame to run it from."""
 
+    def __init__(self, code: types.CodeType, module: types.ModuleType, entry: "Callable") -> None:
+        self.code = code
+        self.module = module
+        #: ``entry(code, namespace)`` executes the program (see the module docstring).
+        self.entry = entry
 
-def _exec_main(code: types.CodeType, module: types.ModuleType) -> None:
-    """Execute ``code`` in ``module``; uncaught errors are reported like python does."""
-    previous_main = sys.modules.get("__main__")
-    sys.modules["__main__"] = module
-    # Keep the replaced __main__ (globalhook's own) alive for our frames.
-    _exec_main.replaced = previous_main  # type: ignore[attr-defined]
-    try:
-        exec(code, module.__dict__)
-    except SystemExit:
-        raise
-    except BaseException as exc:
+    def install_main(self) -> None:
+        """Make the program's module ``__main__``, keeping the replaced one alive."""
+        _replaced_mains.append(sys.modules.get("__main__"))
+        sys.modules["__main__"] = self.module
+
+    def ended(self, exc: "Optional[BaseException]") -> int:
+        """After ``entry`` returned (``exc`` None) or raised ``exc``: the exit status, or re-raise.
+
+        Called from the ``except`` block that caught ``exc``.  ``SystemExit``
+        goes on as it is; any other exception is reported as the interpreter
+        would (without our frames), then re-raised so that the interpreter
+        ends the process as it would have (status 1, SIGINT for
+        ``KeyboardInterrupt``, ``atexit``), printing nothing more.
+        """
+        if exc is None:
+            return 0
+        if isinstance(exc, SystemExit):
+            raise exc
         tb = exc.__traceback__
-        while tb is not None and tb.tb_frame.f_code is not code:
+        while tb is not None and tb.tb_frame.f_code is not self.code:
             tb = tb.tb_next
         exc.__traceback__ = tb
         sys.last_type, sys.last_value, sys.last_traceback = type(exc), exc, tb
         if sys.version_info >= (3, 12):
             sys.last_exc = exc
         _display(exc, tb)
-        # Let the interpreter end the process as it would have (exit status,
-        # SIGINT for KeyboardInterrupt, atexit), but print nothing more.
         sys.excepthook = _silent_excepthook
-        raise
+        raise exc
 
 
-def _display(exc: BaseException, tb: Optional[types.TracebackType]) -> None:
+_replaced_mains: list = []
+
+
+def _silent_excepthook(*args) -> None:
+    pass
+
+
+def _display(exc: BaseException, tb: "Optional[types.TracebackType]") -> None:
     """Hand an uncaught exception to ``sys.excepthook`` as the interpreter does.
 
     Like ``PyErr_PrintEx``: a missing hook, or one that fails, is reported and
@@ -88,6 +120,43 @@ def _display(exc: BaseException, tb: Optional[types.TracebackType]) -> None:
         sys.__excepthook__(type(exc), exc, tb)
 
 
+# -- the frame the program runs from -------------------------------------------
+
+
+def _entry(filename: str, line: int, name: str, namespace: dict) -> "Callable":
+    """A function ``(code, namespace)`` that runs ``exec`` from a frame that says
+    it is ``name`` at ``filename:line``, with ``namespace`` as its globals."""
+    scratch: dict = {}
+    source = "def entry(code, namespace, exec=exec): exec(code, namespace)\n"
+    exec(compile(source, filename, "exec", dont_inherit=True), scratch)
+    made = scratch["entry"]
+    changes = {"co_name": name, "co_firstlineno": line}  # its one line is its first
+    if sys.version_info >= (3, 11):
+        changes["co_qualname"] = name
+    return types.FunctionType(made.__code__.replace(**changes), namespace, name, made.__defaults__)
+
+
+def _script_entry() -> "Callable":
+    # Plain python has no frame below a script: warnings then name sys
+    # (3.13+: "<sys>", line 0), with the globals of sys.
+    if sys.version_info >= (3, 13):
+        return _entry("<sys>", 0, "<module>", sys.__dict__)
+    return _entry("sys", 1, "<module>", sys.__dict__)
+
+
+def _module_entry() -> "Callable":
+    # Plain python -m has runpy's _run_code below the module: find its exec line.
+    import runpy
+
+    probe = compile("__line__ = __import__('sys')._getframe(1).f_lineno", "<globalhook>", "exec")
+    line = runpy._run_code(probe, {})["__line__"]  # type: ignore[attr-defined]
+    code = runpy._run_code.__code__  # type: ignore[attr-defined]
+    return _entry(code.co_filename, line, code.co_name, vars(runpy))
+
+
+# -- finding and compiling -----------------------------------------------------
+
+
 def _compile_file(path: str, display: str) -> types.CodeType:
     try:
         with open(path, "rb") as source_file:
@@ -104,7 +173,7 @@ def _compile_file(path: str, display: str) -> types.CodeType:
     return code
 
 
-def _report_syntax_error(exc: SyntaxError) -> NoReturn:
+def _report_syntax_error(exc: SyntaxError) -> "NoReturn":
     """Print a syntax error in the program's own code as python does: no frames of ours."""
     # The default hook prints exc.__traceback__ when the exception has one, whatever tb it is given.
     exc.__traceback__ = None
@@ -129,24 +198,28 @@ def _set_path0(entry: str, always: bool = False) -> None:
         sys.path.insert(0, entry)
 
 
-def run_path(path: str, args: Sequence[str], new_module: ModuleFactory) -> None:
-    """Run a script file (or a folder / zip with ``__main__.py``) as ``python path`` would."""
+def check_script(path: str) -> None:
+    """Raise :class:`NoSource` as python would when ``path`` cannot be run at all."""
+    if not os.path.exists(os.path.abspath(path)):
+        raise NoSource(f"can't open file {os.path.abspath(path)!r}: [Errno 2] No such file or directory", 2)
+
+
+def prepare_path(path: str, args: "Sequence[str]", new_module: "ModuleFactory") -> Program:
+    """The script file (or folder / zip with ``__main__.py``), set up as ``python path`` would."""
     if os.path.isdir(path) or (os.path.isfile(path) and _is_zip(path)):
         # python inserts the folder / zip even under -P.
         _set_path0(os.path.abspath(path), always=True)
         sys.argv[:] = [path, *args]
-        _run_main_from_path_entry(os.path.abspath(path), new_module)
-        return
+        sys.path_importer_cache.pop(os.path.abspath(path), None)
+        return _prepare_module_spec("__main__", new_module, set_argv0=False)
+    check_script(path)
     absolute = os.path.abspath(path)
-    if not os.path.exists(absolute):
-        raise NoSource(f"can't open file {absolute!r}: [Errno 2] No such file or directory", 2)
     _set_path0(os.path.dirname(os.path.realpath(absolute)))
     sys.argv[:] = [path, *args]
     code = _compile_file(absolute, absolute)
     module = new_module("__main__")
-    namespace = module.__dict__
     dict.update(
-        namespace,
+        module.__dict__,
         {
             "__file__": absolute,
             "__cached__": None,
@@ -156,29 +229,27 @@ def run_path(path: str, args: Sequence[str], new_module: ModuleFactory) -> None:
             "__builtins__": builtins,
         },
     )
-    _exec_main(code, module)
+    return Program(code, module, _script_entry())
 
 
 def _is_zip(path: str) -> bool:
-    import zipfile
+    """Whether python would run ``path`` as a zip archive (zipimport accepts it)."""
+    import zipimport  # already loaded: it is how python itself tells
 
-    return zipfile.is_zipfile(path)
-
-
-def _run_main_from_path_entry(path: str, new_module: ModuleFactory) -> None:
-    # python runs <dir>/__main__.py found through sys.path[0] = <dir>.
-    importer = sys.path_importer_cache.pop(path, None)
-    del importer
-    _run_module_spec("__main__", new_module, set_argv0=False)
+    try:
+        zipimport.zipimporter(path)
+    except zipimport.ZipImportError:
+        return False
+    return True
 
 
-def run_module(name: str, args: Sequence[str], new_module: ModuleFactory) -> None:
-    """Run ``name`` as ``python -m name`` would."""
+def prepare_module(name: str, args: "Sequence[str]", new_module: "ModuleFactory") -> Program:
+    """``name`` set up as ``python -m name`` would."""
     # python -m puts the current directory first; globalhook's own entry is
     # the cwd only under ``python -m globalhook``, not for the installed script.
     _set_path0(os.getcwd())
     sys.argv[:] = ["-m", *args]
-    _run_module_spec(name, new_module, set_argv0=True)
+    return _prepare_module_spec(name, new_module, set_argv0=True)
 
 
 def _plain_loader(loader):
@@ -194,7 +265,9 @@ def _plain_loader(loader):
     return loader
 
 
-def _run_module_spec(name: str, new_module: ModuleFactory, set_argv0: bool) -> None:
+def _prepare_module_spec(name: str, new_module: "ModuleFactory", set_argv0: bool) -> Program:
+    import runpy
+
     try:
         # The same lookup python -m uses: imports parent packages, resolves
         # pkg -> pkg.__main__, and gives the same errors.  For a folder or zip,
@@ -225,4 +298,4 @@ def _run_module_spec(name: str, new_module: ModuleFactory, set_argv0: bool) -> N
     )
     if not spec.has_location:
         dict.pop(module.__dict__, "__file__")
-    _exec_main(code, module)
+    return Program(code, module, _module_entry())

@@ -5,11 +5,16 @@ Every process writes what it recorded exactly once, whichever way it ends:
 - normal exit, ``sys.exit`` and uncaught exceptions: an ``atexit`` handler,
   registered before the program runs so that it runs after the program's own
   handlers (``atexit`` is last-in, first-out) and sees their lookups too;
-- SIGTERM, when the program has no handler of its own: a handler that saves,
-  then lets the default action end the process;
+- SIGTERM, whenever it has its default action: a handler that saves, then
+  lets the default action end the process (:mod:`globalhook.sigterm`);
 - ``multiprocessing`` children, which leave through ``os._exit`` and skip
-  ``atexit``: ``BaseProcess._bootstrap`` saves when the child's work is done;
+  ``atexit``: ``BaseProcess._bootstrap`` saves when the child's work is done
+  (:mod:`globalhook.multiproc`);
 - ``os.fork()``: the child forgets the parent's counts and saves its own.
+
+A session that must not write anything (its program could not start, or it
+was started in one of globalhook's own commands) is abandoned.  A save that
+fails says so in one line; the data is then nowhere.
 
 The primary process of a ``globalhook run`` writes the data file itself, after
 folding in the per-process files of its own run; every other process writes
@@ -20,34 +25,87 @@ a per-process file (``<data file>.<host>.<pid>.<random>``) for the primary or
 from __future__ import annotations
 
 import atexit
-import contextlib
-import datetime
 import os
-import signal
-import socket
 import sys
-import threading
-import uuid
-from typing import Iterator, List, Optional, Sequence
+import time
+from _thread import allocate_lock
 
-from . import __version__
-from .config import Config
-from .data import DataError, combine, make_data, part_path, save
-from .finder import ImportHook, install
-from .limits import unobservable
+from . import __version__, multiproc, sigterm
+from .finder import install
 from .tracking import CORE, RECORDER
 
-__all__ = ["Session", "current_session"]
+TYPE_CHECKING = False  # not from typing: imported before the program starts
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Callable, List, Optional, Sequence
 
-_current: Optional["Session"] = None
+    from .config import Config
+    from .finder import ImportHook
+
+__all__ = ["Session", "current_session", "writable_problem"]
+
+_current: "Optional[Session]" = None
 
 
-def current_session() -> Optional["Session"]:
+def current_session() -> "Optional[Session]":
     return _current
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    """UTC, as ``datetime.now(timezone.utc).isoformat(timespec="seconds")`` writes it."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+
+
+def writable_problem(data_file: str) -> "Optional[str]":
+    """Why ``data_file`` cannot be written, or None: found out by creating a file beside it.
+
+    Checked before the program runs, because the data is written when it
+    ends.  The probe is named as the save's temporary files are, never like a
+    per-process data file.
+    """
+    if not os.path.isdir(os.path.dirname(data_file)):
+        return f"{data_file}: cannot write the data file: its folder does not exist"
+    if os.path.isdir(data_file):
+        return f"{data_file}: cannot write the data file: it is a directory"
+    probe = f"{data_file}-{os.urandom(6).hex()}.tmp"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        return f"{data_file}: cannot write the data file ({exc.strerror or exc})"
+    os.close(fd)
+    try:
+        os.remove(probe)
+    except OSError:  # pragma: no cover - created a moment ago
+        pass
+    return None
+
+
+_fork_hooks = False
+
+
+def _register_fork_hooks() -> None:
+    """Once per process (``os.register_at_fork`` cannot be undone, and holding
+    SIGTERM twice across a fork would leave it blocked in the parent)."""
+    global _fork_hooks
+    if _fork_hooks or not hasattr(os, "register_at_fork"):
+        return
+    _fork_hooks = True
+    os.register_at_fork(
+        before=sigterm.hold_for_fork, after_in_parent=sigterm.release_after_fork, after_in_child=_after_fork_in_child
+    )
+
+
+def _after_fork_in_child() -> None:
+    if _current is not None:
+        _current._after_fork()
+
+
+def _host() -> str:
+    try:
+        return os.uname().nodename
+    except AttributeError:  # pragma: no cover - Windows
+        import socket
+
+        return socket.gethostname()
 
 
 class Session:
@@ -55,121 +113,188 @@ class Session:
 
     def __init__(
         self,
-        config: Config,
-        command: Optional[Sequence[str]] = None,
+        config: "Config",
+        command: "Optional[Sequence[str]]" = None,
         *,
         primary: bool = True,
-        run_id: Optional[str] = None,
-        root: Optional[str] = None,
+        run_id: "Optional[str]" = None,
+        root: "Optional[str]" = None,
     ) -> None:
         self.config = config
         self.command = list(command) if command is not None else None
         self.primary = primary
-        self.run_id = run_id or uuid.uuid4().hex
+        self.run_id = run_id or os.urandom(16).hex()
         self.root = root
-        self.hook: Optional[ImportHook] = None
+        self.hook: "Optional[ImportHook]" = None
         self.started = _now()
-        self.exit_code: Optional[int] = None
-        self.notes: List[str] = []
+        self.exit_code: "Optional[int]" = None
+        self.notes: "List[str]" = []
+        #: Asked when the data is saved, each for a note or None (work not worth doing at start).
+        self.note_checks: "List[Callable[[], Optional[str]]]" = []
         self._pid = os.getpid()
         self._saved = False
         self._saving = False
         self._sigterm_pending = False
-        self._lock = threading.Lock()
-        self._part: Optional[str] = None
+        self._lock = allocate_lock()
+        self._part: "Optional[str]" = None
 
     # -- starting ------------------------------------------------------------
 
-    def start(self) -> ImportHook:
+    def start(self) -> "ImportHook":
         global _current
+        multiproc.patch_when_imported()  # first, so that the finder goes in front of it
         self.hook = install(self.config.include, self.config.exclude, self.config.strategy, self.root)
         if self.hook.warning:
             print(self.hook.warning, file=sys.stderr)
         _current = self
-        atexit.register(self.save)
-        if hasattr(os, "register_at_fork"):
-            os.register_at_fork(
-                before=_hold_sigterm_for_fork, after_in_parent=_release_sigterm, after_in_child=self._after_fork
-            )
-        _patch_multiprocessing()
-        self._handle_sigterm()
+        atexit.register(self._save_at_exit)
+        _register_fork_hooks()
+        sigterm.install_handler()
         return self.hook
+
+    def abandon(self) -> None:
+        """Stop without writing anything, as if this session had never started.
+
+        For a run that cannot start its program (nothing of it ran, so the
+        last run's data must stay as it is), and for globalhook's own commands
+        in a process the start-up hook activated.
+        """
+        global _current
+        with self._lock:
+            self._saved = True  # nothing is ever written by this session now
+        atexit.unregister(self._save_at_exit)
+        if self.hook is not None:
+            self.hook.uninstall()
+        sigterm.drop_handler()
+        RECORDER.clear()
+        RECORDER.not_tracked.clear()
+        if _current is self:
+            _current = None
 
     def _after_fork(self) -> None:
         """In a forked child: start empty, save to a per-process file, SIGTERM kills."""
-        _default_sigterm_in_child()
+        sigterm.default_in_child()
         RECORDER.clear()
         self.primary = False
         self._pid = os.getpid()
         self._saved = False
         self._saving = False
         self._sigterm_pending = False
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self._part = None
         self.started = _now()
-
-    def _handle_sigterm(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-        if "--multiprocessing-fork" in sys.argv:
-            return  # a multiprocessing spawn child: keeps the default action (see _prepare_child)
-        try:
-            if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-                return  # the program (or its host) handles it: leave it alone
-            signal.signal(signal.SIGTERM, _on_sigterm)
-        except (ValueError, OSError, AttributeError):  # pragma: no cover - no SIGTERM here
-            pass
 
     # -- saving ----------------------------------------------------------------
 
     def run_info(self) -> dict:
-        return {
+        from .limits import unobservable
+
+        info = {
             "globalhook": __version__,
             "python": ".".join(map(str, sys.version_info[:3])),
             "implementation": sys.implementation.name,
             "strategy": self.hook.strategy if self.hook else None,
             "core": CORE,
-            "command": self.command if self.command is not None else list(sys.argv),
+            "command": self._recorded_command(),
             "cwd": os.getcwd(),
-            "host": socket.gethostname(),
+            "host": _host(),
             "pid": os.getpid(),
             "run_id": self.run_id,
             "started": self.started,
             "finished": _now(),
             "exit_code": self.exit_code,
             "unobservable": unobservable(),
-            "notes": list(self.notes),
+            "notes": self.notes + [note for note in (check() for check in self.note_checks) if note],
         }
+        if info["command"] is None:
+            del info["command"]  # record_command = "none"
+        return info
+
+    def _recorded_command(self) -> "Optional[List[str]]":
+        """The command line, as ``record_command`` says: whole, program only, or not at all."""
+        command = list(self.command) if self.command is not None else list(sys.argv)
+        mode = getattr(self.config, "record_command", "full")
+        if mode == "none":
+            return None
+        if mode == "redacted":
+            keep = 2 if command[:1] == ["-m"] else 1
+            return command[:keep] + ["<redacted>"] * len(command[keep:])
+        return command
 
     def data(self) -> dict:
+        from .data import make_data
+
         not_tracked = [{"module": name, "reason": reason} for name, reason in sorted(RECORDER.not_tracked.items())]
         return make_data(RECORDER.lookups(), self.run_info(), not_tracked)
 
-    def save(self) -> None:
-        """Write this process's data once; safe to call from any exit path."""
+    def save(self) -> bool:
+        """Write this process's data once; safe to call from any exit path.
+
+        False when writing failed (said on stderr, in one line): the data is
+        then nowhere, since nothing else holds it.
+        """
         if not self._begin_write(final=True):
-            return
+            return True
+        from .data import DataError
+
         try:
             data = self.data()
             if self.primary:
                 data = self._save_combined(data)
             else:
                 self._write_part(data)
-                return
-        except DataError as exc:
-            print(f"globalhook: error: {exc}", file=sys.stderr)
-            return
+                return True
+        except Exception as exc:  # whatever went wrong, one line, never a traceback at exit
+            problem = str(exc) if isinstance(exc, DataError) else f"saving failed: {type(exc).__name__}: {exc}"
+            whose = "this run's" if self.primary else "this process's"
+            print(f"globalhook: error: {problem}; {whose} data was not saved anywhere", file=sys.stderr)
+            return False
         finally:
             self._end_write()
         if self.config.report:
             from .report import text_report
 
             sys.stderr.write(text_report(data))
+        return True
+
+    def _save_at_exit(self) -> None:
+        """The ``atexit`` save, leaving an unhandled ``KeyboardInterrupt`` to end the process.
+
+        CPython remembers that the program ended with an unhandled
+        ``KeyboardInterrupt`` (and then dies by SIGINT after finalising) in a
+        flag that every ``eval``/``exec`` of a string clears, and saving may
+        import modules that do that (``collections.namedtuple``).  The
+        interpreter set ``sys.last_value`` when it printed the exception: if
+        that is a ``KeyboardInterrupt``, the flag is set again by raising one
+        through ``exec`` of a string, exactly as the interpreter set it.
+        """
+        interrupted = type(getattr(sys, "last_value", None)) is KeyboardInterrupt
+        try:
+            saved = self.save()
+        finally:
+            if interrupted:
+                try:
+                    exec("raise KeyboardInterrupt", {})
+                except KeyboardInterrupt:
+                    pass
+        if not saved and self.primary and self.exit_code == 0:
+            # The program succeeded but its run's data is lost: say so in the
+            # exit status too.  atexit cannot change the status the
+            # interpreter exits with, so end the process here, as it would
+            # have ended, with the streams flushed.
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except Exception:
+                    pass
+            os._exit(2)
 
     def flush(self) -> None:
         """Write this (non-primary) process's data so far; later saves overwrite it."""
         if self.primary or not self._begin_write(final=False):
             return
+        from .data import DataError
+
         try:
             self._write_part(self.data())
         except DataError as exc:
@@ -189,235 +314,26 @@ class Session:
     def _end_write(self) -> None:
         self._saving = False
         if self._sigterm_pending:
-            _die_by_sigterm()  # a SIGTERM came in while saving: finish what it started
+            sigterm.die_by_sigterm()  # a SIGTERM came in while saving: finish what it started
 
     def _write_part(self, data: dict) -> None:
         """This process's own file, under one name for its whole life."""
+        from .data import part_path, save
+
         if self._part is None:
             self._part = part_path(self.config.data_file)
-        with _sigterm_held():
+        with sigterm.held():
             save(data, self._part)
 
     def _save_combined(self, data: dict) -> dict:
         """The primary's data plus the per-process files of this run, as one file."""
 
+        from .data import combine
+
         def ours(part: dict) -> bool:
             return any(run.get("run_id") == self.run_id for run in part["runs"])
 
-        _stop_multiprocessing_helpers()
+        multiproc.stop_helpers()
 
         combined, _, _ = combine(self.config.data_file, [data], select=ours)
         return combined
-
-
-def _stop_multiprocessing_helpers() -> None:
-    """End multiprocessing's forkserver and resource tracker now, not just after us.
-
-    They live until the main process is gone, so their own data would always
-    arrive after the primary combined the run.  By the time the primary's
-    ``atexit`` handler runs, multiprocessing's exit handler has already shut
-    down pools and children; stopping the helpers a moment early changes
-    nothing else (``_stop`` is what CPython's own tests use, 3.8+).
-    """
-    for module_name, attribute in (
-        ("multiprocessing.forkserver", "_forkserver"),
-        ("multiprocessing.resource_tracker", "_resource_tracker"),
-    ):
-        helper = getattr(sys.modules.get(module_name), attribute, None)
-        stop = getattr(helper, "_stop", None)
-        if stop is not None:
-            try:
-                stop()
-            except Exception:  # pragma: no cover - a helper that is already gone
-                pass
-
-
-def _on_sigterm(signum, frame) -> None:
-    session = _current
-    if session is not None:
-        if session._saving or session._lock.locked():
-            # Killing now would leave a half-written file behind: the save
-            # in progress ends the process when it is done.
-            session._sigterm_pending = True
-            return
-        session.save()
-    _die_by_sigterm()
-
-
-@contextlib.contextmanager
-def _sigterm_held() -> Iterator[None]:
-    """Hold off a default-action SIGTERM while a file is written, then let it in.
-
-    Where our handler is installed it defers SIGTERM itself; where SIGTERM
-    still kills at once (multiprocessing children), blocking it for the few
-    milliseconds of a write keeps a half-written file from being left behind.
-    """
-    previous = _block_default_sigterm()
-    try:
-        yield
-    finally:
-        if previous is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-def _block_default_sigterm() -> Optional[set]:
-    """Block SIGTERM in this thread if it still kills at once; the mask to restore, or None."""
-    if hasattr(signal, "pthread_sigmask") and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-    return None
-
-
-# A forked child must not inherit our Python-level handler: CPython drops
-# signals that arrive between fork() and its after-fork reset, so a SIGTERM
-# sent to a brand-new child (Pool.terminate() right after a slow worker start)
-# would be lost and the child would live on where plain Python dies.  The
-# forking thread holds SIGTERM off across fork(); the child switches to the
-# default action first and then lets any held SIGTERM in.
-# Per thread: two threads may fork at once, and a mask is a thread's own.
-_fork_masks = threading.local()
-
-
-def _hold_sigterm_for_fork() -> None:
-    if hasattr(signal, "pthread_sigmask") and signal.getsignal(signal.SIGTERM) is _on_sigterm:
-        _fork_masks.previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-
-
-def _release_sigterm() -> None:
-    mask = getattr(_fork_masks, "previous", None)
-    _fork_masks.previous = None
-    if mask is not None:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-
-
-def _default_sigterm_in_child() -> None:
-    _drop_sigterm_handler()
-    _release_sigterm()
-
-
-def _drop_sigterm_handler() -> None:
-    """Give SIGTERM back its default action if our handler has it."""
-    try:
-        if signal.getsignal(signal.SIGTERM) is _on_sigterm:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - not the main thread
-        pass
-
-
-def _die_by_sigterm() -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGTERM)
-
-
-_mp_patched = False
-
-
-def _patch_multiprocessing() -> None:
-    """Save at the end of every ``multiprocessing`` child, which skips ``atexit``."""
-    global _mp_patched
-    if _mp_patched:
-        return
-    _mp_patched = True
-    from multiprocessing import process
-
-    original = process.BaseProcess._bootstrap
-
-    def _bootstrap(self, *args, **kwargs):
-        session = _current
-        if session is not None:
-            _prepare_child(self, session)
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            session = _current
-            if session is not None:
-                session.save()
-
-    _bootstrap.__wrapped__ = original  # type: ignore[attr-defined]
-    process.BaseProcess._bootstrap = _bootstrap  # type: ignore[assignment]
-
-
-def _prepare_child(process: object, session: Session) -> None:
-    """Make a multiprocessing child safe to stop with ``terminate()``.
-
-    A Python-level SIGTERM handler only runs between bytecodes: a SIGTERM that
-    lands just before the child blocks (a pool worker waiting for its next
-    task) would wait with it forever, where plain Python dies at once.  So
-    children keep the default action, and a pool worker saves its data before
-    it waits for work, with SIGTERM held off from the moment it hands back a
-    result until the save is done: once the parent has a result, the lookups
-    that produced it reach the disk even if ``terminate()`` follows at once.
-    """
-    _drop_sigterm_handler()  # a child started some other way than fork or spawn
-    pool = sys.modules.get("multiprocessing.pool")
-    target = getattr(process, "_target", None)
-    args = getattr(process, "_args", None)
-    if pool is not None and target is getattr(pool, "worker", None) and isinstance(args, tuple) and len(args) >= 2:
-        gate = _SaveBeforeIdle(args[0], args[1], session)
-        process._args = (gate.inqueue, gate.outqueue) + args[2:]  # type: ignore[attr-defined]
-
-
-class _Forwarding:
-    """Stands in for a queue: one method replaced, every other attribute forwarded."""
-
-    def __init__(self, queue: object, **methods: object) -> None:
-        self._queue = queue
-        self.__dict__.update(methods)
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._queue, name)
-
-
-_NO_TASK = object()
-
-
-class _SaveBeforeIdle:
-    """A pool worker's queues: hold SIGTERM from ``put`` to the next ``get``, save there."""
-
-    def __init__(self, inqueue: object, outqueue: object, session: Session) -> None:
-        self._in = inqueue
-        self._out = outqueue
-        self._session = session
-        self._held: Optional[set] = None
-        self.inqueue = _Forwarding(inqueue, get=self._get)
-        self.outqueue = _Forwarding(outqueue, put=self._put)
-
-    def _put(self, obj: object) -> None:
-        if self._held is None:
-            self._held = _block_default_sigterm()
-        self._out.put(obj)  # type: ignore[attr-defined]
-
-    def _get(self) -> object:
-        if self._held is None:
-            return self._in.get()  # type: ignore[attr-defined]
-        try:
-            task = self._take_waiting_task()
-            if task is _NO_TASK:
-                self._session.flush()  # about to wait: nothing of ours may be lost
-        finally:
-            previous, self._held = self._held, None
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a SIGTERM held off lands here
-        if task is _NO_TASK:
-            return self._in.get()  # type: ignore[attr-defined]
-        from multiprocessing.reduction import ForkingPickler
-
-        return ForkingPickler.loads(task)
-
-    def _take_waiting_task(self) -> object:
-        """The next task's bytes if it is already there for us, else ``_NO_TASK``.
-
-        Only a worker holding the queue's read lock is sure to get the task it
-        sees; without that certainty it saves before waiting.  This is what
-        ``SimpleQueue.get`` does (3.9-3.13), without ever blocking.
-        """
-        rlock = getattr(self._in, "_rlock", None)
-        reader = getattr(self._in, "_reader", None)
-        if rlock is None or reader is None or not rlock.acquire(False):
-            return _NO_TASK
-        try:
-            if reader.poll():
-                return reader.recv_bytes()
-        except (OSError, EOFError):
-            pass
-        finally:
-            rlock.release()
-        return _NO_TASK

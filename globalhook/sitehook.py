@@ -10,9 +10,11 @@ running untouched.
 
 That line runs in every Python process of the environment, tracked or not, so
 it must cost next to nothing: it imports ``globalhook`` only when
-``GLOBALHOOK_PROCESS_START`` is set (non-empty) or ``pyproject.toml`` is in
-the current folder, and :func:`globalhook.startup.process_start` decides the
-rest.  If ``globalhook`` has been uninstalled and the file left behind, the
+``GLOBALHOOK_PROCESS_START`` is set (non-empty), or when ``pyproject.toml``
+in the current folder could enable tracking: with ``GLOBALHOOK_CONFIG`` set
+(another file decides), or when its bytes do not prove otherwise (see
+:func:`globalhook.startup.may_enable`, which the line inlines).
+:func:`globalhook.startup.process_start` decides the rest.  If ``globalhook`` has been uninstalled and the file left behind, the
 line does nothing and prints nothing; any other error shows, since ``site.py``
 reports it and goes on with the next ``.pth`` file.
 
@@ -27,7 +29,9 @@ import stat
 import sys
 import sysconfig
 from importlib.machinery import PathFinder
-from typing import Any, Dict, Optional, Tuple
+TYPE_CHECKING = False  # not from typing (see globalhook/__init__.py)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Dict, Optional, Tuple
 
 from .atomic import write_atomically
 
@@ -69,12 +73,31 @@ _ACTIVATE = (
     "        globalhook.startup.process_start()\n"
 )
 
+#: An expression, true when the bytes of ``pyproject.toml`` could enable
+#: tracking: :func:`globalhook.startup.may_enable`, inlined so that a folder
+#: whose pyproject.toml cannot enable it costs no import at all.  Written
+#: without lambdas or generators (each nested code object costs more to
+#: compile than the check itself), and compiled only where a pyproject.toml
+#: is present.
+MAY_ENABLE = (
+    "(_gh := os.read(_ghfd := os.open('pyproject.toml', os.O_RDONLY), 1 << 24), os.close(_ghfd))"
+    " and (len(_gh) >= 1 << 24 or b'\\\\u' in _gh or b'\\\\U' in _gh or b'globalhook' in _gh and b'true' in _gh"
+    " and b'enabled' in _gh.translate(None, b' \\t\"\\'').replace(b'enabled=false', b''))"
+)
+
+#: Run where a pyproject.toml is present: import globalhook only if it could
+#: enable tracking (``_gha`` is the line's copy of ``_ACTIVATE``).
+_CHECK = (
+    "exec(_gha) if os.environ.get('GLOBALHOOK_CONFIG', '').strip()"
+    f" or os.access('pyproject.toml', os.R_OK) and {MAY_ENABLE} else None"
+)
+
 #: One line, because site.py executes a .pth file line by line, and only the
-#: lines that start with ``import``.
+#: lines that start with ``import``.  Where there is neither the variable nor
+#: a pyproject.toml (most processes), that is all it costs.
 PTH_LINE = (
-    f"import os, sys; exec({_ACTIVATE!r}) "
-    f"if os.environ.get({ENV_PROCESS_START!r}) or os.path.isfile('pyproject.toml') "
-    "else None"
+    f"import os, sys; _gha = {_ACTIVATE!r}; exec(_gha) if os.environ.get({ENV_PROCESS_START!r}, '').strip() "
+    f"else exec({_CHECK!r}) if os.path.isfile('pyproject.toml') else None"
 )
 
 _CONTENT = (PTH_LINE + "\n").encode("utf-8")
@@ -222,8 +245,8 @@ def describe_status(info: Dict[str, Any]) -> str:
         lines = [f"globalhook start-up hook: not installed in {site_dir}"]
     if info["installed"]:
         lines.append(
-            f"  it imports globalhook only when {ENV_PROCESS_START} is set "
-            "or pyproject.toml is in the current folder"
+            f"  it imports globalhook only when {ENV_PROCESS_START} or GLOBALHOOK_CONFIG is set, "
+            "or pyproject.toml in the current folder mentions globalhook and enabled"
         )
     if info["virtualenv"]:
         lines.append("virtual environment: yes")

@@ -598,3 +598,94 @@ class TestStartUpActivation:
 
         with pytest.raises(ConfigError, match="^GLOBALHOOK_PROCESS_START: not a usable serialized config"):
             from_json(text, "GLOBALHOOK_PROCESS_START")
+
+
+class TestRecordCommand:
+    def test_default_is_the_whole_command(self, tmp_path: Path) -> None:
+        assert load(tmp_path).record_command == "full"
+
+    def test_every_source(self, tmp_path: Path) -> None:
+        write_pyproject(tmp_path, '[tool.globalhook]\nrecord_command = "none"\n')
+        assert load(tmp_path).record_command == "none"
+        assert load(tmp_path, environ={"GLOBALHOOK_RECORD_COMMAND": " redacted "}).record_command == "redacted"
+        assert load(tmp_path, cli={"record_command": "full"}, environ={"GLOBALHOOK_RECORD_COMMAND": "none"}).record_command == "full"
+
+    @pytest.mark.parametrize("value", ['"hidden"', "false", "1"])
+    def test_bad_value_names_the_key(self, tmp_path: Path, value: str) -> None:
+        write_pyproject(tmp_path, f"[tool.globalhook]\nrecord_command = {value}\n")
+        message = error(tmp_path)
+        assert "record_command" in message and str(tmp_path / "pyproject.toml") in message
+
+    def test_serialized_for_children(self, tmp_path: Path) -> None:
+        from globalhook.config import from_json, to_json
+
+        config = load(tmp_path, cli={"record_command": "redacted"})
+        assert from_json(to_json(config), "TEST")[0].record_command == "redacted"
+
+
+class TestSerializedConfigReader:
+    """Child processes read GLOBALHOOK_PROCESS_START without importing json: same results as json."""
+
+    def test_same_as_json_on_random_documents(self) -> None:
+        import json
+        import random
+
+        from globalhook.config import _json_text, _read_json
+
+        rng = random.Random(9)
+        alphabet = ["a", "\u00e9", "\u20ac", "\U0001f600", "\ud800", "\udc80", '"', "\\", "/", "\n", "\x01", " "]
+
+        def value(depth: int = 0) -> object:
+            kind = rng.randrange(8 if depth < 3 else 5)
+            if kind == 0:
+                return "".join(rng.choice(alphabet) for _ in range(rng.randrange(6)))
+            if kind == 1:
+                return rng.choice([True, False, None])
+            if kind in (2, 3):
+                return rng.randint(-(10 ** 30), 10 ** 30) if kind == 3 else rng.randint(-3, 3)
+            if kind == 4:
+                return rng.choice(["x", ""])
+            if kind in (5, 6):
+                return [value(depth + 1) for _ in range(rng.randrange(4))]
+            return {"".join(rng.choice(alphabet) for _ in range(3)): value(depth + 1) for _ in range(rng.randrange(4))}
+
+        for _ in range(3000):
+            obj = value()
+            for text in (
+                json.dumps(obj), json.dumps(obj, ensure_ascii=False), json.dumps(obj, indent=2),
+                json.dumps(obj, separators=(",", ":")), _json_text(obj) if not isinstance(obj, (int, bool)) or True else "",
+            ):
+                assert _read_json(text) == json.loads(text)
+                for cut in (1, len(text) // 2):
+                    broken = text[:-cut] if len(text) > cut else text + "}"
+                    try:
+                        expected = json.loads(broken)
+                    except ValueError:
+                        with pytest.raises(ValueError):
+                            _read_json(broken)
+                    else:
+                        assert _read_json(broken) == expected
+
+    def test_floats_and_other_json_go_to_json(self) -> None:
+        from globalhook.config import _read_json
+
+        assert _read_json('{"a": 1.5e3, "b": [1E2]}') == {"a": 1500.0, "b": [100.0]}
+
+    def test_a_child_reads_its_config_without_json(self, tmp_path: Path) -> None:
+        import json
+        import subprocess
+        import sys
+
+        start = json.dumps({"include": ["x"], "exclude": [], "strategy": "native", "data_file": str(tmp_path / "d.json"),
+                            "report": False, "run_id": "abc", "root": str(tmp_path)})
+        code = (
+            "import sys; sys.path.insert(0, sys.argv[2]); before = set(sys.modules)\n"
+            "from globalhook import startup; startup.activate(sys.argv[1])\n"
+            "print(sorted(m for m in ('json', 're', 'typing', 'enum') if m in set(sys.modules) - before))\n"
+        )
+        repo = str(Path(__file__).resolve().parent.parent)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("GLOBALHOOK_", "PYTHON"))}
+        result = subprocess.run([sys.executable, "-I", "-S", "-c", code, start, repo],
+                                capture_output=True, text=True, cwd=str(tmp_path), env=env)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "[]"

@@ -100,6 +100,29 @@ class TestPthLine:
         assert PTH_LINE.isascii()
         compile(PTH_LINE, PTH_NAME, "exec")
 
+    @pytest.mark.parametrize(
+        "content",
+        [
+            b"", b"[project]\nname = 'x'\n", b"[tool.globalhook]\ninclude = ['x']\n",
+            b"[tool.globalhook]\nenabled = false\nx = true\n", b"[tool.globalhook]\nenabled=true\n",
+            b'[tool.globalhook]\n"enabled" = false # true\n', b"[tool.other]\nenabled = true\n[tool.globalhook]\n",
+            b"[tool]\nglobalhook.enabled = true\n", b'x = "\\u0067lobalhook"\nenabled = true\n',
+            b"globalhook = {enabled = true}\n", b"enabled.x = 1\nglobalhook = true\n",
+        ],
+    )
+    def test_the_line_decides_as_may_enable_does(self, tmp_path: Path, monkeypatch, content: bytes) -> None:
+        from globalhook.sitehook import MAY_ENABLE
+        from globalhook.startup import may_enable
+
+        (tmp_path / "pyproject.toml").write_bytes(content)
+        monkeypatch.chdir(tmp_path)
+        assert eval(MAY_ENABLE) == may_enable(content)
+        from globalhook.config import parse_toml
+
+        tool = parse_toml("pyproject.toml", content).get("tool", {})
+        if isinstance(tool.get("globalhook"), dict) and tool["globalhook"].get("enabled") is True:
+            assert may_enable(content), "enables tracking: the bytes must never say otherwise"
+
     def test_name_sorts_after_editable_installs(self) -> None:
         names = [
             PTH_NAME,
@@ -176,13 +199,45 @@ class TestPthLineUnderSite:
         assert result.stdout.splitlines() == [MARKER, "imported", str(after_dir)]
         assert result.stderr == ""
 
-    def test_pyproject_in_current_folder_calls_process_start(
+    @pytest.mark.parametrize(
+        "content",
+        ["[tool.globalhook]\nenabled = true\n", '[tool.globalhook]\n"enabled" = true\n', '[tool."globalho\\u006bk"]\n'],
+    )
+    def test_pyproject_that_may_enable_calls_process_start(
+        self, site_dir: Path, workdir: Path, tmp_path: Path, content: str
+    ) -> None:
+        front = fake_globalhook(tmp_path / "fake", PRINTING_STARTUP)
+        (workdir / "pyproject.toml").write_text(content)
+        result = self.start(site_dir, workdir, front)
+        assert result.stdout.splitlines()[:2] == [MARKER, "imported"]
+
+    @pytest.mark.parametrize(
+        "content",
+        ["[project]\nname = 'x'\n", "[tool.globalhook]\ninclude = ['x']\n", "[tool.globalhook]\nenabled = false\n",
+         "[tool.other]\nenabled = true\n"],
+    )
+    def test_pyproject_that_cannot_enable_imports_nothing(
+        self, site_dir: Path, workdir: Path, after_dir: Path, tmp_path: Path, content: str
+    ) -> None:
+        """The line itself reads the file: no globalhook, or no enabled, means no import at all."""
+        front = fake_globalhook(tmp_path / "fake", PRINTING_STARTUP)
+        (workdir / "pyproject.toml").write_text(content)
+        result = self.start(site_dir, workdir, front)
+        assert result.stdout.splitlines() == ["not imported", str(after_dir)]
+        assert result.stderr == ""
+
+    def test_config_variable_with_a_pyproject_calls_process_start(
         self, site_dir: Path, workdir: Path, tmp_path: Path
     ) -> None:
         front = fake_globalhook(tmp_path / "fake", PRINTING_STARTUP)
         (workdir / "pyproject.toml").write_text("[project]\nname = 'x'\n")
-        result = self.start(site_dir, workdir, front)
+        result = self.start(site_dir, workdir, front, GLOBALHOOK_CONFIG="other.toml")
         assert result.stdout.splitlines()[:2] == [MARKER, "imported"]
+
+    def test_unreadable_pyproject_is_silent(self, site_dir: Path, workdir: Path, after_dir: Path) -> None:
+        (workdir / "pyproject.toml").mkdir()  # isfile() is False; a folder of that name is read by nobody
+        result = self.start(site_dir, workdir)
+        assert (result.returncode, result.stderr) == (0, "")
 
     def test_globalhook_missing_is_silent(self, site_dir: Path, workdir: Path, after_dir: Path) -> None:
         (workdir / "pyproject.toml").write_text("")
