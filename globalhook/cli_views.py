@@ -27,6 +27,10 @@ def _fail(message: str, status: int = EXIT_USAGE) -> int:
     return status
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-file", dest="data_file", metavar="FILE", help="data file to read (default: .globalhook.json)")
     parser.add_argument("--config", metavar="FILE", help="TOML file with a [tool.globalhook] table")
@@ -69,7 +73,7 @@ def cmd_html(argv: Sequence[str]) -> int:
     elapsed = time.perf_counter() - started
     print(
         f"Wrote {os.path.join(options.directory, 'index.html')} "
-        f"({summary['modules']} modules, {summary['functions']} functions, {elapsed:.1f} s)"
+        f"({_plural(summary['modules'], 'module')}, {_plural(summary['functions'], 'function')}, {elapsed:.1f} s)"
     )
     return 0
 
