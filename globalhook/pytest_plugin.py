@@ -96,7 +96,7 @@ def _start(options, early_config):
     try:
         config = load_config(overrides)
     except ConfigError as exc:
-        raise _PluginError(str(exc)) from None
+        raise _PluginError(_our_option_names(str(exc))) from None
     for warning in config.warnings:
         print(f"globalhook: warning: {warning}", file=sys.stderr)
     from .tracking import CORE_PROBLEM
@@ -117,6 +117,15 @@ def _start(options, early_config):
     except (StrategyError, PatternError) as exc:
         raise _PluginError(str(exc)) from None
     return session
+
+
+def _our_option_names(message: str) -> str:
+    """config.py names run's options; here the user typed the plugin's."""
+    for run_option, ours in (("--include", "--globalhook-include"), ("--exclude", "--globalhook-exclude"),
+                             ("--data-file", "--globalhook-data")):
+        if message.startswith(run_option + ":") or message.startswith(run_option + " "):
+            return ours + message[len(run_option):]
+    return message
 
 
 class _Labeller:

@@ -180,7 +180,8 @@ def test_report_option_prints_a_summary(project: Path) -> None:
 def test_bad_option_is_one_line(project: Path) -> None:
     result = run_pytest(project, "--globalhook-include", "bad-pattern!")
     assert result.returncode != 0
-    assert "globalhook" in result.stderr and "Traceback" not in result.stderr
+    assert "globalhook: --globalhook-include: pattern 'bad-pattern!'" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_xdist_gives_the_same_counts(project: Path) -> None:
