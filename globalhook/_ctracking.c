@@ -1,30 +1,123 @@
 /* The compiled core: the tracking dict's lookup, store and delete in C.
  *
  * It records exactly what the pure-Python core in tracking.py records, in the
- * same tables: per kind, id(code) -> {name: itertools.count}.  The tables for
- * one code object are fetched once through tracking._code_tables and then
- * cached on the code object itself (PEP 523's co_extra), so the hot path is a
- * frame read, one dict lookup and one counter step.  Anything seen for the
- * first time goes through tracking._first, shared by both cores.
+ * same tables: per kind, id(code) -> {name: counter}.  The tables for one
+ * code object are fetched once through tracking._code_tables and then cached
+ * on the code object itself (PEP 523's co_extra), so the hot path is a frame
+ * read, one dict lookup and one counter step.  Anything seen for the first
+ * time goes through tracking._first, shared by both cores.
  *
- * Built when a compiler is present; tracking.py falls back to Python without
- * it, and GLOBALHOOK_CORE=python forces the fallback.
+ * Known CPythons: 3.9 to 3.14, with the GIL or free-threaded (3.14t).  Any
+ * other version stops the build here, and setup.py says so in one line:
+ * tracking.py then uses the pure-Python core and `globalhook run` warns.
+ *
+ * Free-threaded builds: counters step atomically, tables are created and
+ * cached under a lock, and no borrowed reference outlives a lookup.  The
+ * module declares that it does not need the GIL.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <frameobject.h>
 
-/* On 3.11-3.13 the caller's code, globals, builtins and instruction are read
- * from the interpreter's own frame record: PyEval_GetFrame() would allocate
- * a frame object for every new call, which costs more than the lookup. */
-#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030E0000 && !defined(GH_PUBLIC_API_ONLY)
-#define GH_INTERNAL_FRAMES 1
+#if PY_VERSION_HEX < 0x03090000 || PY_VERSION_HEX >= 0x030F0000
+#error "globalhook: the compiled core knows CPython 3.9 to 3.14 only"
+#endif
+#if defined(Py_GIL_DISABLED) && PY_VERSION_HEX < 0x030E0000
+#error "globalhook: the compiled core supports free-threaded CPython from 3.14 on"
+#endif
+
+/* Bumped whenever tracking.py and this file must change together. */
+#define GH_API 2
+
+/* ---- The caller's frame: every version difference lives in this block ----
+ *
+ * What the hot path needs from the innermost complete Python frame (the one
+ * PyEval_GetFrame() and sys._getframe() see): its code, globals, builtins and
+ * the byte offset of its current instruction.
+ *
+ * 3.9, 3.10   frame objects are the frames: PyEval_GetFrame() allocates nothing.
+ * 3.11-3.14   frame records (_PyInterpreterFrame) read through CPython's internal
+ *             header: PyEval_GetFrame() would allocate a frame object for every
+ *             new call, which costs more than the lookup.
+ * 3.12+ with GH_PUBLIC_FRAMES defined: the unstable public API only
+ *             (PyUnstable_InterpreterFrame_GetCode/GetLasti, PyEval_GetGlobals/
+ *             GetBuiltins); measured slower (README, "Cores"), kept to compare.
+ */
+#if PY_VERSION_HEX < 0x030B0000
+#include <frameobject.h>
+#define GH_FRAMES "frame objects"
+typedef PyFrameObject gh_frame;
+
+static inline gh_frame *
+gh_current_frame(void)
+{
+    return PyEval_GetFrame();
+}
+#define GH_CODE(f) ((f)->f_code)
+#define GH_GLOBALS(f) ((f)->f_globals)
+#define GH_BUILTINS(f) ((f)->f_builtins)
+#if PY_VERSION_HEX >= 0x030A0000
+#define GH_LASTI(f) ((f)->f_lasti < 0 ? -1 : (f)->f_lasti * 2) /* 3.10 counts code units */
+#else
+#define GH_LASTI(f) ((f)->f_lasti)
+#endif
+
+#elif defined(GH_PUBLIC_FRAMES)
+#if PY_VERSION_HEX < 0x030C0000
+#error "GH_PUBLIC_FRAMES needs CPython 3.12 or newer"
+#endif
+#define GH_FRAMES "public unstable API"
+typedef struct _PyInterpreterFrame gh_frame;
+
+/* NULL when no Python code runs, or when the innermost frame is not a
+ * Python function's (an entry frame while a dying frame is cleared): the
+ * caller then asks PyEval_GetFrame(), which knows how to skip those. */
+static inline gh_frame *
+gh_current_frame(void)
+{
+    PyThreadState *tstate = PyThreadState_Get();
+#if PY_VERSION_HEX >= 0x030D0000
+    return tstate->current_frame;
+#else
+    return tstate->cframe->current_frame;
+#endif
+}
+#define GH_FRAME_NEEDS_CHECK 1
+
+#else
 #ifndef Py_BUILD_CORE
 #define Py_BUILD_CORE 1
 #endif
-#include "internal/pycore_frame.h"
+#if PY_VERSION_HEX >= 0x030E0000
+#include "internal/pycore_interpframe.h" /* 3.14 split the frame header */
 #else
-#define GH_INTERNAL_FRAMES 0
+#include "internal/pycore_frame.h"
+#endif
+#define GH_FRAMES "interpreter frames"
+typedef _PyInterpreterFrame gh_frame;
+
+static inline gh_frame *
+gh_current_frame(void)
+{
+    PyThreadState *tstate = PyThreadState_Get();
+#if PY_VERSION_HEX >= 0x030D0000
+    gh_frame *frame = tstate->current_frame;
+#else
+    gh_frame *frame = tstate->cframe->current_frame;
+#endif
+    while (frame != NULL && _PyFrame_IsIncomplete(frame)) {
+        frame = frame->previous;
+    }
+    return frame;
+}
+#if PY_VERSION_HEX >= 0x030D0000
+#define GH_CODE(f) _PyFrame_GetCode(f)
+#else
+#define GH_CODE(f) ((f)->f_code)
+#endif
+#define GH_GLOBALS(f) ((f)->f_globals)
+#define GH_BUILTINS(f) ((f)->f_builtins)
+/* 3.14t: relative to the thread's own copy of the bytecode (handled by the macro). */
+#define GH_LASTI(f) (_PyInterpreterFrame_LASTI(f) < 0 ? -1 : _PyInterpreterFrame_LASTI(f) * (int)sizeof(_Py_CODEUNIT))
 #endif
 
 #if PY_VERSION_HEX >= 0x030C0000
@@ -37,19 +130,72 @@
 #define GH_REQUEST_INDEX _PyEval_RequestCodeExtraIndex
 #endif
 
-/* Bumped whenever tracking.py and this file must change together. */
-#define GH_API 2
+/* ---- Threads: free-threaded builds need atomics and a lock ---------------- */
+#ifdef Py_GIL_DISABLED
+#define GH_FREE_THREADED 1
+/* First sight only (never the hot path): creating and caching a code
+ * object's tables, and its load sites.  No Python code runs while held. */
+static PyMutex first_sight_lock;
+#define GH_LOCK() PyMutex_Lock(&first_sight_lock)
+#define GH_UNLOCK() PyMutex_Unlock(&first_sight_lock)
+#define GH_LOAD_PTR(p) _Py_atomic_load_ptr_acquire(&(p))
+#define GH_STORE_PTR(p, v) _Py_atomic_store_ptr_release(&(p), (v))
+#else
+#define GH_FREE_THREADED 0
+#define GH_LOCK()
+#define GH_UNLOCK()
+#define GH_LOAD_PTR(p) (p)
+#define GH_STORE_PTR(p, v) ((p) = (v))
+#endif
+
+/* A new reference to d[key] in *result: 1 found, 0 absent, -1 error. */
+static inline int
+gh_dict_get_ref(PyObject *d, PyObject *key, PyObject **result)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyDict_GetItemRef(d, key, result);
+#else
+    *result = PyDict_GetItemWithError(d, key);
+    if (*result == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    Py_INCREF(*result);
+    return 1;
+#endif
+}
 
 enum { KIND_GLOBAL, KIND_BUILTIN, KIND_MISSING, KIND_STORE, KIND_DELETE };
 
 /* A counter that steps without allocating: itertools.count hands back a new
  * int on every step.  next() works on it like on itertools.count, so the
- * shared slow path in tracking.py can create and step it too; exact under
- * threads because every step happens with the GIL held. */
+ * shared slow path in tracking.py can create and step it too.  Exact under
+ * threads: a step is atomic on free-threaded builds, and done with the GIL
+ * held on the others. */
 typedef struct {
     PyObject_HEAD
     Py_ssize_t value;
 } TallyObject;
+
+/* Count one; return the value before the step. */
+static inline Py_ssize_t
+tally_step(TallyObject *tally)
+{
+#if GH_FREE_THREADED
+    return _Py_atomic_add_ssize(&tally->value, 1);
+#else
+    return tally->value++;
+#endif
+}
+
+static inline Py_ssize_t
+tally_read(TallyObject *tally)
+{
+#if GH_FREE_THREADED
+    return _Py_atomic_load_ssize_relaxed(&tally->value);
+#else
+    return tally->value;
+#endif
+}
 
 static PyObject *
 tally_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
@@ -68,19 +214,19 @@ tally_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 static PyObject *
 tally_next(PyObject *self)
 {
-    return PyLong_FromSsize_t(((TallyObject *)self)->value++);
+    return PyLong_FromSsize_t(tally_step((TallyObject *)self));
 }
 
 static PyObject *
 tally_repr(PyObject *self)
 {
-    return PyUnicode_FromFormat("count(%zd)", ((TallyObject *)self)->value);
+    return PyUnicode_FromFormat("count(%zd)", tally_read((TallyObject *)self));
 }
 
 static PyObject *
 tally_get_value(PyObject *self, void *closure)
 {
-    return PyLong_FromSsize_t(((TallyObject *)self)->value);
+    return PyLong_FromSsize_t(tally_read((TallyObject *)self));
 }
 
 static PyGetSetDef tally_getset[] = {
@@ -100,7 +246,7 @@ static PyObject *load_sites_func = NULL;  /* code -> frozenset of name-loading o
 static Py_ssize_t extra_index = -1;
 
 typedef struct {
-    PyObject *tables; /* tuple of dicts, shared with tracking.py */
+    PyObject *tables; /* tuple of dicts, shared with tracking.py; set before publishing */
     PyObject *sites;  /* frozenset of ints, or NULL until first needed */
 } code_extra_t;
 
@@ -136,26 +282,32 @@ extra_for(PyCodeObject *code)
         PyErr_SetString(PyExc_SystemError, "globalhook: _code_tables returned a bad value");
         return NULL;
     }
-    /* The call ran Python code: another thread may have got here first. */
+    /* The call ran Python code, and other threads run anyway on free-threaded
+     * builds: look again, and publish under the lock (SetExtra would free a
+     * value another thread already holds). */
+    code_extra_t *extra = NULL;
+    GH_LOCK();
     if (GH_GET_EXTRA((PyObject *)code, extra_index, &found) < 0) {
-        Py_DECREF(tables);
-        return NULL;
+        goto done;
     }
     if (found != NULL) {
-        Py_DECREF(tables);
-        return (code_extra_t *)found;
+        extra = (code_extra_t *)found;
+        goto done;
     }
-    code_extra_t *extra = (code_extra_t *)PyMem_Calloc(1, sizeof(code_extra_t));
+    extra = (code_extra_t *)PyMem_Calloc(1, sizeof(code_extra_t));
     if (extra == NULL) {
-        Py_DECREF(tables);
         PyErr_NoMemory();
-        return NULL;
+        goto done;
     }
     extra->tables = tables;
+    tables = NULL;
     if (GH_SET_EXTRA((PyObject *)code, extra_index, extra) < 0) {
         free_extra(extra);
-        return NULL;
+        extra = NULL;
     }
+done:
+    GH_UNLOCK();
+    Py_XDECREF(tables);
     return extra;
 }
 
@@ -164,11 +316,21 @@ static int
 count_one(PyCodeObject *code, code_extra_t *extra, int kind, PyObject *name, PyObject *namespace)
 {
     PyObject *table = PyTuple_GET_ITEM(extra->tables, kind);
-    PyObject *counter = PyDict_GetItemWithError(table, name);
-    if (counter == NULL) {
-        if (PyErr_Occurred()) {
-            return -1;
-        }
+    PyObject *counter;
+#if GH_FREE_THREADED
+    /* Another thread may empty the table (Recorder.clear): hold the counter. */
+    int found = PyDict_GetItemRef(table, name, &counter);
+    if (found < 0) {
+        return -1;
+    }
+#else
+    counter = PyDict_GetItemWithError(table, name);
+    int found = counter != NULL;
+    if (!found && PyErr_Occurred()) {
+        return -1;
+    }
+#endif
+    if (!found) {
         PyObject *result = PyObject_CallFunction(first_func, "iOOO", kind, (PyObject *)code, name, namespace);
         if (result == NULL) {
             return -1;
@@ -176,27 +338,31 @@ count_one(PyCodeObject *code, code_extra_t *extra, int kind, PyObject *name, PyO
         Py_DECREF(result);
         return 0;
     }
+    int status = 0;
     if (Py_TYPE(counter) == &Tally_Type) {
-        ((TallyObject *)counter)->value++;
-        return 0;
+        tally_step((TallyObject *)counter);
     }
-    PyObject *step = Py_TYPE(counter)->tp_iternext(counter);
-    if (step == NULL) {
-        return -1;
+    else {
+        PyObject *step = Py_TYPE(counter)->tp_iternext(counter);
+        if (step == NULL) {
+            status = -1;
+        }
+        Py_XDECREF(step);
     }
-    Py_DECREF(step);
-    return 0;
+#if GH_FREE_THREADED
+    Py_DECREF(counter);
+#endif
+    return status;
 }
 
 /* What the hot path needs to know about the code that asked (borrowed). */
 typedef struct {
     PyCodeObject *code;
-    PyObject *globals;
-    PyObject *builtins;
-#if GH_INTERNAL_FRAMES
-    _PyInterpreterFrame *frame;
+#ifdef GH_FRAME_NEEDS_CHECK
+    gh_frame *frame;      /* NULL when found through a frame object */
+    PyFrameObject *object;
 #else
-    PyFrameObject *frame;
+    gh_frame *frame;
 #endif
 } caller_t;
 
@@ -205,76 +371,102 @@ typedef struct {
 static int
 find_caller(caller_t *caller)
 {
-#if GH_INTERNAL_FRAMES
-    PyThreadState *tstate = PyThreadState_Get();
-#if PY_VERSION_HEX >= 0x030D0000
-    _PyInterpreterFrame *frame = tstate->current_frame;
-#else
-    _PyInterpreterFrame *frame = tstate->cframe->current_frame;
-#endif
-    while (frame != NULL && _PyFrame_IsIncomplete(frame)) {
-        frame = frame->previous;
+#ifdef GH_FRAME_NEEDS_CHECK
+    gh_frame *frame = gh_current_frame();
+    caller->frame = frame;
+    caller->object = NULL;
+    if (frame != NULL) {
+        PyObject *code = PyUnstable_InterpreterFrame_GetCode(frame);
+        Py_XDECREF(code); /* the running frame keeps it alive */
+        if (code != NULL && PyCode_Check(code)) {
+            caller->code = (PyCodeObject *)code;
+            return 1;
+        }
     }
-    if (frame == NULL) {
+    caller->frame = NULL;
+    caller->object = PyEval_GetFrame(); /* borrowed; skips frames that are not Python's */
+    if (caller->object == NULL) {
         return 0;
     }
-#if PY_VERSION_HEX >= 0x030D0000
-    caller->code = _PyFrame_GetCode(frame);
-#else
-    caller->code = frame->f_code;
-#endif
-    caller->globals = frame->f_globals;
-    caller->builtins = frame->f_builtins;
-    caller->frame = frame;
-#else
-    PyFrameObject *frame = PyEval_GetFrame();
-    if (frame == NULL) {
-        return 0;
-    }
-    caller->code = frame->f_code;
-    caller->globals = frame->f_globals;
-    caller->builtins = frame->f_builtins;
-    caller->frame = frame;
-#endif
+    PyCodeObject *code = PyFrame_GetCode(caller->object);
+    Py_DECREF(code);
+    caller->code = code;
     return 1;
+#else
+    gh_frame *frame = gh_current_frame();
+    if (frame == NULL) {
+        return 0;
+    }
+    caller->code = GH_CODE(frame);
+    caller->frame = frame;
+    return 1;
+#endif
 }
 
-/* The offset of the caller's current instruction, as frame.f_lasti gives it. */
+#ifdef GH_FRAME_NEEDS_CHECK
+/* Borrowed references, like the other routes. */
+static PyObject *
+caller_globals(caller_t *caller)
+{
+    if (caller->object != NULL) {
+        PyObject *globals = PyFrame_GetGlobals(caller->object);
+        Py_DECREF(globals);
+        return globals;
+    }
+    return PyEval_GetGlobals();
+}
+
+static PyObject *
+caller_builtins(caller_t *caller)
+{
+    if (caller->object != NULL) {
+        PyObject *builtins = PyFrame_GetBuiltins(caller->object);
+        Py_DECREF(builtins);
+        return builtins;
+    }
+    return PyEval_GetBuiltins();
+}
+
 static int
 caller_lasti(caller_t *caller)
 {
-#if GH_INTERNAL_FRAMES
-    int lasti = _PyInterpreterFrame_LASTI(caller->frame);
-    return lasti < 0 ? -1 : lasti * (int)sizeof(_Py_CODEUNIT);
-#elif PY_VERSION_HEX >= 0x030A0000
-    return caller->frame->f_lasti < 0 ? -1 : caller->frame->f_lasti * (int)sizeof(_Py_CODEUNIT);
-#else
-    return caller->frame->f_lasti;
-#endif
+    if (caller->object != NULL) {
+        return PyFrame_GetLasti(caller->object);
+    }
+    return PyUnstable_InterpreterFrame_GetLasti(caller->frame);
 }
+#else
+#define caller_globals(c) GH_GLOBALS((c)->frame)
+#define caller_builtins(c) GH_BUILTINS((c)->frame)
+#define caller_lasti(c) GH_LASTI((c)->frame)
+#endif
 
 /* Is the caller's current instruction one that loads a name (so that CPython
  * would go on to the builtins itself after a miss)? */
 static int
 at_load_site(caller_t *caller, code_extra_t *extra)
 {
-    if (extra->sites == NULL) {
-        PyObject *sites = PyObject_CallFunctionObjArgs(load_sites_func, (PyObject *)caller->code, NULL);
-        if (sites == NULL) {
+    PyObject *sites = GH_LOAD_PTR(extra->sites);
+    if (sites == NULL) {
+        PyObject *made = PyObject_CallFunctionObjArgs(load_sites_func, (PyObject *)caller->code, NULL);
+        if (made == NULL) {
             return -1;
         }
-        if (extra->sites == NULL) {
-            extra->sites = sites;
+        GH_LOCK();
+        sites = extra->sites;
+        if (sites == NULL) {
+            GH_STORE_PTR(extra->sites, made);
+            sites = made;
+            made = NULL;
         }
-        else {
-            Py_DECREF(sites);
-        }
+        GH_UNLOCK();
+        Py_XDECREF(made);
     }
     PyObject *offset = PyLong_FromLong(caller_lasti(caller));
     if (offset == NULL) {
         return -1;
     }
-    int found = PySet_Contains(extra->sites, offset);
+    int found = PySet_Contains(sites, offset);
     Py_DECREF(offset);
     return found;
 }
@@ -294,33 +486,32 @@ set_key_error(PyObject *name)
 static PyObject *
 not_a_global(PyObject *self, PyObject *name, caller_t *caller, code_extra_t *extra)
 {
-    PyObject *builtins = caller->builtins;
+    PyObject *builtins = caller_builtins(caller);
     PyObject *value = NULL;
     int exact = 0;
-    Py_INCREF(builtins); /* counting may run Python code */
     if (PyDict_Check(builtins)) {
         exact = PyDict_CheckExact(builtins);
-        value = PyDict_GetItemWithError(builtins, name);
-        if (value == NULL && PyErr_Occurred()) {
-            goto fail;
+        if (gh_dict_get_ref(builtins, name, &value) < 0) {
+            return NULL;
         }
     }
     else {
         value = Py_None; /* not a dict: CPython will ask it; we cannot without running its code */
+        Py_INCREF(value);
     }
     if (value == NULL) {
         if (count_one(caller->code, extra, KIND_MISSING, name, self) == 0) {
             set_key_error(name);
         }
-        goto fail;
+        return NULL;
     }
-    Py_INCREF(value);
-    Py_DECREF(builtins);
+    /* Counting may run Python code (first sight): compare globals before. */
+    int own_frame = exact && caller_globals(caller) == self;
     if (count_one(caller->code, extra, KIND_BUILTIN, name, self) < 0) {
         Py_DECREF(value);
         return NULL;
     }
-    if (exact && caller->globals == self) {
+    if (own_frame) {
         int site = at_load_site(caller, extra);
         if (site < 0) {
             Py_DECREF(value);
@@ -333,30 +524,28 @@ not_a_global(PyObject *self, PyObject *name, caller_t *caller, code_extra_t *ext
     Py_DECREF(value);
     set_key_error(name);
     return NULL;
-fail:
-    Py_DECREF(builtins);
-    return NULL;
 }
 
 static PyObject *
 tracking_subscript(PyObject *self, PyObject *name)
 {
     caller_t caller;
-    PyObject *value = PyDict_GetItemWithError(self, name);
-    if (value == NULL && PyErr_Occurred()) {
+    PyObject *value;
+    if (gh_dict_get_ref(self, name, &value) < 0) {
         return NULL;
     }
     if (!find_caller(&caller)) {
+        Py_XDECREF(value);
         return PyDict_Type.tp_as_mapping->mp_subscript(self, name);
     }
     code_extra_t *extra = extra_for(caller.code);
     if (extra == NULL) {
+        Py_XDECREF(value);
         return NULL;
     }
     if (value == NULL) {
         return not_a_global(self, name, &caller, extra);
     }
-    Py_INCREF(value);
     if (count_one(caller.code, extra, KIND_GLOBAL, name, self) < 0) {
         Py_DECREF(value);
         return NULL;
@@ -408,8 +597,78 @@ setup(PyObject *module, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* What types.ModuleType(name) holds before any code has run in it. */
+static int
+is_fresh_namespace(PyObject *namespace)
+{
+    static const char *const fresh[] = {"__name__", "__doc__", "__package__", "__loader__", "__spec__"};
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    if (!PyDict_CheckExact(namespace) || PyDict_GET_SIZE(namespace) > 5) {
+        return 0;
+    }
+    while (PyDict_Next(namespace, &pos, &key, &value)) {
+        int known = 0;
+        for (size_t i = 0; i < sizeof(fresh) / sizeof(fresh[0]); i++) {
+            if (PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, fresh[i]) == 0) {
+                known = 1;
+                break;
+            }
+        }
+        if (!known) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The native strategy's one unsafe step, done here so that the runner needs
+ * no ctypes: make `namespace` the module's one and only __dict__. */
+static PyObject *
+set_module_dict(PyObject *module_, PyObject *args)
+{
+    PyObject *module, *namespace;
+    if (!PyArg_ParseTuple(args, "OO:set_module_dict", &module, &namespace)) {
+        return NULL;
+    }
+    if (!PyModule_CheckExact(module)) {
+        PyErr_Format(PyExc_TypeError, "set_module_dict: expected exactly types.ModuleType, got %.200s",
+                     Py_TYPE(module)->tp_name);
+        return NULL;
+    }
+    PyTypeObject *type = Py_TYPE(namespace);
+    if (!PyObject_TypeCheck(namespace, &TrackingDictBase_Type) || type->tp_basicsize != PyDict_Type.tp_basicsize ||
+        type->tp_dictoffset != 0 || type->tp_weaklistoffset != PyDict_Type.tp_weaklistoffset) {
+        PyErr_Format(PyExc_TypeError, "set_module_dict: expected a tracking dict with the layout of dict, got %.200s",
+                     type->tp_name);
+        return NULL;
+    }
+    /* md_dict's offset, as the type itself publishes it (ModuleType.__dictoffset__). */
+    Py_ssize_t offset = PyModule_Type.tp_dictoffset;
+    if (offset <= 0 || offset + (Py_ssize_t)sizeof(PyObject *) > PyModule_Type.tp_basicsize) {
+        PyErr_SetString(PyExc_SystemError, "set_module_dict: ModuleType has no usable __dictoffset__");
+        return NULL;
+    }
+    PyObject **slot = (PyObject **)((char *)module + offset);
+    PyObject *old = *slot;
+    if (old == NULL || old != PyModule_GetDict(module)) {
+        PyErr_SetString(PyExc_SystemError, "set_module_dict: the module's dict is not where __dictoffset__ says");
+        return NULL;
+    }
+    if (old == namespace || !is_fresh_namespace(old)) {
+        PyErr_SetString(PyExc_ValueError, "set_module_dict: the module is not fresh (code has run in it)");
+        return NULL;
+    }
+    Py_INCREF(namespace);
+    *slot = namespace;
+    Py_DECREF(old); /* 3.14t: the old dict is deferred-refcounted; the GC frees it */
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
     {"setup", setup, METH_VARARGS, "Connect the compiled core to tracking.py's tables and slow paths."},
+    {"set_module_dict", set_module_dict, METH_VARARGS,
+     "set_module_dict(module, namespace): make a tracking dict a fresh module's __dict__."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -454,13 +713,21 @@ PyInit__ctracking(void)
     if (module == NULL) {
         return NULL;
     }
+#if GH_FREE_THREADED
+    if (PyUnstable_Module_SetGIL(module, Py_MOD_GIL_NOT_USED) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+#endif
     Py_INCREF(&TrackingDictBase_Type);
     if (PyModule_AddObject(module, "TrackingDictBase", (PyObject *)&TrackingDictBase_Type) < 0) {
         Py_DECREF(&TrackingDictBase_Type);
         Py_DECREF(module);
         return NULL;
     }
-    if (PyModule_AddIntConstant(module, "API", GH_API) < 0) {
+    if (PyModule_AddIntConstant(module, "API", GH_API) < 0 ||
+        PyModule_AddStringConstant(module, "FRAMES", GH_FRAMES) < 0 ||
+        PyModule_AddIntConstant(module, "FREE_THREADED", GH_FREE_THREADED) < 0) {
         Py_DECREF(module);
         return NULL;
     }
