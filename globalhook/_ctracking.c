@@ -26,7 +26,7 @@
 #endif
 
 /* Bumped whenever tracking.py and this file must change together. */
-#define GH_API 2
+#define GH_API 3
 
 /* ---- The caller's frame: every version difference lives in this block ----
  *

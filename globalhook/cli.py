@@ -102,10 +102,12 @@ def cmd_run(argv: Sequence[str]) -> int:
         return _fail(f"{config.data_file}: cannot write the data file: its folder does not exist")
     for warning in config.warnings:
         print(f"globalhook: warning: {warning}", file=sys.stderr)
-    from .tracking import CORE_PROBLEM
+    from .tracking import CORE_PROBLEM, CORE_WARNING
 
     if CORE_PROBLEM:
         return _fail(CORE_PROBLEM)
+    if CORE_WARNING:
+        print(f"globalhook: warning: {CORE_WARNING}", file=sys.stderr)
 
     from .runner import NoSource, run_module, run_path
     from .session import Session
@@ -228,7 +230,12 @@ def cmd_uninstall(argv: Sequence[str]) -> int:
 
 
 def cmd_status(argv: Sequence[str]) -> int:
-    return cmd_install(["--check", *argv])
+    status = cmd_install(["--check", *argv])
+    if status == 0:
+        from .tracking import CORE, CORE_REASON
+
+        print(f"core: {'compiled (C)' if CORE == 'c' else 'pure Python'} ({CORE_REASON})")
+    return status
 
 
 def cmd_report(argv: Sequence[str]) -> int:
@@ -278,7 +285,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "  combine    merge per-process data files into the data file\n"
             "  install    add the start-up hook to this environment (every process can track)\n"
             "  uninstall  remove the start-up hook\n"
-            "  status     say whether the start-up hook is installed\n\n"
+            "  status     say whether the start-up hook is installed, and which core tracks\n\n"
             "'globalhook COMMAND --help' tells more."
         )
         return 0 if args else EXIT_USAGE

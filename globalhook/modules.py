@@ -7,17 +7,20 @@ Two strategies:
     code dispatching on ``type(module)``, such as picklers' dispatch tables,
     treats it like any module) whose ``md_dict``
     pointer is replaced, right after creation and before any code runs, by a
-    tracking dict.  The pointer is found by scanning the object for the
-    address of its current ``__dict__`` (cross-checked with
-    ``ModuleType.__dictoffset__``), never by a hard-coded offset.  The result
+    tracking dict.  With the compiled core, the core swaps it (the slot named
+    by ``ModuleType.__dictoffset__``, checked to hold the module's dict; no
+    ctypes); with the pure-Python core, ctypes finds it by scanning the object
+    for the address of its current ``__dict__`` (cross-checked with
+    ``ModuleType.__dictoffset__``).  Never a hard-coded offset.  The result
     is a real module: ``isinstance``, ``__class__`` assignment to another
     module subclass, PEP 562, weak references and C code that calls
     ``PyModule_Check`` all keep working.  Guarded by a start-up probe.
 
 ``proxy``
     A plain object that claims ``__class__ = ModuleType`` and carries a
-    tracking dict as its instance ``__dict__``.  Portable (no ctypes), but not
-    a real module type: C code that checks ``PyModule_Check`` rejects it.
+    tracking dict as its instance ``__dict__``.  Portable (no ctypes, no
+    compiled code), but not a real module type: C code that checks
+    ``PyModule_Check`` rejects it.
 """
 
 from __future__ import annotations
@@ -60,6 +63,24 @@ _swap: Optional[Callable[[types.ModuleType, dict], None]] = None
 
 
 def _make_swapper() -> Callable[[types.ModuleType, dict], None]:
+    """The function that puts a tracking dict in a fresh module's ``md_dict`` slot.
+
+    With the compiled core, the core does it (exact types checked, the slot
+    found through ``ModuleType.__dictoffset__`` and cross-checked with the
+    module's dict, reference counts right on every build, free-threaded
+    included), so the runner never imports ctypes.  The pure-Python core uses
+    ctypes.
+    """
+    from . import tracking
+
+    if tracking.CORE == "c":
+        from ._ctracking import set_module_dict
+
+        return set_module_dict
+    return _make_ctypes_swapper()
+
+
+def _make_ctypes_swapper() -> Callable[[types.ModuleType, dict], None]:
     import ctypes
 
     incref = ctypes.pythonapi.Py_IncRef
