@@ -207,14 +207,32 @@ _PROBE_FILE = "<globalhook probe>"
 _PROBE_SOURCE = "def probe():\n    return probe_global, len\nprobe_global = 1\n"
 
 
+#: CPython issues proposing that globals must be an exact dict: every strategy would stop working.
+_EXACT_DICT_ISSUES = "as proposed in CPython gh-121306 and gh-131811"
+
+
 def _observable() -> Optional[str]:
-    """Does this CPython route a function's global lookups through a dict subclass?"""
+    """Does this CPython route a function's global lookups through a dict subclass?
+
+    A future CPython that requires module globals to be an exact ``dict``
+    either refuses the subclass (an exception here) or reads it as a plain
+    dict (no lookup seen): both end tracking, and both are named here.
+    """
     _ProbeDict.seen = []
     namespace = _ProbeDict(__builtins__=__builtins__)
-    exec(compile(_PROBE_SOURCE, _PROBE_FILE, "exec"), namespace)
-    dict.get(namespace, "probe")()
+    try:
+        exec(compile(_PROBE_SOURCE, _PROBE_FILE, "exec"), namespace)
+        dict.get(namespace, "probe")()
+    except Exception as exc:
+        return (
+            f"this Python refuses a dict subclass as module globals ({type(exc).__name__}: {exc}); "
+            f"it seems to require an exact dict, {_EXACT_DICT_ISSUES}"
+        )
     if "probe_global" not in _ProbeDict.seen:
-        return "this Python does not route global lookups through a dict subclass"
+        return (
+            "this Python does not route global lookups through a dict subclass "
+            f"(it seems to read globals as an exact dict, {_EXACT_DICT_ISSUES})"
+        )
     return None
 
 
@@ -263,6 +281,11 @@ def select_strategy(requested: str = "native") -> Tuple[str, ModuleFactory, Opti
     """
     if requested not in STRATEGIES:
         raise ValueError(f"unknown strategy {requested!r} (choose from {', '.join(STRATEGIES)})")
+    reason = _observable()
+    if reason is not None:  # no strategy can help: say it once, never run untracked
+        raise StrategyError(
+            f"globalhook cannot track global lookups on this Python ({sys.version.split()[0]}): {reason}"
+        )
     order = [requested] + [s for s in STRATEGIES if s != requested]
     reasons = []
     for strategy in order:
