@@ -100,3 +100,17 @@ def test_bad_input_is_a_one_line_error(args, message):
     assert process.returncode == 2
     assert process.stdout == ""
     assert process.stderr.count("\n") == 1 and message in process.stderr
+
+
+def test_thread_scaling_benchmark_runs():
+    """benchmarks/threads.py (8-thread speed-up, tracked and untracked) works end to end."""
+    script = RUN.parent / "threads.py"
+    process = subprocess.run([sys.executable, str(script), "--quick"], env=_env(), capture_output=True,
+                             text=True, timeout=600)
+    assert process.returncode == 0, process.stderr
+    lines = process.stdout.splitlines()
+    assert lines[0].startswith("thread scaling: ")
+    for label in ("untracked", "tracked"):
+        [row] = [line for line in lines if line.strip().startswith(label + " ")]
+        speedup = float(row.rsplit("speed-up", 1)[1].strip().rstrip("x"))
+        assert math.isfinite(speedup) and speedup > 0
