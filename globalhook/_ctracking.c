@@ -245,9 +245,16 @@ static PyObject *first_func = NULL;       /* (kind, code, name, namespace) -> No
 static PyObject *load_sites_func = NULL;  /* code -> frozenset of name-loading offsets */
 static Py_ssize_t extra_index = -1;
 
+/* The offsets of a code object's name-loading instructions (tracking._load_sites),
+ * one bit per code unit: a test of the caller's instruction allocates nothing. */
 typedef struct {
-    PyObject *tables; /* tuple of dicts, shared with tracking.py; set before publishing */
-    PyObject *sites;  /* frozenset of ints, or NULL until first needed */
+    Py_ssize_t units; /* bits in `bits` */
+    unsigned char bits[1];
+} load_sites_t;
+
+typedef struct {
+    PyObject *tables;     /* tuple of dicts, shared with tracking.py; set before publishing */
+    load_sites_t *sites;  /* NULL until first needed */
 } code_extra_t;
 
 static void
@@ -258,7 +265,7 @@ free_extra(void *pointer)
         return;
     }
     Py_XDECREF(extra->tables);
-    Py_XDECREF(extra->sites);
+    PyMem_Free(extra->sites);
     PyMem_Free(extra);
 }
 
@@ -441,14 +448,78 @@ caller_lasti(caller_t *caller)
 #define caller_lasti(c) GH_LASTI((c)->frame)
 #endif
 
+/* The bitmap of tracking._load_sites(code) (a set of byte offsets). */
+static load_sites_t *
+make_load_sites(PyCodeObject *code)
+{
+    PyObject *offsets = PyObject_CallFunctionObjArgs(load_sites_func, (PyObject *)code, NULL);
+    if (offsets == NULL) {
+        return NULL;
+    }
+    load_sites_t *sites = NULL;
+    PyObject *iterator = PyObject_GetIter(offsets);
+    PyObject *item;
+    Py_ssize_t units = 0;
+    if (iterator == NULL) {
+        goto done;
+    }
+    while ((item = PyIter_Next(iterator)) != NULL) { /* first pass: the largest offset */
+        Py_ssize_t offset = PyLong_AsSsize_t(item);
+        Py_DECREF(item);
+        if (offset < 0) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_SystemError, "globalhook: _load_sites returned a negative offset");
+            }
+            goto done;
+        }
+        if (offset / 2 + 1 > units) {
+            units = offset / 2 + 1;
+        }
+    }
+    if (PyErr_Occurred()) {
+        goto done;
+    }
+    sites = (load_sites_t *)PyMem_Calloc(1, sizeof(load_sites_t) + (size_t)(units / 8 + 1));
+    if (sites == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    sites->units = units;
+    Py_CLEAR(iterator);
+    iterator = PyObject_GetIter(offsets);
+    if (iterator == NULL) {
+        goto fail;
+    }
+    while ((item = PyIter_Next(iterator)) != NULL) {
+        Py_ssize_t unit = PyLong_AsSsize_t(item) / 2;
+        Py_DECREF(item);
+        if (unit < 0 || unit >= units) {
+            PyErr_SetString(PyExc_SystemError, "globalhook: _load_sites changed while read");
+            goto fail;
+        }
+        sites->bits[unit / 8] |= (unsigned char)(1u << (unit % 8));
+    }
+    if (PyErr_Occurred()) {
+        goto fail;
+    }
+    goto done;
+fail:
+    PyMem_Free(sites);
+    sites = NULL;
+done:
+    Py_XDECREF(iterator);
+    Py_DECREF(offsets);
+    return sites;
+}
+
 /* Is the caller's current instruction one that loads a name (so that CPython
  * would go on to the builtins itself after a miss)? */
 static int
 at_load_site(caller_t *caller, code_extra_t *extra)
 {
-    PyObject *sites = GH_LOAD_PTR(extra->sites);
+    load_sites_t *sites = (load_sites_t *)GH_LOAD_PTR(extra->sites);
     if (sites == NULL) {
-        PyObject *made = PyObject_CallFunctionObjArgs(load_sites_func, (PyObject *)caller->code, NULL);
+        load_sites_t *made = make_load_sites(caller->code);
         if (made == NULL) {
             return -1;
         }
@@ -460,15 +531,14 @@ at_load_site(caller_t *caller, code_extra_t *extra)
             made = NULL;
         }
         GH_UNLOCK();
-        Py_XDECREF(made);
+        PyMem_Free(made);
     }
-    PyObject *offset = PyLong_FromLong(caller_lasti(caller));
-    if (offset == NULL) {
-        return -1;
+    int lasti = caller_lasti(caller);
+    if (lasti < 0 || lasti % 2 != 0 || lasti / 2 >= sites->units) {
+        return 0;
     }
-    int found = PySet_Contains(sites, offset);
-    Py_DECREF(offset);
-    return found;
+    Py_ssize_t unit = lasti / 2;
+    return (sites->bits[unit / 8] >> (unit % 8)) & 1;
 }
 
 static void
