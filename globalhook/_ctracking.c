@@ -169,19 +169,88 @@ enum { KIND_GLOBAL, KIND_BUILTIN, KIND_MISSING, KIND_STORE, KIND_DELETE };
 /* A counter that steps without allocating: itertools.count hands back a new
  * int on every step.  next() works on it like on itertools.count, so the
  * shared slow path in tracking.py can create and step it too.  Exact under
- * threads: a step is atomic on free-threaded builds, and done with the GIL
- * held on the others. */
+ * threads: with the GIL every step happens with it held; free-threaded, the
+ * thread that made the counter steps `value` atomically, and every other
+ * thread steps its own stripe (one cache line each, made when a second
+ * thread first counts), so threads counting the same name do not fight over
+ * one cache line.  The count is `value` plus the stripes. */
+#if GH_FREE_THREADED
+#define GH_STRIPES 8
+#define GH_CACHE_LINE 64
+typedef struct {
+    Py_ssize_t steps;
+    char pad[GH_CACHE_LINE - sizeof(Py_ssize_t)];
+} stripe_t;
+
+/* Which stripe this thread steps: threads take 1, 2, ... in the order they first count. */
+#ifdef _MSC_VER
+#define GH_THREAD_LOCAL __declspec(thread)
+#else
+#define GH_THREAD_LOCAL _Thread_local
+#endif
+static GH_THREAD_LOCAL int gh_stripe_plus_one;
+static int gh_next_stripe;
+
+static inline int
+gh_stripe(void)
+{
+    int index = gh_stripe_plus_one;
+    if (index == 0) {
+        index = gh_stripe_plus_one = _Py_atomic_add_int(&gh_next_stripe, 1) % GH_STRIPES + 1;
+    }
+    return index - 1;
+}
+#endif
+
 typedef struct {
     PyObject_HEAD
     Py_ssize_t value;
+#if GH_FREE_THREADED
+    uintptr_t owner;      /* _Py_ThreadId() of the thread that made it */
+    stripe_t *stripes;    /* GH_STRIPES lines, aligned; NULL until another thread counts */
+    void *stripes_block;  /* what to free */
+#endif
 } TallyObject;
 
-/* Count one; return the value before the step. */
+#if GH_FREE_THREADED
+static stripe_t *
+tally_stripes(TallyObject *tally)
+{
+    stripe_t *stripes = (stripe_t *)_Py_atomic_load_ptr_acquire(&tally->stripes);
+    if (stripes != NULL) {
+        return stripes;
+    }
+    void *block = PyMem_RawCalloc(1, GH_STRIPES * sizeof(stripe_t) + GH_CACHE_LINE);
+    if (block == NULL) {
+        return NULL; /* the caller steps `value` instead: still exact, only slower */
+    }
+    stripe_t *made = (stripe_t *)(((uintptr_t)block + GH_CACHE_LINE - 1) & ~(uintptr_t)(GH_CACHE_LINE - 1));
+    void *expected = NULL;
+    if (!_Py_atomic_compare_exchange_ptr(&tally->stripes_block, &expected, block)) {
+        PyMem_RawFree(block); /* another thread made them first */
+        while ((stripes = (stripe_t *)_Py_atomic_load_ptr_acquire(&tally->stripes)) == NULL) {
+        }
+        return stripes;
+    }
+    _Py_atomic_store_ptr_release(&tally->stripes, made);
+    return made;
+}
+#endif
+
+/* Count one; with the GIL, return the count before the step (next()). */
 static inline Py_ssize_t
 tally_step(TallyObject *tally)
 {
 #if GH_FREE_THREADED
-    return _Py_atomic_add_ssize(&tally->value, 1);
+    if (_Py_atomic_load_uintptr_relaxed(&tally->owner) != _Py_ThreadId()) {
+        stripe_t *stripes = tally_stripes(tally);
+        if (stripes != NULL) {
+            _Py_atomic_add_ssize(&stripes[gh_stripe()].steps, 1);
+            return 0;
+        }
+    }
+    _Py_atomic_add_ssize(&tally->value, 1);
+    return 0;
 #else
     return tally->value++;
 #endif
@@ -191,11 +260,27 @@ static inline Py_ssize_t
 tally_read(TallyObject *tally)
 {
 #if GH_FREE_THREADED
-    return _Py_atomic_load_ssize_relaxed(&tally->value);
+    Py_ssize_t total = _Py_atomic_load_ssize_relaxed(&tally->value);
+    stripe_t *stripes = (stripe_t *)_Py_atomic_load_ptr_acquire(&tally->stripes);
+    if (stripes != NULL) {
+        for (int i = 0; i < GH_STRIPES; i++) {
+            total += _Py_atomic_load_ssize_relaxed(&stripes[i].steps);
+        }
+    }
+    return total;
 #else
     return tally->value;
 #endif
 }
+
+#if GH_FREE_THREADED
+static void
+tally_dealloc(PyObject *self)
+{
+    PyMem_RawFree(((TallyObject *)self)->stripes_block);
+    Py_TYPE(self)->tp_free(self);
+}
+#endif
 
 static PyObject *
 tally_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
@@ -207,6 +292,11 @@ tally_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     TallyObject *self = (TallyObject *)type->tp_alloc(type, 0);
     if (self != NULL) {
         self->value = 0;
+#if GH_FREE_THREADED
+        self->owner = _Py_ThreadId();
+        self->stripes = NULL;
+        self->stripes_block = NULL;
+#endif
     }
     return (PyObject *)self;
 }
@@ -214,7 +304,14 @@ tally_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 static PyObject *
 tally_next(PyObject *self)
 {
+#if GH_FREE_THREADED
+    /* Not atomic with the step (only the slow path and tests call next()). */
+    Py_ssize_t before = tally_read((TallyObject *)self);
+    tally_step((TallyObject *)self);
+    return PyLong_FromSsize_t(before);
+#else
     return PyLong_FromSsize_t(tally_step((TallyObject *)self));
+#endif
 }
 
 static PyObject *
@@ -252,10 +349,156 @@ typedef struct {
     unsigned char bits[1];
 } load_sites_t;
 
+#if GH_FREE_THREADED
+/* Free-threaded builds find a counter without the dict: a dict lookup takes
+ * a reference to the counter, and threads counting the same name would all
+ * write its reference count.  Per code object and kind, an open-addressing
+ * table of (interned name, counter), filled from the dict under the lock and
+ * read without one.  It holds references, so a counter it hands out is
+ * alive; a table that is replaced (grown, or dropped because the dict tables
+ * lost entries: Recorder.clear, forget_file, seen by a dict watcher) is kept
+ * until the code object goes, as a thread may still be reading it. */
+typedef struct {
+    PyObject *name;
+    PyObject *tally;
+} cache_entry_t;
+
+typedef struct cache_s {
+    Py_ssize_t mask; /* capacity - 1, capacity a power of two */
+    Py_ssize_t used;
+    int owns_refs;   /* 0 once grown into a successor that took them over */
+    struct cache_s *retired;
+    cache_entry_t entries[1];
+} cache_t;
+
+/* Bumped when a dict table loses or replaces an entry: every cache is stale. */
+static uint64_t tables_epoch;
+static int table_watcher = -1;
+
+static int
+table_changed(PyDict_WatchEvent event, PyObject *dict, PyObject *key, PyObject *new_value)
+{
+    if (event != PyDict_EVENT_ADDED) {
+        _Py_atomic_add_uint64(&tables_epoch, 1);
+    }
+    return 0;
+}
+#endif
+
 typedef struct {
     PyObject *tables;     /* tuple of dicts, shared with tracking.py; set before publishing */
     load_sites_t *sites;  /* NULL until first needed */
+#if GH_FREE_THREADED
+    cache_t *cache[KIND_DELETE + 1];
+    uint64_t epoch;       /* tables_epoch the caches were filled in */
+    cache_t *retired;     /* replaced caches, freed with the code object */
+#endif
 } code_extra_t;
+
+#if GH_FREE_THREADED
+static void
+free_cache(cache_t *cache)
+{
+    if (cache->owns_refs) {
+        for (Py_ssize_t i = 0; i <= cache->mask; i++) {
+            Py_XDECREF(cache->entries[i].name);
+            Py_XDECREF(cache->entries[i].tally);
+        }
+    }
+    PyMem_RawFree(cache);
+}
+
+/* The counter for `name`, borrowed, or NULL (not cached: ask the dict). */
+static inline PyObject *
+cache_find(code_extra_t *extra, int kind, PyObject *name)
+{
+    if (_Py_atomic_load_uint64_relaxed(&tables_epoch) != _Py_atomic_load_uint64_acquire(&extra->epoch)) {
+        return NULL;
+    }
+    cache_t *cache = (cache_t *)_Py_atomic_load_ptr_acquire(&extra->cache[kind]);
+    if (cache == NULL) {
+        return NULL;
+    }
+    Py_ssize_t i = (Py_ssize_t)(((uintptr_t)name >> 4) & (uintptr_t)cache->mask);
+    for (Py_ssize_t probes = 0; probes <= cache->mask; probes++) {
+        PyObject *key = (PyObject *)_Py_atomic_load_ptr_acquire(&cache->entries[i].name);
+        if (key == name) {
+            return cache->entries[i].tally; /* written before the name was published */
+        }
+        if (key == NULL) {
+            return NULL;
+        }
+        i = (i + 1) & cache->mask;
+    }
+    return NULL;
+}
+
+static void
+cache_insert(cache_t *cache, PyObject *name, PyObject *tally)
+{
+    Py_ssize_t i = (Py_ssize_t)(((uintptr_t)name >> 4) & (uintptr_t)cache->mask);
+    while (cache->entries[i].name != NULL) {
+        if (cache->entries[i].name == name) {
+            return;
+        }
+        i = (i + 1) & cache->mask;
+    }
+    cache->entries[i].tally = tally;
+    _Py_atomic_store_ptr_release(&cache->entries[i].name, name);
+    cache->used++;
+}
+
+/* Remember `tally` as the counter of `name` (an interned str) for this kind. */
+static void
+cache_add(code_extra_t *extra, int kind, PyObject *name, PyObject *tally)
+{
+    if (!PyUnicode_CheckExact(name) || !PyUnicode_CHECK_INTERNED(name)) {
+        return; /* looked up by identity: only names that are always the same object */
+    }
+    GH_LOCK();
+    uint64_t epoch = _Py_atomic_load_uint64_relaxed(&tables_epoch);
+    if (extra->epoch != epoch) { /* stale: start again, keep the old ones for readers */
+        for (int k = 0; k <= KIND_DELETE; k++) {
+            cache_t *old = extra->cache[k];
+            if (old != NULL) {
+                _Py_atomic_store_ptr_release(&extra->cache[k], NULL);
+                old->retired = extra->retired;
+                extra->retired = old;
+            }
+        }
+        _Py_atomic_store_uint64_release(&extra->epoch, epoch);
+    }
+    cache_t *cache = extra->cache[kind];
+    if (cache == NULL || (cache->used + 1) * 2 > cache->mask + 1) {
+        Py_ssize_t capacity = cache == NULL ? 8 : (cache->mask + 1) * 2;
+        cache_t *grown = (cache_t *)PyMem_RawCalloc(1, sizeof(cache_t) + (size_t)(capacity - 1) * sizeof(cache_entry_t));
+        if (grown == NULL) {
+            GH_UNLOCK();
+            return; /* the dict still answers */
+        }
+        grown->mask = capacity - 1;
+        grown->owns_refs = 1;
+        if (cache != NULL) {
+            for (Py_ssize_t i = 0; i <= cache->mask; i++) {
+                if (cache->entries[i].name != NULL) {
+                    cache_insert(grown, cache->entries[i].name, cache->entries[i].tally);
+                }
+            }
+            cache->owns_refs = 0;
+            cache->retired = extra->retired;
+            extra->retired = cache;
+        }
+        _Py_atomic_store_ptr_release(&extra->cache[kind], grown);
+        cache = grown;
+    }
+    if (cache_find(extra, kind, name) == NULL) {
+        Py_INCREF(name);
+        Py_INCREF(tally);
+        cache_insert(cache, name, tally);
+    }
+    GH_UNLOCK();
+}
+#endif
 
 static void
 free_extra(void *pointer)
@@ -266,6 +509,18 @@ free_extra(void *pointer)
     }
     Py_XDECREF(extra->tables);
     PyMem_Free(extra->sites);
+#if GH_FREE_THREADED
+    for (int k = 0; k <= KIND_DELETE; k++) {
+        if (extra->cache[k] != NULL) {
+            free_cache(extra->cache[k]);
+        }
+    }
+    while (extra->retired != NULL) {
+        cache_t *next = extra->retired->retired;
+        free_cache(extra->retired);
+        extra->retired = next;
+    }
+#endif
     PyMem_Free(extra);
 }
 
@@ -306,6 +561,17 @@ extra_for(PyCodeObject *code)
         PyErr_NoMemory();
         goto done;
     }
+#if GH_FREE_THREADED
+    for (int k = 0; k <= KIND_DELETE; k++) {
+        if (PyDict_Check(PyTuple_GET_ITEM(tables, k)) &&
+            PyDict_Watch(table_watcher, PyTuple_GET_ITEM(tables, k)) < 0) {
+            PyMem_Free(extra);
+            extra = NULL;
+            goto done;
+        }
+    }
+    extra->epoch = _Py_atomic_load_uint64_relaxed(&tables_epoch);
+#endif
     extra->tables = tables;
     tables = NULL;
     if (GH_SET_EXTRA((PyObject *)code, extra_index, extra) < 0) {
@@ -325,10 +591,18 @@ count_one(PyCodeObject *code, code_extra_t *extra, int kind, PyObject *name, PyO
     PyObject *table = PyTuple_GET_ITEM(extra->tables, kind);
     PyObject *counter;
 #if GH_FREE_THREADED
+    counter = cache_find(extra, kind, name);
+    if (counter != NULL) {
+        tally_step((TallyObject *)counter);
+        return 0;
+    }
     /* Another thread may empty the table (Recorder.clear): hold the counter. */
     int found = PyDict_GetItemRef(table, name, &counter);
     if (found < 0) {
         return -1;
+    }
+    if (found && Py_TYPE(counter) == &Tally_Type) {
+        cache_add(extra, kind, name, counter);
     }
 #else
     counter = PyDict_GetItemWithError(table, name);
@@ -753,6 +1027,12 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC
 PyInit__ctracking(void)
 {
+#if GH_FREE_THREADED
+    table_watcher = PyDict_AddWatcher(table_changed);
+    if (table_watcher < 0) {
+        return NULL;
+    }
+#endif
     extra_index = GH_REQUEST_INDEX(free_extra);
     if (extra_index < 0) {
         PyErr_SetString(PyExc_ImportError, "globalhook._ctracking: no free co_extra index");
@@ -765,6 +1045,9 @@ PyInit__ctracking(void)
     Tally_Type.tp_iternext = tally_next;
     Tally_Type.tp_repr = tally_repr;
     Tally_Type.tp_getset = tally_getset;
+#if GH_FREE_THREADED
+    Tally_Type.tp_dealloc = tally_dealloc;
+#endif
     Tally_Type.tp_doc = "A step counter read like itertools.count (repr and next).";
     if (PyType_Ready(&Tally_Type) < 0) {
         return NULL;

@@ -112,5 +112,7 @@ def test_thread_scaling_benchmark_runs():
     assert lines[0].startswith("thread scaling: ")
     for label in ("untracked", "tracked"):
         [row] = [line for line in lines if line.strip().startswith(label + " ") and "1 thread" in line]
-        speedup = float(row.rsplit("speed-up", 1)[1].strip().rstrip("x"))
+        speedup = float(row.split("speed-up", 1)[1].split()[0].rstrip("x"))
+        efficiency = float(row.split("CPU efficiency", 1)[1].split()[0])
         assert math.isfinite(speedup) and speedup > 0
+        assert math.isfinite(efficiency) and efficiency > 0

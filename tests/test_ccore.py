@@ -208,3 +208,24 @@ def test_the_runner_needs_no_ctypes_with_the_compiled_core(tmp_path, ctracking):
     )
     assert tracked.returncode == 0, tracked.stderr
     assert tracked.stdout == plain.stdout == "False\n"
+
+
+def test_counts_after_clear_and_forget_land_in_the_new_counters():
+    """Recorder.clear() and forget_file() drop counters; later lookups must be counted afresh
+    (the free-threaded compiled core caches counters outside the tables and must notice)."""
+    import builtins
+
+    namespace = tracking.TrackingDict(__builtins__=builtins, X=1)
+    exec(compile("def f():\n    return X + len('a')\n", "<clear-test>", "exec"), namespace)
+    f = dict.__getitem__(namespace, "f")
+    for _ in range(3):
+        f()
+    assert tracking.RECORDER.reads(f) == {"X": 3, "len": 3}
+    tracking.RECORDER.clear()
+    f()
+    f()
+    assert tracking.RECORDER.reads(f) == {"X": 2, "len": 2}
+    tracking.RECORDER.forget_file("<clear-test>")
+    f()
+    assert tracking.RECORDER.reads(f) == {"X": 1, "len": 1}
+    tracking.RECORDER.forget_file("<clear-test>")
