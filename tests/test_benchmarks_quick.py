@@ -111,7 +111,7 @@ def test_thread_scaling_benchmark_runs():
     lines = process.stdout.splitlines()
     assert lines[0].startswith("thread scaling: ")
     for label in ("untracked", "tracked"):
-        [row] = [line for line in lines if line.strip().startswith(label + " ") and "1 thread" in line]
+        [row] = [line for line in lines if line.split()[:3] == [label, "1", "thread"]]
         speedup = float(row.split("speed-up", 1)[1].split()[0].rstrip("x"))
         efficiency = float(row.split("CPU efficiency", 1)[1].split()[0])
         assert math.isfinite(speedup) and speedup > 0
