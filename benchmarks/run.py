@@ -70,6 +70,8 @@ def parse_options(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument("--only", metavar="NAMES", help="comma-separated pyperformance benchmarks (default: the subset)")
     parser.add_argument("--parts", metavar="NAMES", help=f"comma-separated parts: {','.join(PARTS)}")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 5; --quick 1)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="time measured: wall (default) or this process's CPU time (for a busy machine)")
     parser.add_argument("--core", choices=("auto", "python", "c", "both"), default="auto",
                         help="globalhook core to measure (default: whatever GLOBALHOOK_CORE/auto selects)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -78,6 +80,10 @@ def parse_options(argv: Optional[List[str]]) -> argparse.Namespace:
     from workloads import SUBSET
 
     options.parts = _names(options.parts, PARTS, "part") if options.parts else list(PARTS)
+    if options.clock == "cpu":
+        from timing import use_cpu_clock
+
+        use_cpu_clock()
     default = QUICK_BENCHMARKS if options.quick else SUBSET
     options.benchmarks = _names(options.only, SUBSET, "benchmark") if options.only else list(default)
     if options.rounds is None:
@@ -288,7 +294,7 @@ def run_worker(options, core: str, with_peers: bool) -> Dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="globalhook-bench-") as tmp:
         out = Path(tmp) / "core.json"
         command = [sys.executable, str(Path(__file__).resolve()), "--worker", "--core", core, "--json", str(out),
-                   "--rounds", str(options.rounds), "--parts", ",".join(options.parts),
+                   "--rounds", str(options.rounds), "--parts", ",".join(options.parts), "--clock", options.clock,
                    "--only", ",".join(options.benchmarks)]
         if options.quick:
             command.append("--quick")

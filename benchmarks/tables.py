@@ -24,6 +24,7 @@ def assemble(options, by_core: Dict[str, dict], startup: Optional[dict], notes: 
         "implementation": platform.python_implementation().lower(),
         "quick": options.quick,
         "rounds": options.rounds,
+        "clock": getattr(options, "clock", "wall"),
         "cores": cores,
         "parts": options.parts,
         "notes": list(notes),
@@ -102,7 +103,8 @@ def _table(header: List[str], rows: List[List[str]]) -> List[str]:
 def render(data: Dict[str, object]) -> str:
     cores: List[str] = data["cores"]
     out = [f"globalhook benchmarks: {data['implementation']} {data['python']}, cores: {', '.join(cores) or 'none'}, "
-           f"{data['rounds']} interleaved round(s), medians{' (quick mode)' if data['quick'] else ''}"]
+           f"{data['rounds']} interleaved round(s), medians{' (quick mode)' if data['quick'] else ''}"
+           f"{', CPU time' if data.get('clock') == 'cpu' else ''}"]
     if "globalhook" in data:
         out.append(f"globalhook {data['globalhook']['version']} from {data['globalhook']['path']}")
     if "pyperformance" in data:

@@ -149,7 +149,7 @@ def prepare_run(argv: "Sequence[str]") -> "Union[int, Tuple[Program, Session]]":
         return _fail(str(exc))
     for warning in config.warnings:
         print(f"globalhook: warning: {warning}", file=sys.stderr)
-    from .tracking import CORE_PROBLEM
+    from .tracking import CORE_PROBLEM, CORE_WARNING
 
     if CORE_PROBLEM:
         return _fail(CORE_PROBLEM)
@@ -158,6 +158,8 @@ def prepare_run(argv: "Sequence[str]") -> "Union[int, Tuple[Program, Session]]":
     from .patterns import PatternError
     from .runner import NoSource, check_script, prepare_module, prepare_path
     from .session import Session, writable_problem
+    if CORE_WARNING:
+        print(f"globalhook: warning: {CORE_WARNING}", file=sys.stderr)
 
     # Found out before the program runs, not after it (the data is written at exit).
     problem = writable_problem(config.data_file)
@@ -350,7 +352,12 @@ def cmd_uninstall(argv: "Sequence[str]") -> int:
 
 
 def cmd_status(argv: "Sequence[str]") -> int:
-    return cmd_install(["--check", *argv])
+    status = cmd_install(["--check", *argv])
+    if status == 0:
+        from .tracking import CORE, CORE_REASON
+
+        print(f"core: {'compiled (C)' if CORE == 'c' else 'pure Python'} ({CORE_REASON})")
+    return status
 
 
 def cmd_report(argv: "Sequence[str]") -> int:
@@ -464,7 +471,7 @@ def main(argv: "Optional[Sequence[str]]" = None) -> int:
             "  check      fail when lookups break rules such as 'myapp.web.* -> myapp.settings:*'\n"
             "  install    add the start-up hook to this environment (every process can track)\n"
             "  uninstall  remove the start-up hook\n"
-            "  status     say whether the start-up hook is installed\n"
+            "  status     say whether the start-up hook is installed, and which core tracks\n"
             "  tests-for  list the tests that read a module global (after pytest --globalhook)\n\n"
             "'globalhook COMMAND --help' tells more."
         )

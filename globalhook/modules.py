@@ -7,17 +7,20 @@ Two strategies:
     code dispatching on ``type(module)``, such as picklers' dispatch tables,
     treats it like any module) whose ``md_dict``
     pointer is replaced, right after creation and before any code runs, by a
-    tracking dict.  The pointer is found by scanning the object for the
-    address of its current ``__dict__`` (cross-checked with
-    ``ModuleType.__dictoffset__``), never by a hard-coded offset.  The result
+    tracking dict.  With the compiled core, the core swaps it (the slot named
+    by ``ModuleType.__dictoffset__``, checked to hold the module's dict; no
+    ctypes); with the pure-Python core, ctypes finds it by scanning the object
+    for the address of its current ``__dict__`` (cross-checked with
+    ``ModuleType.__dictoffset__``).  Never a hard-coded offset.  The result
     is a real module: ``isinstance``, ``__class__`` assignment to another
     module subclass, PEP 562, weak references and C code that calls
     ``PyModule_Check`` all keep working.  Guarded by a start-up probe.
 
 ``proxy``
     A plain object that claims ``__class__ = ModuleType`` and carries a
-    tracking dict as its instance ``__dict__``.  Portable (no ctypes), but not
-    a real module type: C code that checks ``PyModule_Check`` rejects it.
+    tracking dict as its instance ``__dict__``.  Portable (no ctypes, no
+    compiled code), but not a real module type: C code that checks
+    ``PyModule_Check`` rejects it.
 """
 
 from __future__ import annotations
@@ -63,6 +66,24 @@ _swap: Optional[Callable[[types.ModuleType, dict], None]] = None
 
 
 def _make_swapper() -> Callable[[types.ModuleType, dict], None]:
+    """The function that puts a tracking dict in a fresh module's ``md_dict`` slot.
+
+    With the compiled core, the core does it (exact types checked, the slot
+    found through ``ModuleType.__dictoffset__`` and cross-checked with the
+    module's dict, reference counts right on every build, free-threaded
+    included), so the runner never imports ctypes.  The pure-Python core uses
+    ctypes.
+    """
+    from . import tracking
+
+    if tracking.CORE == "c":
+        from ._ctracking import set_module_dict
+
+        return set_module_dict
+    return _make_ctypes_swapper()
+
+
+def _make_ctypes_swapper() -> Callable[[types.ModuleType, dict], None]:
     import ctypes
 
     incref = ctypes.pythonapi.Py_IncRef
@@ -272,14 +293,32 @@ _PROBE_FILE = "<globalhook probe>"
 _PROBE_SOURCE = "def probe():\n    return probe_global, len\nprobe_global = 1\n"
 
 
+#: CPython issues proposing that globals must be an exact dict: every strategy would stop working.
+_EXACT_DICT_ISSUES = "as proposed in CPython gh-121306 and gh-131811"
+
+
 def _observable() -> Optional[str]:
-    """Does this CPython route a function's global lookups through a dict subclass?"""
+    """Does this CPython route a function's global lookups through a dict subclass?
+
+    A future CPython that requires module globals to be an exact ``dict``
+    either refuses the subclass (an exception here) or reads it as a plain
+    dict (no lookup seen): both end tracking, and both are named here.
+    """
     _ProbeDict.seen = []
     namespace = _ProbeDict(__builtins__=__builtins__)
-    exec(compile(_PROBE_SOURCE, _PROBE_FILE, "exec"), namespace)
-    dict.get(namespace, "probe")()
+    try:
+        exec(compile(_PROBE_SOURCE, _PROBE_FILE, "exec"), namespace)
+        dict.get(namespace, "probe")()
+    except Exception as exc:
+        return (
+            f"this Python refuses a dict subclass as module globals ({type(exc).__name__}: {exc}); "
+            f"it seems to require an exact dict, {_EXACT_DICT_ISSUES}"
+        )
     if "probe_global" not in _ProbeDict.seen:
-        return "this Python does not route global lookups through a dict subclass"
+        return (
+            "this Python does not route global lookups through a dict subclass "
+            f"(it seems to read globals as an exact dict, {_EXACT_DICT_ISSUES})"
+        )
     return None
 
 
@@ -328,6 +367,11 @@ def select_strategy(requested: str = "native") -> Tuple[str, ModuleFactory, Opti
     """
     if requested not in STRATEGIES:
         raise ValueError(f"unknown strategy {requested!r} (choose from {', '.join(STRATEGIES)})")
+    reason = _observable()
+    if reason is not None:  # no strategy can help: say it once, never run untracked
+        raise StrategyError(
+            f"globalhook cannot track global lookups on this Python ({sys.version.split()[0]}): {reason}"
+        )
     order = [requested] + [s for s in STRATEGIES if s != requested]
     reasons = []
     for strategy in order:

@@ -1,4 +1,4 @@
-"""The start-up hook: one ``.pth`` file that lets every process start tracking.
+"""The start-up hook: one file in site-packages that lets every process start tracking.
 
 ``site.py`` executes each ``.pth`` line that starts with ``import`` at every
 interpreter start, so one line in site-packages reaches subprocesses and
@@ -7,6 +7,20 @@ coverage.py's ``COVERAGE_PROCESS_START`` does.  We write a ``.pth`` line and
 never a ``sitecustomize.py``: there is only one ``sitecustomize`` per
 interpreter, and one already there (a distribution's, a company's) must keep
 running untouched.
+
+PEP 829 (CPython 3.15) deprecates ``import`` lines in ``.pth`` files in favour
+of ``<name>.start`` files holding ``pkg.mod:callable`` entry points; a
+``<name>.start`` file makes site.py skip the ``import`` lines of the matching
+``<name>.pth`` silently, 3.18 ignores such lines and 3.20 warns about them.
+So what is written depends on the Python that reads the folder
+(:func:`files_for`): the ``.pth`` line before 3.15; from 3.15 to 3.17 the
+``.start`` file and the ``.pth`` line beside it (a folder an older Python
+also reads keeps working, and the ``.start`` file keeps 3.15 from even
+mentioning the ``import`` line); the ``.start`` file alone from 3.18.  The
+``.start`` entry point is :func:`globalhook.startup.process_start`, which is
+just as cheap when not activated (``globalhook`` imports nothing on its own),
+but unlike the ``.pth`` line it cannot stay silent when globalhook is gone:
+run ``globalhook uninstall`` before removing the package.
 
 That line runs in every Python process of the environment, tracked or not, so
 it must cost next to nothing: it imports ``globalhook`` only when
@@ -39,9 +53,12 @@ __all__ = [
     "ENV_PROCESS_START",
     "PTH_LINE",
     "PTH_NAME",
+    "START_LINE",
+    "START_NAME",
     "SiteHookError",
     "default_site_dir",
     "describe_status",
+    "files_for",
     "in_virtualenv",
     "install",
     "pth_path",
@@ -102,6 +119,33 @@ PTH_LINE = (
 
 _CONTENT = (PTH_LINE + "\n").encode("utf-8")
 
+#: PEP 829's replacement for the line: same base name as the .pth file, so
+#: that 3.15-3.17 skip the .pth's import line when both are there.
+START_NAME = PTH_NAME[: -len(".pth")] + ".start"
+#: The entry point; process_start() decides, cheaply, whether to activate.
+START_LINE = "globalhook.startup:process_start"
+
+_START_CONTENT = (START_LINE + "\n").encode("utf-8")
+_CONTENTS = {PTH_NAME: _CONTENT, START_NAME: _START_CONTENT}
+
+#: The Python whose site.py reads the folder by default: this one.
+_VERSION: Tuple[int, int] = (sys.version_info[0], sys.version_info[1])
+
+
+def files_for(version: Optional[Tuple[int, int]] = None) -> Tuple[str, ...]:
+    """Our files that the site.py of Python ``version`` needs, in the order they are written.
+
+    PEP 829: ``.start`` files exist from 3.15; ``import`` lines in ``.pth``
+    files run until 3.17 unless a matching ``.start`` file exists, are
+    ignored from 3.18 and warned about from 3.20.
+    """
+    version = tuple(version or _VERSION)[:2]  # type: ignore[assignment]
+    if version < (3, 15):
+        return (PTH_NAME,)
+    if version < (3, 18):
+        return (START_NAME, PTH_NAME)  # the .start first: never a lone .pth import line on 3.15
+    return (START_NAME,)
+
 
 class SiteHookError(Exception):
     """One-line, user-facing message: why the hook cannot be installed or removed here."""
@@ -125,7 +169,7 @@ def pth_path(site_dir: Optional[str] = None) -> str:
 
 
 def _target(site_dir: Optional[str], system: bool, action: str) -> str:
-    """The .pth path to change, refusing the system Python's folder unless asked."""
+    """The folder to change, refusing the system Python's site-packages unless asked."""
     if site_dir is None:
         site_dir = default_site_dir()
         if not system and not in_virtualenv():
@@ -133,7 +177,7 @@ def _target(site_dir: Optional[str], system: bool, action: str) -> str:
                 f"refusing to {action} the start-up hook in the system Python's site-packages "
                 f"({site_dir}): activate a virtual environment, or pass --system"
             )
-    return os.path.join(site_dir, PTH_NAME)
+    return site_dir
 
 
 def _read_ours(path: str) -> Optional[bytes]:
@@ -160,32 +204,47 @@ def _write_atomically(path: str, content: bytes) -> None:
         raise SiteHookError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
-def install(site_dir: Optional[str] = None, system: bool = False) -> Tuple[str, bool]:
-    """Write our .pth file; ``(path, changed)``.
+def install(
+    site_dir: Optional[str] = None, system: bool = False, version: Optional[Tuple[int, int]] = None
+) -> Tuple[str, bool]:
+    """Write the files Python ``version`` (default: this one) needs; ``(path, changed)``.
 
-    Idempotent: when the file already holds exactly our line it is left alone
-    (same bytes, same mtime).  A file with our name but other content, such
-    as an older version's line, is ours and is rewritten.
+    ``path`` is the first of :func:`files_for`.  Idempotent: a file that
+    already holds exactly our content is left alone (same bytes, same mtime).
+    A file with our name but other content, such as an older version's line,
+    is ours and is rewritten.
     """
-    path = _target(site_dir, system, "install")
-    if _read_ours(path) == _CONTENT:
-        return path, False
-    _write_atomically(path, _CONTENT)
-    return path, True
+    folder = _target(site_dir, system, "install")
+    names = files_for(version)
+    changed = False
+    for name in names:
+        path = os.path.join(folder, name)
+        if _read_ours(path) != _CONTENTS[name]:
+            _write_atomically(path, _CONTENTS[name])
+            changed = True
+    return os.path.join(folder, names[0]), changed
 
 
-def uninstall(site_dir: Optional[str] = None, system: bool = False) -> Tuple[str, bool]:
-    """Remove our .pth file, whatever its content, and nothing else; ``(path, changed)``."""
-    path = _target(site_dir, system, "uninstall")
-    if _read_ours(path) is None:
-        return path, False
-    try:
-        os.remove(path)
-    except FileNotFoundError:  # removed meanwhile by someone else: the result we want
-        return path, False
-    except OSError as exc:
-        raise SiteHookError(f"{path}: cannot remove ({exc.strerror or exc})") from None
-    return path, True
+def uninstall(
+    site_dir: Optional[str] = None, system: bool = False, version: Optional[Tuple[int, int]] = None
+) -> Tuple[str, bool]:
+    """Remove our files (``.pth`` and ``.start``), whatever their content, and nothing else.
+
+    Returns ``(path, changed)``, ``path`` as :func:`install` gives it.
+    """
+    folder = _target(site_dir, system, "uninstall")
+    ours = [os.path.join(folder, name) for name in (PTH_NAME, START_NAME)]
+    present = [path for path in ours if _read_ours(path) is not None]  # all checked before any removal
+    changed = False
+    for path in present:
+        try:
+            os.remove(path)
+            changed = True
+        except FileNotFoundError:  # removed meanwhile by someone else: the result we want
+            pass
+        except OSError as exc:
+            raise SiteHookError(f"{path}: cannot remove ({exc.strerror or exc})") from None
+    return os.path.join(folder, files_for(version)[0]), changed
 
 
 def _find_sitecustomize(site_dir: str) -> Optional[str]:
@@ -207,25 +266,29 @@ def _find_sitecustomize(site_dir: str) -> Optional[str]:
     return locations[0] if locations else None
 
 
-def status(site_dir: Optional[str] = None) -> Dict[str, Any]:
-    """What ``globalhook install --check`` reports; reads only, and never fails on our file.
+def status(site_dir: Optional[str] = None, version: Optional[Tuple[int, int]] = None) -> Dict[str, Any]:
+    """What ``globalhook install --check`` reports; reads only, and never fails on our files.
 
-    ``installed``: a regular file with our name exists.  ``current``: it holds
-    exactly this version's line.  ``sitecustomize``: informational; ours does
-    not replace it.
+    ``installed``: a regular file with one of our names exists.  ``current``:
+    every file Python ``version`` needs holds exactly this version's content.
+    ``files``: those files' paths.  ``sitecustomize``: informational; ours
+    does not replace it.
     """
     if site_dir is None:
         site_dir = default_site_dir()
-    path = pth_path(site_dir)
-    try:
-        content: Optional[bytes] = _read_ours(path)
-    except SiteHookError:
-        content = None
+    contents: Dict[str, Optional[bytes]] = {}
+    for name in (PTH_NAME, START_NAME):
+        try:
+            contents[name] = _read_ours(os.path.join(site_dir, name))
+        except SiteHookError:
+            contents[name] = None
+    needed = files_for(version)
     return {
         "site_dir": site_dir,
-        "pth": path,
-        "installed": content is not None,
-        "current": content == _CONTENT,
+        "pth": pth_path(site_dir),
+        "files": [os.path.join(site_dir, name) for name in needed],
+        "installed": any(content is not None for content in contents.values()),
+        "current": all(contents[name] == _CONTENTS[name] for name in needed),
         "virtualenv": in_virtualenv(),
         "sitecustomize": _find_sitecustomize(site_dir),
     }
@@ -233,12 +296,13 @@ def status(site_dir: Optional[str] = None) -> Dict[str, Any]:
 
 def describe_status(info: Dict[str, Any]) -> str:
     """Several lines for a person, from a :func:`status` dict."""
-    site_dir, pth = info["site_dir"], info["pth"]
+    site_dir = info["site_dir"]
+    files = ", ".join(info.get("files") or [info["pth"]])
     if info["current"]:
-        lines = [f"globalhook start-up hook: installed in {site_dir} ({pth})"]
+        lines = [f"globalhook start-up hook: installed in {site_dir} ({files})"]
     elif info["installed"]:
         lines = [
-            f"globalhook start-up hook: installed in {site_dir} ({pth}), "
+            f"globalhook start-up hook: installed in {site_dir} ({files}), "
             "but from another version: run `globalhook install` to update it"
         ]
     else:

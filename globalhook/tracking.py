@@ -438,41 +438,69 @@ class _PyTrackingDict(dict):
 
 
 #: The version of the C core's interface this file expects (GH_API in _ctracking.c).
-_C_API = 3
+_C_API = 4
+#: The CPythons the compiled core knows (_ctracking.c stops the build on others).
+C_VERSIONS = ((3, 9), (3, 14))
 
 
-def _select_core() -> Tuple[str, type, Optional[str]]:
+def _c_core_expected() -> bool:
+    """Should the compiled core be there?  (CPython the core knows, GIL or not.)"""
+    return sys.implementation.name == "cpython" and C_VERSIONS[0] <= sys.version_info[:2] <= C_VERSIONS[1]
+
+
+def _select_core() -> Tuple[str, type, Optional[str], str]:
     """Pick the compiled core when it is built, unless GLOBALHOOK_CORE says otherwise.
 
-    Returns (core, base class, problem); ``problem`` is a one-line message
-    when the environment asked for something that cannot be had.
+    Returns (core, base class, problem, reason); ``problem`` is a one-line
+    message when the environment asked for something that cannot be had,
+    ``reason`` says in a few words why this core is the one in use.
     """
     wanted = os.environ.get("GLOBALHOOK_CORE", "").strip().lower() or "auto"
     if wanted not in ("auto", "c", "python"):
-        return "python", _PyTrackingDict, (
-            f"GLOBALHOOK_CORE: expected 'auto', 'c' or 'python', got {wanted!r}"
-        )
+        problem = f"GLOBALHOOK_CORE: expected 'auto', 'c' or 'python', got {wanted!r}"
+        return "python", _PyTrackingDict, problem, problem
     if wanted == "python":
-        return "python", _PyTrackingDict, None
+        return "python", _PyTrackingDict, None, "GLOBALHOOK_CORE=python asked for it"
     try:
         from globalhook import _ctracking
     except ImportError as error:
-        problem = f"GLOBALHOOK_CORE=c: the compiled core is not available ({error})" if wanted == "c" else None
-        return "python", _PyTrackingDict, problem
+        if _c_core_expected():
+            reason = (
+                f"the compiled core is not built for this Python ({error}); reinstall globalhook "
+                "with a C compiler at hand (pip install -v shows why its build failed)"
+            )
+        else:
+            known = "{}.{}-{}.{}".format(*C_VERSIONS[0], *C_VERSIONS[1])
+            reason = (
+                f"the compiled core knows CPython {known}, not {sys.implementation.name} "
+                f"{sys.version_info[0]}.{sys.version_info[1]}"
+            )
+        problem = f"GLOBALHOOK_CORE=c: {reason}" if wanted == "c" else None
+        return "python", _PyTrackingDict, problem, reason
     if getattr(_ctracking, "API", None) != _C_API:
         # A stale build left next to newer sources: never mix the two.
-        problem = "GLOBALHOOK_CORE=c: the compiled core is out of date; reinstall globalhook" if wanted == "c" else None
-        return "python", _PyTrackingDict, problem
+        reason = "the compiled core is out of date; reinstall globalhook"
+        problem = f"GLOBALHOOK_CORE=c: {reason}" if wanted == "c" else None
+        return "python", _PyTrackingDict, problem, reason
     global _new_counter, _counter_value, _new_epoch
     _ctracking.setup(_code_tables, _first, _load_sites)
     _new_epoch = getattr(_ctracking, "new_epoch", None)
     _new_counter = _ctracking.Tally
     _counter_value = _ctracking.Tally.value.__get__
-    return "c", _ctracking.TrackingDictBase, None
+    asked = "GLOBALHOOK_CORE=c asked for it" if wanted == "c" else "built for this Python"
+    return "c", _ctracking.TrackingDictBase, None, f"{asked}; reads {_ctracking.FRAMES}"
 
 
-#: "c" when the compiled accelerator is in use, else "python".
-CORE, _Base, CORE_PROBLEM = _select_core()
+#: "c" when the compiled accelerator is in use, else "python"; CORE_REASON says why.
+CORE, _Base, CORE_PROBLEM, CORE_REASON = _select_core()
+#: One line for ``globalhook run`` to show: the pure-Python core where the compiled one should be.
+CORE_WARNING: Optional[str] = (
+    f"running on the pure-Python core, several times slower: {CORE_REASON} "
+    "(GLOBALHOOK_CORE=python silences this)"
+    if CORE == "python" and CORE_PROBLEM is None and _c_core_expected()
+    and os.environ.get("GLOBALHOOK_CORE", "").strip().lower() != "python"
+    else None
+)
 
 
 class TrackingDict(_Base):  # type: ignore[valid-type,misc]

@@ -100,3 +100,19 @@ def test_bad_input_is_a_one_line_error(args, message):
     assert process.returncode == 2
     assert process.stdout == ""
     assert process.stderr.count("\n") == 1 and message in process.stderr
+
+
+def test_thread_scaling_benchmark_runs():
+    """benchmarks/threads.py (8-thread speed-up, tracked and untracked) works end to end."""
+    script = RUN.parent / "threads.py"
+    process = subprocess.run([sys.executable, str(script), "--quick"], env=_env(), capture_output=True,
+                             text=True, timeout=600)
+    assert process.returncode == 0, process.stderr
+    lines = process.stdout.splitlines()
+    assert lines[0].startswith("thread scaling: ")
+    for label in ("untracked", "tracked"):
+        [row] = [line for line in lines if line.split()[:3] == [label, "1", "thread"]]
+        speedup = float(row.split("speed-up", 1)[1].split()[0].rstrip("x"))
+        efficiency = float(row.split("CPU efficiency", 1)[1].split()[0])
+        assert math.isfinite(speedup) and speedup > 0
+        assert math.isfinite(efficiency) and efficiency > 0

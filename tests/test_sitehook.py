@@ -75,6 +75,14 @@ def run(args: List[str], cwd: Path, env: Dict[str, str]) -> subprocess.Completed
     return subprocess.run(args, cwd=str(cwd), env=env, capture_output=True, text=True, timeout=60)
 
 
+@pytest.fixture(autouse=True)
+def before_pep_829(monkeypatch) -> None:
+    """These tests are about the .pth line, which is all that Pythons before 3.15 need
+    (tests/test_sitehook_pep829.py covers the .start file of 3.15+); on 3.15-3.17 the
+    line still runs without a .start file beside it."""
+    monkeypatch.setattr(sitehook, "_VERSION", (3, 14))
+
+
 @pytest.fixture
 def site_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "site-packages"
@@ -134,6 +142,7 @@ class TestPthLine:
         assert sorted(names)[-1] == PTH_NAME
 
 
+@pytest.mark.skipif(sys.version_info >= (3, 18), reason="site.py ignores .pth import lines from 3.18 (PEP 829)")
 class TestPthLineUnderSite:
     """The installed line, run by the real ``site.addsitedir`` in a ``-I -S`` child.
 
@@ -510,6 +519,7 @@ class TestStatus:
         assert sitehook.status(str(site_dir)) == {
             "site_dir": str(site_dir),
             "pth": str(site_dir / PTH_NAME),
+            "files": [str(site_dir / PTH_NAME)],
             "installed": False,
             "current": False,
             "virtualenv": True,

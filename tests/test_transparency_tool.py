@@ -231,6 +231,24 @@ class TestCommandLine:
         with pytest.raises(tp.HarnessError, match=r"--python 3\.12: no such interpreter found \(found: 3\.9\.18, 3\.13\.0\)"):
             tp.resolve_interpreters(["3.12"], found)
 
+    def test_free_threaded_builds_are_versions_of_their_own(self, tp):
+        found = [tp.Interpreter((3, 9, 18), "py39"), tp.Interpreter((3, 14, 7), "py314"),
+                 tp.Interpreter((3, 14, 7), "py314t", free_threaded=True)]
+        assert [i.label for i in tp.resolve_interpreters(["3.14t"], found)] == ["3.14.7t"]
+        assert [i.executable for i in tp.resolve_interpreters(["3.14", "3.14.7t"], found)] == ["py314", "py314t"]
+        # oldest/newest pick builds with a GIL (ask for 3.14t by name).
+        assert [i.label for i in tp.resolve_interpreters(["oldest", "newest"], found)] == ["3.9.18", "3.14.7"]
+        with pytest.raises(tp.HarnessError, match=r"--python 3\.9t: no such interpreter found"):
+            tp.resolve_interpreters(["3.9t"], found)
+
+    def test_the_running_interpreter_is_found_as_what_it_is(self, tp):
+        import sysconfig
+
+        me = [i for i in tp.discover_interpreters() if i.executable == sys.executable]
+        if me:
+            assert me[0].free_threaded == bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+            assert me[0].version == tuple(sys.version_info[:3])
+
     def test_unknown_executable(self, tp, tmp_path):
         with pytest.raises(tp.HarnessError, match="not a CPython interpreter that runs"):
             tp.resolve_interpreters([str(tmp_path / "nopython")], [])

@@ -387,24 +387,39 @@ def render_table(results: Sequence[Result], markdown: bool = False) -> str:
 class Interpreter:
     version: Tuple[int, int, int]
     executable: str
+    #: A free-threaded build (3.13t+): its own entry, labelled like ``3.14.7t``.
+    free_threaded: bool = False
+
+    @property
+    def key(self) -> Tuple[Tuple[int, int, int], bool]:
+        return self.version, self.free_threaded
 
     @property
     def label(self) -> str:
-        return ".".join(map(str, self.version))
+        return ".".join(map(str, self.version)) + ("t" if self.free_threaded else "")
 
 
-def interpreter_version(executable: str) -> Optional[Tuple[int, int, int]]:
+_ASK_VERSION = (
+    "import sys, platform, sysconfig; "
+    "print(*sys.version_info[:3], platform.python_implementation(), int(bool(sysconfig.get_config_var('Py_GIL_DISABLED'))))"
+)
+
+
+def interpreter_info(executable: str) -> Optional[Tuple[Tuple[int, int, int], bool]]:
+    """(version, free-threaded) of a CPython executable, or None."""
     try:
-        out = subprocess.run(
-            [executable, "-c", "import sys, platform; print(*sys.version_info[:3], platform.python_implementation())"],
-            capture_output=True, text=True, timeout=60,
-        )
+        out = subprocess.run([executable, "-c", _ASK_VERSION], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.SubprocessError):
         return None
     parts = out.stdout.split()
-    if out.returncode != 0 or len(parts) != 4 or parts[3] != "CPython":
+    if out.returncode != 0 or len(parts) != 5 or parts[3] != "CPython":
         return None
-    return int(parts[0]), int(parts[1]), int(parts[2])
+    return (int(parts[0]), int(parts[1]), int(parts[2])), parts[4] == "1"
+
+
+def interpreter_version(executable: str) -> Optional[Tuple[int, int, int]]:
+    info = interpreter_info(executable)
+    return None if info is None else info[0]
 
 
 def _pyenv_candidates() -> List[str]:
@@ -422,53 +437,64 @@ def _pyenv_candidates() -> List[str]:
     roots.append(os.path.expanduser("~/.pyenv"))
     found = []
     for root in dict.fromkeys(roots):
-        found += sorted(glob.glob(os.path.join(root, "versions", "3.*", "bin", "python3")))
+        # python3, and a free-threaded build's python3.Nt (which may be its only name).
+        found += sorted(
+            path for path in glob.glob(os.path.join(root, "versions", "3.*", "bin", "python3*"))
+            if re.fullmatch(r"python3(\.\d+t)?", os.path.basename(path))
+        )
     return found
 
 
 def discover_interpreters() -> List[Interpreter]:
-    """Every CPython 3.9+ of pyenv, plus the one running the harness; one per version."""
-    by_version: Dict[Tuple[int, int, int], Interpreter] = {}
+    """Every CPython 3.9+ of pyenv, plus the one running the harness; one per version and build.
+
+    A free-threaded build (``3.14t``) counts as a version of its own.
+    """
+    by_key: Dict[Tuple[Tuple[int, int, int], bool], Interpreter] = {}
     for executable in [*_pyenv_candidates(), sys.executable]:
-        version = interpreter_version(executable)
-        if version is None or version[:2] < MIN_PYTHON:
+        info = interpreter_info(executable)
+        if info is None or info[0][:2] < MIN_PYTHON:
             continue
-        by_version.setdefault(version, Interpreter(version, executable))
-    # One per minor version (the newest micro).
-    by_minor: Dict[Tuple[int, int], Interpreter] = {}
-    for version in sorted(by_version):
-        by_minor[version[:2]] = by_version[version]
-    return [by_minor[k] for k in sorted(by_minor)]
+        interpreter = Interpreter(info[0], executable, info[1])
+        by_key.setdefault(interpreter.key, interpreter)
+    # One per minor version and build (the newest micro).
+    by_minor: Dict[Tuple[Tuple[int, int], bool], Interpreter] = {}
+    for version, free_threaded in sorted(by_key):
+        by_minor[version[:2], free_threaded] = by_key[version, free_threaded]
+    return sorted(by_minor.values(), key=lambda i: i.key)
 
 
 def resolve_interpreters(requested: Sequence[str], found: Sequence[Interpreter]) -> List[Interpreter]:
-    """``--python`` values: a version (``3.12``, ``3.12.1``, ``oldest``, ``newest``) or an executable."""
+    """``--python`` values: a version (``3.12``, ``3.12.1``, ``3.14t`` for the
+    free-threaded build, ``oldest``, ``newest``: of the builds with a GIL) or an executable."""
     chosen: List[Interpreter] = []
+    with_gil = [i for i in found if not i.free_threaded] or list(found)
     for item in requested:
         if item in ("oldest", "newest"):
             if not found:
                 raise HarnessError(f"--python {item}: no CPython {MIN_PYTHON[0]}.{MIN_PYTHON[1]}+ found")
-            chosen.append(found[0] if item == "oldest" else found[-1])
+            chosen.append(with_gil[0] if item == "oldest" else with_gil[-1])
             continue
-        if re.fullmatch(r"\d+\.\d+(\.\d+)?", item):
-            wanted = tuple(int(x) for x in item.split("."))
-            matches = [i for i in found if i.version[: len(wanted)] == wanted]
+        if re.fullmatch(r"\d+\.\d+(\.\d+)?t?", item):
+            free_threaded = item.endswith("t")
+            wanted = tuple(int(x) for x in item.rstrip("t").split("."))
+            matches = [i for i in found if i.version[: len(wanted)] == wanted and i.free_threaded == free_threaded]
             if not matches:
                 labels = ", ".join(i.label for i in found) or "none"
                 raise HarnessError(f"--python {item}: no such interpreter found (found: {labels})")
             chosen.append(matches[-1])
             continue
         executable = shutil.which(item) or item
-        version = interpreter_version(executable)
-        if version is None:
+        info = interpreter_info(executable)
+        if info is None:
             raise HarnessError(f"--python {item}: not a CPython interpreter that runs")
-        if version[:2] < MIN_PYTHON:
-            raise HarnessError(f"--python {item}: Python {'.'.join(map(str, version))} is older than 3.9")
-        chosen.append(Interpreter(version, executable))
-    unique: Dict[Tuple[int, int, int], Interpreter] = {}
+        if info[0][:2] < MIN_PYTHON:
+            raise HarnessError(f"--python {item}: Python {'.'.join(map(str, info[0]))} is older than 3.9")
+        chosen.append(Interpreter(info[0], executable, info[1]))
+    unique: Dict[Tuple[Tuple[int, int, int], bool], Interpreter] = {}
     for interpreter in chosen:
-        unique.setdefault(interpreter.version, interpreter)
-    return sorted(unique.values(), key=lambda i: i.version)
+        unique.setdefault(interpreter.key, interpreter)
+    return sorted(unique.values(), key=lambda i: i.key)
 
 
 # -- downloading ----------------------------------------------------------------
@@ -566,7 +592,7 @@ class Workspace:
         self.cache = cache
         self.logs = root / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
-        self._wheels: Dict[Tuple[int, int, int], Path] = {}
+        self._wheels: Dict[Tuple[Tuple[int, int, int], bool], Path] = {}
         self._source: Optional[Path] = None
 
     def globalhook_source(self) -> Path:
@@ -586,7 +612,7 @@ class Workspace:
 
     def globalhook_wheel(self, interpreter: Interpreter, python: Path, log: Path) -> Path:
         """Build globalhook's wheel once per interpreter (it may hold a C extension)."""
-        wheel = self._wheels.get(interpreter.version)
+        wheel = self._wheels.get(interpreter.key)
         if wheel is None:
             folder = self.root / "wheels" / interpreter.label
             if folder.exists():
@@ -595,7 +621,7 @@ class Workspace:
             wheels = sorted(folder.glob("globalhook-*.whl"))
             if len(wheels) != 1:
                 raise HarnessError(f"building globalhook's wheel gave {len(wheels)} wheels; see {log}")
-            wheel = self._wheels[interpreter.version] = wheels[0]
+            wheel = self._wheels[interpreter.key] = wheels[0]
         return wheel
 
 
