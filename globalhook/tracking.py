@@ -313,6 +313,7 @@ _OPCODES = {
     (3, 11): ((116, 101), 144),
     (3, 12): ((116, 101, 175), 144),
     (3, 13): ((91, 92, 90), 71),
+    (3, 14): ((92, 93, 91), 69),
 }.get(sys.version_info[:2]) if sys.implementation.name == "cpython" else None
 
 
