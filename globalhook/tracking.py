@@ -227,6 +227,8 @@ def _select_core() -> Tuple[str, type, Optional[str], str]:
                 f"the compiled core is not built for this Python ({error}); reinstall globalhook "
                 "with a C compiler at hand (pip install -v shows why its build failed)"
             )
+        elif sys.implementation.name == "cpython" and "free-threading" in sys.version:
+            reason = "the compiled core needs free-threaded CPython 3.14t or newer"
         else:
             known = "{}.{}-{}.{}".format(*C_VERSIONS[0], *C_VERSIONS[1])
             reason = (
