@@ -227,7 +227,7 @@ def _select_core() -> Tuple[str, type, Optional[str], str]:
                 f"the compiled core is not built for this Python ({error}); reinstall globalhook "
                 "with a C compiler at hand (pip install -v shows why its build failed)"
             )
-        elif sys.implementation.name == "cpython" and "free-threading" in sys.version:
+        elif sys.implementation.name == "cpython" and "free-threading" in sys.version and sys.version_info < (3, 14):
             reason = "the compiled core needs free-threaded CPython 3.14t or newer"
         else:
             known = "{}.{}-{}.{}".format(*C_VERSIONS[0], *C_VERSIONS[1])
