@@ -14,6 +14,7 @@ GLOBALHOOK_REQUIRE_C=1 turns a failed build into a failed install.
 import os
 import platform
 import sys
+import sysconfig
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
@@ -68,6 +69,8 @@ def _why_not_wanted():
     version = sys.version_info[:2]
     if not KNOWN[0] <= version <= KNOWN[1]:
         return "it knows CPython {}.{} to {}.{}, this is {}.{}".format(*KNOWN[0], *KNOWN[1], *version)
+    if sysconfig.get_config_var("Py_GIL_DISABLED") and version < (3, 14):
+        return "on free-threaded CPython it needs 3.14t or newer, this is {}.{}t".format(*version)
     return None
 
 

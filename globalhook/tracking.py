@@ -445,8 +445,11 @@ C_VERSIONS = ((3, 9), (3, 14))
 
 
 def _c_core_expected() -> bool:
-    """Should the compiled core be there?  (CPython the core knows, GIL or not.)"""
-    return sys.implementation.name == "cpython" and C_VERSIONS[0] <= sys.version_info[:2] <= C_VERSIONS[1]
+    """Should the compiled core be there?  (A CPython the core knows; free-threaded from 3.14t.)"""
+    if sys.implementation.name != "cpython" or not C_VERSIONS[0] <= sys.version_info[:2] <= C_VERSIONS[1]:
+        return False
+    free_threaded = "free-threading" in sys.version  # not sysconfig: the runner imports little
+    return not (free_threaded and sys.version_info[:2] < (3, 14))
 
 
 def _select_core() -> Tuple[str, type, Optional[str], str]:
@@ -470,6 +473,8 @@ def _select_core() -> Tuple[str, type, Optional[str], str]:
                 f"the compiled core is not built for this Python ({error}); reinstall globalhook "
                 "with a C compiler at hand (pip install -v shows why its build failed)"
             )
+        elif sys.implementation.name == "cpython" and "free-threading" in sys.version and sys.version_info < (3, 14):
+            reason = "the compiled core needs free-threaded CPython 3.14t or newer"
         else:
             known = "{}.{}-{}.{}".format(*C_VERSIONS[0], *C_VERSIONS[1])
             reason = (
@@ -498,8 +503,8 @@ CORE, _Base, CORE_PROBLEM, CORE_REASON = _select_core()
 CORE_WARNING: Optional[str] = (
     f"running on the pure-Python core, several times slower: {CORE_REASON} "
     "(GLOBALHOOK_CORE=python silences this)"
-    if CORE == "python" and CORE_PROBLEM is None and _c_core_expected()
-    and os.environ.get("GLOBALHOOK_CORE", "").strip().lower() != "python"
+    if CORE == "python" and CORE_PROBLEM is None
+    and os.environ.get("GLOBALHOOK_CORE", "").strip().lower() != "python" and _c_core_expected()
     else None
 )
 

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import types
 from pathlib import Path
 
@@ -36,8 +37,12 @@ KNOWN = tracking.C_VERSIONS[0] <= sys.version_info[:2] <= tracking.C_VERSIONS[1]
 CPYTHON = sys.implementation.name == "cpython"
 
 
+FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+
 def test_c_core_is_expected_exactly_on_the_cpythons_it_knows():
-    assert tracking._c_core_expected() is (CPYTHON and KNOWN)
+    expected = CPYTHON and KNOWN and not (FREE_THREADED and sys.version_info < (3, 14))
+    assert tracking._c_core_expected() is expected
     assert tracking.C_VERSIONS == ((3, 9), (3, 14))
 
 
@@ -49,7 +54,7 @@ class TestRunSaysWhichCore:
             cwd=str(tmp_path), env=env_with(**env), capture_output=True, text=True, timeout=60,
         )
 
-    @pytest.mark.skipif(not (CPYTHON and KNOWN), reason="the compiled core is not expected here")
+    @pytest.mark.skipif(not tracking._c_core_expected(), reason="the compiled core is not expected here")
     def test_warns_once_on_the_python_core_where_c_should_be(self, tmp_path):
         completed = self.run(tmp_path)
         assert completed.returncode == 0, completed.stderr
@@ -123,7 +128,7 @@ def test_build_says_in_one_line_why_the_core_was_not_built(tmp_path):
     ]
 
 
-@pytest.mark.skipif(not (CPYTHON and KNOWN), reason="no compiled core to build here")
+@pytest.mark.skipif(not tracking._c_core_expected(), reason="no compiled core to build here")
 def test_a_failing_compiler_is_one_line_not_a_failed_install(tmp_path):
     completed = build(tmp_path, CC="false")
     assert completed.returncode == 0, completed.stderr
