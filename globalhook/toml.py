@@ -3,23 +3,22 @@
 ``tomllib`` (and ``tomli``) import ``typing``, ``datetime``, ``re`` and
 ``string``: loaded by ``globalhook run`` before the program's first line, those
 could never be tracked, and programs that must patch modules before anything
-imports them would break.  This reader is a port of tomli's parser (MIT,
-Copyright 2021 Taneli Hukkinen; the same code is CPython's ``tomllib``) with
-those imports taken out: numbers are matched by hand, and dates and times,
-which would need ``datetime``, raise :class:`Unsupported`.
+imports them would break.
 
 It never decides alone that a document is invalid: callers hand any document
 it refuses (:class:`TOMLError` or :class:`Unsupported`) to the real
 ``tomllib``, which then gives the result or the error message.  So the one
 promise this module must keep is that whatever it accepts, it reads exactly as
-``tomllib`` does; a differential test holds it to that.
+``tomllib`` does; a differential test holds it to that.  It reads the TOML 1.0
+that pyproject.toml files are made of, and leaves to ``tomllib`` dates and
+times (which would need ``datetime``), integers beyond 64 bits, and the few
+doubtful ways of reopening a table (dotted keys into a table that a header
+only named on the way, or into an array of tables).
 """
 
 TYPE_CHECKING = False  # neither typing nor __future__ (annotations naming typing are strings)
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Any, Dict, FrozenSet, List, Tuple
-
-    Key = Tuple[str, ...]
+    from typing import Any, Dict, Tuple
 
 __all__ = ["TOMLError", "Unsupported", "loads"]
 
@@ -29,503 +28,350 @@ class TOMLError(ValueError):
 
 
 class Unsupported(Exception):
-    """Valid or not, a document this reader leaves to ``tomllib`` (dates and times)."""
+    """Valid or not, a document this reader leaves to ``tomllib``."""
 
 
-_ASCII_CTRL = frozenset(chr(i) for i in range(32)) | frozenset(chr(127))
-_ILLEGAL_BASIC_STR_CHARS = _ASCII_CTRL - frozenset("\t")
-_ILLEGAL_MULTILINE_BASIC_STR_CHARS = _ASCII_CTRL - frozenset("\t\n")
-_ILLEGAL_COMMENT_CHARS = _ILLEGAL_BASIC_STR_CHARS
-_WS = frozenset(" \t")
-_WS_AND_NEWLINE = _WS | frozenset("\n")
-_DIGITS = frozenset("0123456789")
-_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
-_BARE_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-_KEY_INITIAL_CHARS = _BARE_KEY_CHARS | frozenset("\"'")
-_ESCAPES = {
-    "\\b": "\u0008",
-    "\\t": "\u0009",
-    "\\n": "\u000A",
-    "\\f": "\u000C",
-    "\\r": "\u000D",
-    '\\"': "\u0022",
-    "\\\\": "\u005C",
-}
+_SPACE = frozenset(" \t")
+_BLANK = frozenset(" \t\n")
+_BARE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_DEC = frozenset("0123456789")
+_HEX = frozenset("0123456789abcdefABCDEF")
+_RADIX = {"0x": (16, _HEX), "0o": (8, frozenset("01234567")), "0b": (2, frozenset("01"))}
+_NUMBER_START = _DEC | frozenset("+-in")
+_SIGN = frozenset("+-")
+_EXPONENT = frozenset("eE")
+_ENDS = ("", "\n")
+# Control characters may not appear raw in strings or comments (tab may; newline only in multi-line strings).
+_CONTROL = frozenset(chr(i) for i in range(32) if i != 9) | {"\x7f"}
+_CONTROL_MULTILINE = _CONTROL - {"\n"}
+_ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", '"': '"', "\\": "\\"}
 
-# Flags on keys (tomllib's Flags): an inline table or array is frozen; a
-# table made by a [header] (or by dotted keys) cannot be declared again.
-_FROZEN = 0
-_EXPLICIT_NEST = 1
+# What made a table: the reader keeps it in ``kinds``, by id() (every table
+# stays referenced from the result while reading, so ids stay unique).
+# A table made by a dotted key has the number of its scope (the section or
+# inline table whose key made it) as kind: only that scope may add to it.
+_IMPLICIT = "implicit"  # named on the way to a header ([a.b] names a); [a] may still define it
+_HEADER = "header"  # defined by [a] or [[a]]
+_INLINE = "inline"  # {...}: closed to everything outside its braces
 
 
 def loads(text: str) -> "Dict[str, Any]":
-    """The document as dicts, lists, str, int, float and bool, as ``tomllib.loads`` gives it."""
-    src = text.replace("\r\n", "\n")
-    pos = 0
-    data: "Dict[str, Any]" = {}
-    flags = _Flags()
-    header: "Key" = ()
-    while True:
-        pos = _skip(src, pos, _WS)
-        try:
-            char = src[pos]
-        except IndexError:
-            break
-        if char == "\n":
+    """The document as ``tomllib.loads`` reads it, or TOMLError / Unsupported."""
+    try:
+        return _Reader(text.replace("\r\n", "\n")).document()
+    except RecursionError:
+        raise Unsupported("nested too deeply") from None
+
+
+class _Reader:
+    def __init__(self, src: str) -> None:
+        self.src = src
+        self.pos = 0
+        self.kinds: "Dict[int, Any]" = {}  # id(table) -> what made it (see above)
+        self.arrays_of_tables = set()  # ids of the lists that [[...]] made
+        self.scopes = 0  # numbers the sections and inline tables
+
+    def error(self, message: str, pos: int = -1) -> TOMLError:
+        pos = self.pos if pos < 0 else pos
+        line = self.src.count("\n", 0, pos) + 1
+        column = pos - self.src.rfind("\n", 0, pos)
+        return TOMLError(f"{message} (at line {line}, column {column})")
+
+    def char(self) -> str:
+        return self.src[self.pos : self.pos + 1]
+
+    def expect(self, text: str, what: str) -> None:
+        if not self.src.startswith(text, self.pos):
+            raise self.error(f"expected {what}")
+        self.pos += len(text)
+
+    def new_scope(self) -> int:
+        self.scopes += 1
+        return self.scopes
+
+    # -- layout -------------------------------------------------------------
+
+    def skip_space(self) -> None:
+        src, pos = self.src, self.pos
+        while src[pos : pos + 1] in _SPACE:
             pos += 1
-            continue
-        if char in _KEY_INITIAL_CHARS:
-            pos = _key_value_rule(src, pos, data, flags, header)
-            pos = _skip(src, pos, _WS)
-        elif char == "[":
-            flags.finalize_pending()
-            if src.startswith("[[", pos):
-                pos, header = _create_list_rule(src, pos, data, flags)
-            else:
-                pos, header = _create_dict_rule(src, pos, data, flags)
-            pos = _skip(src, pos, _WS)
-        elif char != "#":
-            raise _error(src, pos, "Invalid statement")
-        pos = _skip_comment(src, pos)
-        try:
-            char = src[pos]
-        except IndexError:
-            break
-        if char != "\n":
-            raise _error(src, pos, "Expected newline or end of document after a statement")
-        pos += 1
-    return data
+        self.pos = pos
 
+    def skip_comment(self) -> None:
+        if self.char() == "#":
+            end = self.src.find("\n", self.pos)
+            end = len(self.src) if end < 0 else end
+            if not _CONTROL.isdisjoint(self.src[self.pos : end]):
+                raise self.error("control character in a comment")
+            self.pos = end
 
-class _Flags:
-    def __init__(self) -> None:
-        self._flags: "Dict[str, dict]" = {}
-        self._pending: "List[Tuple[Key, int]]" = []
-
-    def add_pending(self, key: "Key", flag: int) -> None:
-        self._pending.append((key, flag))
-
-    def finalize_pending(self) -> None:
-        for key, flag in self._pending:
-            self.set(key, flag, recursive=False)
-        self._pending.clear()
-
-    def unset_all(self, key: "Key") -> None:
-        cont = self._flags
-        for k in key[:-1]:
-            if k not in cont:
+    def skip_blank(self) -> None:
+        """Spaces, comments and newlines (inside arrays)."""
+        while True:
+            self.skip_space()
+            self.skip_comment()
+            if self.char() != "\n":
                 return
-            cont = cont[k]["nested"]
-        cont.pop(key[-1], None)
+            self.pos += 1
 
-    def set(self, key: "Key", flag: int, *, recursive: bool) -> None:
-        cont = self._flags
-        for k in key:
-            if k not in cont:
-                cont[k] = {"flags": set(), "recursive_flags": set(), "nested": {}}
-            last = cont[k]
-            cont = last["nested"]
-        last["recursive_flags" if recursive else "flags"].add(flag)
+    def document(self) -> "Dict[str, Any]":
+        root: "Dict[str, Any]" = {}
+        table, scope = root, self.new_scope()
+        while True:
+            self.skip_space()
+            self.skip_comment()
+            if self.char() == "":
+                return root
+            if self.char() == "\n":
+                self.pos += 1
+                continue
+            if self.char() == "[":
+                table, scope = self.header(root), self.new_scope()
+            else:
+                self.key_value(table, scope)
+            self.skip_space()
+            self.skip_comment()
+            if self.char() not in _ENDS:
+                raise self.error("expected the end of the line")
 
-    def is_(self, key: "Key", flag: int) -> bool:
-        if not key:
-            return False
-        cont = self._flags
-        for k in key[:-1]:
-            if k not in cont:
-                return False
-            inner = cont[k]
-            if flag in inner["recursive_flags"]:
-                return True
-            cont = inner["nested"]
-        if key[-1] in cont:
-            inner = cont[key[-1]]
-            return flag in inner["flags"] or flag in inner["recursive_flags"]
-        return False
+    # -- keys and tables ----------------------------------------------------
 
+    def key(self) -> "Tuple[str, ...]":
+        parts = []
+        while True:
+            self.skip_space()
+            start = self.pos
+            if self.char() in ('"', "'"):
+                parts.append(self.string(self.char(), False))
+            else:
+                while self.src[self.pos : self.pos + 1] in _BARE:
+                    self.pos += 1
+                if self.pos == start:
+                    raise self.error("expected a key")
+                parts.append(self.src[start : self.pos])
+            self.skip_space()
+            if self.char() != ".":
+                return tuple(parts)
+            self.pos += 1
 
-def _get_or_create_nest(data: dict, key: "Key", access_lists: bool = True) -> dict:
-    cont: "Any" = data
-    for k in key:
-        if k not in cont:
-            cont[k] = {}
-        cont = cont[k]
-        if access_lists and isinstance(cont, list):
-            cont = cont[-1]
-        if not isinstance(cont, dict):
-            raise KeyError("There is no nest behind this key")
-    return cont
-
-
-def _append_nest_to_list(data: dict, key: "Key") -> None:
-    cont = _get_or_create_nest(data, key[:-1])
-    last = key[-1]
-    if last in cont:
-        items = cont[last]
-        if not isinstance(items, list):
-            raise KeyError("An object other than list found behind this key")
-        items.append({})
-    else:
-        cont[last] = [{}]
-
-
-def _skip(src: str, pos: int, chars: "FrozenSet[str]") -> int:
-    try:
-        while src[pos] in chars:
-            pos += 1
-    except IndexError:
-        pass
-    return pos
-
-
-def _skip_until(src: str, pos: int, expect: str, error_on: "FrozenSet[str]", error_on_eof: bool) -> int:
-    new_pos = src.find(expect, pos)
-    if new_pos < 0:
-        new_pos = len(src)
-        if error_on_eof:
-            raise _error(src, new_pos, f"Expected {expect!r}")
-    if not error_on.isdisjoint(src[pos:new_pos]):
-        while src[pos] not in error_on:
-            pos += 1
-        raise _error(src, pos, f"Found invalid character {src[pos]!r}")
-    return new_pos
-
-
-def _skip_comment(src: str, pos: int) -> int:
-    if src.startswith("#", pos):
-        return _skip_until(src, pos + 1, "\n", _ILLEGAL_COMMENT_CHARS, error_on_eof=False)
-    return pos
-
-
-def _skip_comments_and_array_ws(src: str, pos: int) -> int:
-    while True:
-        before = pos
-        pos = _skip(src, pos, _WS_AND_NEWLINE)
-        pos = _skip_comment(src, pos)
-        if pos == before:
-            return pos
-
-
-def _create_dict_rule(src: str, pos: int, data: dict, flags: _Flags) -> "Tuple[int, Key]":
-    pos = _skip(src, pos + 1, _WS)
-    pos, key = _parse_key(src, pos)
-    if flags.is_(key, _EXPLICIT_NEST) or flags.is_(key, _FROZEN):
-        raise _error(src, pos, f"Cannot declare {key} twice")
-    flags.set(key, _EXPLICIT_NEST, recursive=False)
-    try:
-        _get_or_create_nest(data, key)
-    except KeyError:
-        raise _error(src, pos, "Cannot overwrite a value") from None
-    if not src.startswith("]", pos):
-        raise _error(src, pos, "Expected ']' at the end of a table declaration")
-    return pos + 1, key
-
-
-def _create_list_rule(src: str, pos: int, data: dict, flags: _Flags) -> "Tuple[int, Key]":
-    pos = _skip(src, pos + 2, _WS)
-    pos, key = _parse_key(src, pos)
-    if flags.is_(key, _FROZEN):
-        raise _error(src, pos, f"Cannot mutate immutable namespace {key}")
-    flags.unset_all(key)
-    flags.set(key, _EXPLICIT_NEST, recursive=False)
-    try:
-        _append_nest_to_list(data, key)
-    except KeyError:
-        raise _error(src, pos, "Cannot overwrite a value") from None
-    if not src.startswith("]]", pos):
-        raise _error(src, pos, "Expected ']]' at the end of an array declaration")
-    return pos + 2, key
-
-
-def _key_value_rule(src: str, pos: int, data: dict, flags: _Flags, header: "Key") -> int:
-    pos, key, value = _parse_key_value_pair(src, pos)
-    parent, stem = key[:-1], key[-1]
-    abs_parent = header + parent
-    for i in range(1, len(key)):
-        cont_key = header + key[:i]
-        if flags.is_(cont_key, _EXPLICIT_NEST):
-            raise _error(src, pos, f"Cannot redefine namespace {cont_key}")
-        flags.add_pending(cont_key, _EXPLICIT_NEST)
-    if flags.is_(abs_parent, _FROZEN):
-        raise _error(src, pos, f"Cannot mutate immutable namespace {abs_parent}")
-    try:
-        nest = _get_or_create_nest(data, abs_parent)
-    except KeyError:
-        raise _error(src, pos, "Cannot overwrite a value") from None
-    if stem in nest:
-        raise _error(src, pos, "Cannot overwrite a value")
-    if isinstance(value, (dict, list)):
-        flags.set(header + key, _FROZEN, recursive=True)
-    nest[stem] = value
-    return pos
-
-
-def _parse_key_value_pair(src: str, pos: int) -> "Tuple[int, Key, Any]":
-    pos, key = _parse_key(src, pos)
-    if not src.startswith("=", pos):
-        raise _error(src, pos, "Expected '=' after a key in a key/value pair")
-    pos = _skip(src, pos + 1, _WS)
-    pos, value = _parse_value(src, pos)
-    return pos, key, value
-
-
-def _parse_key(src: str, pos: int) -> "Tuple[int, Key]":
-    pos, part = _parse_key_part(src, pos)
-    key: "Key" = (part,)
-    pos = _skip(src, pos, _WS)
-    while src.startswith(".", pos):
-        pos = _skip(src, pos + 1, _WS)
-        pos, part = _parse_key_part(src, pos)
-        key += (part,)
-        pos = _skip(src, pos, _WS)
-    return pos, key
-
-
-def _parse_key_part(src: str, pos: int) -> "Tuple[int, str]":
-    char = src[pos : pos + 1]
-    if char and char in _BARE_KEY_CHARS:
-        start = pos
-        pos = _skip(src, pos, _BARE_KEY_CHARS)
-        return pos, src[start:pos]
-    if char == "'":
-        return _parse_literal_str(src, pos)
-    if char == '"':
-        return _parse_basic_str(src, pos + 1, multiline=False)
-    raise _error(src, pos, "Invalid initial character for a key part")
-
-
-def _parse_array(src: str, pos: int) -> "Tuple[int, list]":
-    pos = _skip_comments_and_array_ws(src, pos + 1)
-    array: list = []
-    if src.startswith("]", pos):
-        return pos + 1, array
-    while True:
-        pos, value = _parse_value(src, pos)
-        array.append(value)
-        pos = _skip_comments_and_array_ws(src, pos)
-        char = src[pos : pos + 1]
-        if char == "]":
-            return pos + 1, array
-        if char != ",":
-            raise _error(src, pos, "Unclosed array")
-        pos = _skip_comments_and_array_ws(src, pos + 1)
-        if src.startswith("]", pos):
-            return pos + 1, array
-
-
-def _parse_inline_table(src: str, pos: int) -> "Tuple[int, dict]":
-    pos = _skip(src, pos + 1, _WS)
-    table: dict = {}
-    flags = _Flags()
-    if src.startswith("}", pos):
-        return pos + 1, table
-    while True:
-        pos, key, value = _parse_key_value_pair(src, pos)
-        parent, stem = key[:-1], key[-1]
-        if flags.is_(key, _FROZEN):
-            raise _error(src, pos, f"Cannot mutate immutable namespace {key}")
-        try:
-            nest = _get_or_create_nest(table, parent, access_lists=False)
-        except KeyError:
-            raise _error(src, pos, "Cannot overwrite a value") from None
-        if stem in nest:
-            raise _error(src, pos, f"Duplicate inline table key {stem!r}")
-        nest[stem] = value
-        pos = _skip(src, pos, _WS)
-        char = src[pos : pos + 1]
-        if char == "}":
-            return pos + 1, table
-        if char != ",":
-            raise _error(src, pos, "Unclosed inline table")
-        if isinstance(value, (dict, list)):
-            flags.set(key, _FROZEN, recursive=True)
-        pos = _skip(src, pos + 1, _WS)
-
-
-def _parse_escape(src: str, pos: int, multiline: bool) -> "Tuple[int, str]":
-    escape = src[pos : pos + 2]
-    pos += 2
-    if multiline and escape in ("\\ ", "\\\t", "\\\n"):
-        # A line-ending backslash: skip whitespace and newlines up to the next
-        # character; only whitespace may follow the backslash on its line.
-        if escape != "\\\n":
-            pos = _skip(src, pos, _WS)
-            try:
-                char = src[pos]
-            except IndexError:
-                return pos, ""
-            if char != "\n":
-                raise _error(src, pos, "Unescaped '\\' in a string")
-            pos += 1
-        return _skip(src, pos, _WS_AND_NEWLINE), ""
-    if escape == "\\u":
-        return _parse_hex_char(src, pos, 4)
-    if escape == "\\U":
-        return _parse_hex_char(src, pos, 8)
-    try:
-        return pos, _ESCAPES[escape]
-    except KeyError:
-        raise _error(src, pos, "Unescaped '\\' in a string") from None
-
-
-def _parse_hex_char(src: str, pos: int, length: int) -> "Tuple[int, str]":
-    digits = src[pos : pos + length]
-    if len(digits) != length or not _HEX_DIGITS.issuperset(digits):
-        raise _error(src, pos, "Invalid hex value")
-    pos += length
-    codepoint = int(digits, 16)
-    if not (0 <= codepoint <= 55295 or 57344 <= codepoint <= 1114111):
-        raise _error(src, pos, "Escaped character is not a Unicode scalar value")
-    return pos, chr(codepoint)
-
-
-def _parse_literal_str(src: str, pos: int) -> "Tuple[int, str]":
-    start = pos + 1
-    pos = _skip_until(src, start, "'", _ILLEGAL_BASIC_STR_CHARS, error_on_eof=True)
-    return pos + 1, src[start:pos]
-
-
-def _parse_multiline_str(src: str, pos: int, literal: bool) -> "Tuple[int, str]":
-    pos += 3
-    if src.startswith("\n", pos):
-        pos += 1
-    if literal:
-        delim = "'"
-        end = _skip_until(src, pos, "'''", _ILLEGAL_MULTILINE_BASIC_STR_CHARS, error_on_eof=True)
-        result = src[pos:end]
-        pos = end + 3
-    else:
-        delim = '"'
-        pos, result = _parse_basic_str(src, pos, multiline=True)
-    # Up to two more quotes right before the closing three belong to the string.
-    if not src.startswith(delim, pos):
-        return pos, result
-    pos += 1
-    if not src.startswith(delim, pos):
-        return pos, result + delim
-    return pos + 1, result + delim * 2
-
-
-def _parse_basic_str(src: str, pos: int, multiline: bool) -> "Tuple[int, str]":
-    error_on = _ILLEGAL_MULTILINE_BASIC_STR_CHARS if multiline else _ILLEGAL_BASIC_STR_CHARS
-    result = ""
-    start = pos
-    while True:
-        try:
-            char = src[pos]
-        except IndexError:
-            raise _error(src, pos, "Unterminated string") from None
-        if char == '"':
-            if not multiline:
-                return pos + 1, result + src[start:pos]
-            if src.startswith('"""', pos):
-                return pos + 3, result + src[start:pos]
-            pos += 1
-            continue
-        if char == "\\":
-            result += src[start:pos]
-            pos, escaped = _parse_escape(src, pos, multiline)
-            result += escaped
-            start = pos
-            continue
-        if char in error_on:
-            raise _error(src, pos, f"Illegal character {char!r}")
-        pos += 1
-
-
-def _parse_value(src: str, pos: int) -> "Tuple[int, Any]":
-    char = src[pos : pos + 1]
-    if char == '"':
-        if src.startswith('"""', pos):
-            return _parse_multiline_str(src, pos, literal=False)
-        return _parse_basic_str(src, pos + 1, multiline=False)
-    if char == "'":
-        if src.startswith("'''", pos):
-            return _parse_multiline_str(src, pos, literal=True)
-        return _parse_literal_str(src, pos)
-    if char == "t" and src.startswith("true", pos):
-        return pos + 4, True
-    if char == "f" and src.startswith("false", pos):
-        return pos + 5, False
-    if char == "[":
-        return _parse_array(src, pos)
-    if char == "{":
-        return _parse_inline_table(src, pos)
-    if _looks_like_date_or_time(src, pos):
-        raise Unsupported("dates and times are read by tomllib")
-    end, is_float = _match_number(src, pos)
-    if end > pos:
-        text = src[pos:end]
-        return end, float(text) if is_float else int(text, 0)
-    if src[pos : pos + 3] in ("inf", "nan"):
-        return pos + 3, float(src[pos : pos + 3])
-    if src[pos : pos + 4] in ("-inf", "+inf", "-nan", "+nan"):
-        return pos + 4, float(src[pos : pos + 4])
-    raise _error(src, pos, "Invalid value")
-
-
-def _looks_like_date_or_time(src: str, pos: int) -> bool:
-    """What tomllib would try as a date (``dddd-``) or a local time (``dd:``)."""
-    head = src[pos : pos + 5]
-    if len(head) >= 3 and head[2] == ":" and _DIGITS.issuperset(head[:2]):
-        return True
-    return len(head) == 5 and head[4] == "-" and _DIGITS.issuperset(head[:4])
-
-
-def _digits(src: str, pos: int, allowed: "FrozenSet[str]") -> int:
-    """End of ``d(_?d)*`` over ``allowed`` starting at ``pos`` (``pos`` when there is none)."""
-    char = src[pos : pos + 1]
-    if not char or char not in allowed:
-        return pos
-    pos += 1
-    while True:
-        char = src[pos : pos + 1]
-        if char and char in allowed:
-            pos += 1
-        elif char == "_" and src[pos + 1 : pos + 2] in allowed:
-            pos += 2
+    def header(self, root: dict) -> dict:
+        """Read ``[a.b]`` or ``[[a.b]]``; return the table that the lines below it fill."""
+        start = self.pos
+        self.pos += 1
+        array = self.char() == "["
+        if array:
+            self.pos += 1
+        keys = self.key()
+        self.expect("]]" if array else "]", "']]'" if array else "']'")
+        table = root
+        for key in keys[:-1]:
+            if key not in table:
+                table[key] = {}
+                self.kinds[id(table[key])] = _IMPLICIT
+            child = table[key]
+            if id(child) in self.arrays_of_tables:
+                child = child[-1]
+            elif not isinstance(child, dict) or self.kinds.get(id(child)) == _INLINE:
+                raise self.error(f"{key!r} is not a table that a header may extend", start)
+            table = child
+        key = keys[-1]
+        child = table.get(key)
+        if array:
+            if key not in table:
+                table[key] = child = []
+                self.arrays_of_tables.add(id(child))
+            elif id(child) not in self.arrays_of_tables:
+                raise self.error(f"{key!r} is defined already and is not an array of tables", start)
+            new: dict = {}
+            child.append(new)
+        elif key not in table:
+            new = table[key] = {}
+        elif isinstance(child, dict) and self.kinds.get(id(child)) == _IMPLICIT:
+            new = child
         else:
-            return pos
+            raise self.error(f"{key!r} is defined already", start)
+        self.kinds[id(new)] = _HEADER
+        return new
 
+    def key_value(self, table: dict, scope: int) -> None:
+        start = self.pos
+        keys = self.key()
+        self.expect("=", "'='")
+        self.skip_space()
+        value = self.value()
+        for key in keys[:-1]:
+            if key not in table:
+                table[key] = {}
+                self.kinds[id(table[key])] = scope
+            child = table[key]
+            kind = self.kinds.get(id(child)) if isinstance(child, dict) else None
+            if kind != scope:  # not made by this scope's own dotted keys
+                if kind == _IMPLICIT or id(child) in self.arrays_of_tables or isinstance(kind, int):
+                    raise Unsupported(f"a dotted key reopens table {key!r}")
+                raise self.error(f"{key!r} is defined already", start)
+            table = child
+        if keys[-1] in table:
+            raise self.error(f"{keys[-1]!r} is defined already", start)
+        table[keys[-1]] = value
 
-_RADIX = {"x": _HEX_DIGITS, "b": frozenset("01"), "o": frozenset("01234567")}
+    # -- values -------------------------------------------------------------
 
+    def value(self) -> "Any":
+        c = self.char()
+        if c == '"' or c == "'":
+            return self.string(c, self.src.startswith(c * 3, self.pos))
+        if c == "[":
+            return self.array()
+        if c == "{":
+            return self.inline_table()
+        for word, value in (("true", True), ("false", False)):
+            if self.src.startswith(word, self.pos):
+                self.pos += len(word)
+                return value
+        if c in _NUMBER_START:
+            return self.number()
+        raise self.error("expected a value")
 
-def _match_number(src: str, pos: int) -> "Tuple[int, bool]":
-    """tomllib's ``RE_NUMBER`` by hand: (end of the match, whether it is a float)."""
-    if src.startswith(("0x", "0b", "0o"), pos):
-        end = _digits(src, pos + 2, _RADIX[src[pos + 1]])
-        if end > pos + 2:
-            return end, False
-    start = pos
-    if src.startswith(("+", "-"), pos):
-        pos += 1
-    if src.startswith("0", pos):
-        end = pos + 1
-    else:
-        end = _digits(src, pos, _DIGITS)
-        if end == pos or src[pos] == "0":
-            return start, False
-    is_float = False
-    if src.startswith(".", end):
-        fraction = _digits(src, end + 1, _DIGITS)
-        if fraction > end + 1:
-            end, is_float = fraction, True
-    if src.startswith(("e", "E"), end):
-        exponent = end + 1
-        if src.startswith(("+", "-"), exponent):
-            exponent += 1
-        after = _digits(src, exponent, _DIGITS)
-        if after > exponent:
-            end, is_float = after, True
-    return end, is_float
+    def array(self) -> list:
+        self.pos += 1
+        items = []
+        while True:
+            self.skip_blank()
+            if self.char() == "]":
+                break
+            items.append(self.value())
+            self.skip_blank()
+            if self.char() != ",":
+                break
+            self.pos += 1
+        self.expect("]", "',' or ']'")
+        return items
 
+    def inline_table(self) -> dict:
+        self.pos += 1
+        table: dict = {}
+        self.kinds[id(table)] = _INLINE
+        scope = self.new_scope()
+        self.skip_space()
+        if self.char() != "}":
+            while True:
+                self.key_value(table, scope)
+                self.skip_space()
+                if self.char() != ",":
+                    break
+                self.pos += 1
+        self.expect("}", "',' or '}'")
+        return table
 
-def _error(src: str, pos: int, message: str) -> TOMLError:
-    if pos >= len(src):
-        where = "end of document"
-    else:
-        line = src.count("\n", 0, pos) + 1
-        column = pos + 1 if line == 1 else pos - src.rindex("\n", 0, pos)
-        where = f"line {line}, column {column}"
-    return TOMLError(f"{message} (at {where})")
+    def string(self, quote: str, multiline: bool) -> str:
+        """A string from its opening quote(s): ``"`` strings have escapes, ``'`` strings do not."""
+        src = self.src
+        self.pos += 3 if multiline else 1
+        if multiline and self.char() == "\n":
+            self.pos += 1
+        forbidden = _CONTROL_MULTILINE if multiline else _CONTROL
+        out = []
+        while True:
+            end = src.find(quote, self.pos)  # the plain text runs to the next quote or backslash
+            end = len(src) if end < 0 else end
+            backslash = src.find("\\", self.pos, end) if quote == '"' else -1
+            end = end if backslash < 0 else backslash
+            run = src[self.pos : end]
+            if not forbidden.isdisjoint(run):
+                i = self.pos + min(run.index(c) for c in forbidden.intersection(run))
+                raise self.error("unterminated string" if src[i] == "\n" else "control character in a string", i)
+            out.append(run)
+            self.pos = end
+            if end == len(src):
+                raise self.error("unterminated string")
+            if src[end] == "\\":
+                out.append(self.escape(multiline))
+            elif not multiline:
+                self.pos += 1
+                return "".join(out)
+            elif src.startswith(quote * 3, end):
+                self.pos += 3
+                while self.pos < end + 5 and self.char() == quote:
+                    self.pos += 1  # up to two quotes just before the closing ones belong to the string
+                out.append(quote * (self.pos - end - 3))
+                return "".join(out)
+            else:
+                out.append(quote)
+                self.pos += 1
+
+    def escape(self, multiline: bool) -> str:
+        c = self.src[self.pos + 1 : self.pos + 2]
+        if c in _ESCAPES:
+            self.pos += 2
+            return _ESCAPES[c]
+        if c == "u" or c == "U":
+            size = 4 if c == "u" else 8
+            digits = self.src[self.pos + 2 : self.pos + 2 + size]
+            if len(digits) == size and all(d in _HEX for d in digits):
+                code = int(digits, 16)
+                if code < 0xD800 or 0xE000 <= code <= 0x10FFFF:
+                    self.pos += 2 + size
+                    return chr(code)
+            raise self.error("invalid unicode escape")
+        if multiline and c in _BLANK:  # a backslash ending a line trims all blanks after it
+            self.pos += 1
+            self.skip_space()
+            if self.char() != "\n":
+                raise self.error("backslash followed by spaces but not by a newline")
+            while self.char() in _BLANK:
+                self.pos += 1
+            return ""
+        raise self.error("invalid escape")
+
+    def number(self) -> "Any":
+        src, start = self.src, self.pos
+        end = start
+        while src[end : end + 1] in _DEC:
+            end += 1
+        if end > start and src[end : end + 1] in ("-", ":"):
+            raise Unsupported("dates and times")
+        if self.char() in _SIGN:
+            self.pos += 1
+        if src.startswith(("inf", "nan"), self.pos):
+            self.pos += 3
+            return float(src[start : self.pos])
+        prefix = src[self.pos : self.pos + 2]
+        if self.pos == start and prefix in _RADIX:
+            self.pos += 2
+            base, digits = _RADIX[prefix]
+            value = int(self.digits(digits), base)
+        else:
+            integral = self.digits(_DEC)
+            if integral[0] == "0" and len(integral) > 1:
+                raise self.error("leading zero", start)
+            fraction = self.char() == "."
+            if fraction:
+                self.pos += 1
+                self.digits(_DEC)
+            exponent = self.char() in _EXPONENT
+            if exponent:
+                self.pos += 1
+                if self.char() in _SIGN:
+                    self.pos += 1
+                self.digits(_DEC)
+            text = src[start : self.pos].replace("_", "")
+            if fraction or exponent:
+                return float(text)
+            if len(integral) > 19:
+                raise Unsupported("integer beyond 64 bits")
+            value = int(text)
+        if not -(2**63) <= value < 2**63:
+            raise Unsupported("integer beyond 64 bits")
+        return value
+
+    def digits(self, allowed: "frozenset") -> str:
+        """Digits with single underscores between them; returns them without the underscores."""
+        start = self.pos
+        while True:
+            if self.char() not in allowed:
+                raise self.error("expected a digit")
+            while self.char() in allowed:
+                self.pos += 1
+            if self.char() != "_":
+                return self.src[start : self.pos].replace("_", "")
+            self.pos += 1

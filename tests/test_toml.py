@@ -5,14 +5,18 @@ might want to track (tomllib imports typing, datetime, re, string).  It never
 decides alone that a document is invalid: callers ask tomllib about anything it
 refuses.  So the differential property is one-sided: every document it
 accepts must give tomllib's result, and every document tomllib refuses it must
-refuse too.  Checked on hand-written cases and, when the interpreter ships
-them, on CPython's own tomllib test documents.
+refuse too.  Checked on hand-written cases, on CPython's own tomllib test
+documents when the interpreter ships them, and on seeded random documents
+(``GLOBALHOOK_TOML_FUZZ`` sets how many, ``GLOBALHOOK_TOML_FUZZ_SEED`` the seed).
 """
 
 from __future__ import annotations
 
 import math
+import os
+import random
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -58,6 +62,10 @@ VALID = [
     "[[fruits]]\nname = \"apple\"\n[[fruits.varieties]]\nname = \"red\"\n[[fruits]]\nname = \"banana\"\n",
     "key = \"value\"\nbare_key = 1\nbare-key = 2\n1234 = 3\n",
     "a = 'é ünïcode ✓'\n",
+    "[a]\nb.c = 1\n[a.b.d]\n",  # a header may add to a table that dotted keys made
+    "a.x = 1\n[a.b]\n",
+    's = """x\r\ny"""\n',
+    "a = [9223372036854775807, -9223372036854775808]\n",
 ]
 
 INVALID = [
@@ -104,6 +112,9 @@ INVALID = [
     "x = 1\n[x]\n",
     "!bad = 1\n",
     "a = \"\"\"x \\ y\"\"\"\n",
+    "[a.b]\n[a]\nb.c = 1\n",
+    "a = [{}]\n[a.b]\n",
+    "[a.b]\n[[a]]\n",
 ]
 
 UNSUPPORTED = [
@@ -112,6 +123,10 @@ UNSUPPORTED = [
     "t = 07:32:00\n",
     "a = [1979-05-27]\n",
     "d = 1979-13-45\n",  # invalid, but left to tomllib all the same
+    "a = 9223372036854775808\n",  # beyond 64 bits: tomllib reads it, TOML says it may not
+    "a = 0xffffffffffffffff\n",
+    "[a.b.c]\n[a]\nb.x = 1\n",  # a dotted key into a table that a header only named
+    "[[a.b]]\n[a]\nb.c = 1\n",  # a dotted key into an array of tables
 ]
 
 
@@ -158,7 +173,7 @@ def test_invalid_documents_are_refused(text):
 
 
 @pytest.mark.parametrize("text", UNSUPPORTED)
-def test_dates_and_times_are_left_to_tomllib(text):
+def test_dates_times_and_doubtful_cases_are_left_to_tomllib(text):
     assert check_against_reference(text) == "unsupported"
 
 
@@ -187,3 +202,132 @@ def test_cpython_tomllib_documents():
             continue
         outcomes[check_against_reference(text)] += 1
     assert outcomes["accepted"] >= 5 and outcomes["refused"] >= 5
+
+
+# -- random documents ---------------------------------------------------------
+
+FUZZ_CASES = int(os.environ.get("GLOBALHOOK_TOML_FUZZ", "4000"))
+FUZZ_SEED = int(os.environ.get("GLOBALHOOK_TOML_FUZZ_SEED", "1"))
+
+# Few key names, so that keys and tables collide and redefinition rules are exercised.
+KEY_PARTS = ["a", "a", "b", "b", "c", "1", "a-b", "_", '"a"', "'b'", '""', '"\\u0061"', '"a.b"', "'c d'", "true", "inf"]
+INTS = ["0", "+0", "-0", "7", "-17", "+42", "1_000", "0xdead_BEEF", "0o755", "0b1010", "0x0",
+        "9223372036854775807", "-9223372036854775808", "9223372036854775808", "1_2_3"]
+FLOATS = ["1.0", "-0.5", "1e3", "1E-3", "6.626e-34", "1_000.000_1", "+1.5e+2", "0e0", "1e06", "-0.0",
+          "3.141_59", "1e400", "inf", "-inf", "+inf", "nan", "-nan", "+nan"]
+DATES = ["1979-05-27", "07:32:00", "1979-05-27T07:32:00Z", "1979-05-27 07:32:00.5", "1979-05-27T00:32:00-07:00"]
+NUMBER_BITS = ["0", "1", "9", "_", ".", "e", "E", "+", "-", "x", "o", "b", "a", "f", "i", "n"]
+BASIC_BITS = ["x", "y", " ", "\t", "é", "✓", "#", "'", "\\n", "\\t", "\\\"", "\\\\", "\\u00e9", "\\U0001F600",
+              "\\b", "\\f", "\\r", "\\u0000", "\x85", "\\e", "\\x41", "\\uD800", "\\U00110000"]
+MULTILINE_BITS = ["\n", "\n", '"', '""', "\\\n", "\\  \n  ", "\\\t\n\n  \t", "\r\n"]
+LITERAL_BITS = ["x", " ", "\t", "\\", "\\n", '"', "é", "#"]
+NASTY = list("\"'[]{}=.,#\\\n\r\t _+-0159aexbonift:") + [
+    "\x00", "\x01", "\x7f", "\x85", "\u3000", "\ufeff", '"""', "'''", "\r\n"
+]
+
+
+def random_key(rng: random.Random, parts: "list[str]" = KEY_PARTS) -> str:
+    sep = rng.choice([".", ".", ".", " . ", ".\t"])
+    return sep.join(rng.choice(parts) for _ in range(rng.choice([1, 1, 1, 2, 2, 3])))
+
+
+def random_string(rng: random.Random) -> str:
+    kind = rng.randrange(4)
+    size = rng.randrange(6)
+    if kind == 0:
+        return '"' + "".join(rng.choice(BASIC_BITS) for _ in range(size)) + '"'
+    if kind == 1:
+        return "'" + "".join(rng.choice(LITERAL_BITS) for _ in range(size)) + "'"
+    bits = (BASIC_BITS if kind == 2 else LITERAL_BITS + ["'", "''"]) + MULTILINE_BITS
+    body = "".join(rng.choice(bits) for _ in range(size))
+    quotes = '"""' if kind == 2 else "'''"
+    return quotes + rng.choice(["", "\n"]) + body + rng.choice(["", quotes[0], quotes[:2]]) + quotes
+
+
+def random_value(rng: random.Random, depth: int = 0) -> str:
+    roll = rng.random()
+    if roll < 0.25:
+        return random_string(rng)
+    if roll < 0.4:
+        return rng.choice(INTS)
+    if roll < 0.5:
+        return rng.choice(FLOATS)
+    if roll < 0.55:
+        return "".join(rng.choice(NUMBER_BITS) for _ in range(rng.randrange(1, 7)))
+    if roll < 0.6:
+        return rng.choice(["true", "false"])
+    if roll < 0.63:
+        return rng.choice(DATES)
+    if roll < 0.82 and depth < 3:
+        gaps = [" ", "", "\n", " # c\n", "\n  ", "\t"]
+        items = [rng.choice(gaps) + random_value(rng, depth + 1) + rng.choice(gaps) for _ in range(rng.randrange(4))]
+        return "[" + ",".join(items) + rng.choice(["", "", ",", ", # c\n"]) + rng.choice(gaps) + "]"
+    if depth < 3:
+        pairs = [f"{random_key(rng)} = {random_value(rng, depth + 1)}" for _ in range(rng.randrange(4))]
+        return "{" + rng.choice(["", " "]) + rng.choice([", ", ","]).join(pairs) + rng.choice(["", " "]) + "}"
+    return rng.choice(INTS)
+
+
+def random_line(rng: random.Random) -> str:
+    roll = rng.random()
+    if roll < 0.55:
+        line = random_key(rng) + rng.choice([" = ", "=", " =\t"]) + random_value(rng)
+    elif roll < 0.7:
+        line = f"[{rng.choice(['', ' '])}{random_key(rng)}{rng.choice(['', ' '])}]"
+    elif roll < 0.85:
+        line = f"[[{random_key(rng)}]]"
+    elif roll < 0.93:
+        line = "# comment " + rng.choice(["", "é", "\t", "\x85", "# #"])
+    else:
+        line = ""
+    indent = rng.choice(["", "", "", "  ", "\t"])
+    trailer = rng.choice(["", "", "", "  ", " # trailing", "\t# ]"])
+    return indent + line + trailer
+
+
+def mutate(rng: random.Random, text: str) -> str:
+    for _ in range(rng.randrange(1, 4)):
+        at = rng.randrange(len(text) + 1)
+        roll = rng.random()
+        if roll < 0.4:
+            text = text[:at] + rng.choice(NASTY) + text[at:]
+        elif roll < 0.7:
+            text = text[:at] + text[at + 1 :]
+        elif roll < 0.85:
+            text = text[:at] + rng.choice(NASTY) + text[at + 1 :]
+        else:
+            lines = text.split("\n")
+            line = rng.choice(lines)
+            lines.insert(rng.randrange(len(lines) + 1), line)
+            text = "\n".join(lines)
+    return text
+
+
+def table_line(rng: random.Random) -> str:
+    """Headers and dotted keys over three names: tables defined, reopened and redefined every way."""
+    parts = ["a", "b", "c"]
+    roll = rng.random()
+    if roll < 0.3:
+        return f"[{random_key(rng, parts)}]"
+    if roll < 0.5:
+        return f"[[{random_key(rng, parts)}]]"
+    value = rng.choice(["1", "{}", "{ c = 1 }", "{ a.b = 1, a.c = 2 }", "[]", "[{}]", "[[]]", "{ a = {} }"])
+    return f"{random_key(rng, parts)} = {value}"
+
+
+def random_document(rng: random.Random) -> str:
+    newline = "\r\n" if rng.random() < 0.1 else "\n"
+    line = table_line if rng.random() < 0.3 else random_line
+    text = newline.join(line(rng) for _ in range(rng.randrange(1, 8)))
+    text += rng.choice([newline, newline, ""])
+    return mutate(rng, text) if rng.random() < 0.5 else text
+
+
+def test_random_documents_read_as_tomllib_reads_them():
+    rng = random.Random(FUZZ_SEED)
+    outcomes: Counter = Counter()
+    for _ in range(FUZZ_CASES):
+        outcomes[check_against_reference(random_document(rng))] += 1
+    # The generator must keep producing documents of every outcome, or it checks nothing.
+    for outcome in ("accepted", "refused", "unsupported"):
+        assert outcomes[outcome] >= FUZZ_CASES // 50, outcomes
