@@ -159,8 +159,13 @@ class TrackingFinder:
     def track_spec(self, spec: ModuleSpec) -> ModuleSpec:
         """Give a wanted module's spec a tracking loader, when that can be done safely."""
         loader = spec.loader
+        if spec.origin == "frozen":
+            self.recorder.not_tracked.setdefault(
+                spec.name, "frozen into the interpreter (python -X frozen_modules=off loads it from source)"
+            )
+            return spec
         if loader is None or spec.origin in _PASS_THROUGH_ORIGINS or isinstance(loader, (DelegatingLoader, _TrackingLoaderMixin)):
-            return spec  # namespace package, built-in, frozen, or already ours
+            return spec  # namespace package, built-in, or already ours
         if type(loader) is machinery.SourceFileLoader:
             new = TrackingSourceFileLoader(loader.name, loader.path)
         elif type(loader) is machinery.SourcelessFileLoader:

@@ -6,10 +6,9 @@ for its next task (see :class:`_SaveBeforeIdle`).  The primary process stops
 multiprocessing's helper processes a moment early, so that their data
 arrives before it combines the run.
 
-multiprocessing is patched when the program imports it, never before: a
-one-shot finder on ``sys.meta_path`` waits for ``multiprocessing.process``
-and wraps its loader, so a program that never uses multiprocessing never has
-it loaded, and one that does can still track it.
+multiprocessing is patched when the program imports it, never before
+(:mod:`globalhook.postimport`), so a program that never uses multiprocessing
+never has it loaded, and one that does can still track it.
 """
 
 from __future__ import annotations
@@ -34,57 +33,9 @@ _patched = False
 
 def patch_when_imported() -> None:
     """Patch ``multiprocessing`` now if it is loaded, else as the program imports it."""
-    module = sys.modules.get(_WATCHED)
-    if module is not None:
-        _patch(module)
-    elif not _patched and not any(isinstance(finder, _ImportWatcher) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _ImportWatcher())
+    from .postimport import when_imported
 
-
-class _ImportWatcher:
-    """Finds nothing itself: hands out ``multiprocessing.process`` with a patching loader."""
-
-    def find_spec(self, fullname: str, path=None, target=None):
-        if fullname != _WATCHED or _patched:
-            return None
-        from .finder import TrackingFinder
-
-        for finder in list(sys.meta_path):
-            if finder is self or isinstance(finder, (_ImportWatcher, TrackingFinder)):
-                continue
-            find_spec = getattr(finder, "find_spec", None)
-            spec = find_spec(fullname, path, target) if find_spec is not None else None
-            if spec is not None:
-                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = _PatchingLoader(spec.loader)
-                return spec
-        return None
-
-    def invalidate_caches(self) -> None:
-        pass
-
-
-class _PatchingLoader:
-    """Runs the real loader, then patches the module; the module sees only the real loader."""
-
-    def __init__(self, loader) -> None:
-        self._loader = loader
-
-    def create_module(self, spec):
-        create = getattr(self._loader, "create_module", None)
-        return create(spec) if create is not None else None
-
-    def exec_module(self, module) -> None:
-        spec = getattr(module, "__spec__", None)
-        if spec is not None and spec.loader is self:
-            spec.loader = self._loader
-        if getattr(module, "__loader__", None) is self:
-            module.__loader__ = self._loader
-        self._loader.exec_module(module)
-        _patch(module)
-
-    def __getattr__(self, name: str):
-        return getattr(self._loader, name)
+    when_imported(_WATCHED, _patch)
 
 
 def _patch(process) -> None:
@@ -93,7 +44,6 @@ def _patch(process) -> None:
     if _patched:
         return
     _patched = True
-    sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, _ImportWatcher)]
     from .session import current_session
 
     original = process.BaseProcess._bootstrap

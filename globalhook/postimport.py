@@ -1,10 +1,17 @@
 """Run a callback when a module is first imported, without importing it ourselves.
 
-globalhook patches a few standard-library functions (``importlib.util.
-spec_from_file_location``, so that modules loaded from a file path are
-tracked too).  Importing those modules at start-up would load modules the
-program never asked for, and those could then never be tracked; so the
-patch waits until the program imports the module itself.
+globalhook patches a few standard-library modules (``multiprocessing.process``
+so that children save, ``importlib.util.spec_from_file_location`` so that
+modules loaded from a path are tracked).  Importing them at start-up would
+load modules the program never asked for, which could then never be tracked,
+and would break programs that must patch modules before anything imports
+them.  So a patch waits until the program imports the module itself: a
+one-shot finder hands out that module's spec with a loader that runs the
+real one, then the callbacks.
+
+The watcher sits behind globalhook's own finder, which asks it like any
+other finder: a module that is both watched and tracked is born tracked and
+then patched.
 """
 
 from __future__ import annotations
@@ -28,8 +35,20 @@ def when_imported(name: str, callback: "Callable[[ModuleType], None]") -> None:
         callback(module)
         return
     _pending.setdefault(name, []).append(callback)
-    if _FINDER not in sys.meta_path:
-        sys.meta_path.insert(0, _FINDER)
+    _enter()
+
+
+def _enter() -> None:
+    """Put the watcher on ``sys.meta_path``, behind globalhook's own finder if it is there."""
+    if _FINDER in sys.meta_path:
+        return
+    from .finder import TrackingFinder
+
+    place = 0
+    for index, finder in enumerate(sys.meta_path):
+        if isinstance(finder, TrackingFinder):
+            place = index + 1
+    sys.meta_path.insert(place, _FINDER)
 
 
 class _AfterImportLoader:
@@ -63,12 +82,14 @@ class _PostImportFinder:
     def find_spec(self, fullname, path=None, target=None):
         if fullname not in _pending:
             return None
+        from .finder import TrackingFinder
+
         callbacks = _pending.pop(fullname)
         if not _pending:
             self._leave()
         for finder in list(sys.meta_path):
-            if finder is self:
-                continue
+            if finder is self or isinstance(finder, TrackingFinder):
+                continue  # ours asks us, not the other way round
             find_spec = getattr(finder, "find_spec", None)
             spec = find_spec(fullname, path, target) if find_spec is not None else None
             if spec is not None:
@@ -76,8 +97,7 @@ class _PostImportFinder:
                     spec.loader = _AfterImportLoader(spec.loader, callbacks)
                 return spec
         _pending.setdefault(fullname, []).extend(callbacks)  # not found now: maybe later
-        if _FINDER not in sys.meta_path:
-            sys.meta_path.insert(0, _FINDER)
+        _enter()
         return None
 
     def _leave(self) -> None:

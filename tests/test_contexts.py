@@ -149,3 +149,53 @@ def test_counts_of_freed_code_keep_their_context(src, install, unique) -> None:
     gc.collect()
     found = {(e.get("context", ""), e["count"]) for e in entries(unique, function="<lambda>", name="V")}
     assert found == {("ctx-a", 2), ("", 1)}
+
+
+def test_a_watched_module_can_be_tracked_too(tmp_path) -> None:
+    """``importlib.util`` both tracked (--include) and patched when the program imports it."""
+    # -S: no site (an editable install's .pth finder imports importlib.util at start-up).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GLOBALHOOK_")}
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(globalhook.__file__)))
+    fresh = subprocess.run([sys.executable, "-S", "-c", "import sys; print('importlib.util' in sys.modules)"],
+                           capture_output=True, text=True, env=env)
+    if fresh.stdout.strip() != "False":
+        pytest.skip("this Python imports importlib.util at start-up")
+    (tmp_path / "plugin_mod.py").write_text("P = 1\ndef p():\n    return P\n")
+    (tmp_path / "prog.py").write_text(
+        "import importlib.util, sys\n"
+        "spec = importlib.util.spec_from_file_location('plugin_mod', sys.argv[1])\n"
+        "mod = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(mod)\n"
+        "print(mod.p(), type(spec.loader).__name__)\n"
+    )
+    result = subprocess.run(
+        # Not -m globalhook: runpy imports importlib.util itself.
+        # -X frozen_modules=off: 3.11+ freeze importlib.util into the interpreter.
+        [sys.executable, "-S", "-X", "frozen_modules=off", "-c", "import sys; from globalhook.cli import main; sys.exit(main())",
+         "run", "--include", "importlib.util", "--include", "plugin_mod",
+         "prog.py", str(tmp_path / "plugin_mod.py")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "SourceFileLoader"]
+    data = json.loads((tmp_path / ".globalhook.json").read_text())
+    modules = {e["module"] for e in data["lookups"]}
+    assert {"importlib.util", "plugin_mod"} <= modules
+    assert not data["not_tracked"], data["not_tracked"]
+
+
+def test_a_frozen_module_is_listed_as_not_tracked(tmp_path) -> None:
+    if sys.version_info < (3, 11):
+        pytest.skip("nothing of the standard library is frozen before 3.11")
+    (tmp_path / "prog.py").write_text("import importlib.util\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GLOBALHOOK_")}
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(globalhook.__file__)))
+    result = subprocess.run(
+        [sys.executable, "-S", "-X", "frozen_modules=on", "-c", "import sys; from globalhook.cli import main; sys.exit(main())",
+         "run", "--include", "importlib.util", "prog.py"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / ".globalhook.json").read_text())
+    assert [entry["module"] for entry in data["not_tracked"]] == ["importlib.util"]
+    assert "frozen" in data["not_tracked"][0]["reason"]
