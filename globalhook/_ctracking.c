@@ -208,12 +208,16 @@ gh_stripe(void)
 
 typedef struct {
     PyObject_HEAD
-    Py_ssize_t value;
 #if GH_FREE_THREADED
     uintptr_t owner;      /* _Py_ThreadId() of the thread that made it */
     stripe_t *stripes;    /* GH_STRIPES lines, aligned; NULL until another thread counts */
     void *stripes_block;  /* what to free */
+    /* The fields above are read by every thread at every step; `value` is
+     * written by the owner: keep them a cache line apart, or the owner's
+     * steps would keep taking that line away from the other threads. */
+    char apart[GH_CACHE_LINE];
 #endif
+    Py_ssize_t value;
 } TallyObject;
 
 #if GH_FREE_THREADED
