@@ -33,12 +33,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
     LookupKey = Tuple[Any, ...]  # (module, file, line, function, name, kind[, context])
 
-TYPE_CHECKING = False  # not from typing (see globalhook/__init__.py)
-if TYPE_CHECKING:  # pragma: no cover
-    from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Tuple
-
-    LookupKey = Tuple[str, str, str, int, str, str, str]
-
 __all__ = [
     "FORMAT",
     "VERSION",

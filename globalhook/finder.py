@@ -14,7 +14,6 @@ instance so that the specs they return get the same treatment.
 
 from __future__ import annotations
 
-import _thread
 import sys
 from _thread import _local
 

@@ -11,7 +11,6 @@ the reader sees, never a silently wrong highlight.
 
 from __future__ import annotations
 
-import bisect
 import dis
 import importlib.util
 import marshal
@@ -120,41 +119,10 @@ def _own_last_line(code: CodeType) -> int:
 
 
 def code_tree(code: CodeType) -> Iterator[Tuple[CodeType, str]]:
-    """Every code object under a module's code, with its qualified name.
+    """Every code object under a module's code, with its qualified name (as the recorder names it)."""
+    from .tracking import _code_tree
 
-    ``co_qualname`` from 3.11; before that derived by CPython's rules, as the
-    recorder derives them: children of a function get ``.<locals>.``,
-    children of a class body get ``Class.``; a class body stores its own
-    ``__qualname__`` as its first constant.
-    """
-    exact = hasattr(code, "co_qualname")
-    yield code, code.co_name
-    stack: List[Tuple[CodeType, Optional[str], bool]] = [(code, None, False)]
-    while stack:
-        parent, parent_qualname, in_function = stack.pop()
-        for const in parent.co_consts:
-            if not isinstance(const, CodeType):
-                continue
-            is_class = _is_class_body(const)
-            if exact:
-                qualname = const.co_qualname  # type: ignore[attr-defined]
-            elif is_class and const.co_consts and isinstance(const.co_consts[0], str):
-                qualname = const.co_consts[0]
-            elif parent_qualname is None:
-                qualname = const.co_name
-            elif in_function:
-                qualname = f"{parent_qualname}.<locals>.{const.co_name}"
-            else:
-                qualname = f"{parent_qualname}.{const.co_name}"
-            yield const, qualname
-            stack.append((const, qualname, not is_class))
-
-
-def _is_class_body(code: CodeType) -> bool:
-    names = code.co_names
-    return "__module__" in names and "__qualname__" in names and code.co_argcount == 0 and not (
-        code.co_flags & 0x20  # CO_GENERATOR
-    )
+    return _code_tree(code)
 
 
 def _last_line(code: CodeType) -> int:

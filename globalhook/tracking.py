@@ -40,7 +40,7 @@ from itertools import count as _count
 TYPE_CHECKING = False  # not from typing: this module is imported before the program starts
 if TYPE_CHECKING:  # pragma: no cover
     from types import CodeType, FunctionType
-    from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Tuple
+    from typing import Dict, FrozenSet, Iterator, List, Optional, Tuple
 
     _Table = Dict[str, _count]
     #: (module, file, first line, function, name, kind) -> count
@@ -725,8 +725,9 @@ if hasattr(os, "register_at_fork"):
 def _code_tree(code: CodeType) -> Iterator[Tuple[CodeType, str]]:
     """Every code object under a module's code, with its qualified name.
 
-    CPython's rules: children of a function get ``.<locals>.``, children of a
-    class body get ``Class.``; a class body stores its own ``__qualname__``.
+    ``co_qualname`` from 3.11; before that, CPython's rules: children of a
+    function get ``.<locals>.``, children of a class body get ``Class.``; a
+    class body stores its own ``__qualname__`` as its first constant.
     """
     yield code, code.co_name
     stack: List[Tuple[CodeType, Optional[str], bool]] = [(code, None, False)]
@@ -736,7 +737,9 @@ def _code_tree(code: CodeType) -> Iterator[Tuple[CodeType, str]]:
             if not isinstance(const, _CodeType):
                 continue
             is_class = _is_class_body(const)
-            if is_class and const.co_consts and isinstance(const.co_consts[0], str):
+            if _HAS_QUALNAME:
+                qualname = const.co_qualname  # type: ignore[attr-defined]
+            elif is_class and const.co_consts and isinstance(const.co_consts[0], str):
                 qualname = const.co_consts[0]
             elif parent_qualname is None:
                 qualname = const.co_name

@@ -8,7 +8,6 @@ import os
 import py_compile
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 from types import CodeType
