@@ -101,6 +101,18 @@ class TestLookups:
         assert tp.rewritten_modules(data, ["pkg", "*.test_c"]) == 2
         assert tp.rewritten_modules(self.DATA, ["pkg"]) == 0
 
+    def test_rewritten_modules_as_recorded_now(self, tp):
+        """globalhook records @py_builtins under its placeholder for non-identifier names."""
+        from globalhook.tracking import NON_IDENTIFIER_KEY
+
+        data = {"lookups": [
+            {"module": "pkg.tests.test_a", "function": "<module>", "file": "a.py", "line": 1,
+             "name": NON_IDENTIFIER_KEY, "kind": "store", "count": 2},
+            {"module": "pkg.tests.test_b", "function": "helper", "file": "b.py", "line": 3,
+             "name": NON_IDENTIFIER_KEY, "kind": "store", "count": 1},
+        ]}
+        assert tp.rewritten_modules(data, ["pkg"]) == 1
+
     def test_patterns(self, tp):
         assert tp.in_modules("pkg.sub", ["pkg"]) and tp.in_modules("pkg", ["pkg"])
         assert not tp.in_modules("pkgother", ["pkg"])

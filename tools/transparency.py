@@ -240,15 +240,23 @@ def lookup_stats(data: dict, roots: Sequence[str]) -> Tuple[int, int]:
 def rewritten_modules(data: dict, roots: Sequence[str]) -> int:
     """Tracked modules under ``roots`` that pytest's assertion rewriter also rewrote.
 
-    A rewritten module starts by binding ``@py_builtins`` (a name no source
-    can spell), which a tracked module records as a module-level store.
+    A rewritten module starts by binding ``@py_builtins`` and ``@pytest_ar``
+    (names no source can spell), which a tracked module records as
+    module-level stores.  globalhook records a name verbatim only when it is
+    an identifier, so these appear as its placeholder for other names (older
+    data files: verbatim).
     """
     return len({
         entry.get("module")
         for entry in data.get("lookups", ())
-        if entry.get("kind") == "store" and entry.get("name") == "@py_builtins"
+        if entry.get("kind") == "store" and entry.get("function") == "<module>"
+        and entry.get("name") in _REWRITER_NAMES
         and in_modules(str(entry.get("module", "")), roots)
     })
+
+
+#: What pytest's rewriter binds, as globalhook records it (globalhook.tracking.NON_IDENTIFIER_KEY) or did.
+_REWRITER_NAMES = ("<non-identifier str key>", "@py_builtins")
 
 
 @dataclass
