@@ -24,6 +24,7 @@ except ImportError:  # pragma: no cover - not CPython
 
 from .modules import select_strategy
 from .patterns import ModuleFilter
+from .postimport import ForwardingLoader
 from .tracking import RECORDER, Recorder, TrackingDict
 
 TYPE_CHECKING = False  # not from typing: imported before the program starts
@@ -70,7 +71,7 @@ class TrackingSourcelessFileLoader(_TrackingLoaderMixin, machinery.SourcelessFil
     """A :class:`SourcelessFileLoader` (``.pyc`` only) whose modules are born tracked."""
 
 
-class DelegatingLoader:
+class DelegatingLoader(ForwardingLoader):
     """Run another tool's loader inside a tracked module.
 
     The module's ``__loader__`` and ``__spec__.loader`` are set back to the
@@ -79,29 +80,17 @@ class DelegatingLoader:
     """
 
     def __init__(self, loader, factory: ModuleFactory) -> None:
-        self._loader = loader
+        super().__init__(loader)
         self._factory = factory
 
     def create_module(self, spec: ModuleSpec) -> Optional[types.ModuleType]:
-        create = getattr(self._loader, "create_module", None)
-        module = create(spec) if create is not None else None
+        module = super().create_module(spec)
         if module is not None:
             RECORDER.not_tracked[spec.name] = (
                 f"its loader ({type(self._loader).__qualname__}) creates its own module object"
             )
             return module
         return self._factory(spec.name)
-
-    def exec_module(self, module: types.ModuleType) -> None:
-        spec = getattr(module, "__spec__", None)
-        if spec is not None and spec.loader is self:
-            spec.loader = self._loader
-        if getattr(module, "__loader__", None) is self:
-            module.__loader__ = self._loader
-        self._loader.exec_module(module)
-
-    def __getattr__(self, name: str):
-        return getattr(self._loader, name)
 
 
 class TrackingFinder:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from types import ModuleType
     from typing import Callable, Dict, List
 
-__all__ = ["when_imported"]
+__all__ = ["when_imported", "ForwardingLoader"]
 
 _pending: "Dict[str, List[Callable[[ModuleType], None]]]" = {}
 
@@ -51,12 +51,13 @@ def _enter() -> None:
     sys.meta_path.insert(place, _FINDER)
 
 
-class _AfterImportLoader:
-    """The module's own loader, then the callbacks; the module keeps its own loader."""
+class ForwardingLoader:
+    """Stands in for another loader: the module is given back that loader
+    (``__loader__``, ``__spec__.loader``) before it runs, so it looks exactly
+    as that loader made it; every other attribute is the other loader's."""
 
-    def __init__(self, loader, callbacks) -> None:
+    def __init__(self, loader) -> None:
         self._loader = loader
-        self._callbacks = callbacks
 
     def create_module(self, spec):
         create = getattr(self._loader, "create_module", None)
@@ -69,11 +70,22 @@ class _AfterImportLoader:
         if getattr(module, "__loader__", None) is self:
             module.__loader__ = self._loader
         self._loader.exec_module(module)
-        for callback in self._callbacks:
-            callback(module)
 
     def __getattr__(self, name: str):
         return getattr(self._loader, name)
+
+
+class _AfterImportLoader(ForwardingLoader):
+    """The module's own loader, then the callbacks."""
+
+    def __init__(self, loader, callbacks) -> None:
+        super().__init__(loader)
+        self._callbacks = callbacks
+
+    def exec_module(self, module) -> None:
+        super().exec_module(module)
+        for callback in self._callbacks:
+            callback(module)
 
 
 class _PostImportFinder:

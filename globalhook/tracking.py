@@ -228,15 +228,9 @@ def _fold_dead(upto: Optional[int] = None) -> None:
     del _dead[:upto]
     folded = _folded
     get = folded.get
-    value = _counter_value
     for record in batch:
-        owners = record.owners
-        for label, tables in _labelled_tables(record):
-            for kind, inner in zip(KINDS, tables):
-                if inner:
-                    for name, counter in inner.items():
-                        key = (owners.get(name, "<unknown>"), record.file, record.line, record.function, name, kind, label)
-                        folded[key] = get(key, 0) + value(counter)
+        for key, count in _record_counts(record):
+            folded[key] = get(key, 0) + count
 
 
 def _labelled_tables(record: _CodeRecord) -> List[Tuple[str, Tuple[_Table, ...]]]:
@@ -245,6 +239,19 @@ def _labelled_tables(record: _CodeRecord) -> List[Tuple[str, Tuple[_Table, ...]]
     if record.contexts:
         found.extend(list(record.contexts.items()))
     return found
+
+
+def _record_counts(record: _CodeRecord) -> Iterator[Tuple[_Key, int]]:
+    """((module, file, line, function, name, kind, context), count) of one code object, counts > 0."""
+    owners = record.owners
+    value = _counter_value
+    for label, tables in _labelled_tables(record):
+        for kind, inner in zip(KINDS, tables):
+            if inner:
+                for name, counter in list(inner.items()):  # one C call: other threads may add names
+                    count = value(counter)
+                    if count > 0:
+                        yield (owners.get(name, "<unknown>"), record.file, record.line, record.function, name, kind, label), count
 
 
 def _key_label(key: object) -> str:
@@ -603,17 +610,9 @@ class Recorder:
             _fold_dead(waiting)
             rows = [(*key, count) for key, count in _folded.items() if count > 0]
         append = rows.append
-        value = _counter_value
         for record in records:
-            owners = record.owners
-            for label, tables in _labelled_tables(record):
-                for kind, inner in zip(KINDS, tables):
-                    if inner:
-                        for name, counter in list(inner.items()):  # one C call: other threads may add names
-                            count = value(counter)
-                            if count > 0:
-                                module = owners.get(name, "<unknown>")
-                                append((module, record.file, record.line, record.function, name, kind, label, count))
+            for key, count in _record_counts(record):
+                append((*key, count))
         return rows
 
     def lookups(self) -> List[dict]:
