@@ -54,6 +54,7 @@ def cmd_html(argv: Sequence[str]) -> int:
         prog="globalhook html",
         description="Write a static HTML report (no network needed to view it): modules, functions "
         "with their source, who reads each global, and a dependency graph.",
+        allow_abbrev=False,
     )
     parser.add_argument("-d", "--directory", default="globalhook-html", metavar="DIR", help="folder to write (default: globalhook-html)")
     parser.add_argument("--module", action="append", default=[], metavar="PAT", help="only modules matching PAT (repeatable)")
@@ -83,6 +84,7 @@ def cmd_diff(argv: Sequence[str]) -> int:
         prog="globalhook diff",
         description="Compare two data files: per function, the names added and removed. "
         "Exit status 0 when the dependencies are the same, 1 when they differ, 2 on error.",
+        allow_abbrev=False,
     )
     parser.add_argument("old", metavar="OLD", help="the earlier data file")
     parser.add_argument("new", metavar="NEW", help="the later data file")
@@ -127,6 +129,7 @@ def cmd_check(argv: Sequence[str]) -> int:
         description="Fail when recorded lookups break a rule: 'READER -> OWNER:NAME' forbids functions "
         "in modules matching READER to read NAME of modules matching OWNER. Rules come from "
         "[tool.globalhook.check] and the command line. Exit status 1 on any violation, 2 on a bad rule.",
+        allow_abbrev=False,
     )
     parser.add_argument("--forbid", action="append", default=[], metavar="RULE", help="a rule 'READER -> OWNER:NAME' (repeatable)")
     parser.add_argument("--no-missing", action="store_true", help="fail on any name that was looked up and not found")

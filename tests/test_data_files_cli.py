@@ -242,6 +242,8 @@ class TestReportCommand:
         ["report", "--mod", "x"], ["report", "--form", "json"], ["report", "--show"],
         ["combine", "--kee"], ["combine", "--data", "x.json"],
         ["install", "--chec"], ["uninstall", "--sys"], ["status", "--sys"],
+        ["diff", "--count", "1", "a.json", "b.json"], ["check", "--no-miss"], ["html", "--mod", "x"],
+        ["tests-for", "--data", "x.json", "m:N"],
     ])
     def test_abbreviations_are_not_taken(self, folder, args):
         empty_data(folder)
