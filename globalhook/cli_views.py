@@ -194,7 +194,7 @@ def cmd_tests_for(argv: Sequence[str]) -> int:
     parser.add_argument("names", nargs="+", metavar="MODULE:NAME")
     _add_data_options(parser)
     options = parser.parse_args(argv)
-    from .pertest import parse_name_spec, which_tests_read
+    from .pertest import owner_of, parse_name_spec, which_tests_read
     from .printable import printable
 
     try:
@@ -205,6 +205,14 @@ def cmd_tests_for(argv: Sequence[str]) -> int:
         data = _load_data(options)
     except (ConfigError, DataError) as exc:
         return _fail(str(exc))
-    for test in which_tests_read(data["lookups"], specs):
+    tests = which_tests_read(data["lookups"], specs)
+    for test in tests:
         print(printable(test))
-    return 0
+    if tests:
+        return 0
+    # Nothing on stdout: `pytest $(globalhook tests-for ...)` would run every test.
+    asked = ", ".join(printable(str(spec)) for spec in specs)
+    seen = any(spec.matches(owner_of(e), e["name"]) for e in data["lookups"] for spec in specs)
+    why = "recorded outside tests only" if seen else "no lookup of it was recorded: check the name"
+    print(f"globalhook: no test read {asked} ({why})", file=sys.stderr)
+    return 1

@@ -162,6 +162,19 @@ def test_tests_for_and_shared_state(project: Path) -> None:
     assert cli.returncode == 0, cli.stderr
     assert cli.stdout.split() == readers
 
+    def tests_for(name: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "globalhook", "tests-for", name, "--data-file", str(data_file)],
+            capture_output=True, text=True, cwd=project,
+        )
+
+    typo = tests_for("app.core:FACTRO")
+    assert (typo.returncode, typo.stdout) == (1, "")
+    assert typo.stderr == "globalhook: no test read app.core:FACTRO (no lookup of it was recorded: check the name)\n"
+    import_time_only = tests_for("app.settings:LIMIT")  # stored at import time, read by no test
+    assert (import_time_only.returncode, import_time_only.stdout) == (1, "")
+    assert "(recorded outside tests only)" in import_time_only.stderr
+
 
 def test_inactive_unless_asked(project: Path) -> None:
     result = run_pytest(project)
