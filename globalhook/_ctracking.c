@@ -26,7 +26,7 @@
 #endif
 
 /* Bumped whenever tracking.py and this file must change together. */
-#define GH_API 4
+#define GH_API 5
 
 /* ---- The caller's frame: every version difference lives in this block ----
  *
@@ -1064,11 +1064,223 @@ set_module_dict(PyObject *module_, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* ---- issue 11: global writes ----
+ *
+ * STORE_GLOBAL and DELETE_GLOBAL write the globals dict with PyDict_SetItem /
+ * PyDict_Pop: a dict subclass's __setitem__/__delitem__ never hear of them.
+ * From 3.12 a dict watcher does.  Every tracking dict is watched from its
+ * creation (watch_writes(), called by modules.py); the callback counts a
+ * store or delete for the code object running at that moment, but only when
+ * that code's current instruction is STORE_GLOBAL/DELETE_GLOBAL on its own
+ * globals.  Module-level STORE_NAME/DELETE_NAME and globals()[k] = v also
+ * change the dict, and are already counted by tracking_ass_subscript: the
+ * instruction test keeps them from being counted twice.
+ *
+ * The instruction is read from the code's deoptimised bytecode (PyCode_GetCode,
+ * a bitmap of write sites made once per code object and kept in a co_extra
+ * slot of its own), so specialised and instrumented (sys.monitoring,
+ * settrace) forms need no table of their own; the EXTENDED_ARG prefixes of a
+ * write site are marked too.  Loads never reach the watcher: it runs only when
+ * a watched dict changes.  The callback may run anywhere (GC, shutdown, inside
+ * our own code): it never raises, keeps any exception it found pending, and
+ * holds no lock across Python calls.  3.9-3.11 have no dict watchers:
+ * globalwrites.py reports what a scan of the bytecode finds instead. */
+#if PY_VERSION_HEX >= 0x030C0000
+#define GH_WATCHES_WRITES 1
+#include "opcode.h"
+
+static int writes_watcher = -1;
+static Py_ssize_t writes_extra_index = -1;
+
+/* One bit per code unit: STORE_GLOBAL / DELETE_GLOBAL, and their EXTENDED_ARGs. */
+typedef struct {
+    Py_ssize_t units;
+    unsigned char bits[1];
+} write_sites_t;
+
+static void
+free_write_sites(void *pointer)
+{
+    PyMem_RawFree(pointer);
+}
+
+/* NULL with an exception set on failure. */
+static write_sites_t *
+make_write_sites(PyCodeObject *code)
+{
+    PyObject *raw = PyCode_GetCode(code); /* deoptimised: no specialised or instrumented opcodes */
+    if (raw == NULL) {
+        return NULL;
+    }
+    if (!PyBytes_Check(raw)) {
+        Py_DECREF(raw);
+        PyErr_SetString(PyExc_SystemError, "globalhook: co_code is not bytes");
+        return NULL;
+    }
+    const unsigned char *bytes = (const unsigned char *)PyBytes_AS_STRING(raw);
+    Py_ssize_t units = PyBytes_GET_SIZE(raw) / 2;
+    write_sites_t *sites = (write_sites_t *)PyMem_RawCalloc(1, sizeof(write_sites_t) + (size_t)(units / 8 + 1));
+    if (sites == NULL) {
+        Py_DECREF(raw);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    sites->units = units;
+    Py_ssize_t prefix = -1;
+    for (Py_ssize_t unit = 0; unit < units; unit++) {
+        int op = bytes[unit * 2];
+        if (op == EXTENDED_ARG) {
+            if (prefix < 0) {
+                prefix = unit;
+            }
+            continue;
+        }
+        if (op == STORE_GLOBAL || op == DELETE_GLOBAL) {
+            for (Py_ssize_t u = prefix < 0 ? unit : prefix; u <= unit; u++) {
+                sites->bits[u / 8] |= (unsigned char)(1u << (u % 8));
+            }
+        }
+        prefix = -1; /* inline caches are opcode 0 (CACHE) in co_code */
+    }
+    Py_DECREF(raw);
+    return sites;
+}
+
+/* 1: the caller's current instruction writes a global; 0: not; -1: error set. */
+static int
+at_write_site(caller_t *caller)
+{
+    void *found = NULL;
+    if (GH_GET_EXTRA((PyObject *)caller->code, writes_extra_index, &found) < 0) {
+        return -1;
+    }
+    write_sites_t *sites = (write_sites_t *)GH_LOAD_PTR(found);
+    if (sites == NULL) {
+        write_sites_t *made = make_write_sites(caller->code);
+        if (made == NULL) {
+            return -1;
+        }
+        GH_LOCK();
+        if (GH_GET_EXTRA((PyObject *)caller->code, writes_extra_index, &found) < 0) {
+            GH_UNLOCK();
+            PyMem_RawFree(made);
+            return -1;
+        }
+        if (found == NULL) {
+            if (GH_SET_EXTRA((PyObject *)caller->code, writes_extra_index, made) < 0) {
+                GH_UNLOCK();
+                PyMem_RawFree(made);
+                return -1;
+            }
+            sites = made;
+            made = NULL;
+        }
+        else {
+            sites = (write_sites_t *)found;
+        }
+        GH_UNLOCK();
+        PyMem_RawFree(made);
+    }
+    int lasti = caller_lasti(caller);
+    if (lasti < 0 || lasti % 2 != 0 || lasti / 2 >= sites->units) {
+        return 0;
+    }
+    Py_ssize_t unit = lasti / 2;
+    return (sites->bits[unit / 8] >> (unit % 8)) & 1;
+}
+
+static int
+global_written(PyDict_WatchEvent event, PyObject *dict, PyObject *key, PyObject *new_value)
+{
+    int kind;
+    if (event == PyDict_EVENT_ADDED || event == PyDict_EVENT_MODIFIED) {
+        kind = KIND_STORE;
+    }
+    else if (event == PyDict_EVENT_DELETED) {
+        kind = KIND_DELETE;
+    }
+    else {
+        return 0; /* cleared, cloned, deallocated: no instruction of the program's wrote a name */
+    }
+    if (code_tables_func == NULL || key == NULL) {
+        return 0;
+    }
+    caller_t caller;
+    if (!find_caller(&caller) || caller_globals(&caller) != dict) {
+        return 0; /* no Python code running, or not a write to the running code's own globals */
+    }
+    /* An exception may be pending (the callback can run while one is raised): keep it. */
+    PyObject *pending = PyErr_GetRaisedException();
+    int site = at_write_site(&caller);
+    int status = 0;
+    if (site > 0) {
+        code_extra_t *extra = extra_for(caller.code);
+        status = extra == NULL ? -1 : count_one(caller.code, extra, kind, key, dict);
+    }
+    if (site < 0 || status < 0) {
+        /* Never into the program: said once per failure, as an unraisable error,
+         * except while the interpreter shuts down (the tracking module may be gone). */
+#if PY_VERSION_HEX >= 0x030D0000
+        int finalizing = Py_IsFinalizing();
+#else
+        int finalizing = _Py_IsFinalizing();
+#endif
+        if (finalizing) {
+            PyErr_Clear();
+        }
+        else {
+            PyErr_WriteUnraisable(dict);
+        }
+    }
+    PyErr_SetRaisedException(pending);
+    return 0;
+}
+#endif
+
+/* watch_writes(namespace): count STORE_GLOBAL/DELETE_GLOBAL into this dict
+ * (3.12+; returns True).  False where dict watchers do not exist. */
+static PyObject *
+watch_writes(PyObject *module, PyObject *namespace)
+{
+#ifdef GH_WATCHES_WRITES
+    if (!PyDict_Check(namespace)) {
+        PyErr_Format(PyExc_TypeError, "watch_writes: expected a dict, got %.200s", Py_TYPE(namespace)->tp_name);
+        return NULL;
+    }
+    if (PyDict_Watch(writes_watcher, namespace) < 0) {
+        return NULL;
+    }
+    Py_RETURN_TRUE;
+#else
+    (void)namespace;
+    Py_RETURN_FALSE;
+#endif
+}
+
+/* unwatch_writes(namespace): stop counting its global writes (tracking stops). */
+static PyObject *
+unwatch_writes(PyObject *module, PyObject *namespace)
+{
+#ifdef GH_WATCHES_WRITES
+    if (!PyDict_Check(namespace)) {
+        PyErr_Format(PyExc_TypeError, "unwatch_writes: expected a dict, got %.200s", Py_TYPE(namespace)->tp_name);
+        return NULL;
+    }
+    if (PyDict_Unwatch(writes_watcher, namespace) < 0) {
+        return NULL;
+    }
+#endif
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
     {"setup", setup, METH_VARARGS, "Connect the compiled core to tracking.py's tables and slow paths."},
     {"new_epoch", new_epoch, METH_NOARGS, "The context changed: cached per-code tables are stale."},
     {"set_module_dict", set_module_dict, METH_VARARGS,
      "set_module_dict(module, namespace): make a tracking dict a fresh module's __dict__."},
+    {"watch_writes", watch_writes, METH_O,
+     "watch_writes(namespace): count its global writes (STORE_GLOBAL/DELETE_GLOBAL); False before 3.12."},
+    {"unwatch_writes", unwatch_writes, METH_O, "unwatch_writes(namespace): stop counting its global writes."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1143,6 +1355,26 @@ PyInit__ctracking(void)
     Py_INCREF(&Tally_Type);
     if (PyModule_AddObject(module, "Tally", (PyObject *)&Tally_Type) < 0) {
         Py_DECREF(&Tally_Type);
+        Py_DECREF(module);
+        return NULL;
+    }
+    /* issue 11: global writes (3.12+: a dict watcher of their own, apart from the tables') */
+#ifdef GH_WATCHES_WRITES
+    writes_extra_index = GH_REQUEST_INDEX(free_write_sites);
+    if (writes_extra_index < 0) {
+        PyErr_SetString(PyExc_ImportError, "globalhook._ctracking: no free co_extra index");
+        Py_DECREF(module);
+        return NULL;
+    }
+    writes_watcher = PyDict_AddWatcher(global_written);
+    if (writes_watcher < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    if (PyModule_AddIntConstant(module, "WATCHES_WRITES", 1) < 0) {
+#else
+    if (PyModule_AddIntConstant(module, "WATCHES_WRITES", 0) < 0) {
+#endif
         Py_DECREF(module);
         return NULL;
     }

@@ -446,7 +446,7 @@ class _PyTrackingDict(dict):
 
 
 #: The version of the C core's interface this file expects (GH_API in _ctracking.c).
-_C_API = 4
+_C_API = 5
 #: The CPythons the compiled core knows (_ctracking.c stops the build on others).
 C_VERSIONS = ((3, 9), (3, 14))
 
@@ -647,6 +647,12 @@ class Recorder:
                 if context:
                     entry["context"] = context
                 append(entry)
+            from .globalwrites import static_entries
+
+            static = static_entries()  # `global` writes this Python cannot observe, found by a scan
+            if static:
+                result.extend(static)
+                result.sort(key=_entry_order)
             return result
         finally:
             if enabled:
@@ -709,6 +715,12 @@ class Recorder:
                     for inner in tables:
                         inner.clear()
                 record.owners.clear()
+
+
+def _entry_order(entry: dict) -> tuple:
+    """Recorder.lookups() order: the key of a row, static entries after the counted ones."""
+    return (entry["module"], entry["file"], entry["line"], entry["function"], entry["name"], entry["kind"],
+            entry.get("context", ""), bool(entry.get("static")))
 
 
 def _new_lock_in_child() -> None:
