@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import globalhook
 from globalhook import data as gdata
 from globalhook import globalwrites, limits, tracking
 from globalhook.diff import diff, json_diff, text_diff
@@ -339,6 +340,43 @@ class TestWatcher:
             globalwrites.unwatch(namespace)
             func()
             assert self._counts(func) == {"store": 2, "delete": 2}
+        finally:
+            tracking.RECORDER.forget_file("<ghwatch>")
+
+    def test_counts_under_a_tracer(self):
+        # settrace instruments the bytecode (INSTRUMENTED_LINE...): write sites come from co_code.
+        namespace = self._namespace()
+        func = namespace["f"]
+        lines = []
+        previous = sys.gettrace()
+
+        def tracer(frame, event, arg):
+            lines.append(event)
+            return tracer
+
+        sys.settrace(tracer)
+        try:
+            func()
+            func()
+        finally:
+            sys.settrace(previous)
+        try:
+            assert lines and self._counts(func) == {"store": 2, "delete": 2}
+        finally:
+            tracking.RECORDER.forget_file("<ghwatch>")
+
+    def test_first_sights_in_a_context_count_there(self):
+        namespace = self._namespace()
+        func = namespace["f"]
+        try:
+            with globalhook.context("ctx-a"):
+                func()
+            with globalhook.context("ctx-b"):
+                func()
+                func()
+            found = {(e.get("context"), e["kind"]): e["count"] for e in tracking.RECORDER.lookups()
+                     if e["file"] == "<ghwatch>" and e["name"] == "x"}
+            assert found == {("ctx-a", "store"): 1, ("ctx-a", "delete"): 1, ("ctx-b", "store"): 2, ("ctx-b", "delete"): 2}
         finally:
             tracking.RECORDER.forget_file("<ghwatch>")
 
