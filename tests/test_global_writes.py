@@ -440,3 +440,23 @@ def test_shared_state_sees_global_writes(tmp_path, core):
     else:
         assert "No global is written by one test and read by another." in shown.stdout
         assert "state_mod:counter  (store, in bump)" in shown.stdout
+
+
+def test_html_shows_static_entries_apart(tmp_path):
+    from globalhook.htmlreport import write_html
+
+    source = tmp_path / "counter_mod.py"
+    source.write_text("counter = 0\n\ndef bump():\n    global counter\n    counter += 1\n")
+    entry = {"module": "counter_mod", "function": "bump", "file": str(source), "line": 3}
+    data = gdata.make_data([
+        dict(entry, name="counter", kind="global", count=3),
+        dict(entry, name="counter", kind="store", count=0, static=True),
+    ], {"python": "3.11.7"})
+    out = tmp_path / "html"
+    write_html(data, str(out), workers=1)
+    page = "".join(p.read_text() for p in (out / "modules").glob("*.html"))
+    assert "store (static)</td>" in page
+    assert 'title="not counted: found by scanning bytecode">-</td>' in page
+    assert "#f" in page and "-L5" in page  # the line of the write is found in the source
+    index = (out / "index.html").read_text()
+    assert "static write sites" in index
