@@ -79,7 +79,8 @@ def main(argv=None) -> int:
         medians = interleaved(variants, rounds)
     per = n * PER_ITERATION
     how = "counted by the dict watcher" if globalwrites.OBSERVED else "not counted (found by a bytecode scan)"
-    print(f"Python {sys.version.split()[0]}, core {tracking.CORE}: global writes {how}")
+    build = " free-threaded" if "free-threading" in sys.version else ""
+    print(f"Python {sys.version.split()[0]}{build}, core {tracking.CORE}: global writes {how}")
     print(f"{'':10} {'store (ns)':>11} {'load (ns)':>10}")
     for label in ("untracked", "tracked"):
         store = (medians[f"{label} stores"] - medians[f"{label} local_stores"]) / per * 1e9

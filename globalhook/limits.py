@@ -17,11 +17,11 @@ __all__ = ["unobservable"]
 
 #: Where global writes are not counted as they happen (see globalwrites.py).
 GLOBAL_WRITES_STATIC = (
-    "how often `global x` assignments and deletions inside functions run (STORE_GLOBAL/"
-    "DELETE_GLOBAL write the dict directly; a dict watcher needs the compiled core on "
-    "3.12+), and module-level assignments to a name that some function of the module "
-    "declares `global`: observed statically (bytecode scan), each listed as `store (static)` "
-    "or `delete (static)` without a count (code run by `exec` from a string is not scanned)"
+    "how often `global x` assignments and deletions run (STORE_GLOBAL/DELETE_GLOBAL bypass "
+    "the dict's methods; counting them needs the compiled core on CPython 3.12+): observed "
+    "statically (bytecode scan), listed as `store (static)`/`delete (static)` without a count; "
+    "this covers module-level assignments to a name a function declares `global`, not code "
+    "`exec`uted from a string"
 )
 
 #: Where a dict watcher counts them: what it is never told of.
