@@ -1468,6 +1468,21 @@ flush_writes(PyObject *module, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* writes_after_fork(): in a forked child of a free-threaded build, free the lock another
+ * thread may have held at fork(), dropping the pending writes it guarded. */
+static PyObject *
+writes_after_fork(PyObject *module, PyObject *unused)
+{
+#if defined(GH_WATCHES_WRITES) && GH_FREE_THREADED
+    /* Another thread may have been updating the table: leave it (and its
+     * references) behind rather than read it half-made. */
+    pending = NULL;
+    pending_capacity = pending_used = 0;
+    _Py_atomic_store_int_release(&pending_spin, 0);
+#endif
+    Py_RETURN_NONE;
+}
+
 /* lost_writes(): how many global writes could not be counted (no memory). */
 static PyObject *
 lost_writes(PyObject *module, PyObject *unused)
@@ -1525,6 +1540,7 @@ static PyMethodDef module_methods[] = {
     {"unwatch_writes", unwatch_writes, METH_O, "unwatch_writes(namespace): stop counting its global writes."},
     {"flush_writes", flush_writes, METH_NOARGS, "Count the global writes still pending (first sights)."},
     {"lost_writes", lost_writes, METH_NOARGS, "How many global writes could not be counted (no memory)."},
+    {"writes_after_fork", writes_after_fork, METH_NOARGS, "In a forked child (free-threaded): free the pending writes' lock."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -59,6 +59,12 @@ def watch(namespace: dict) -> None:
         _core.watch_writes(namespace)  # type: ignore[union-attr]
 
 
+def lost_note() -> Optional[str]:
+    """A note for the run when the dict watcher could not keep some counts (no memory)."""
+    lost = _core.lost_writes() if OBSERVED else 0  # type: ignore[union-attr]
+    return f"{lost} `global` write(s) could not be counted (out of memory)" if lost else None
+
+
 def unwatch(namespace: dict) -> None:
     """Stop counting them (the namespace stays a tracking dict for reads)."""
     if OBSERVED:

@@ -738,6 +738,10 @@ def _new_lock_in_child() -> None:
     """A forked child gets a free lock, whatever other threads of the parent held."""
     global _lock
     _lock = allocate_lock()
+    if _flush_writes is not None:
+        from globalhook import _ctracking
+
+        _ctracking.writes_after_fork()  # 3.14t: a lock another thread held at fork() is free
 
 
 if hasattr(os, "register_at_fork"):

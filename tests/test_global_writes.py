@@ -380,6 +380,33 @@ class TestWatcher:
         finally:
             tracking.RECORDER.forget_file("<ghwatch>")
 
+    @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+    def test_forked_child_counts_its_own_writes(self):
+        namespace = self._namespace()
+        func = namespace["f"]
+        try:
+            func()  # the parent's first sight, maybe still pending at fork()
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child reports through the pipe
+                status = 1
+                try:
+                    tracking.RECORDER.clear()
+                    func()
+                    func()
+                    os.write(write, json.dumps(self._counts(func)).encode())
+                    status = 0
+                finally:
+                    os._exit(status)
+            os.close(write)
+            _, status = os.waitpid(pid, 0)
+            assert status == 0
+            with os.fdopen(read) as pipe:
+                assert json.loads(pipe.read()) == {"store": 2, "delete": 2}
+            assert self._counts(func) == {"store": 1, "delete": 1}
+        finally:
+            tracking.RECORDER.forget_file("<ghwatch>")
+
     def test_same_object_stores_are_not_seen(self):
         # CPython tells a dict watcher nothing when a name is rebound to the object it holds.
         namespace = tracking.TrackingDict(__name__="ghwatch", __builtins__=__builtins__)
