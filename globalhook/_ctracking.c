@@ -1102,9 +1102,19 @@ set_module_dict(PyObject *module_, PyObject *args)
 static int writes_watcher = -1;
 static Py_ssize_t writes_extra_index = -1;
 
-/* One bit per code unit: STORE_GLOBAL / DELETE_GLOBAL, and their EXTENDED_ARGs. */
+/* One bit per code unit: STORE_GLOBAL / DELETE_GLOBAL, and their EXTENDED_ARGs;
+ * and, per such unit, the index in co_names of the name it writes, so that a
+ * write made by other code during the instruction (a C destructor of the old
+ * value writing the same dict) is never taken for it. */
+typedef struct {
+    int unit;
+    int name;
+} write_site_t;
+
 typedef struct {
     Py_ssize_t units;
+    Py_ssize_t count;      /* entries in `sites`, by unit */
+    write_site_t *sites;   /* points into the same block, after `bits` */
     unsigned char bits[1];
 } write_sites_t;
 
@@ -1129,41 +1139,84 @@ make_write_sites(PyCodeObject *code)
     }
     const unsigned char *bytes = (const unsigned char *)PyBytes_AS_STRING(raw);
     Py_ssize_t units = PyBytes_GET_SIZE(raw) / 2;
-    write_sites_t *sites = (write_sites_t *)PyMem_RawCalloc(1, sizeof(write_sites_t) + (size_t)(units / 8 + 1));
+    Py_ssize_t count = 0; /* write sites, with their EXTENDED_ARG units */
+    Py_ssize_t first = -1;
+    for (Py_ssize_t unit = 0; unit < units; unit++) {
+        int op = bytes[unit * 2];
+        if (op == EXTENDED_ARG) {
+            if (first < 0) {
+                first = unit;
+            }
+            continue;
+        }
+        if (op == STORE_GLOBAL || op == DELETE_GLOBAL) {
+            count += unit - (first < 0 ? unit : first) + 1;
+        }
+        first = -1; /* inline caches are opcode 0 (CACHE) in co_code */
+    }
+    size_t bits_size = (size_t)(units / 8 + 1);
+    size_t align = sizeof(write_site_t) - 1;
+    size_t head = (offsetof(write_sites_t, bits) + bits_size + align) & ~align;
+    write_sites_t *sites = (write_sites_t *)PyMem_RawCalloc(1, head + (size_t)(count + 1) * sizeof(write_site_t));
     if (sites == NULL) {
         Py_DECREF(raw);
         PyErr_NoMemory();
         return NULL;
     }
     sites->units = units;
+    sites->sites = (write_site_t *)((char *)sites + head);
     Py_ssize_t prefix = -1;
+    int arg = 0;
     for (Py_ssize_t unit = 0; unit < units; unit++) {
         int op = bytes[unit * 2];
         if (op == EXTENDED_ARG) {
             if (prefix < 0) {
                 prefix = unit;
+                arg = 0;
             }
+            arg = (arg << 8) | bytes[unit * 2 + 1];
             continue;
         }
         if (op == STORE_GLOBAL || op == DELETE_GLOBAL) {
+            int name = (prefix < 0 ? 0 : arg << 8) | bytes[unit * 2 + 1];
             for (Py_ssize_t u = prefix < 0 ? unit : prefix; u <= unit; u++) {
                 sites->bits[u / 8] |= (unsigned char)(1u << (u % 8));
+                sites->sites[sites->count++] = (write_site_t){(int)u, name};
             }
         }
-        prefix = -1; /* inline caches are opcode 0 (CACHE) in co_code */
+        prefix = -1;
     }
     Py_DECREF(raw);
     return sites;
 }
 
+/* Does the instruction at `lasti` write `key` (a global of this code)? */
 static inline int
-is_write_site(write_sites_t *sites, int lasti)
+is_write_site(PyCodeObject *code, write_sites_t *sites, int lasti, PyObject *key)
 {
     if (lasti < 0 || lasti % 2 != 0 || lasti / 2 >= sites->units) {
         return 0;
     }
     Py_ssize_t unit = lasti / 2;
-    return (sites->bits[unit / 8] >> (unit % 8)) & 1;
+    if (!((sites->bits[unit / 8] >> (unit % 8)) & 1)) {
+        return 0;
+    }
+    Py_ssize_t low = 0, high = sites->count;
+    while (low < high) { /* sites are in unit order */
+        Py_ssize_t middle = (low + high) / 2;
+        if (sites->sites[middle].unit < unit) {
+            low = middle + 1;
+        }
+        else {
+            high = middle;
+        }
+    }
+    if (low >= sites->count || sites->sites[low].unit != unit) {
+        return 0;
+    }
+    int name = sites->sites[low].name;
+    PyObject *names = code->co_names;
+    return name < PyTuple_GET_SIZE(names) && PyTuple_GET_ITEM(names, name) == key;
 }
 
 /* The code's write sites, made on first need.  `may_wait` 0 (inside the
@@ -1336,7 +1389,7 @@ flush_pending(void)
                 wanted = 0;
             }
             else {
-                wanted = is_write_site(sites, entry->lasti);
+                wanted = is_write_site(code, sites, entry->lasti, entry->name);
             }
         }
         if (wanted) {
@@ -1429,7 +1482,7 @@ global_written(PyDict_WatchEvent event, PyObject *dict, PyObject *key, PyObject 
     PyObject *pending_exc = PyErr_Occurred() ? PyErr_GetRaisedException() : NULL;
     int lasti = caller_lasti(&caller);
     write_sites_t *sites = write_sites_of(caller.code, 0);
-    if (sites != NULL && !is_write_site(sites, lasti)) {
+    if (sites != NULL && !is_write_site(caller.code, sites, lasti, key)) {
         goto done; /* STORE_NAME, globals()[k] = v, setattr(module, ...): not a global statement */
     }
     PyObject *counter = sites != NULL ? known_counter(caller.code, kind, key) : NULL;

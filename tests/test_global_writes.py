@@ -419,6 +419,27 @@ class TestWatcher:
         finally:
             tracking.RECORDER.forget_file("<ghwatch>")
 
+    def test_extended_arg_and_other_writes_during_the_instruction(self):
+        # A write whose name index needs EXTENDED_ARG; and a destructor that writes another
+        # name of the same dict while STORE_GLOBAL releases the old value: not the code's write.
+        names = "\n".join(f"    n{i} = {i}" for i in range(300))
+        source = (
+            "class Noisy:\n    def __del__(self):\n        globals()['side'] = 1\n"
+            f"def f():\n    global last\n{names}\n    last = Noisy()\n    last = None\n"
+        )
+        namespace = tracking.TrackingDict(__name__="ghwatch", __builtins__=__builtins__)
+        globalwrites.watch(namespace)
+        exec(compile(source, "<ghwatch>", "exec"), namespace)
+        try:
+            namespace["f"]()
+            found = {(e["function"], e["name"], e["kind"]): e["count"] for e in tracking.RECORDER.lookups()
+                     if e["file"] == "<ghwatch>"}
+            assert found[("f", "last", "store")] == 2
+            assert ("f", "side", "store") not in found
+            assert found[("Noisy.__del__", "side", "store")] == 1
+        finally:
+            tracking.RECORDER.forget_file("<ghwatch>")
+
     def test_rejects_non_dicts(self):
         from globalhook import _ctracking
 
