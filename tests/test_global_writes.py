@@ -508,3 +508,14 @@ def test_html_shows_static_entries_apart(tmp_path):
     assert "#f" in page and "-L5" in page  # the line of the write is found in the source
     index = (out / "index.html").read_text()
     assert "static write sites" in index
+
+
+def test_benchmark_runs(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, os.path.join(REPO, "benchmarks", "globalwrites.py"), "--quick"],
+        cwd=str(tmp_path), env=env_with("auto"), capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.splitlines()
+    assert "global writes" in lines[0]
+    assert [line.split()[0] for line in lines[2:]] == ["untracked", "tracked"]
