@@ -26,7 +26,7 @@
 #endif
 
 /* Bumped whenever tracking.py and this file must change together. */
-#define GH_API 4
+#define GH_API 5
 
 /* ---- The caller's frame: every version difference lives in this block ----
  *
@@ -1064,11 +1064,536 @@ set_module_dict(PyObject *module_, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* ---- issue 11: global writes ----
+ *
+ * STORE_GLOBAL and DELETE_GLOBAL write the globals dict with PyDict_SetItem /
+ * PyDict_Pop: a dict subclass's __setitem__/__delitem__ never hear of them.
+ * From 3.12 a dict watcher does.  Every tracking dict is watched from its
+ * creation (watch_writes(), called by modules.py); the callback counts a
+ * store or delete for the code object running at that moment, but only when
+ * that code's current instruction is STORE_GLOBAL/DELETE_GLOBAL on its own
+ * globals.  Module-level STORE_NAME/DELETE_NAME and globals()[k] = v also
+ * change the dict, and are already counted by tracking_ass_subscript: the
+ * instruction test keeps them from being counted twice.
+ *
+ * The instruction is read from the code's deoptimised bytecode (PyCode_GetCode,
+ * a bitmap of write sites made once per code object and kept in a co_extra
+ * slot of its own), so specialised and instrumented (sys.monitoring,
+ * settrace) forms need no table of their own; the EXTENDED_ARG prefixes of a
+ * write site are marked too.  Loads never reach the watcher: it runs only when
+ * a watched dict changes.
+ *
+ * The callback runs in the middle of CPython's dict update, after the entry
+ * was looked up and before it is written: it must not run Python code (which
+ * could switch threads, or collect garbage, and change the dict under it) nor
+ * block (free-threaded: parking would release the dict's critical section).
+ * So it counts only when everything is already there (the code's tables for
+ * this context and the name's counter: one C step, the usual case); a first
+ * sight is parked in a small table of pending counts, (code, name, kind) ->
+ * n, made into counts by flush_writes(): from a pending call soon after (GIL
+ * builds), and before anything reads or resets the counts or switches context
+ * (tracking.py).  It never raises: an exception already set on entry stays.
+ * 3.9-3.11 have no dict watchers: globalwrites.py reports what a scan of the
+ * bytecode finds instead. */
+#if PY_VERSION_HEX >= 0x030C0000
+#define GH_WATCHES_WRITES 1
+#include "opcode.h"
+
+static int writes_watcher = -1;
+static Py_ssize_t writes_extra_index = -1;
+
+/* One bit per code unit: STORE_GLOBAL / DELETE_GLOBAL, and their EXTENDED_ARGs;
+ * and, per such unit, the index in co_names of the name it writes, so that a
+ * write made by other code during the instruction (a C destructor of the old
+ * value writing the same dict) is never taken for it. */
+typedef struct {
+    int unit;
+    int name;
+} write_site_t;
+
+typedef struct {
+    Py_ssize_t units;
+    Py_ssize_t count;      /* entries in `sites`, by unit */
+    write_site_t *sites;   /* points into the same block, after `bits` */
+    unsigned char bits[1];
+} write_sites_t;
+
+static void
+free_write_sites(void *pointer)
+{
+    PyMem_RawFree(pointer);
+}
+
+/* NULL with an exception set on failure.  Allocates; runs no Python code. */
+static write_sites_t *
+make_write_sites(PyCodeObject *code)
+{
+    PyObject *raw = PyCode_GetCode(code); /* deoptimised: no specialised or instrumented opcodes */
+    if (raw == NULL) {
+        return NULL;
+    }
+    if (!PyBytes_Check(raw)) {
+        Py_DECREF(raw);
+        PyErr_SetString(PyExc_SystemError, "globalhook: co_code is not bytes");
+        return NULL;
+    }
+    const unsigned char *bytes = (const unsigned char *)PyBytes_AS_STRING(raw);
+    Py_ssize_t units = PyBytes_GET_SIZE(raw) / 2;
+    Py_ssize_t count = 0; /* write sites, with their EXTENDED_ARG units */
+    Py_ssize_t first = -1;
+    for (Py_ssize_t unit = 0; unit < units; unit++) {
+        int op = bytes[unit * 2];
+        if (op == EXTENDED_ARG) {
+            if (first < 0) {
+                first = unit;
+            }
+            continue;
+        }
+        if (op == STORE_GLOBAL || op == DELETE_GLOBAL) {
+            count += unit - (first < 0 ? unit : first) + 1;
+        }
+        first = -1; /* inline caches are opcode 0 (CACHE) in co_code */
+    }
+    size_t bits_size = (size_t)(units / 8 + 1);
+    size_t align = sizeof(write_site_t) - 1;
+    size_t head = (offsetof(write_sites_t, bits) + bits_size + align) & ~align;
+    write_sites_t *sites = (write_sites_t *)PyMem_RawCalloc(1, head + (size_t)(count + 1) * sizeof(write_site_t));
+    if (sites == NULL) {
+        Py_DECREF(raw);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    sites->units = units;
+    sites->sites = (write_site_t *)((char *)sites + head);
+    Py_ssize_t prefix = -1;
+    int arg = 0;
+    for (Py_ssize_t unit = 0; unit < units; unit++) {
+        int op = bytes[unit * 2];
+        if (op == EXTENDED_ARG) {
+            if (prefix < 0) {
+                prefix = unit;
+                arg = 0;
+            }
+            arg = (arg << 8) | bytes[unit * 2 + 1];
+            continue;
+        }
+        if (op == STORE_GLOBAL || op == DELETE_GLOBAL) {
+            int name = (prefix < 0 ? 0 : arg << 8) | bytes[unit * 2 + 1];
+            for (Py_ssize_t u = prefix < 0 ? unit : prefix; u <= unit; u++) {
+                sites->bits[u / 8] |= (unsigned char)(1u << (u % 8));
+                sites->sites[sites->count++] = (write_site_t){(int)u, name};
+            }
+        }
+        prefix = -1;
+    }
+    Py_DECREF(raw);
+    return sites;
+}
+
+/* Does the instruction at `lasti` write `key` (a global of this code)? */
+static inline int
+is_write_site(PyCodeObject *code, write_sites_t *sites, int lasti, PyObject *key)
+{
+    if (lasti < 0 || lasti % 2 != 0 || lasti / 2 >= sites->units) {
+        return 0;
+    }
+    Py_ssize_t unit = lasti / 2;
+    if (!((sites->bits[unit / 8] >> (unit % 8)) & 1)) {
+        return 0;
+    }
+    Py_ssize_t low = 0, high = sites->count;
+    while (low < high) { /* sites are in unit order */
+        Py_ssize_t middle = (low + high) / 2;
+        if (sites->sites[middle].unit < unit) {
+            low = middle + 1;
+        }
+        else {
+            high = middle;
+        }
+    }
+    if (low >= sites->count || sites->sites[low].unit != unit) {
+        return 0;
+    }
+    int name = sites->sites[low].name;
+    PyObject *names = code->co_names;
+    return name < PyTuple_GET_SIZE(names) && PyTuple_GET_ITEM(names, name) == key;
+}
+
+/* The code's write sites, made on first need.  `may_wait` 0 (inside the
+ * callback): never wait for the lock; NULL without an error when it is busy. */
+static write_sites_t *
+write_sites_of(PyCodeObject *code, int may_wait)
+{
+    void *found = NULL;
+    if (GH_GET_EXTRA((PyObject *)code, writes_extra_index, &found) < 0) {
+        return NULL;
+    }
+    if (found != NULL) {
+        return (write_sites_t *)found;
+    }
+    write_sites_t *made = make_write_sites(code);
+    if (made == NULL) {
+        return NULL;
+    }
+#if GH_FREE_THREADED
+    if (may_wait) {
+        PyMutex_Lock(&first_sight_lock);
+    }
+    else if (!PyMutex_LockFast(&first_sight_lock)) {
+        PyMem_RawFree(made);
+        return NULL;
+    }
+#else
+    (void)may_wait;
+#endif
+    write_sites_t *sites = made;
+    if (GH_GET_EXTRA((PyObject *)code, writes_extra_index, &found) < 0) {
+        sites = NULL;
+    }
+    else if (found != NULL) {
+        sites = (write_sites_t *)found;
+    }
+    else if (GH_SET_EXTRA((PyObject *)code, writes_extra_index, made) < 0) {
+        sites = NULL;
+    }
+    else {
+        made = NULL;
+    }
+    GH_UNLOCK();
+    PyMem_RawFree(made);
+    return sites;
+}
+
+/* ---- pending counts: (code, name, kind, lasti) -> n, open addressing ----
+ * lasti is -1 once the instruction is known to write a global, else the
+ * offset to check when flushed (the code's write sites were not made yet). */
+typedef struct {
+    PyObject *code;      /* strong references, NULL in a free slot */
+    PyObject *name;
+    PyObject *namespace;
+    int kind;
+    int lasti;
+    Py_ssize_t count;
+} pending_t;
+
+static pending_t *pending;
+static Py_ssize_t pending_capacity;
+static Py_ssize_t pending_used;
+/* Counts the callback could not keep (no memory): never silent, see lost_writes(). */
+static Py_ssize_t writes_lost;
+
+#if GH_FREE_THREADED
+/* A spin lock: the callback must never park (that would release the dict's critical section). */
+static int pending_spin;
+static inline void
+pending_lock(void)
+{
+    for (;;) {
+        int expected = 0;
+        if (_Py_atomic_compare_exchange_int(&pending_spin, &expected, 1)) {
+            return;
+        }
+    }
+}
+#define PENDING_LOCK() pending_lock()
+#define PENDING_UNLOCK() _Py_atomic_store_int_release(&pending_spin, 0)
+#else
+#define PENDING_LOCK()
+#define PENDING_UNLOCK()
+#endif
+
+static inline Py_ssize_t
+pending_slot(pending_t *table, Py_ssize_t capacity, PyObject *code, PyObject *name, int kind, int lasti)
+{
+    uintptr_t hash = ((uintptr_t)code >> 4) * 31u + ((uintptr_t)name >> 4) * 7u + (uintptr_t)kind + (uintptr_t)(lasti + 1) * 131u;
+    Py_ssize_t i = (Py_ssize_t)(hash & (uintptr_t)(capacity - 1));
+    while (table[i].code != NULL &&
+           !(table[i].code == code && table[i].name == name && table[i].kind == kind && table[i].lasti == lasti)) {
+        i = (i + 1) & (capacity - 1);
+    }
+    return i;
+}
+
+/* Count one write for later.  1: the table was empty before; 0: not; -1: no memory. */
+static int
+pending_add(PyObject *code, PyObject *name, PyObject *namespace, int kind, int lasti)
+{
+    PENDING_LOCK();
+    if ((pending_used + 1) * 2 > pending_capacity) {
+        Py_ssize_t capacity = pending_capacity ? pending_capacity * 2 : 16;
+        pending_t *grown = (pending_t *)PyMem_RawCalloc((size_t)capacity, sizeof(pending_t));
+        if (grown == NULL) {
+            writes_lost++;
+            PENDING_UNLOCK();
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < pending_capacity; i++) {
+            if (pending[i].code != NULL) {
+                pending_t *entry = &pending[i];
+                grown[pending_slot(grown, capacity, entry->code, entry->name, entry->kind, entry->lasti)] = *entry;
+            }
+        }
+        PyMem_RawFree(pending);
+        pending = grown;
+        pending_capacity = capacity;
+    }
+    Py_ssize_t i = pending_slot(pending, pending_capacity, code, name, kind, lasti);
+    int was_empty = 0;
+    if (pending[i].code != NULL) {
+        pending[i].count++;
+    }
+    else {
+        Py_INCREF(code);
+        Py_INCREF(name);
+        Py_INCREF(namespace);
+        pending[i] = (pending_t){code, name, namespace, kind, lasti, 1};
+        was_empty = pending_used++ == 0;
+    }
+    PENDING_UNLOCK();
+    return was_empty;
+}
+
+static inline void
+tally_add(TallyObject *tally, Py_ssize_t n)
+{
+#if GH_FREE_THREADED
+    _Py_atomic_add_ssize(&tally->value, n);
+#else
+    tally->value += n;
+#endif
+}
+
+/* Make the pending counts real (may run Python code: never from the callback).
+ * -1 with an exception set if one could not be counted; all are released. */
+static int
+flush_pending(void)
+{
+    PENDING_LOCK();
+    pending_t *taken = pending;
+    Py_ssize_t capacity = pending_capacity;
+    pending = NULL;
+    pending_capacity = pending_used = 0;
+    PENDING_UNLOCK();
+    int status = 0;
+    for (Py_ssize_t i = 0; i < capacity; i++) {
+        pending_t *entry = &taken[i];
+        if (entry->code == NULL) {
+            continue;
+        }
+        PyCodeObject *code = (PyCodeObject *)entry->code;
+        int wanted = status == 0;
+        if (wanted && entry->lasti >= 0) {
+            write_sites_t *sites = write_sites_of(code, 1);
+            if (sites == NULL) {
+                status = -1;
+                wanted = 0;
+            }
+            else {
+                wanted = is_write_site(code, sites, entry->lasti, entry->name);
+            }
+        }
+        if (wanted) {
+            code_extra_t *extra = extra_for(code);
+            if (extra == NULL || count_one(code, extra, entry->kind, entry->name, entry->namespace) < 0) {
+                status = -1;
+            }
+            else if (entry->count > 1) {
+                PyObject *table = PyTuple_GET_ITEM((PyObject *)GH_LOAD_PTR(extra->tables), entry->kind);
+                PyObject *counter;
+                int found = gh_dict_get_ref(table, entry->name, &counter);
+                if (found < 0) {
+                    status = -1;
+                }
+                else if (found) {
+                    if (Py_TYPE(counter) == &Tally_Type) {
+                        tally_add((TallyObject *)counter, entry->count - 1);
+                    }
+                    else {
+                        for (Py_ssize_t n = 1; n < entry->count && status == 0; n++) {
+                            status = count_one(code, extra, entry->kind, entry->name, entry->namespace);
+                        }
+                    }
+                    Py_DECREF(counter);
+                }
+            }
+        }
+        Py_DECREF(entry->code);
+        Py_DECREF(entry->name);
+        Py_DECREF(entry->namespace);
+    }
+    PyMem_RawFree(taken);
+    return status;
+}
+
+#if !GH_FREE_THREADED
+/* Run by the interpreter between bytecodes (main thread): never raises into the program. */
+static int
+flush_pending_call(void *unused)
+{
+    if (flush_pending() < 0) {
+        PyErr_WriteUnraisable(NULL);
+    }
+    return 0;
+}
+#endif
+
+/* The counter of an already-seen write, without running Python code: NULL if not there yet. */
+static inline PyObject *
+known_counter(PyCodeObject *code, int kind, PyObject *name)
+{
+    void *found = NULL;
+    if (GH_GET_EXTRA((PyObject *)code, extra_index, &found) < 0 || found == NULL) {
+        return NULL;
+    }
+    code_extra_t *extra = (code_extra_t *)found;
+    if (GH_LOAD_U64(extra->context) != GH_LOAD_U64(context_epoch)) {
+        return NULL; /* another context's tables: fetching ours runs Python code */
+    }
+#if GH_FREE_THREADED
+    return cache_find(extra, kind, name);
+#else
+    PyObject *table = PyTuple_GET_ITEM(extra->tables, kind);
+    PyObject *counter = PyDict_GetItemWithError(table, name); /* an exact str key: no Python code */
+    return counter != NULL && Py_TYPE(counter) == &Tally_Type ? counter : NULL;
+#endif
+}
+
+static int
+global_written(PyDict_WatchEvent event, PyObject *dict, PyObject *key, PyObject *new_value)
+{
+    int kind;
+    if (event == PyDict_EVENT_ADDED || event == PyDict_EVENT_MODIFIED) {
+        kind = KIND_STORE;
+    }
+    else if (event == PyDict_EVENT_DELETED) {
+        kind = KIND_DELETE;
+    }
+    else {
+        return 0; /* cleared, cloned, deallocated: no instruction of the program's wrote a name */
+    }
+    if (code_tables_func == NULL || key == NULL || !PyUnicode_CheckExact(key)) {
+        return 0; /* STORE_GLOBAL/DELETE_GLOBAL names are exact strs */
+    }
+    caller_t caller;
+    if (!find_caller(&caller) || caller_globals(&caller) != dict) {
+        return 0; /* no Python code running, or not a write to the running code's own globals */
+    }
+    /* An exception may be set already (a write in a finally block, or by C code): keep it. */
+    PyObject *pending_exc = PyErr_Occurred() ? PyErr_GetRaisedException() : NULL;
+    int lasti = caller_lasti(&caller);
+    write_sites_t *sites = write_sites_of(caller.code, 0);
+    if (sites != NULL && !is_write_site(caller.code, sites, lasti, key)) {
+        goto done; /* STORE_NAME, globals()[k] = v, setattr(module, ...): not a global statement */
+    }
+    PyObject *counter = sites != NULL ? known_counter(caller.code, kind, key) : NULL;
+    if (counter != NULL) {
+        tally_step((TallyObject *)counter);
+        goto done;
+    }
+    PyErr_Clear(); /* making the write sites may have failed: the flush tries again */
+    int added = pending_add((PyObject *)caller.code, key, dict, kind, sites != NULL ? -1 : lasti);
+#if !GH_FREE_THREADED
+    if (added == 1) {
+        /* Soon, between bytecodes of the main thread, where Python code may run.  If the
+         * queue of pending calls is full the counts wait for the next read (flush_writes). */
+        (void)Py_AddPendingCall(flush_pending_call, NULL);
+    }
+#else
+    (void)added;
+#endif
+done:
+    if (pending_exc != NULL) {
+        PyErr_SetRaisedException(pending_exc);
+    }
+    return 0;
+}
+#endif
+
+/* flush_writes(): count the global writes still pending (before reading or resetting counts). */
+static PyObject *
+flush_writes(PyObject *module, PyObject *unused)
+{
+#ifdef GH_WATCHES_WRITES
+    if (flush_pending() < 0) {
+        return NULL;
+    }
+#endif
+    Py_RETURN_NONE;
+}
+
+/* writes_after_fork(): in a forked child of a free-threaded build, free the lock another
+ * thread may have held at fork(), dropping the pending writes it guarded. */
+static PyObject *
+writes_after_fork(PyObject *module, PyObject *unused)
+{
+#if defined(GH_WATCHES_WRITES) && GH_FREE_THREADED
+    /* Another thread may have been updating the table: leave it (and its
+     * references) behind rather than read it half-made. */
+    pending = NULL;
+    pending_capacity = pending_used = 0;
+    _Py_atomic_store_int_release(&pending_spin, 0);
+#endif
+    Py_RETURN_NONE;
+}
+
+/* lost_writes(): how many global writes could not be counted (no memory). */
+static PyObject *
+lost_writes(PyObject *module, PyObject *unused)
+{
+#ifdef GH_WATCHES_WRITES
+    return PyLong_FromSsize_t(writes_lost);
+#else
+    return PyLong_FromLong(0);
+#endif
+}
+
+/* watch_writes(namespace): count STORE_GLOBAL/DELETE_GLOBAL into this dict
+ * (3.12+; returns True).  False where dict watchers do not exist. */
+static PyObject *
+watch_writes(PyObject *module, PyObject *namespace)
+{
+#ifdef GH_WATCHES_WRITES
+    if (!PyDict_Check(namespace)) {
+        PyErr_Format(PyExc_TypeError, "watch_writes: expected a dict, got %.200s", Py_TYPE(namespace)->tp_name);
+        return NULL;
+    }
+    if (PyDict_Watch(writes_watcher, namespace) < 0) {
+        return NULL;
+    }
+    Py_RETURN_TRUE;
+#else
+    (void)namespace;
+    Py_RETURN_FALSE;
+#endif
+}
+
+/* unwatch_writes(namespace): stop counting its global writes (tracking stops). */
+static PyObject *
+unwatch_writes(PyObject *module, PyObject *namespace)
+{
+#ifdef GH_WATCHES_WRITES
+    if (!PyDict_Check(namespace)) {
+        PyErr_Format(PyExc_TypeError, "unwatch_writes: expected a dict, got %.200s", Py_TYPE(namespace)->tp_name);
+        return NULL;
+    }
+    if (PyDict_Unwatch(writes_watcher, namespace) < 0) {
+        return NULL;
+    }
+#endif
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
     {"setup", setup, METH_VARARGS, "Connect the compiled core to tracking.py's tables and slow paths."},
     {"new_epoch", new_epoch, METH_NOARGS, "The context changed: cached per-code tables are stale."},
     {"set_module_dict", set_module_dict, METH_VARARGS,
      "set_module_dict(module, namespace): make a tracking dict a fresh module's __dict__."},
+    {"watch_writes", watch_writes, METH_O,
+     "watch_writes(namespace): count its global writes (STORE_GLOBAL/DELETE_GLOBAL); False before 3.12."},
+    {"unwatch_writes", unwatch_writes, METH_O, "unwatch_writes(namespace): stop counting its global writes."},
+    {"flush_writes", flush_writes, METH_NOARGS, "Count the global writes still pending (first sights)."},
+    {"lost_writes", lost_writes, METH_NOARGS, "How many global writes could not be counted (no memory)."},
+    {"writes_after_fork", writes_after_fork, METH_NOARGS, "In a forked child (free-threaded): free the pending writes' lock."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1143,6 +1668,26 @@ PyInit__ctracking(void)
     Py_INCREF(&Tally_Type);
     if (PyModule_AddObject(module, "Tally", (PyObject *)&Tally_Type) < 0) {
         Py_DECREF(&Tally_Type);
+        Py_DECREF(module);
+        return NULL;
+    }
+    /* issue 11: global writes (3.12+: a dict watcher of their own, apart from the tables') */
+#ifdef GH_WATCHES_WRITES
+    writes_extra_index = GH_REQUEST_INDEX(free_write_sites);
+    if (writes_extra_index < 0) {
+        PyErr_SetString(PyExc_ImportError, "globalhook._ctracking: no free co_extra index");
+        Py_DECREF(module);
+        return NULL;
+    }
+    writes_watcher = PyDict_AddWatcher(global_written);
+    if (writes_watcher < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    if (PyModule_AddIntConstant(module, "WATCHES_WRITES", 1) < 0) {
+#else
+    if (PyModule_AddIntConstant(module, "WATCHES_WRITES", 0) < 0) {
+#endif
         Py_DECREF(module);
         return NULL;
     }

@@ -137,8 +137,8 @@ def find_violations(
     """
     summed: Dict[Tuple[Any, ...], Dict[str, Any]] = {}
     for entry in lookups:
-        if entry["kind"] not in NAME_KINDS:
-            continue
+        if entry["kind"] not in NAME_KINDS or entry.get("static") is True:
+            continue  # rules are about reads; a write found by a scan has no count to add
         key = (reader_of(entry), owner_of(entry), entry["function"], entry["file"], entry["line"], entry["name"], entry["kind"])
         seen = summed.get(key)
         if seen is None:

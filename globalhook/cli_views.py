@@ -177,7 +177,14 @@ def per_test_view(data: Dict[str, Any], modules: Sequence[str], options: argpars
         else:
             text = pertest.by_context_text(lookups, escape=printable)
     elif options.format == "json":
-        text = json.dumps({"shared_state": pertest.shared_state(lookups)}, indent=2, sort_keys=True) + "\n"
+        shown = {"shared_state": pertest.shared_state(lookups)}
+        static = pertest.static_writers(lookups)
+        if static:  # `global` writes this Python could not observe: found by a scan, no test to blame
+            shown["static_writes"] = [
+                {"module": module, "name": name, "kind": kind, "function": function}
+                for module, name, kind, function in static
+            ]
+        text = json.dumps(shown, indent=2, sort_keys=True) + "\n"
     else:
         text = pertest.shared_state_text(lookups, escape=printable)
     sys.stdout.write(text)

@@ -44,6 +44,9 @@ __all__ = [
     "validate",
     "merge",
     "lookup_key",
+    "is_static",
+    "shown_kind",
+    "STATIC_SUFFIX",
     "part_path",
     "find_parts",
     "combine",
@@ -70,9 +73,13 @@ class DataError(Exception):
     """A data file that cannot be used; the message is one line naming the file."""
 
 
-def lookup_key(entry: Dict[str, Any]) -> Tuple[str, str, str, int, str, str, str]:
-    """Identity of a lookup: entries with equal keys are one entry whose counts add up."""
-    return (
+def lookup_key(entry: Dict[str, Any]) -> Tuple[Any, ...]:
+    """Identity of a lookup: entries with equal keys are one entry whose counts add up.
+
+    A static entry (a write found by scanning bytecode, never counted) is
+    never the same entry as an observed one.
+    """
+    key = (
         entry["module"],
         entry["function"],
         entry["file"],
@@ -81,6 +88,22 @@ def lookup_key(entry: Dict[str, Any]) -> Tuple[str, str, str, int, str, str, str
         entry["kind"],
         entry.get("context", ""),
     )
+    return key + (True,) if entry.get("static") is True else key
+
+
+def is_static(entry: Dict[str, Any]) -> bool:
+    """A write found by scanning bytecode (``"static": true``): it can happen, how often is unknown."""
+    return entry.get("static") is True
+
+
+#: How views show the kind of a static entry: ``store (static)``.
+STATIC_SUFFIX = " (static)"
+
+
+def shown_kind(entry: Dict[str, Any]) -> str:
+    """The kind as reports show it: ``store``, or ``store (static)`` for a write found by a scan."""
+    kind = entry["kind"]
+    return kind + STATIC_SUFFIX if entry.get("static") is True else kind
 
 
 _SORT_FIELDS = operator.itemgetter("module", "file", "line", "function", "name", "kind")
@@ -94,6 +117,8 @@ def _sort_key(entry: Dict[str, Any]) -> LookupKey:
     """
     context = entry.get("context")
     key = _SORT_FIELDS(entry)
+    if entry.get("static") is True:
+        return key + (context or "", "static")
     return key + (context,) if context else key
 
 
@@ -127,7 +152,7 @@ def _sum_lookups(lookups: Iterable[Dict[str, Any]], minus: Iterable[Dict[str, An
     return [
         entry if key in copied else dict(entry)
         for key, entry in sorted(summed.items(), key=_FIRST)
-        if entry["count"] > 0
+        if entry["count"] > 0 or entry.get("static") is True
     ]
 
 
@@ -585,6 +610,7 @@ def _check_lookups(entries: List[Any], where: str, fail: Callable[[str], NoRetur
             and type(entry.get("count")) is int_type
             and entry["count"] >= 1
             and type(entry.get("context", "")) is str_type
+            and "static" not in entry
         ):
             continue
         _check_lookup(entry, f"{where}[{index}]", fail)
@@ -598,7 +624,12 @@ def _check_lookup(entry: Any, where: str, fail: Callable[[str], NoReturn]) -> No
             fail(f'{where}: missing key "{field}"')
         if not isinstance(entry[field], str):
             fail(f'{where}: "{field}" must be a string, not {_kind_of(entry[field])}')
+    static = entry.get("static", False)
+    if static is not True and static is not False:
+        fail(f'{where}: "static" must be true or false, not {_kind_of(static)}')
     for field, minimum in _INT_FIELDS:
+        if static and field == "count":
+            minimum = 0  # a write found by scanning bytecode has no count
         if field not in entry:
             fail(f'{where}: missing key "{field}"')
         value = entry[field]

@@ -14,9 +14,11 @@ import json
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
+from .data import STATIC_SUFFIX, shown_kind
+
 __all__ = ["FunctionDeps", "Change", "Diff", "diff", "text_diff", "json_diff"]
 
-Dep = Tuple[str, str]  # (name, kind)
+Dep = Tuple[str, str]  # (name, kind); a write found by scanning bytecode has kind "store (static)"
 
 
 class FunctionDeps:
@@ -39,7 +41,7 @@ def _functions(data: Dict[str, Any]) -> Dict[Tuple[str, str], List[FunctionDeps]
         deps = found.get(key)
         if deps is None:
             deps = found[key] = FunctionDeps(*key)
-        dep = (entry["name"], entry["kind"])
+        dep = (entry["name"], shown_kind(entry))
         deps.deps[dep] = deps.deps.get(dep, 0) + entry["count"]
     grouped: Dict[Tuple[str, str], List[FunctionDeps]] = {}
     for key in sorted(found, key=lambda k: (k[0], k[1], k[3], k[2])):
@@ -116,7 +118,16 @@ class Change:
         return self.status in ("appeared", "disappeared", "changed")
 
 
-_KIND_ORDER = {"global": 0, "builtin": 1, "missing": 2, "store": 3, "delete": 4}
+_KIND_ORDER = {
+    "global": 0, "builtin": 1, "missing": 2, "store": 3, "store (static)": 3, "delete": 4, "delete (static)": 4,
+}
+
+
+def _dep_json(name: str, kind: str) -> Dict[str, Any]:
+    """A dependency as JSON: a write found by scanning bytecode is its kind plus ``"static": true``."""
+    if kind.endswith(STATIC_SUFFIX):
+        return {"name": name, "kind": kind[: -len(STATIC_SUFFIX)], "static": True}
+    return {"name": name, "kind": kind}
 
 
 def _dep_order(dep: Dep) -> Tuple[int, str, str]:
@@ -232,9 +243,9 @@ def json_diff(result: Diff, old_name: str = "OLD", new_name: str = "NEW") -> str
                 "status": c.status,
                 "old": _where(c.old),
                 "new": _where(c.new),
-                "added": [{"name": n, "kind": k} for n, k in c.added],
-                "removed": [{"name": n, "kind": k} for n, k in c.removed],
-                "counts": [{"name": n, "kind": k, "old": a, "new": b} for n, k, a, b in c.counts],
+                "added": [_dep_json(n, k) for n, k in c.added],
+                "removed": [_dep_json(n, k) for n, k in c.removed],
+                "counts": [dict(_dep_json(n, k), old=a, new=b) for n, k, a, b in c.counts],
             }
             for c in result.changes
         ],

@@ -22,6 +22,7 @@ try:  # what importlib.machinery re-exports, without importing it for the progra
 except ImportError:  # pragma: no cover - not CPython
     import importlib.machinery as machinery
 
+from .globalwrites import note_file
 from .modules import select_strategy
 from .patterns import ModuleFilter
 from .postimport import ForwardingLoader
@@ -56,6 +57,7 @@ class _TrackingLoaderMixin:
 
     def create_module(self, spec: ModuleSpec) -> types.ModuleType:
         module = self._globalhook_factory(spec.name)
+        note_file(spec.name, spec.origin)
         if spec.loader is self:
             spec.loader = self._globalhook_plain
         elif getattr(spec.loader, "loader", None) is self:  # importlib.util.LazyLoader around us
@@ -90,6 +92,7 @@ class DelegatingLoader(ForwardingLoader):
                 f"its loader ({type(self._loader).__qualname__}) creates its own module object"
             )
             return module
+        note_file(spec.name, spec.origin)
         return self._factory(spec.name)
 
 

@@ -33,7 +33,7 @@ from string import Template
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from . import __version__
-from .data import KINDS
+from .data import KINDS, STATIC_SUFFIX, shown_kind
 from .reverse import ReverseIndex
 from .selection import owner_of, reader_of, select
 from .sourcemap import Located, SourceIndex, category
@@ -56,6 +56,9 @@ _OUR_FOLDERS = ("modules", "names", "data")
 _ASSETS = ("style.css", "report.js", "graph.js")
 _KIND_ORDER = {kind: index for index, kind in enumerate(KINDS)}
 _KIND_CATEGORY = {kind: category(kind) for kind in KINDS}
+# Writes found by scanning bytecode (``store (static)``): their lines are the same instructions'.
+_KIND_CATEGORY.update({kind + STATIC_SUFFIX: category(kind) for kind in ("store", "delete")})
+_KIND_ORDER.update({kind + STATIC_SUFFIX: _KIND_ORDER[kind] for kind in ("store", "delete")})
 _NOT_BY_NAME = '<span class="note" title="read through globals(), eval or exec, or the source changed">not by name</span>'
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.]")
 
@@ -190,7 +193,7 @@ class _Report:
             function = functions.get(key)
             if function is None:
                 function = functions[key] = _Function(0, key[0], key[3], key[1], key[2])
-            name_key = (entry["name"], entry["kind"], owner_of(entry))
+            name_key = (entry["name"], shown_kind(entry), owner_of(entry))
             function.names[name_key] = function.names.get(name_key, 0) + entry["count"]
             context_name = entry.get("context")
             if context_name:
@@ -358,7 +361,7 @@ class _Writer:
         for function in module.functions:
             edges = []
             for (name, kind, owner), count in function.sorted_names():
-                if kind in ("store", "delete"):
+                if kind in ("store", "delete") or kind.endswith(STATIC_SUFFIX):
                     continue
                 key = ("builtins" if kind == "builtin" else owner, name, kind)
                 index = nodes.get(key)
@@ -384,12 +387,18 @@ class _Writer:
         distinct = set()
         for function in report.functions.values():
             for (name, kind, owner), count in function.names.items():
-                by_kind[kind] = by_kind.get(kind, 0) + count
                 distinct.add((owner, name))
+                if kind.endswith(STATIC_SUFFIX):
+                    by_kind["static write sites"] = by_kind.get("static write sites", 0) + 1
+                    continue
+                by_kind[kind] = by_kind.get(kind, 0) + count
         totals["distinct names"] = len(distinct)
         rows = [(label, value) for label, value in totals.items()]
+        static = by_kind.pop("static write sites", 0)  # places that can write, never added to counts
         rows += [(f"{kind} lookups", by_kind[kind]) for kind in sorted(by_kind, key=lambda k: (_KIND_ORDER.get(k, 99), k))]
         rows.append(("total lookups", sum(by_kind.values())))
+        if static:
+            rows.append(("static write sites", static))
         parts.append('<section class="totals"><h2>Totals</h2><table class="totals" id="totals">')
         parts.extend(f'<tr><th>{esc(label)}</th><td class="num">{value:,}</td></tr>' for label, value in rows)
         parts.append("</table>")
@@ -542,6 +551,10 @@ class _Writer:
                 where = ""
             shown = links.get((owner, name, kind)) or e(name if owner == module else f"{owner}.{name}")
             ekind = e(kind)
+            if kind.endswith(STATIC_SUFFIX):  # found by a scan: it can write, how often is unknown
+                css = e(kind[: -len(STATIC_SUFFIX)]) + " static"
+                rows.append(f'<tr class="k-{css}"><td>{shown}</td><td>{ekind}</td><td title="not counted: found by scanning bytecode">-</td><td>{where}</td></tr>')
+                continue
             rows.append(f'<tr class="k-{ekind}"><td>{shown}</td><td>{ekind}</td><td>{count:,}</td><td>{where}</td></tr>')
         rows.append("</table>")
         parts.append("".join(rows))

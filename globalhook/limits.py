@@ -11,14 +11,26 @@ import sys
 
 TYPE_CHECKING = False  # not from typing
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import List, Tuple
+    from typing import List, Optional, Tuple
 
 __all__ = ["unobservable"]
 
+#: Where global writes are not counted as they happen (see globalwrites.py).
+GLOBAL_WRITES_STATIC = (
+    "how often `global x` assignments and deletions run (STORE_GLOBAL/DELETE_GLOBAL bypass "
+    "the dict's methods; counting them needs the compiled core on CPython 3.12+): observed "
+    "statically (bytecode scan), listed as `store (static)`/`delete (static)` without a count; "
+    "this covers module-level assignments to a name a function declares `global`, not code "
+    "`exec`uted from a string"
+)
+
+#: Where a dict watcher counts them: what it is never told of.
+GLOBAL_WRITES_SAME_OBJECT = (
+    "a `global x` assignment that rebinds `x` to the very object it already holds "
+    "(CPython tells a dict watcher nothing when a dict entry does not change)"
+)
+
 _ALWAYS = [
-    "`global x` assignments and deletions inside functions (STORE_GLOBAL/DELETE_GLOBAL "
-    "write the dict directly), and module-level assignments to a name that some "
-    "function of the module declares `global`",
     "class bodies reading module globals (the fallback from the class namespace uses "
     "the dict directly)",
     "reads made by the interpreter in C: `from m import *`, `getattr(m, name)` / `m.name` "
@@ -29,9 +41,13 @@ _ALWAYS = [
 ]
 
 
-def unobservable(version: Tuple[int, ...] = tuple(sys.version_info[:3])) -> List[str]:
-    """The limits that apply to this interpreter version, one sentence each."""
-    notes = list(_ALWAYS)
+def unobservable(version: Tuple[int, ...] = tuple(sys.version_info[:3]), core: Optional[str] = None) -> List[str]:
+    """The limits that apply to this interpreter version and core ("c" or "python";
+    default: the core in use), one sentence each."""
+    if core is None:
+        from .tracking import CORE as core
+    notes = [GLOBAL_WRITES_SAME_OBJECT] if core == "c" and version[:2] >= (3, 12) else [GLOBAL_WRITES_STATIC]
+    notes += _ALWAYS
     if (3, 12) <= version[:2] and version[:3] < (3, 12, 4):
         notes.append(
             "class-scope annotations and type parameters (LOAD_FROM_DICT_OR_GLOBALS "

@@ -28,6 +28,7 @@ from __future__ import annotations
 import sys
 import types
 
+from .globalwrites import watch as _watch_writes
 from .tracking import RECORDER, TrackingDict
 
 TYPE_CHECKING = False  # not from typing: imported before the program starts
@@ -122,6 +123,7 @@ def new_native_module(name: str) -> types.ModuleType:
     module = types.ModuleType(name)
     namespace = TrackingDict(module.__dict__)
     _swap(module, namespace)  # type: ignore[misc]
+    _watch_writes(namespace)
     return module
 
 
@@ -181,6 +183,7 @@ class ProxyModule:
     def __init__(self, name: str, doc: Optional[str] = None) -> None:
         namespace = TrackingDict(types.ModuleType(name, doc).__dict__)
         object.__setattr__(self, "__dict__", namespace)
+        _watch_writes(namespace)
 
     @property  # type: ignore[misc]
     def __class__(self):  # noqa: D401 - mimic a module

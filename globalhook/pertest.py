@@ -20,7 +20,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Dict, Iterable, List, Tuple
 
-__all__ = ["split_context", "by_context", "which_tests_read", "shared_state", "NameSpec", "parse_name_spec"]
+__all__ = ["split_context", "by_context", "which_tests_read", "shared_state", "static_writers", "NameSpec", "parse_name_spec"]
 
 PHASES = ("setup", "call", "teardown")
 #: Kinds that mean "this context saw the value of a module global".
@@ -94,7 +94,8 @@ def by_context(lookups: "Iterable[Dict[str, Any]]") -> "Dict[str, Dict[Tuple[str
     for entry in lookups:
         context = entry.get("context", "")
         rows = result.setdefault(context, {})
-        key = (entry["kind"], owner_of(entry), entry["name"])
+        kind = entry["kind"] + " (static)" if entry.get("static") is True else entry["kind"]
+        key = (kind, owner_of(entry), entry["name"])
         rows[key] = rows.get(key, 0) + entry["count"]
     return result
 
@@ -123,7 +124,7 @@ def shared_state(lookups: "Iterable[Dict[str, Any]]") -> "List[Dict[str, Any]]":
     readers: "Dict[Tuple[str, str], set]" = {}
     for entry in lookups:
         context = entry.get("context", "")
-        if not context:
+        if not context or entry.get("static") is True:
             continue
         key = (owner_of(entry), entry["name"])
         test = split_context(context)[0]
@@ -194,12 +195,26 @@ def by_context_json(lookups: "Iterable[Dict[str, Any]]") -> str:
 
 
 def shared_state_text(lookups: "Iterable[Dict[str, Any]]", escape=str) -> str:
+    lookups = list(lookups)
     found = shared_state(lookups)
-    if not found:
-        return "No global is written by one test and read by another.\n"
-    lines = []
+    lines = [] if found else ["No global is written by one test and read by another."]
     for item in found:
         lines.append(f"{escape(item['module'])}:{escape(item['name'])}")
         lines.extend(f"    written by {escape(test)}" for test in item["written_by"])
         lines.extend(f"    read by    {escape(test)}" for test in item["read_by"])
+    static = static_writers(lookups)
+    if static:
+        lines.append("")
+        lines.append(
+            f"Not attributed to tests: {len(static)} `global` write(s) this Python could not observe, "
+            "found by scanning bytecode (the compiled core on CPython 3.12+ observes them):"
+        )
+        lines.extend(f"    {escape(module)}:{escape(name)}  ({kind}, in {escape(function)})" for module, name, kind, function in static)
     return "\n".join(lines) + "\n"
+
+
+def static_writers(lookups: "Iterable[Dict[str, Any]]") -> "List[Tuple[str, str, str, str]]":
+    """(module, name, kind, function) of the writes found by scanning bytecode (``"static": true``)."""
+    return sorted(
+        {(owner_of(e), e["name"], e["kind"], e["function"]) for e in lookups if e.get("static") is True}
+    )

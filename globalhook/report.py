@@ -26,7 +26,7 @@ import os
 import re
 import shlex
 
-from .data import KINDS
+from .data import KINDS, STATIC_SUFFIX
 from .gcpause import paused
 from .printable import printable
 
@@ -70,9 +70,17 @@ def _module_matcher(patterns: Sequence[str]) -> Callable[[str], bool]:
 _FIELDS = operator.itemgetter("module", "file", "line", "function", "name", "kind", "count")
 
 
-def _name_order(row: Row) -> Tuple[int, str, str]:
+def _name_order(row: Row) -> Tuple[float, str, str]:
     name, kind, _ = row
-    return (_KIND_ORDER.get(kind, len(KINDS)), kind, name)
+    order = _KIND_ORDER.get(kind)
+    if order is None:  # a write found by scanning bytecode goes right after the counted ones
+        order = _KIND_ORDER.get(kind[: -len(STATIC_SUFFIX)], len(KINDS)) + 0.5 if _is_static(kind) else len(KINDS)
+    return (order, kind, name)
+
+
+def _is_static(kind: str) -> bool:
+    """A row's kind that stands for a write found by scanning bytecode (``store (static)``)."""
+    return kind.endswith(STATIC_SUFFIX)
 
 
 class Summary:
@@ -89,7 +97,10 @@ class Summary:
         grouped: Dict[str, Dict[FunctionKey, Dict[Tuple[str, str], int]]] = {}
         module_functions: Optional[Dict[FunctionKey, Dict[Tuple[str, str], int]]] = None
         last_module = None
-        for module, file, line, function, name, kind, count in map(_FIELDS, data.get("lookups", ())):
+        for entry in data.get("lookups", ()):
+            module, file, line, function, name, kind, count = _FIELDS(entry)
+            if "static" in entry and entry["static"] is True:
+                kind += STATIC_SUFFIX  # never summed with counted writes: a row of its own
             if module != last_module:  # entries come grouped by module: decide once per run of them
                 last_module = module
                 wanted = verdicts.get(module)
@@ -135,21 +146,28 @@ class Summary:
         by_kind = {kind: 0 for kind in KINDS}
         functions = 0
         names = set()
+        static = 0
         for module, funcs in self.modules:
             functions += len(funcs)
             for _, rows in funcs:
                 for name, kind, count in rows:
                     names.add((module, name))
+                    if _is_static(kind):
+                        static += 1  # a place that can write, not a count: never added to counts
+                        continue
                     by_kind[kind] = by_kind.get(kind, 0) + count
         extra = sorted(kind for kind in by_kind if kind not in _KIND_ORDER)
         ordered = {kind: by_kind[kind] for kind in list(KINDS) + extra}
-        return {
+        totals = {
             "modules": len(self.modules),
             "functions": functions,
             "names": len(names),
             "by_kind": ordered,
             "lookups": sum(ordered.values()),
         }
+        if static:
+            totals["static_writes"] = static
+        return totals
 
 
 def _first(item: Tuple[Any, Any]) -> Any:
@@ -305,17 +323,23 @@ def _render_text(summary: Summary, show_stores: bool) -> str:
         shown_functions = []
         stored: Dict[str, None] = {}
         deleted: Dict[str, None] = {}
+        stored_static: Dict[str, None] = {}
+        deleted_static: Dict[str, None] = {}
         for (file, line, function), rows in functions:
             shown_rows = []
             for name, kind, count in rows:
                 if not show_stores and (kind == "store" or kind == "delete"):
                     (stored if kind == "store" else deleted)[name] = None
                     continue
+                static = _is_static(kind)
+                if static and not show_stores:
+                    (stored_static if kind.startswith("store") else deleted_static)[name] = None
+                    continue
                 if not name.isprintable():
                     name = repr(name)
                 if not kind.isprintable():
                     kind = repr(kind)
-                count = str(count)
+                count = "-" if static else str(count)  # found by a scan: how often is unknown
                 if len(name) > name_width:
                     name_width = len(name)
                 if len(kind) > kind_width:
@@ -337,6 +361,10 @@ def _render_text(summary: Summary, show_stores: bool) -> str:
             extra.append(_names_line("stored", sorted(stored)))
         if deleted:
             extra.append(_names_line("deleted", sorted(deleted)))
+        if stored_static:
+            extra.append(_names_line("stored (static)", sorted(stored_static)))
+        if deleted_static:
+            extra.append(_names_line("deleted (static)", sorted(deleted_static)))
         blocks.append((printable(module), shown_functions, extra))
 
     row = f"    {{:<{name_width}}}  {{:<{kind_width}}}  {{:>{count_width}}}".format
@@ -369,6 +397,8 @@ def _render_text(summary: Summary, show_stores: bool) -> str:
     ]
     counts += [(f"{printable(kind)} lookups", number) for kind, number in totals["by_kind"].items()]
     counts.append(("total lookups", totals["lookups"]))
+    if "static_writes" in totals:
+        counts.append(("static write sites", totals["static_writes"]))
     lines.append("")
     lines.append("Totals:")
     lines.extend(_table([(label, str(number)) for label, number in counts], "  ", right=(1,)))
@@ -411,7 +441,10 @@ def _render_json(summary: Summary) -> str:
         out.append("\n    {\n      \"functions\": [" if index == 0 else ",\n    {\n      \"functions\": [")
         for number, ((file, line, function), rows) in enumerate(functions):
             names = ",\n".join(
-                f'            {{"count": {count}, "kind": {_string(kind)}, "name": {_string(name)}}}'
+                f'            {{"count": {count}, "kind": {_string(kind[: -len(STATIC_SUFFIX)])}, '
+                f'"name": {_string(name)}, "static": true}}'
+                if _is_static(kind)
+                else f'            {{"count": {count}, "kind": {_string(kind)}, "name": {_string(name)}}}'
                 for name, kind, count in rows
             )
             out.append(

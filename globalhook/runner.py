@@ -27,7 +27,8 @@ try:  # what importlib.machinery re-exports, without importing it for the progra
 except ImportError:  # pragma: no cover - not CPython
     from importlib.machinery import SourceFileLoader, SourcelessFileLoader
 
-from .tracking import RECORDER
+from .globalwrites import note_code
+from .tracking import RECORDER, is_tracking_dict
 
 TYPE_CHECKING = False  # not from typing: imported before the program starts
 if TYPE_CHECKING:  # pragma: no cover
@@ -218,6 +219,7 @@ def prepare_path(path: str, args: "Sequence[str]", new_module: "ModuleFactory") 
     sys.argv[:] = [path, *args]
     code = _compile_file(absolute, absolute)
     module = new_module("__main__")
+    _note_main(module, code)
     dict.update(
         module.__dict__,
         {
@@ -230,6 +232,12 @@ def prepare_path(path: str, args: "Sequence[str]", new_module: "ModuleFactory") 
         },
     )
     return Program(code, module, _script_entry())
+
+
+def _note_main(module: types.ModuleType, code: types.CodeType) -> None:
+    """A tracked ``__main__``: its `global` writes are scanned where they cannot be observed."""
+    if is_tracking_dict(module.__dict__):
+        note_code("__main__", code)
 
 
 def _is_zip(path: str) -> bool:
@@ -285,6 +293,7 @@ def _prepare_module_spec(name: str, new_module: "ModuleFactory", set_argv0: bool
         sys.argv[0] = spec.origin
     RECORDER.register_code(code)
     module = new_module("__main__")
+    _note_main(module, code)
     dict.update(
         module.__dict__,
         {

@@ -131,6 +131,9 @@ class Session:
         self.notes: "List[str]" = []
         #: Asked when the data is saved, each for a note or None (work not worth doing at start).
         self.note_checks: "List[Callable[[], Optional[str]]]" = []
+        from .globalwrites import lost_note
+
+        self.note_checks.append(lost_note)
         self._pid = os.getpid()
         self._saved = False
         self._saving = False

@@ -218,6 +218,9 @@ def _track_fresh_main(hook) -> None:
         return  # the program has started already: leave it alone
     tracked = hook.new_module("__main__")
     dict.update(tracked.__dict__, namespace)
+    from .globalwrites import note_main
+
+    note_main()  # its file is known once the interpreter has set __file__
     _replaced_mains.append(main)  # keep the interpreter's own __main__ alive
     sys.modules["__main__"] = tracked
 

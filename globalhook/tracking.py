@@ -107,6 +107,8 @@ _MISSING = object()
 _switch_lock = allocate_lock()
 #: Tells the compiled core that its cached per-code tables are stale (set by _select_core).
 _new_epoch = None
+#: Counts the `global` writes the compiled core's dict watcher left pending (first sights; 3.12+).
+_flush_writes = None
 #: Makes the counters: itertools.count, or the compiled core's Tally (same repr).
 _new_counter = _count
 _getframe = sys._getframe
@@ -176,6 +178,8 @@ def switch_context(label: str) -> str:
     with _switch_lock:
         previous = _context
         if label != previous:
+            if _flush_writes is not None:
+                _flush_writes()  # pending global writes belong to the context they were made in
             tables = _context_tables.get(label)
             if tables is None:
                 tables = _context_tables.setdefault(label, ({}, {}, {}, {}, {}))
@@ -446,7 +450,7 @@ class _PyTrackingDict(dict):
 
 
 #: The version of the C core's interface this file expects (GH_API in _ctracking.c).
-_C_API = 4
+_C_API = 5
 #: The CPythons the compiled core knows (_ctracking.c stops the build on others).
 C_VERSIONS = ((3, 9), (3, 14))
 
@@ -495,9 +499,10 @@ def _select_core() -> Tuple[str, type, Optional[str], str]:
         reason = "the compiled core is out of date; reinstall globalhook"
         problem = f"GLOBALHOOK_CORE=c: {reason}" if wanted == "c" else None
         return "python", _PyTrackingDict, problem, reason
-    global _new_counter, _counter_value, _new_epoch
+    global _new_counter, _counter_value, _new_epoch, _flush_writes
     _ctracking.setup(_code_tables, _first, _load_sites)
     _new_epoch = getattr(_ctracking, "new_epoch", None)
+    _flush_writes = _ctracking.flush_writes if getattr(_ctracking, "WATCHES_WRITES", 0) else None
     _new_counter = _ctracking.Tally
     _counter_value = _ctracking.Tally.value.__get__
     asked = "GLOBALHOOK_CORE=c asked for it" if wanted == "c" else "built for this Python"
@@ -604,6 +609,8 @@ class Recorder:
         dies while this runs.  (One that another thread is freeing at that
         very moment may be left for the next call.)
         """
+        if _flush_writes is not None:
+            _flush_writes()
         with _lock:
             waiting = len(_dead)  # first: a code that dies from now on is still in the list below
             records = list(_records.values())
@@ -647,6 +654,12 @@ class Recorder:
                 if context:
                     entry["context"] = context
                 append(entry)
+            from .globalwrites import static_entries
+
+            static = static_entries()  # `global` writes this Python cannot observe, found by a scan
+            if static:
+                result.extend(static)
+                result.sort(key=_entry_order)
             return result
         finally:
             if enabled:
@@ -687,6 +700,8 @@ class Recorder:
         """Drop what code from one file recorded (globalhook's own probes)."""
         # Inner tables are emptied in place, never removed: the compiled core
         # caches them on the code objects.
+        if _flush_writes is not None:
+            _flush_writes()
         with _lock:
             _fold_dead()
             for record in list(_records.values()):
@@ -700,6 +715,8 @@ class Recorder:
 
     def clear(self) -> None:
         """Forget every count (a forked child starts empty), keep names known."""
+        if _flush_writes is not None:
+            _flush_writes()  # then forgotten with the rest
         with _lock:
             records = list(_records.values())  # first: one that dies after this is in the list
             del _dead[:]
@@ -711,10 +728,20 @@ class Recorder:
                 record.owners.clear()
 
 
+def _entry_order(entry: dict) -> tuple:
+    """Recorder.lookups() order: the key of a row, static entries after the counted ones."""
+    return (entry["module"], entry["file"], entry["line"], entry["function"], entry["name"], entry["kind"],
+            entry.get("context", ""), bool(entry.get("static")))
+
+
 def _new_lock_in_child() -> None:
     """A forked child gets a free lock, whatever other threads of the parent held."""
     global _lock
     _lock = allocate_lock()
+    if _flush_writes is not None:
+        from globalhook import _ctracking
+
+        _ctracking.writes_after_fork()  # 3.14t: a lock another thread held at fork() is free
 
 
 if hasattr(os, "register_at_fork"):

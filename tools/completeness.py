@@ -117,6 +117,15 @@ PLACES: Tuple[Place, ...] = (
         why="the compiler emits `STORE_GLOBAL` for it, which writes the dict directly",
     ),
     Place(
+        "rebind-same", "`global x; x = v` where `x` already holds `v`", "P_SAME", "store", "rebind_same",
+        why="CPython tells a dict watcher nothing when an entry keeps the object it holds",
+    ),
+    Place(
+        "exec-write", "`global x; x = ...` in code `exec`uted from a string", "P_EXEC_WRITE", "store",
+        "write_in_exec",
+        why="the bytecode scan reads the module's own code, not code compiled later from strings",
+    ),
+    Place(
         "eval-locals", "`eval(src)` inside a function (separate locals)", "P_EVAL_LOCALS", "global",
         why="the fallback from the locals mapping to the globals is a direct dict read",
     ),
@@ -175,6 +184,7 @@ def _version_tuple(label: str) -> Tuple[int, int]:
 
 def run_probe(python: str, core: str) -> Dict[str, str]:
     """Run the probe under ``python -m globalhook run`` with ``core``; the status of every place."""
+    python = os.path.abspath(python) if os.sep in python else python  # the probe runs in a folder of its own
     version = _version_tuple(version_label(python))
     with tempfile.TemporaryDirectory(prefix="globalhook-completeness-") as work:
         for source in PROBE.glob("*.py"):

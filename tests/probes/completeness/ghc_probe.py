@@ -14,6 +14,8 @@ P_ATTRIBUTE = P_ATTRIBUTE_UNTRACKED = P_GETATTR = P_HASATTR = P_FROM_IMPORT = 1
 P_COUNTER = 0  # STORE_GLOBAL at module level too: inc() declares it global
 P_DELETED = 1
 P_SETATTR = 0
+P_SAME = None  # rebound to the object it already holds
+P_EXEC_WRITE = 0
 
 
 def read_function():
@@ -122,3 +124,11 @@ def contains():
 
 def get():
     return globals().get("P_GET")
+
+
+def rebind_same():
+    global P_SAME
+    P_SAME = None
+
+
+exec("def write_in_exec():\n    global P_EXEC_WRITE\n    P_EXEC_WRITE = 1\n", globals())
