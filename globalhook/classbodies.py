@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import builtins
 import sys
+from abc import ABCMeta
 
 from . import tracking
 from .tracking import BUILTIN, GLOBAL, MISSING, TrackingDict, _first, _load_sites, _sites
@@ -67,6 +68,8 @@ _ABSENT = object()
 _HEAPTYPE = 1 << 9
 #: Cached observing subclasses of namespace classes: at most this many (dynamic classes must not pile up).
 _CACHE_LIMIT = 64
+#: Metaclasses of namespace classes whose subclassing runs no code of the program.
+_PLAIN_METACLASSES = (type, ABCMeta)
 
 #: The ``__build_class__`` that was there before install(), and ours.
 _original: "Optional[Callable[..., Any]]" = None
@@ -175,11 +178,12 @@ _ObservedDict.__module__ = "builtins"
 
 
 def _observing_subclass(cls: type) -> "Optional[type]":
-    """A subclass of a namespace class that counts misses, or None when making one could run its code."""
+    """A subclass of a namespace class that counts misses, or None when making one could run its code
+    (a metaclass or an ``__init_subclass__`` of the program's)."""
     if cls in _observed_types:
         return _observed_types[cls]
     found = None
-    if cls.__flags__ & _HEAPTYPE and _type(cls) is type and not any(
+    if cls.__flags__ & _HEAPTYPE and _type(cls) in _PLAIN_METACLASSES and not any(
         "__init_subclass__" in vars(klass) for klass in cls.__mro__ if klass is not object
     ):
 
@@ -403,7 +407,8 @@ _build_class.__module__ = "builtins"
 _build_class.__doc__ = builtins.__build_class__.__doc__
 
 _OWN_CODES = frozenset(
-    _id(code) for code in (_build_class.__code__, _Shim.__prepare__.__code__, _Shim.__call__.__code__)
+    _id(code)
+    for code in (_build_class.__code__, _Shim.__prepare__.__code__, _Shim.__call__.__code__, _calculate_metaclass.__code__)
 )
 
 

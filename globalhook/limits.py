@@ -11,7 +11,7 @@ import sys
 
 TYPE_CHECKING = False  # not from typing
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import List, Tuple
+    from typing import List, Optional, Tuple
 
 __all__ = ["unobservable"]
 
@@ -19,8 +19,6 @@ _ALWAYS = [
     "`global x` assignments and deletions inside functions (STORE_GLOBAL/DELETE_GLOBAL "
     "write the dict directly), and module-level assignments to a name that some "
     "function of the module declares `global`",
-    "class bodies reading module globals (the fallback from the class namespace uses "
-    "the dict directly)",
     "reads made by the interpreter in C: `from m import *`, `getattr(m, name)` / `m.name` "
     "from other modules, `name in globals()`, `globals().get(name)`, and other dict methods",
     "`eval`/`exec` given a separate locals mapping (the default inside a function): "
@@ -29,9 +27,29 @@ _ALWAYS = [
 ]
 
 
-def unobservable(version: Tuple[int, ...] = tuple(sys.version_info[:3])) -> List[str]:
-    """The limits that apply to this interpreter version, one sentence each."""
+#: When class bodies cannot be observed at all (globalhook.classbodies.unobservable_reason).
+CLASS_BODIES = (
+    "class bodies reading module globals (the fallback from the class namespace uses "
+    "the dict directly)"
+)
+#: When they can: the namespaces no retyping can observe.
+CLASS_NAMESPACES = (
+    "class bodies whose namespace (what a metaclass's `__prepare__` returns) is neither a dict "
+    "nor an instance of a Python class (`collections.OrderedDict`, mappings written in C), or is "
+    "one whose class has a metaclass or an `__init_subclass__` of its own: the fallback to the "
+    "module globals reads the dict directly"
+)
+
+
+def unobservable(version: Tuple[int, ...] = tuple(sys.version_info[:3]), core: Optional[str] = None) -> List[str]:
+    """The limits that apply to this interpreter version and core (default: the one in use), one sentence each."""
+    from .classbodies import unobservable_reason
+
     notes = list(_ALWAYS)
+    if unobservable_reason(core) is None:
+        notes.insert(1, CLASS_NAMESPACES)
+    else:
+        notes.insert(1, f"{CLASS_BODIES}: {unobservable_reason(core)}")
     if (3, 12) <= version[:2] and version[:3] < (3, 12, 4):
         notes.append(
             "class-scope annotations and type parameters (LOAD_FROM_DICT_OR_GLOBALS "
