@@ -414,13 +414,17 @@ _OWN_CODES = frozenset(
 
 def _hide_own_frames(error: BaseException) -> None:
     """Drop this module's frames from a traceback (a bare ``raise`` then adds none, from 3.11)."""
-    kept = []
+    entries = []
     entry = error.__traceback__
     while entry is not None:
-        if _id(entry.tb_frame.f_code) not in _OWN_CODES:
-            kept.append(entry)
+        entries.append(entry)
         entry = entry.tb_next
-    for this, following in zip(kept, kept[1:] + [None]):
-        if this.tb_next is not following:
-            this.tb_next = following
-    error.__traceback__ = kept[0] if kept else None
+    following = None  # each entry, ours too, is linked to the next one not ours
+    for entry in reversed(entries):
+        if entry.tb_next is not following:
+            entry.tb_next = following
+        if _id(entry.tb_frame.f_code) not in _OWN_CODES:
+            following = entry
+    # Before 3.11 a bare raise re-raises with the traceback it caught, whose
+    # first entry is __build_class__'s own: that one stays.
+    error.__traceback__ = following
