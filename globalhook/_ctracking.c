@@ -1093,6 +1093,8 @@ set_module_dict(PyObject *module_, PyObject *args)
 static PyObject *original_build_class = NULL; /* what builtins held before */
 static PyObject *observe_func = NULL;         /* classbodies._observe(ns, code) -> token or None */
 static PyObject *restore_func = NULL;         /* classbodies._restore(ns, token) */
+static PyObject *implicit_func = NULL;        /* classbodies._implicit_module_read(code) -> offset */
+static PyObject *str_name = NULL;
 static PyObject *str_metaclass = NULL;
 static PyObject *str_prepare = NULL;
 
@@ -1117,6 +1119,22 @@ count_class_body_miss(PyObject *namespace, PyObject *name)
     int site = at_load_site(&caller, extra);
     if (site <= 0) {
         return site;
+    }
+    if (PyUnicode_Check(name) && PyUnicode_Compare(name, str_name) == 0) {
+        /* Not the body's own read: the one that sets __module__ (once per class). */
+        int lasti = caller_lasti(&caller);
+        PyObject *offset = PyObject_CallFunctionObjArgs(implicit_func, (PyObject *)caller.code, NULL);
+        if (offset == NULL) {
+            return -1;
+        }
+        long implicit = PyLong_AsLong(offset);
+        Py_DECREF(offset);
+        if (implicit == -1 && PyErr_Occurred()) {
+            return -1;
+        }
+        if (implicit == lasti) {
+            return 0;
+        }
     }
     Py_INCREF(globals); /* counting may run Python code */
     PyObject *value = NULL;
@@ -1428,14 +1446,14 @@ static PyMethodDef build_class_def = {
     "__build_class__", (PyCFunction)(void (*)(void))gh_build_class, METH_FASTCALL | METH_KEYWORDS, NULL,
 };
 
-/* class_bodies(original, observe, restore) -> the __build_class__ to put in
+/* class_bodies(original, observe, restore, implicit) -> the __build_class__ to put in
  * builtins: it looks like the original (name, qualname, module, __self__,
  * doc, repr); only its identity differs. */
 static PyObject *
 class_bodies(PyObject *module_, PyObject *args)
 {
-    PyObject *original, *observe, *restore;
-    if (!PyArg_ParseTuple(args, "OOO:class_bodies", &original, &observe, &restore)) {
+    PyObject *original, *observe, *restore, *implicit;
+    if (!PyArg_ParseTuple(args, "OOOO:class_bodies", &original, &observe, &restore, &implicit)) {
         return NULL;
     }
     if (!PyCallable_Check(original)) {
@@ -1457,6 +1475,8 @@ class_bodies(PyObject *module_, PyObject *args)
     Py_XSETREF(observe_func, observe);
     Py_INCREF(restore);
     Py_XSETREF(restore_func, restore);
+    Py_INCREF(implicit);
+    Py_XSETREF(implicit_func, implicit);
     return PyCFunction_NewEx(&build_class_def, self, owner);
 }
 
@@ -1465,7 +1485,8 @@ class_bodies_init(PyObject *module)
 {
     str_metaclass = PyUnicode_InternFromString("metaclass");
     str_prepare = PyUnicode_InternFromString("__prepare__");
-    if (str_metaclass == NULL || str_prepare == NULL) {
+    str_name = PyUnicode_InternFromString("__name__");
+    if (str_metaclass == NULL || str_prepare == NULL || str_name == NULL) {
         return -1;
     }
     ObservedDict_Type.tp_base = &PyDict_Type;
@@ -1496,7 +1517,7 @@ static PyMethodDef module_methods[] = {
     {"set_module_dict", set_module_dict, METH_VARARGS,
      "set_module_dict(module, namespace): make a tracking dict a fresh module's __dict__."},
     {"class_bodies", class_bodies, METH_VARARGS,
-     "class_bodies(original, observe, restore): the __build_class__ that observes tracked class bodies."},
+     "class_bodies(original, observe, restore, implicit): the __build_class__ that observes tracked class bodies."},
     {NULL, NULL, 0, NULL},
 };
 

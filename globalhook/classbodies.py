@@ -110,7 +110,7 @@ def install() -> bool:
     if tracking.CORE == "c":
         from . import _ctracking
 
-        replacement = _ctracking.class_bodies(current, _observe, _restore)
+        replacement = _ctracking.class_bodies(current, _observe, _restore, _implicit_module_read)
     else:
         replacement = _build_class
     _original, _replacement = current, replacement
@@ -140,7 +140,7 @@ def _miss(namespace: object, name: object, frame) -> None:
     sites = _sites.get(_id(code))
     if sites is None:
         sites = _load_sites(code)
-    if frame.f_lasti not in sites:
+    if frame.f_lasti not in sites or (name == "__name__" and frame.f_lasti == _implicit_module_read(code)):
         return
     if _dict_get(globals_, name, _MISSING) is not _MISSING:  # the direct read CPython makes
         kind = GLOBAL
@@ -151,6 +151,32 @@ def _miss(namespace: object, name: object, frame) -> None:
         else:  # CPython asks it; we cannot without running its code
             kind = BUILTIN
     _first(kind, code, name, globals_)
+
+
+def _implicit_module_read(code: "CodeType") -> int:
+    """Where a class body reads ``__name__`` to set ``__module__`` (-1: nowhere).
+
+    The compiler starts every class body with ``__module__ = __name__``; that
+    read is not the program's, and would list ``__name__`` for every class
+    (on the ``class`` line, which names no ``__name__``).  It is the body's
+    first name load, of ``co_names[0]``, with ``__module__`` as
+    ``co_names[1]``.  A ``__name__`` the body reads itself is counted.
+    """
+    if code.co_names[:2] != ("__name__", "__module__"):
+        return -1
+    sites = _load_sites(code)
+    if not sites:
+        return -1
+    first = min(sites)
+    if tracking._OPCODES is None:  # pragma: no cover - other implementations
+        import dis
+
+        loads = [i for i in dis.get_instructions(code) if i.opname in tracking._LOAD_OPS]
+        return loads[0].offset if loads and loads[0].arg == 0 else -1
+    raw = code.co_code
+    if raw[first] == tracking._OPCODES[1] or raw[first + 1] != 0:  # EXTENDED_ARG, or not co_names[0]
+        return -1
+    return first
 
 
 class _ObservedDict(dict):

@@ -125,7 +125,7 @@ def test_every_class_form_comes_out_as_untracked(class_forms, core):
     assert ("G", "global", 1) in reads_of(data, "FromExec")
     assert ("DEFAULT_TIMEOUT", "global", 1) in reads_of(data, "Outer.Inner.Innermost")
     names = {name for name, _, _ in reads_of(data, "make.<locals>.InFunction")}
-    assert names == {"G", "__name__", "range"}  # closure variables are no globals
+    assert names == {"G", "range"}  # closure variables are no globals
     run_info = data["runs"][0]
     assert not any(note.startswith("class bodies reading module globals") for note in run_info["unobservable"])
 
@@ -151,7 +151,6 @@ def test_a_class_body_reads_global_builtin_and_missing_names(tmp_path, core):
     assert {(e["module"], e["name"], e["kind"], e["count"], e["line"]) for e in entries} == {
         ("__main__", "DEFAULT_TIMEOUT", "global", 1, 4),
         ("__main__", "X", "global", 1, 4),
-        ("__main__", "__name__", "global", 1, 4),  # every class body reads it, for __module__
         ("__main__", "len", "builtin", 1, 4),
         ("__main__", "UNDEFINED_NAME", "missing", 1, 4),
     }
@@ -237,11 +236,7 @@ def test_classes_made_in_functions_of_a_tracked_module(tracked_module):
     )
     made = [module.make(i) for i in range(5)]
     assert [(m.a, m.b, m.c) for m in made] == [(i, 3, i) for i in range(5)]
-    assert reads_in_process("make.<locals>.Made", module.__name__) == {
-        "LIMIT": ("global", 5),
-        "__name__": ("global", 5),
-        "abs": ("builtin", 5),
-    }
+    assert reads_in_process("make.<locals>.Made", module.__name__) == {"LIMIT": ("global", 5), "abs": ("builtin", 5)}
 
 
 def test_exec_of_a_class_in_tracked_globals(tracked_module):
@@ -249,7 +244,7 @@ def test_exec_of_a_class_in_tracked_globals(tracked_module):
     module = tracked_module("G = 1\n")
     exec("class A:\n    x = G\n    y = min(G, 2)\n", module.__dict__)
     assert module.A.x == 1 and type(module.A.__dict__["x"]) is int
-    assert reads_in_process("A", module.__name__) == {"G": ("global", 2), "__name__": ("global", 1), "min": ("builtin", 1)}
+    assert reads_in_process("A", module.__name__) == {"G": ("global", 2), "min": ("builtin", 1)}
 
 
 def test_enum_namespace_is_observed_and_given_back(tracked_module):
@@ -273,11 +268,7 @@ def test_enum_namespace_is_observed_and_given_back(tracked_module):
     namespace_type = type(enum.EnumMeta.__prepare__("X", (enum.Enum,)))
     assert module.SEEN == [namespace_type]
     assert [m.value for m in module.Color] == [1, 2]
-    assert reads_in_process("Color", module.__name__) == {
-        "FIRST": ("global", 1),
-        "enum": ("global", 1),
-        "__name__": ("global", 1),
-    }
+    assert reads_in_process("Color", module.__name__) == {"FIRST": ("global", 1), "enum": ("global", 1)}
 
 
 def test_namespaces_that_cannot_be_observed_are_left_alone(tracked_module):
@@ -336,6 +327,22 @@ def test_many_classes_leave_no_namespace_retyped(tracked_module):
     assert reads_in_process("failing.<locals>.C", module.__name__)["G"] == ("global", 2000)
 
 
+def test_the_implicit_read_of_name_for_module_is_not_counted(tracked_module):
+    needs_observable()
+    module = tracked_module(
+        """
+        class Quiet:
+            pass
+        class Asks:
+            where = __name__
+            again = __name__
+        """
+    )
+    assert module.Asks.where == module.__name__ == module.Quiet.__module__
+    assert reads_in_process("Quiet", module.__name__) == {}
+    assert reads_in_process("Asks", module.__name__) == {"__name__": ("global", 2)}
+
+
 def test_explicit_subscripts_of_the_namespace_are_not_lookups(tracked_module):
     needs_observable()
     module = tracked_module(
@@ -377,3 +384,36 @@ def test_counts_are_kept_per_context(tracked_module):
         module.make()
     entries = [e for e in globalhook.lookups() if e["module"] == module.__name__ and e["name"] == "G" and e["kind"] == "global"]
     assert [(e["function"], e.get("context"), e["count"]) for e in entries] == [("make.<locals>.C", "first", 1)]
+
+
+def test_after_uninstall_class_bodies_are_not_recorded(tracked_module):
+    needs_observable()
+    module = tracked_module(
+        """
+        G = 1
+        def make():
+            class C:
+                x = G
+            return C
+        """
+    )
+    module.make()
+    globalhook.installed_hook().uninstall()
+    module.make()
+    assert reads_in_process("make.<locals>.C", module.__name__)["G"] == ("global", 1)
+
+
+def test_uninstall_leaves_a_later_replacement_in_place(install):
+    original = builtins.__build_class__
+    hook = install(include=["nothing_matches_this"])
+    ours = builtins.__build_class__
+
+    def theirs(*args, **kwds):
+        return ours(*args, **kwds)
+
+    builtins.__build_class__ = theirs
+    try:
+        hook.uninstall()
+        assert builtins.__build_class__ is theirs
+    finally:
+        builtins.__build_class__ = original
