@@ -52,8 +52,9 @@ def unobservable(version: Tuple[int, ...] = tuple(sys.version_info[:3]), core: O
         notes.insert(1, f"{CLASS_BODIES}: {unobservable_reason(core)}")
     if (3, 12) <= version[:2] and version[:3] < (3, 12, 4):
         notes.append(
-            "class-scope annotations and type parameters (LOAD_FROM_DICT_OR_GLOBALS "
-            "reads the dict directly before 3.12.4)"
+            "lazily evaluated scopes inside a class body: a `type` alias's value, the bounds "
+            "of a method's type parameters (LOAD_FROM_DICT_OR_GLOBALS reads the dict directly "
+            "before 3.12.4)"
         )
     if version[:2] >= (3, 12):
         notes.append(
