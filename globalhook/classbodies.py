@@ -104,6 +104,8 @@ def install() -> bool:
     global _original, _replacement
     if installed():
         return True
+    if _replacement is not None and builtins.__build_class__ is not _original:
+        return True  # something installed after ours wraps it, and still calls it
     if unobservable_reason() is not None:
         return False
     current = builtins.__build_class__
@@ -123,7 +125,8 @@ def uninstall() -> None:
     global _original, _replacement
     if installed():
         builtins.__build_class__ = _original
-    _original = _replacement = None
+        _original = _replacement = None
+    # Otherwise ours stays reachable through whatever replaced it: it keeps forwarding.
 
 
 # -- counting a miss (both cores, for namespaces retyped here) ------------------
