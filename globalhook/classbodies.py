@@ -249,8 +249,8 @@ def _observing_subclass(cls: type) -> "Optional[type]":
 def _observe(namespace: object, code: "CodeType") -> object:
     """Retype ``namespace`` for its class body's duration; what :func:`_restore` needs, or None (left alone)."""
     key = _id(namespace)
-    if key in _bodies:  # already observed by an enclosing class creation
-        return None
+    if key in _bodies or isinstance(namespace, TrackingDict):
+        return None  # already observed by an enclosing class creation, or a tracked module's own namespace
     cls = _type(namespace)
     if cls is dict:
         retype = _retyper()

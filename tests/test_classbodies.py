@@ -417,3 +417,21 @@ def test_uninstall_leaves_a_later_replacement_in_place(install):
         assert builtins.__build_class__ is theirs
     finally:
         builtins.__build_class__ = original
+
+
+def test_a_prepare_that_returns_the_module_namespace(tracked_module):
+    module = tracked_module(
+        """
+        G = 1
+        class InModule(type):
+            @classmethod
+            def __prepare__(mcs, name, bases):
+                return globals()
+            def __new__(mcs, name, bases, namespace):
+                return super().__new__(mcs, name, bases, {"kind": type(namespace)})
+        class C(metaclass=InModule):
+            made_here = G
+        """
+    )
+    assert module.C.kind is type(module.__dict__) and module.made_here == 1
+    assert type(module.__dict__) is tracking.TrackingDict
