@@ -1583,6 +1583,453 @@ unwatch_writes(PyObject *module, PyObject *namespace)
     Py_RETURN_NONE;
 }
 
+/* ---- issue 11: class bodies ----
+ *
+ * A class body's LOAD_NAME reads the class namespace, then the module globals
+ * with a direct dict read, then the builtins.  While tracking is on,
+ * builtins.__build_class__ is class_bodies()'s function: for a class whose
+ * body runs with a tracked module's globals it calls the original with
+ * metaclass=<shim> (see classbodies.py for the whole design).  The shim
+ * computes the real metaclass as CPython does, calls its __prepare__, and for
+ * the body's duration retypes an exact dict namespace to ObservedDict (dict's
+ * layout, one slot changed), whose misses are counted when the running frame's
+ * locals is that namespace and its instruction loads a name.  Namespaces of
+ * Python classes are retyped by classbodies._observe; others stay unobserved.
+ * The shim's __call__ restores the namespace, then calls the real metaclass;
+ * the namespace is restored when the original returns, whatever happened.
+ *
+ * With GH_PUBLIC_FRAMES a frame's locals cannot be read without side effects
+ * (PyFrame_GetLocals maps cells into the namespace before 3.13): such a build
+ * leaves class bodies unobserved (CLASS_BODIES = 0).
+ */
+#ifdef GH_FRAME_NEEDS_CHECK
+#define GH_CLASS_BODIES 0
+#else
+#define GH_CLASS_BODIES 1
+#define GH_LOCALS(f) ((f)->f_locals)
+#endif
+
+static PyObject *original_build_class = NULL; /* what builtins held before */
+static PyObject *observe_func = NULL;         /* classbodies._observe(ns, code) -> token or None */
+static PyObject *restore_func = NULL;         /* classbodies._restore(ns, token) */
+static PyObject *implicit_func = NULL;        /* classbodies._implicit_module_read(code) -> offset */
+static PyObject *str_name = NULL;
+static PyObject *str_metaclass = NULL;
+static PyObject *str_prepare = NULL;
+
+/* Count a miss in a class namespace: when the running frame executes in it (its
+ * locals is this namespace), with tracked globals, at a name-loading instruction. */
+static int
+count_class_body_miss(PyObject *namespace, PyObject *name)
+{
+#if GH_CLASS_BODIES
+    caller_t caller;
+    if (!find_caller(&caller) || GH_LOCALS(caller.frame) != namespace) {
+        return 0;
+    }
+    PyObject *globals = caller_globals(&caller);
+    if (globals == NULL || !PyObject_TypeCheck(globals, &TrackingDictBase_Type)) {
+        return 0;
+    }
+    code_extra_t *extra = extra_for(caller.code);
+    if (extra == NULL) {
+        return -1;
+    }
+    int site = at_load_site(&caller, extra);
+    if (site <= 0) {
+        return site;
+    }
+    if (PyUnicode_Check(name) && PyUnicode_Compare(name, str_name) == 0) {
+        /* Not the body's own read: the one that sets __module__ (once per class). */
+        int lasti = caller_lasti(&caller);
+        PyObject *offset = PyObject_CallFunctionObjArgs(implicit_func, (PyObject *)caller.code, NULL);
+        if (offset == NULL) {
+            return -1;
+        }
+        long implicit = PyLong_AsLong(offset);
+        Py_DECREF(offset);
+        if (implicit == -1 && PyErr_Occurred()) {
+            return -1;
+        }
+        if (implicit == lasti) {
+            return 0;
+        }
+    }
+    Py_INCREF(globals); /* counting may run Python code */
+    PyObject *value = NULL;
+    int kind;
+    int found = gh_dict_get_ref(globals, name, &value); /* the direct read CPython makes */
+    if (found == 0) {
+        PyObject *builtins = caller_builtins(&caller);
+        if (PyDict_Check(builtins)) {
+            found = gh_dict_get_ref(builtins, name, &value);
+            kind = found > 0 ? KIND_BUILTIN : KIND_MISSING;
+        }
+        else {
+            kind = KIND_BUILTIN; /* CPython asks it; we cannot without running its code */
+        }
+    }
+    else {
+        kind = KIND_GLOBAL;
+    }
+    Py_XDECREF(value);
+    int status = found < 0 ? -1 : count_one(caller.code, extra, kind, name, globals);
+    Py_DECREF(globals);
+    return status;
+#else
+    (void)namespace;
+    (void)name;
+    return 0;
+#endif
+}
+
+static PyObject *
+observed_subscript(PyObject *self, PyObject *name)
+{
+    PyObject *value;
+    int found = gh_dict_get_ref(self, name, &value);
+    if (found != 0) {
+        return found > 0 ? value : NULL;
+    }
+    if (count_class_body_miss(self, name) < 0) {
+        return NULL;
+    }
+    set_key_error(name);
+    return NULL;
+}
+
+static PyMappingMethods observed_as_mapping = {
+    NULL, /* mp_length: inherited from dict */
+    observed_subscript,
+    NULL, /* mp_ass_subscript: inherited from dict */
+};
+
+/* Named "dict": repr(type(ns)) in a class body, and pickling, look as untracked. */
+static PyTypeObject ObservedDict_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    "dict", /* tp_name */
+};
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *explicit_meta; /* the metaclass keyword, or NULL */
+    PyObject *code;          /* the class body's code */
+    PyObject *meta;          /* the real metaclass, once __prepare__ ran */
+    PyObject *ns;            /* what the real __prepare__ returned */
+    PyObject *token;         /* classbodies._observe's token, or NULL */
+    int retyped;             /* ns is an exact dict retyped to ObservedDict */
+} ShimObject;
+
+static PyTypeObject Shim_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    "globalhook._ctracking.ClassBodyShim", /* tp_name */
+};
+
+/* CPython's _PyType_CalculateMetaclass (not exported from 3.13 on). */
+static PyTypeObject *
+calculate_metaclass(PyTypeObject *metatype, PyObject *bases)
+{
+    PyTypeObject *winner = metatype;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(bases); i++) {
+        PyTypeObject *candidate = Py_TYPE(PyTuple_GET_ITEM(bases, i));
+        if (PyType_IsSubtype(winner, candidate)) {
+            continue;
+        }
+        if (PyType_IsSubtype(candidate, winner)) {
+            winner = candidate;
+            continue;
+        }
+        PyErr_SetString(PyExc_TypeError, "metaclass conflict: the metaclass of a derived class must be a "
+                                         "(non-strict) subclass of the metaclasses of all its bases");
+        return NULL;
+    }
+    return winner;
+}
+
+static int
+gh_lookup_attr(PyObject *obj, PyObject *name, PyObject **result)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyObject_GetOptionalAttr(obj, name, result);
+#else
+    return _PyObject_LookupAttr(obj, name, result);
+#endif
+}
+
+/* Make the namespace exactly what __prepare__ returned again (idempotent). */
+static int
+shim_restore(ShimObject *self)
+{
+    if (self->retyped) {
+        self->retyped = 0;
+        if (Py_TYPE(self->ns) == &ObservedDict_Type) {
+            Py_SET_TYPE(self->ns, &PyDict_Type);
+        }
+    }
+    if (self->token != NULL) {
+        PyObject *token = self->token;
+        self->token = NULL;
+        PyObject *done = PyObject_CallFunctionObjArgs(restore_func, self->ns, token, NULL);
+        Py_DECREF(token);
+        if (done == NULL) {
+            return -1;
+        }
+        Py_DECREF(done);
+    }
+    return 0;
+}
+
+static PyObject *
+shim_prepare(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    ShimObject *self = (ShimObject *)op;
+    if (nargs != 2 || !PyTuple_Check(args[1]) || self->ns != NULL) {
+        PyErr_SetString(PyExc_TypeError, "globalhook: the class body shim is for __build_class__ only");
+        return NULL;
+    }
+    PyObject *bases = args[1];
+    PyObject *meta;
+    int is_class;
+    if (self->explicit_meta != NULL) {
+        meta = self->explicit_meta;
+        is_class = PyType_Check(meta);
+    }
+    else {
+        meta = PyTuple_GET_SIZE(bases) == 0 ? (PyObject *)&PyType_Type : (PyObject *)Py_TYPE(PyTuple_GET_ITEM(bases, 0));
+        is_class = 1;
+    }
+    if (is_class) {
+        meta = (PyObject *)calculate_metaclass((PyTypeObject *)meta, bases);
+        if (meta == NULL) {
+            return NULL;
+        }
+    }
+    Py_INCREF(meta);
+    PyObject *prepare, *ns;
+    if (gh_lookup_attr(meta, str_prepare, &prepare) < 0) {
+        ns = NULL;
+    }
+    else if (prepare == NULL) {
+        ns = PyDict_New();
+    }
+    else {
+        ns = PyObject_Vectorcall(prepare, args, 2, kwnames);
+        Py_DECREF(prepare);
+    }
+    if (ns == NULL) {
+        Py_DECREF(meta);
+        return NULL;
+    }
+    if (!PyMapping_Check(ns)) {
+        PyErr_Format(PyExc_TypeError, "%.200s.__prepare__() must return a mapping, not %.200s",
+                     is_class ? ((PyTypeObject *)meta)->tp_name : "<metaclass>", Py_TYPE(ns)->tp_name);
+        Py_DECREF(meta);
+        Py_DECREF(ns);
+        return NULL;
+    }
+    self->meta = meta;
+    self->ns = ns;
+    if (PyDict_CheckExact(ns)) {
+        Py_SET_TYPE(ns, &ObservedDict_Type);
+        self->retyped = 1;
+    }
+    else if ((Py_TYPE(ns)->tp_flags & Py_TPFLAGS_HEAPTYPE) && observe_func != NULL) {
+        PyObject *token = PyObject_CallFunctionObjArgs(observe_func, ns, self->code, NULL);
+        if (token == NULL) {
+            return NULL;
+        }
+        if (token == Py_None) {
+            Py_DECREF(token);
+        }
+        else {
+            self->token = token;
+        }
+    }
+    Py_INCREF(ns);
+    return ns;
+}
+
+static PyObject *
+shim_call(PyObject *op, PyObject *args, PyObject *kwargs)
+{
+    ShimObject *self = (ShimObject *)op;
+    if (self->meta == NULL) {
+        PyErr_SetString(PyExc_TypeError, "globalhook: the class body shim is for __build_class__ only");
+        return NULL;
+    }
+    if (shim_restore(self) < 0) {
+        return NULL;
+    }
+    return PyObject_Call(self->meta, args, kwargs);
+}
+
+static void
+shim_dealloc(PyObject *op)
+{
+    ShimObject *self = (ShimObject *)op;
+    if (self->retyped && Py_TYPE(self->ns) == &ObservedDict_Type) {
+        Py_SET_TYPE(self->ns, &PyDict_Type); /* never left retyped, whatever happened */
+    }
+    Py_XDECREF(self->explicit_meta);
+    Py_XDECREF(self->code);
+    Py_XDECREF(self->meta);
+    Py_XDECREF(self->ns);
+    Py_XDECREF(self->token);
+    Py_TYPE(op)->tp_free(op);
+}
+
+static PyMethodDef shim_methods[] = {
+    {"__prepare__", (PyCFunction)(void (*)(void))shim_prepare, METH_FASTCALL | METH_KEYWORDS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+/* builtins.__build_class__ while tracking is on.  Untracked globals: the
+ * original, called untouched.  Tracked: the original with metaclass=<shim>. */
+static PyObject *
+gh_build_class(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *original = original_build_class;
+    if (nargs < 2 || !PyFunction_Check(args[0]) ||
+        !PyObject_TypeCheck(PyFunction_GET_GLOBALS(args[0]), &TrackingDictBase_Type)) {
+        return PyObject_Vectorcall(original, args, nargs, kwnames);
+    }
+    Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+    Py_ssize_t meta_at = -1;
+    for (Py_ssize_t i = 0; i < nkw; i++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, i);
+        if (key == str_metaclass || (PyUnicode_Check(key) && PyUnicode_Compare(key, str_metaclass) == 0)) {
+            meta_at = i;
+            break;
+        }
+    }
+    ShimObject *shim = PyObject_New(ShimObject, &Shim_Type);
+    if (shim == NULL) {
+        return NULL;
+    }
+    shim->explicit_meta = meta_at >= 0 ? args[nargs + meta_at] : NULL;
+    Py_XINCREF(shim->explicit_meta);
+    shim->code = PyFunction_GET_CODE(args[0]);
+    Py_INCREF(shim->code);
+    shim->meta = shim->ns = shim->token = NULL;
+    shim->retyped = 0;
+
+    Py_ssize_t total = nargs + nkw + (meta_at >= 0 ? 0 : 1);
+    PyObject **call_args = PyMem_Malloc((size_t)total * sizeof(PyObject *));
+    PyObject *call_kwnames = NULL;
+    PyObject *result = NULL;
+    if (call_args == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memcpy(call_args, args, (size_t)(nargs + nkw) * sizeof(PyObject *));
+    if (meta_at >= 0) {
+        call_args[nargs + meta_at] = (PyObject *)shim;
+        call_kwnames = kwnames;
+        Py_INCREF(call_kwnames);
+    }
+    else {
+        call_args[nargs + nkw] = (PyObject *)shim;
+        call_kwnames = PyTuple_New(nkw + 1);
+        if (call_kwnames == NULL) {
+            goto done;
+        }
+        for (Py_ssize_t i = 0; i < nkw; i++) {
+            PyObject *key = PyTuple_GET_ITEM(kwnames, i);
+            Py_INCREF(key);
+            PyTuple_SET_ITEM(call_kwnames, i, key);
+        }
+        Py_INCREF(str_metaclass);
+        PyTuple_SET_ITEM(call_kwnames, nkw, str_metaclass);
+    }
+    result = PyObject_Vectorcall(original, call_args, nargs, call_kwnames);
+    if (result == NULL) {
+        /* The body (or the metaclass) raised: restore, keep its exception. */
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        if (shim_restore(shim) < 0) {
+            PyErr_Clear();
+        }
+        PyErr_Restore(type, value, traceback);
+    }
+    else if (shim_restore(shim) < 0) {
+        Py_CLEAR(result);
+    }
+done:
+    PyMem_Free(call_args);
+    Py_XDECREF(call_kwnames);
+    Py_DECREF(shim);
+    return result;
+}
+
+static PyMethodDef build_class_def = {
+    "__build_class__", (PyCFunction)(void (*)(void))gh_build_class, METH_FASTCALL | METH_KEYWORDS, NULL,
+};
+
+/* class_bodies(original, observe, restore, implicit) -> the __build_class__ to put in
+ * builtins: it looks like the original (name, qualname, module, __self__,
+ * doc, repr); only its identity differs. */
+static PyObject *
+class_bodies(PyObject *module_, PyObject *args)
+{
+    PyObject *original, *observe, *restore, *implicit;
+    if (!PyArg_ParseTuple(args, "OOOO:class_bodies", &original, &observe, &restore, &implicit)) {
+        return NULL;
+    }
+    if (!PyCallable_Check(original)) {
+        PyErr_SetString(PyExc_TypeError, "class_bodies: the original __build_class__ must be callable");
+        return NULL;
+    }
+    PyObject *self = NULL, *owner = NULL;
+    if (PyCFunction_Check(original)) {
+        PyCFunctionObject *builtin = (PyCFunctionObject *)original;
+        self = builtin->m_self;
+        owner = builtin->m_module;
+        if (build_class_def.ml_doc == NULL) {
+            build_class_def.ml_doc = builtin->m_ml->ml_doc; /* static in CPython: lives as long */
+        }
+    }
+    Py_INCREF(original);
+    Py_XSETREF(original_build_class, original);
+    Py_INCREF(observe);
+    Py_XSETREF(observe_func, observe);
+    Py_INCREF(restore);
+    Py_XSETREF(restore_func, restore);
+    Py_INCREF(implicit);
+    Py_XSETREF(implicit_func, implicit);
+    return PyCFunction_NewEx(&build_class_def, self, owner);
+}
+
+static int
+class_bodies_init(PyObject *module)
+{
+    str_metaclass = PyUnicode_InternFromString("metaclass");
+    str_prepare = PyUnicode_InternFromString("__prepare__");
+    str_name = PyUnicode_InternFromString("__name__");
+    if (str_metaclass == NULL || str_prepare == NULL || str_name == NULL) {
+        return -1;
+    }
+    ObservedDict_Type.tp_base = &PyDict_Type;
+    ObservedDict_Type.tp_basicsize = PyDict_Type.tp_basicsize;
+    ObservedDict_Type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC;
+    ObservedDict_Type.tp_traverse = PyDict_Type.tp_traverse;
+    ObservedDict_Type.tp_clear = PyDict_Type.tp_clear;
+    ObservedDict_Type.tp_as_mapping = &observed_as_mapping;
+    ObservedDict_Type.tp_doc = PyDict_Type.tp_doc;
+    if (PyType_Ready(&ObservedDict_Type) < 0) {
+        return -1;
+    }
+    Shim_Type.tp_basicsize = sizeof(ShimObject);
+    Shim_Type.tp_flags = Py_TPFLAGS_DEFAULT;
+    Shim_Type.tp_dealloc = shim_dealloc;
+    Shim_Type.tp_call = shim_call;
+    Shim_Type.tp_methods = shim_methods;
+    Shim_Type.tp_doc = "The metaclass= a tracked class body's __build_class__ call is given.";
+    if (PyType_Ready(&Shim_Type) < 0) {
+        return -1;
+    }
+    return PyModule_AddIntConstant(module, "CLASS_BODIES", GH_CLASS_BODIES);
+}
+
 static PyMethodDef module_methods[] = {
     {"setup", setup, METH_VARARGS, "Connect the compiled core to tracking.py's tables and slow paths."},
     {"new_epoch", new_epoch, METH_NOARGS, "The context changed: cached per-code tables are stale."},
@@ -1594,6 +2041,8 @@ static PyMethodDef module_methods[] = {
     {"flush_writes", flush_writes, METH_NOARGS, "Count the global writes still pending (first sights)."},
     {"lost_writes", lost_writes, METH_NOARGS, "How many global writes could not be counted (no memory)."},
     {"writes_after_fork", writes_after_fork, METH_NOARGS, "In a forked child (free-threaded): free the pending writes' lock."},
+    {"class_bodies", class_bodies, METH_VARARGS,
+     "class_bodies(original, observe, restore, implicit): the __build_class__ that observes tracked class bodies."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1688,6 +2137,10 @@ PyInit__ctracking(void)
 #else
     if (PyModule_AddIntConstant(module, "WATCHES_WRITES", 0) < 0) {
 #endif
+        Py_DECREF(module);
+        return NULL;
+    }
+    if (class_bodies_init(module) < 0) {
         Py_DECREF(module);
         return NULL;
     }

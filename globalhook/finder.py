@@ -22,6 +22,7 @@ try:  # what importlib.machinery re-exports, without importing it for the progra
 except ImportError:  # pragma: no cover - not CPython
     import importlib.machinery as machinery
 
+from . import classbodies
 from .globalwrites import note_file
 from .modules import select_strategy
 from .patterns import ModuleFilter
@@ -259,6 +260,7 @@ class ImportHook:
         self.finder.release_adopted()
         if _installed is self:
             _installed = None
+            classbodies.uninstall()
 
     def lookups(self) -> List[dict]:
         """Everything recorded so far, as data-file entries."""
@@ -315,6 +317,7 @@ def install(
     finder.note_already_imported()
     sys.meta_path.insert(0, finder)
     _installed = ImportHook(finder, chosen, warning)
+    classbodies.install()
     from .postimport import when_imported
 
     when_imported("importlib.util", _track_file_location_specs)

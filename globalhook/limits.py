@@ -31,8 +31,6 @@ GLOBAL_WRITES_SAME_OBJECT = (
 )
 
 _ALWAYS = [
-    "class bodies reading module globals (the fallback from the class namespace uses "
-    "the dict directly)",
     "reads made by the interpreter in C: `from m import *`, `getattr(m, name)` / `m.name` "
     "from other modules, `name in globals()`, `globals().get(name)`, and other dict methods",
     "`eval`/`exec` given a separate locals mapping (the default inside a function): "
@@ -41,17 +39,36 @@ _ALWAYS = [
 ]
 
 
+#: When class bodies cannot be observed at all (globalhook.classbodies.unobservable_reason).
+CLASS_BODIES = (
+    "class bodies reading module globals (the fallback from the class namespace uses "
+    "the dict directly)"
+)
+#: When they can: the namespaces no retyping can observe.
+CLASS_NAMESPACES = (
+    "class bodies whose namespace (what a metaclass's `__prepare__` returns) is neither a dict "
+    "nor an instance of a Python class (`collections.OrderedDict`, mappings written in C), or is "
+    "one whose class has a metaclass or an `__init_subclass__` of its own: the fallback to the "
+    "module globals reads the dict directly"
+)
+
+
 def unobservable(version: Tuple[int, ...] = tuple(sys.version_info[:3]), core: Optional[str] = None) -> List[str]:
     """The limits that apply to this interpreter version and core ("c" or "python";
     default: the core in use), one sentence each."""
+    from .classbodies import unobservable_reason
+
     if core is None:
         from .tracking import CORE as core
     notes = [GLOBAL_WRITES_SAME_OBJECT] if core == "c" and version[:2] >= (3, 12) else [GLOBAL_WRITES_STATIC]
+    reason = unobservable_reason(core)
+    notes.append(CLASS_NAMESPACES if reason is None else f"{CLASS_BODIES}: {reason}")
     notes += _ALWAYS
     if (3, 12) <= version[:2] and version[:3] < (3, 12, 4):
         notes.append(
-            "class-scope annotations and type parameters (LOAD_FROM_DICT_OR_GLOBALS "
-            "reads the dict directly before 3.12.4)"
+            "lazily evaluated scopes inside a class body: a `type` alias's value, the bounds "
+            "of a method's type parameters (LOAD_FROM_DICT_OR_GLOBALS reads the dict directly "
+            "before 3.12.4)"
         )
     if version[:2] >= (3, 12):
         notes.append(

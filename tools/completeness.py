@@ -83,6 +83,11 @@ PLACES: Tuple[Place, ...] = (
         "prepare-class", "class body with a custom `__prepare__`", "P_PREPARE_CLASS", "global",
         why="as for any class body",
     ),
+    Place(
+        "ordered-class", "class body whose `__prepare__` returns an `OrderedDict`", "P_ORDERED_CLASS", "global",
+        why="a namespace written in C cannot be retyped to tell a miss, and the fallback to the globals is a "
+        "direct dict read (the same for a namespace class with a metaclass or `__init_subclass__` of its own)",
+    ),
     Place("enum-body", "enum class body", "P_ENUM_BODY", "global", why="as for any class body"),
     Place(
         "exec-class", "class created by `exec` in the module's globals", "P_EXEC_CLASS", "global",

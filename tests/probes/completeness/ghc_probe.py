@@ -4,10 +4,11 @@ Each global below is read in exactly one place, so the data file says, name
 by name, which places globalhook observed.  tools/completeness.py runs it.
 """
 
+import collections
 import enum
 
 P_FUNCTION = P_LAMBDA = P_LISTCOMP = P_GENEXP = P_GENERATOR = P_COROUTINE = 1
-P_CLASS_BODY = P_NESTED_CLASS = P_PREPARE_CLASS = P_ENUM_BODY = P_EXEC_CLASS = 1
+P_CLASS_BODY = P_NESTED_CLASS = P_PREPARE_CLASS = P_ENUM_BODY = P_EXEC_CLASS = P_ORDERED_CLASS = 1
 P_DEFAULT = P_DECORATOR = P_ANNOTATION = P_MODULE_LEVEL = P_EXEC = 1
 P_EVAL_LOCALS = P_CONTAINS = P_GET = 1
 P_ATTRIBUTE = P_ATTRIBUTE_UNTRACKED = P_GETATTR = P_HASATTR = P_FROM_IMPORT = 1
@@ -76,6 +77,16 @@ class _Meta(type):
 
 class PreparedClass(metaclass=_Meta):
     value = P_PREPARE_CLASS
+
+
+class _OrderedMeta(type):
+    @classmethod
+    def __prepare__(mcs, name, bases, **kwargs):
+        return collections.OrderedDict()
+
+
+class OrderedClass(metaclass=_OrderedMeta):
+    value = P_ORDERED_CLASS
 
 
 class Colour(enum.Enum):
