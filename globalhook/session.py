@@ -143,7 +143,10 @@ class Session:
     def start(self) -> "ImportHook":
         global _current
         multiproc.patch_when_imported()  # first, so that the finder goes in front of it
-        self.hook = install(self.config.include, self.config.exclude, self.config.strategy, self.root)
+        self.hook = install(
+            self.config.include, self.config.exclude, self.config.strategy, self.root,
+            attributes=getattr(self.config, "attributes", True),
+        )
         if self.hook.warning:
             print(self.hook.warning, file=sys.stderr)
         _current = self
