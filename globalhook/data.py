@@ -55,7 +55,7 @@ FORMAT = "globalhook-data"
 VERSION = 1
 
 #: The kinds this version writes.  Readers accept any other string too.
-KINDS = ("global", "builtin", "missing", "store", "delete")
+KINDS = ("global", "builtin", "missing", "store", "delete", "attribute")
 
 #: Lookup fields that must be strings, and the integer fields with their minimum.
 _STR_FIELDS = ("module", "function", "file", "name", "kind")
@@ -70,8 +70,12 @@ class DataError(Exception):
     """A data file that cannot be used; the message is one line naming the file."""
 
 
-def lookup_key(entry: Dict[str, Any]) -> Tuple[str, str, str, int, str, str, str]:
-    """Identity of a lookup: entries with equal keys are one entry whose counts add up."""
+def lookup_key(entry: Dict[str, Any]) -> Tuple[str, str, str, int, str, str, str, str]:
+    """Identity of a lookup: entries with equal keys are one entry whose counts add up.
+
+    ``owner`` (reads of another module's attribute) is part of it: such an
+    entry never merges with a read of the reader's own global of that name.
+    """
     return (
         entry["module"],
         entry["function"],
@@ -80,6 +84,7 @@ def lookup_key(entry: Dict[str, Any]) -> Tuple[str, str, str, int, str, str, str
         entry["name"],
         entry["kind"],
         entry.get("context", ""),
+        entry.get("owner", ""),
     )
 
 
@@ -90,10 +95,14 @@ def _sort_key(entry: Dict[str, Any]) -> LookupKey:
     """The same identity in source order within a file, so diffs between data files stay small.
 
     No context and an empty one are the same; either sorts before any
-    other context of the same lookup.
+    other context of the same lookup.  An ``owner`` (attribute reads) comes
+    last, so that entries without one keep the keys they always had.
     """
     context = entry.get("context")
     key = _SORT_FIELDS(entry)
+    owner = entry.get("owner")
+    if owner:
+        return key + (context or "", "\0owner", owner)
     return key + (context,) if context else key
 
 
@@ -585,6 +594,8 @@ def _check_lookups(entries: List[Any], where: str, fail: Callable[[str], NoRetur
             and type(entry.get("count")) is int_type
             and entry["count"] >= 1
             and type(entry.get("context", "")) is str_type
+            and type(entry.get("owner", "")) is str_type
+            and type(entry.get("reader_module", "")) is str_type
         ):
             continue
         _check_lookup(entry, f"{where}[{index}]", fail)
@@ -605,5 +616,6 @@ def _check_lookup(entry: Any, where: str, fail: Callable[[str], NoReturn]) -> No
         if not _is_int(value) or value < minimum:
             shown = json.dumps(value) if _is_int(value) else _kind_of(value)
             fail(f'{where}: "{field}" must be an integer >= {minimum}, not {shown}')
-    if "context" in entry and not isinstance(entry["context"], str):
-        fail(f'{where}: "context" must be a string, not {_kind_of(entry["context"])}')
+    for field in ("context", "owner", "reader_module"):
+        if field in entry and not isinstance(entry[field], str):
+            fail(f'{where}: "{field}" must be a string, not {_kind_of(entry[field])}')

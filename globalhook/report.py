@@ -89,7 +89,11 @@ class Summary:
         grouped: Dict[str, Dict[FunctionKey, Dict[Tuple[str, str], int]]] = {}
         module_functions: Optional[Dict[FunctionKey, Dict[Tuple[str, str], int]]] = None
         last_module = None
-        for module, file, line, function, name, kind, count in map(_FIELDS, data.get("lookups", ())):
+        for entry in data.get("lookups", ()):
+            module, file, line, function, name, kind, count = _FIELDS(entry)
+            owner = entry.get("owner")
+            if owner and isinstance(owner, str):
+                name = f"{owner}.{name}"  # a read of another module's attribute: owner.name
             if module != last_module:  # entries come grouped by module: decide once per run of them
                 last_module = module
                 wanted = verdicts.get(module)
@@ -410,10 +414,7 @@ def _render_json(summary: Summary) -> str:
     for index, (module, functions) in enumerate(summary.modules):
         out.append("\n    {\n      \"functions\": [" if index == 0 else ",\n    {\n      \"functions\": [")
         for number, ((file, line, function), rows) in enumerate(functions):
-            names = ",\n".join(
-                f'            {{"count": {count}, "kind": {_string(kind)}, "name": {_string(name)}}}'
-                for name, kind, count in rows
-            )
+            names = ",\n".join(_json_row(name, kind, count) for name, kind, count in rows)
             out.append(
                 ("\n" if number == 0 else ",\n")
                 + f'        {{\n          "file": {_string(file)},\n          "function": {_string(function)},\n'
@@ -432,6 +433,17 @@ def _render_json(summary: Summary) -> str:
     tail = json.dumps(rest, indent=2, sort_keys=True)
     out.append(tail[2:])  # without its "{\n": the keys continue the object opened above
     return "".join(out) + "\n"
+
+
+def _json_row(name: str, kind: str, count: int) -> str:
+    """One name of a function; a read of another module's attribute (``owner.name``) with its owner."""
+    owner, dot, attribute = name.rpartition(".")  # names are identifiers (or placeholders): no dots
+    if dot:
+        return (
+            f'            {{"count": {count}, "kind": {_string(kind)}, "name": {_string(attribute)}, '
+            f'"owner": {_string(owner)}}}'
+        )
+    return f'            {{"count": {count}, "kind": {_string(kind)}, "name": {_string(name)}}}'
 
 
 def _indent(text: str, spaces: int) -> str:
