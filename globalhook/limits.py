@@ -21,17 +21,36 @@ _ALWAYS = [
     "function of the module declares `global`",
     "class bodies reading module globals (the fallback from the class namespace uses "
     "the dict directly)",
-    "reads made by the interpreter in C: `from m import *`, `getattr(m, name)` / `m.name` "
-    "from other modules, `name in globals()`, `globals().get(name)`, and other dict methods",
+    "reads made by the interpreter in C: `from m import *`, `name in globals()`, "
+    "`globals().get(name)`, and other dict methods",
     "`eval`/`exec` given a separate locals mapping (the default inside a function): "
     "the fallback from those locals to the module globals reads the dict directly",
     "modules imported before globalhook started",
 ]
 
 
-def unobservable(version: Tuple[int, ...] = tuple(sys.version_info[:3])) -> List[str]:
-    """The limits that apply to this interpreter version, one sentence each."""
+#: Reads of a tracked module's attributes (``settings.TAX``) need a tracked
+#: module of globalhook's module type: the native strategy, option on.
+_ATTRIBUTES_OFF = (
+    "reads of a tracked module's attributes from other code (`m.name`, `getattr(m, name)`, "
+    "`from m import name`): recorded only with the native strategy and the `attributes` option on"
+)
+_ATTRIBUTES_ON = (
+    "reads of a tracked module's attributes once the program assigned its `__class__` another "
+    "module subclass (that class's attribute lookup runs), reads of dunder names (`__spec__`, "
+    "`__path__`...), and reads made from C with no Python code running"
+)
+
+
+def unobservable(
+    version: Tuple[int, ...] = tuple(sys.version_info[:3]), strategy: str = "native", attributes: bool = True
+) -> List[str]:
+    """The limits that apply to this interpreter version and strategy, one sentence each.
+
+    Both cores observe the same (the attribute reads too).
+    """
     notes = list(_ALWAYS)
+    notes.insert(3, _ATTRIBUTES_ON if strategy == "native" and attributes else _ATTRIBUTES_OFF)
     if (3, 12) <= version[:2] and version[:3] < (3, 12, 4):
         notes.append(
             "class-scope annotations and type parameters (LOAD_FROM_DICT_OR_GLOBALS "

@@ -206,7 +206,10 @@ class Session:
             "started": self.started,
             "finished": _now(),
             "exit_code": self.exit_code,
-            "unobservable": unobservable(),
+            "unobservable": unobservable(
+                strategy=self.hook.strategy if self.hook else "native",
+                attributes=getattr(self.config, "attributes", True),
+            ),
             "notes": self.notes + [note for note in (check() for check in self.note_checks) if note],
         }
         if info["command"] is None:

@@ -631,6 +631,38 @@ def is_tracking_dict(obj: object) -> bool:
 _ModuleType = type(sys)
 _module_getattribute = _ModuleType.__getattribute__
 _module_dict = _ModuleType.__dict__["__dict__"].__get__
+_object_getattribute = object.__getattribute__
+
+
+class _ModuleHook:
+    """``__getattr__`` of the pure core's module type: the module's own (PEP 562), or its error.
+
+    A descriptor: CPython calls it when ``__getattribute__`` raised
+    AttributeError, takes what ``__get__`` returns and calls that with the
+    name, straight from the reader's frame: the module's ``__getattr__`` sees
+    its caller (``stacklevel=2`` warnings, ``sys._getframe(1)``) and the
+    traceback has no frame of globalhook's, as for a plain module.  Without
+    a hook, a plain module with the same name and spec raises the error a
+    module raises ("module 'm' has no attribute 'x'", the circular-import
+    hints), from C.
+    """
+
+    __slots__ = ()
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        namespace = _module_dict(instance)
+        hook = _dict_get(namespace, "__getattr__")
+        if hook is not None:
+            return hook
+        twin = _ModuleType("")
+        twin_namespace = _module_dict(twin)
+        twin_namespace.clear()
+        for key in ("__name__", "__spec__"):
+            if key in namespace:
+                twin_namespace[key] = _dict_get(namespace, key)
+        return twin.__getattribute__
 
 
 class _PyAttributeModule(_ModuleType):
@@ -645,20 +677,31 @@ class _PyAttributeModule(_ModuleType):
     messages read as for a plain module.  Dunder names (``__name__``,
     ``__spec__``, ``__path__``, ``__dict__``...: the import system's) are not
     counted.
+
+    An attribute the module lacks is handed on to :class:`_ModuleHook` (the
+    module's PEP 562 ``__getattr__``) by CPython itself, so that hook runs
+    from the reader's frame.  Such a read is counted when it reaches the
+    hook, before its outcome is known: as ``attribute`` when the module has
+    a ``__getattr__`` (it may still raise: the compiled core counts that as
+    ``missing``), as ``missing`` when it has none.
     """
 
     __slots__ = ()
 
     def __getattribute__(self, name):
+        if _type(name) is str and len(name) > 4 and name[:2] == "__" and name[-2:] == "__":
+            if name == "__getattr__":  # the module's own, as ModuleType answers it
+                return _module_getattribute(self, name)
+            return _object_getattribute(self, name)
         try:
-            value = _module_getattribute(self, name)
+            value = _object_getattribute(self, name)
         except AttributeError:
-            if not (_type(name) is str and len(name) > 4 and name[:2] == "__" and name[-2:] == "__"):
-                _count_attribute(self, name, True)
+            _count_attribute(self, name, "__getattr__" not in _module_dict(self))
             raise
-        if not (_type(name) is str and len(name) > 4 and name[:2] == "__" and name[-2:] == "__"):
-            _count_attribute(self, name, False)
+        _count_attribute(self, name, False)
         return value
+
+    __getattr__ = _ModuleHook()
 
     def __reduce_ex__(self, protocol):
         # What pickle and copy say of any module (copyreg's protocols 0 and 1

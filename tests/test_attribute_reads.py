@@ -25,13 +25,21 @@ FILES = {
     "settings.py": """
         TAX = 0.2
         RATE = 3
+    """,
+    "lazy.py": """
+        import sys
+        import warnings
 
         def __getattr__(name):  # PEP 562
             if name == "LAZY":
-                return 42
+                warnings.warn("LAZY is deprecated", DeprecationWarning, stacklevel=2)
+                return sys._getframe(1).f_code.co_name
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     """,
     "shop.py": """
+        import warnings
+
+        import lazy
         import settings
         from settings import RATE
 
@@ -39,7 +47,11 @@ FILES = {
             return x * (1 + settings.TAX)
 
         def probe():
-            return getattr(settings, "TAX"), hasattr(settings, "NOPE"), settings.LAZY
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                found = lazy.LAZY
+            where = [(w.filename.rsplit("/", 1)[-1], w.lineno) for w in caught]
+            return getattr(settings, "TAX"), hasattr(settings, "NOPE"), found, where, hasattr(lazy, "NOPE")
 
         def hot(n):
             total = 0
@@ -126,7 +138,7 @@ FILES = {
     """,
 }
 
-TRACKED = ["--include", "settings", "--include", "shop", "--include", "classy", "--exclude", "__main__"]
+TRACKED = ["--include", "settings", "--include", "lazy", "--include", "shop", "--include", "classy", "--exclude", "__main__"]
 
 
 def _env(core: str) -> dict:
@@ -179,13 +191,13 @@ def _attribute_reads(lookups: list) -> dict:
 @pytest.fixture(scope="module", params=CORES)
 def recorded(request, tmp_path_factory):
     folder = _program(tmp_path_factory.mktemp(f"attrs_{request.param}"))
-    return _run(folder, request.param)
+    return (*_run(folder, request.param), request.param)
 
 
 def test_program_behaves_as_untracked(recorded):
-    plain, tracked, _ = recorded
+    plain, tracked = recorded[:2]
     assert tracked == plain
-    assert plain["probe"] == [0.2, False, 42]
+    assert plain["probe"] == [0.2, False, "probe", [["shop.py", 14]], False]  # PEP 562 hook sees its caller
     assert plain["module"][:3] == [True, "module", "<class 'module'>"]
     assert plain["errors"][0].startswith("TypeError: cannot pickle 'module' object")
 
@@ -200,7 +212,11 @@ def test_getattr_hasattr_pep562_and_from_import(recorded):
     reads = _attribute_reads(recorded[2])
     assert reads[("shop", "probe", "settings", "TAX", "attribute")] == 1  # getattr(settings, "TAX")
     assert reads[("shop", "probe", "settings", "NOPE", "missing")] == 1  # hasattr: False
-    assert reads[("shop", "probe", "settings", "LAZY", "attribute")] == 1  # module __getattr__ answered
+    assert reads[("shop", "probe", "lazy", "LAZY", "attribute")] == 1  # module __getattr__ answered
+    # The module's __getattr__ refused: the compiled core sees the outcome; the
+    # pure-Python core counts when the read reaches the hook (documented).
+    kind = "missing" if recorded[3] == "c" else "attribute"
+    assert reads[("shop", "probe", "lazy", "NOPE", kind)] == 1
     assert reads[("shop", "<module>", "settings", "RATE", "attribute")] == 1  # from settings import RATE
     assert reads[("__main__", "<module>", "settings", "ABSENT", "missing")] == 1
 
@@ -219,19 +235,19 @@ def test_dunder_names_and_the_import_system_are_not_counted(recorded):
 
 
 def test_class_assignment_idiom_keeps_working(recorded):
-    plain, tracked, lookups = recorded
+    plain, tracked, lookups = recorded[:3]
     assert tracked["classy"] == plain["classy"] == [7, "Fancy", 1, True]
     # After `__class__ = Fancy` the module's reads are Fancy's (documented): not recorded.
     assert not [key for key in _attribute_reads(lookups) if key[2] == "classy"]
 
 
 def test_reload_keeps_the_module_type(recorded):
-    plain, tracked, _ = recorded
+    plain, tracked = recorded[:2]
     assert tracked["reloaded"] == plain["reloaded"] == [0.2, "module"]
 
 
 def test_cloudpickle_round_trip(recorded):
-    plain, tracked, _ = recorded
+    plain, tracked = recorded[:2]
     if plain["cloudpickle"] is None:
         pytest.skip("cloudpickle is not installed")
     assert tracked["cloudpickle"] == plain["cloudpickle"] == [True, 2.0, True]

@@ -128,6 +128,7 @@ def test_per_test_counts_in_every_import_mode(project: Path, mode: str) -> None:
         ("gross", "rate", "global"): 1,
         ("rate", "settings", "global"): 1,
         ("rate", "FACTOR", "global"): 1,
+        ("rate", "TAX_RATE", "attribute"): 1,  # settings.TAX_RATE: an attribute of app.settings
     }
     # The fixture's read belongs to the test's setup, not to its call.
     assert seen[("tests/test_app.py::test_fixture", "setup")] == {("factor", "FACTOR", "global"): 1}
@@ -146,6 +147,10 @@ def test_tests_for_and_shared_state(project: Path) -> None:
     data = json.loads(data_file.read_text())
     readers = which_tests_read(data["lookups"], [parse_name_spec("app.core:FACTOR")])
     assert readers == ["tests/test_app.py::test_fixture", "tests/test_app.py::test_two_levels"]
+    # Reads of another module's attribute count for the module that owns it.
+    assert which_tests_read(data["lookups"], [parse_name_spec("app.settings:TAX_RATE")]) == [
+        "tests/test_app.py::test_two_levels"
+    ]
     coupling = shared_state(data["lookups"])
     assert coupling == [
         {
