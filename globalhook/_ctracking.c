@@ -1230,6 +1230,21 @@ attribute_module_ready(PyObject *module)
     if (PyType_Ready(&AttributeModule_Type) < 0) {
         return -1;
     }
+    /* AttributeModule.__getattribute__ is ModuleType's own (the type's slot
+     * stays ours): importlib.util._LazyModule (3.13+) calls
+     * `original_class.__getattribute__(self, name)` with a module of another
+     * ModuleType subclass, which only ModuleType's wrapper accepts. */
+    PyObject *wrapper = PyObject_GetAttrString((PyObject *)&PyModule_Type, "__getattribute__");
+    if (wrapper == NULL || AttributeModule_Type.tp_dict == NULL ||
+        PyDict_SetItemString(AttributeModule_Type.tp_dict, "__getattribute__", wrapper) < 0) {
+        Py_XDECREF(wrapper);
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_SystemError, "globalhook: AttributeModule has no type dict");
+        }
+        return -1;
+    }
+    Py_DECREF(wrapper);
+    PyType_Modified(&AttributeModule_Type);
     Py_INCREF(&AttributeModule_Type);
     if (PyModule_AddObject(module, "AttributeModule", (PyObject *)&AttributeModule_Type) < 0) {
         Py_DECREF(&AttributeModule_Type);
