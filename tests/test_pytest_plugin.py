@@ -95,6 +95,8 @@ def run_pytest(project: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env.pop("GLOBALHOOK_PYTEST_RUN", None)
     env.pop("GLOBALHOOK_PROCESS_START", None)
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        env.pop(name, None)  # this suite run with -n: the inner pytest is not a worker
     env["PYTHONPATH"] = str(project)
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
