@@ -306,3 +306,28 @@ class TestConfig:
 
         options, script, _, _ = split_run_args(["--no-attributes", "x.py"])
         assert options == {"attributes": False} and script == "x.py"
+
+
+class TestDataFormat:
+    ENTRY = {"module": "shop", "function": "gross", "file": "/src/shop.py", "line": 3, "name": "TAX", "count": 2}
+
+    def test_owner_keeps_entries_apart_and_counts_add_up(self):
+        from globalhook import data
+
+        own = dict(self.ENTRY, kind="global")
+        other = dict(self.ENTRY, kind="global", owner="settings", reader_module="shop")
+        attribute = dict(self.ENTRY, kind="attribute", owner="settings", reader_module="shop")
+        merged = data.merge([data.make_data([own, other, attribute], {}), data.make_data([attribute], {})])
+        found = {(e["kind"], e.get("owner")): e["count"] for e in merged["lookups"]}
+        assert found == {("global", None): 2, ("global", "settings"): 2, ("attribute", "settings"): 4}
+
+    def test_old_files_load_and_bad_owner_is_one_line(self, tmp_path):
+        from globalhook import data
+
+        path = tmp_path / "old.json"
+        path.write_text(json.dumps(data.make_data([dict(self.ENTRY, kind="global")], {})))
+        assert data.load(str(path))["lookups"][0]["name"] == "TAX"
+        bad = data.make_data([dict(self.ENTRY, kind="attribute", owner=5)], {})
+        path.write_text(json.dumps(bad))
+        with pytest.raises(data.DataError, match=r'"owner" must be a string'):
+            data.load(str(path))
