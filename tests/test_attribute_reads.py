@@ -331,3 +331,15 @@ class TestDataFormat:
         path.write_text(json.dumps(bad))
         with pytest.raises(data.DataError, match=r'"owner" must be a string'):
             data.load(str(path))
+
+    def test_diff_names_the_owner(self):
+        from globalhook import data
+        from globalhook.diff import diff, text_diff
+
+        old = data.make_data([dict(self.ENTRY, kind="global", name="settings")], {})
+        new = data.make_data(
+            [dict(self.ENTRY, kind="global", name="settings"),
+             dict(self.ENTRY, kind="attribute", owner="settings", reader_module="shop")], {}
+        )
+        shown = text_diff(diff(old, new))
+        assert "+ settings.TAX  attribute" in shown
