@@ -343,3 +343,20 @@ class TestDataFormat:
         )
         shown = text_diff(diff(old, new))
         assert "+ settings.TAX  attribute" in shown
+
+
+def test_reads_of_a_function_include_owner_dot_name(src, install, unique, strategy):
+    import importlib
+
+    import globalhook
+
+    src({f"{unique}_settings.py": "TAX = 0.2\n",
+         f"{unique}_shop.py": f"import {unique}_settings as settings\ndef gross(x):\n    return x * (1 + settings.TAX)\n"})
+    install(include=[f"{unique}_settings", f"{unique}_shop"])
+    shop = importlib.import_module(f"{unique}_shop")
+    for _ in range(3):
+        shop.gross(1)
+    expected = {"settings": 3}
+    if strategy == "native":  # the proxy strategy records no attribute reads (documented)
+        expected[f"{unique}_settings.TAX"] = 3
+    assert globalhook.reads(shop.gross) == expected
