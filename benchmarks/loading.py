@@ -16,8 +16,13 @@ from types import ModuleType
 from typing import Dict, Tuple, Union
 
 
-def load_twice(workdir: Path, sources: Dict[str, Union[str, Path]]) -> Dict[str, Tuple[ModuleType, ModuleType]]:
-    """name -> (plain module, tracked module); a source is text or a file to copy."""
+def load_twice(
+    workdir: Path, sources: Dict[str, Union[str, Path]], attributes: bool = True
+) -> Dict[str, Tuple[ModuleType, ModuleType]]:
+    """name -> (plain module, tracked module); a source is text or a file to copy.
+
+    ``attributes``: the tracked modules record reads of their attributes (the default).
+    """
     import globalhook
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -36,7 +41,7 @@ def load_twice(workdir: Path, sources: Dict[str, Union[str, Path]]) -> Dict[str,
         sys.modules[spec.name] = module
         spec.loader.exec_module(module)
         plain[name] = module
-    with globalhook.install(include=list(files)):
+    with globalhook.install(include=list(files), attributes=attributes):
         tracked = {name: importlib.import_module(name) for name in files}
     for name, module in tracked.items():
         if type(vars(module)) is dict:

@@ -164,7 +164,7 @@ class Pair:
         return capture(self.plain, self.script, size), capture(self.tracked, self.script, size)
 
 
-def load_pairs(names: Sequence[str], workdir: Path, prefix: str = "bm_") -> Dict[str, Pair]:
+def load_pairs(names: Sequence[str], workdir: Path, prefix: str = "bm_", attributes: bool = True) -> Dict[str, Pair]:
     """Load each benchmark script plain and tracked, as fresh modules named ``PREFIXNAME``."""
     folder = benchmarks_folder()
     scripts = {}
@@ -173,5 +173,5 @@ def load_pairs(names: Sequence[str], workdir: Path, prefix: str = "bm_") -> Dict
         if not script.is_file():
             raise BenchmarkError(f"pyperformance has no benchmark {name!r} ({script})")
         scripts[name] = script
-    loaded = load_twice(workdir, {f"{prefix}{name}": script for name, script in scripts.items()})
+    loaded = load_twice(workdir, {f"{prefix}{name}": script for name, script in scripts.items()}, attributes)
     return {name: Pair(name, scripts[name], *loaded[f"{prefix}{name}"]) for name in names}

@@ -168,7 +168,11 @@ gh_dict_get_ref(PyObject *d, PyObject *key, PyObject **result)
 #endif
 }
 
-enum { KIND_GLOBAL, KIND_BUILTIN, KIND_MISSING, KIND_STORE, KIND_DELETE };
+enum { KIND_GLOBAL, KIND_BUILTIN, KIND_MISSING, KIND_STORE, KIND_DELETE, KIND_ATTRIBUTE };
+/* The per-code tables tuple: one per kind, then the attribute misses
+ * (tracking.ATTRIBUTE_MISSING); the last two are {owner: {name: counter}}. */
+#define TABLE_ATTRIBUTE_MISSING (KIND_ATTRIBUTE + 1)
+static int gh_is_attribute_module(PyObject *module); /* issue 11 section, below */
 
 /* A counter that steps without allocating: itertools.count hands back a new
  * int on every step.  next() works on it like on itertools.count, so the
@@ -570,7 +574,7 @@ extra_for(PyCodeObject *code)
     if (tables == NULL) {
         return NULL;
     }
-    if (!PyTuple_Check(tables) || PyTuple_GET_SIZE(tables) <= KIND_DELETE) {
+    if (!PyTuple_Check(tables) || PyTuple_GET_SIZE(tables) <= TABLE_ATTRIBUTE_MISSING) {
         Py_DECREF(tables);
         PyErr_SetString(PyExc_SystemError, "globalhook: _code_tables returned a bad value");
         return NULL;
@@ -1030,8 +1034,9 @@ set_module_dict(PyObject *module_, PyObject *args)
     if (!PyArg_ParseTuple(args, "OO:set_module_dict", &module, &namespace)) {
         return NULL;
     }
-    if (!PyModule_CheckExact(module)) {
-        PyErr_Format(PyExc_TypeError, "set_module_dict: expected exactly types.ModuleType, got %.200s",
+    if (!PyModule_CheckExact(module) && !gh_is_attribute_module(module)) {
+        PyErr_Format(PyExc_TypeError,
+                     "set_module_dict: expected exactly types.ModuleType or AttributeModule, got %.200s",
                      Py_TYPE(module)->tp_name);
         return NULL;
     }
@@ -2030,6 +2035,190 @@ class_bodies_init(PyObject *module)
     return PyModule_AddIntConstant(module, "CLASS_BODIES", GH_CLASS_BODIES);
 }
 
+/* ---- issue 11: reads of a tracked module's attributes ----
+ *
+ * types.ModuleType reads its dict in C (module_getattro), and 3.12+ specialises
+ * LOAD_ATTR for exact modules (LOAD_ATTR_MODULE reads the dict's keys with no
+ * call at all).  So a tracked module whose attribute reads are recorded is of
+ * AttributeModule: a static subtype of ModuleType with the same layout (same
+ * basicsize, dict and weakref offsets, deallocator), so that __class__
+ * assignment to and from module subclasses keeps working, named "module" so
+ * that repr(type(m)) and pickle's "cannot pickle 'module' object" read as for
+ * any module.  Its tp_getattro is ModuleType's (PEP 562 __getattr__ included)
+ * plus counting: per reading code object, tables[KIND_ATTRIBUTE] (found) or
+ * tables[TABLE_ATTRIBUTE_MISSING] (AttributeError), each {owner: {name: counter}}
+ * with owner the module's __name__.  Dunder names are not counted (the import
+ * system reads __spec__, __path__, __name__... all the time), nor reads with no
+ * Python frame to attribute them to.  The first read of a (code, owner, name)
+ * goes through tracking._first_attribute. */
+
+static PyObject *first_attribute_func = NULL; /* (missing, code, owner, name, globals) -> None */
+
+static PyTypeObject AttributeModule_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    "module", /* tp_name: as types.ModuleType's (see above) */
+};
+
+static int
+gh_is_attribute_module(PyObject *module)
+{
+    return Py_TYPE(module) == &AttributeModule_Type;
+}
+
+static inline int
+gh_is_dunder(PyObject *name)
+{
+    if (!PyUnicode_CheckExact(name)) {
+        return 0; /* the slow path labels str subclasses */
+    }
+    Py_ssize_t length = PyUnicode_GET_LENGTH(name);
+    if (length <= 4) {
+        return 0;
+    }
+    int kind = PyUnicode_KIND(name);
+    const void *data = PyUnicode_DATA(name);
+    return PyUnicode_READ(kind, data, 0) == '_' && PyUnicode_READ(kind, data, 1) == '_' &&
+           PyUnicode_READ(kind, data, length - 1) == '_' && PyUnicode_READ(kind, data, length - 2) == '_';
+}
+
+/* Count one read of `name` of `module` for the innermost Python frame's code. */
+static int
+count_attribute(PyObject *module, PyObject *name, int missing)
+{
+    caller_t caller;
+    if (first_attribute_func == NULL || !find_caller(&caller)) {
+        return 0;
+    }
+    code_extra_t *extra = extra_for(caller.code);
+    if (extra == NULL) {
+        return -1;
+    }
+    PyObject *owner = PyModule_GetNameObject(module); /* new reference */
+    if (owner == NULL) {
+        PyErr_Clear(); /* a module without a usable __name__: count it under "<unknown>" */
+        owner = PyUnicode_FromString("<unknown>");
+        if (owner == NULL) {
+            return -1;
+        }
+    }
+    PyObject *table = PyTuple_GET_ITEM((PyObject *)GH_LOAD_PTR(extra->tables),
+                                       missing ? TABLE_ATTRIBUTE_MISSING : KIND_ATTRIBUTE);
+    PyObject *inner = NULL, *counter = NULL;
+    int found = 0;
+    if (PyUnicode_CheckExact(name) && PyUnicode_CheckExact(owner)) {
+        found = gh_dict_get_ref(table, owner, &inner);
+        if (found > 0) {
+            found = PyDict_Check(inner) ? gh_dict_get_ref(inner, name, &counter) : 0;
+            Py_DECREF(inner);
+        }
+        if (found < 0) {
+            Py_DECREF(owner);
+            return -1;
+        }
+    }
+    int result = 0;
+    if (found && Py_TYPE(counter) == &Tally_Type) {
+        tally_step((TallyObject *)counter);
+    }
+    else {
+        PyObject *globals = caller_globals(&caller);
+        PyObject *done = PyObject_CallFunction(first_attribute_func, "OOOOO", missing ? Py_True : Py_False,
+                                               (PyObject *)caller.code, owner, name,
+                                               globals != NULL ? globals : Py_None);
+        if (done == NULL) {
+            result = -1;
+        }
+        Py_XDECREF(done);
+    }
+    Py_XDECREF(counter);
+    Py_DECREF(owner);
+    return result;
+}
+
+static PyObject *
+attribute_module_getattro(PyObject *self, PyObject *name)
+{
+    PyObject *value = PyModule_Type.tp_getattro(self, name);
+    if (gh_is_dunder(name)) {
+        return value;
+    }
+    if (value != NULL) {
+        if (count_attribute(self, name, 0) < 0) {
+            Py_DECREF(value);
+            return NULL;
+        }
+        return value;
+    }
+    if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+        return NULL;
+    }
+    /* Count the miss with the AttributeError put aside; it is what the caller gets. */
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *error = PyErr_GetRaisedException();
+    if (count_attribute(self, name, 1) < 0) {
+        PyErr_Clear();
+    }
+    PyErr_SetRaisedException(error);
+#else
+    PyObject *type, *error, *traceback;
+    PyErr_Fetch(&type, &error, &traceback);
+    if (count_attribute(self, name, 1) < 0) {
+        PyErr_Clear();
+    }
+    PyErr_Restore(type, error, traceback);
+#endif
+    return NULL;
+}
+
+static PyObject *
+setup_attributes(PyObject *module, PyObject *first_attribute)
+{
+    Py_INCREF(first_attribute);
+    Py_XSETREF(first_attribute_func, first_attribute);
+    Py_RETURN_NONE;
+}
+
+static int
+attribute_module_ready(PyObject *module)
+{
+    AttributeModule_Type.tp_base = &PyModule_Type;
+    AttributeModule_Type.tp_basicsize = PyModule_Type.tp_basicsize;
+    AttributeModule_Type.tp_itemsize = PyModule_Type.tp_itemsize;
+    AttributeModule_Type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC;
+    AttributeModule_Type.tp_getattro = attribute_module_getattro;
+    AttributeModule_Type.tp_traverse = PyModule_Type.tp_traverse;
+    AttributeModule_Type.tp_clear = PyModule_Type.tp_clear;
+    AttributeModule_Type.tp_dealloc = PyModule_Type.tp_dealloc;
+    AttributeModule_Type.tp_free = PyModule_Type.tp_free;
+    AttributeModule_Type.tp_dictoffset = PyModule_Type.tp_dictoffset;
+    AttributeModule_Type.tp_weaklistoffset = PyModule_Type.tp_weaklistoffset;
+    AttributeModule_Type.tp_doc = "A module whose attribute reads globalhook records (tracked modules).";
+    if (PyType_Ready(&AttributeModule_Type) < 0) {
+        return -1;
+    }
+    /* AttributeModule.__getattribute__ is ModuleType's own (the type's slot
+     * stays ours): importlib.util._LazyModule (3.13+) calls
+     * `original_class.__getattribute__(self, name)` with a module of another
+     * ModuleType subclass, which only ModuleType's wrapper accepts. */
+    PyObject *wrapper = PyObject_GetAttrString((PyObject *)&PyModule_Type, "__getattribute__");
+    if (wrapper == NULL || AttributeModule_Type.tp_dict == NULL ||
+        PyDict_SetItemString(AttributeModule_Type.tp_dict, "__getattribute__", wrapper) < 0) {
+        Py_XDECREF(wrapper);
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_SystemError, "globalhook: AttributeModule has no type dict");
+        }
+        return -1;
+    }
+    Py_DECREF(wrapper);
+    PyType_Modified(&AttributeModule_Type);
+    Py_INCREF(&AttributeModule_Type);
+    if (PyModule_AddObject(module, "AttributeModule", (PyObject *)&AttributeModule_Type) < 0) {
+        Py_DECREF(&AttributeModule_Type);
+        return -1;
+    }
+    return 0;
+}
+
 static PyMethodDef module_methods[] = {
     {"setup", setup, METH_VARARGS, "Connect the compiled core to tracking.py's tables and slow paths."},
     {"new_epoch", new_epoch, METH_NOARGS, "The context changed: cached per-code tables are stale."},
@@ -2043,6 +2232,7 @@ static PyMethodDef module_methods[] = {
     {"writes_after_fork", writes_after_fork, METH_NOARGS, "In a forked child (free-threaded): free the pending writes' lock."},
     {"class_bodies", class_bodies, METH_VARARGS,
      "class_bodies(original, observe, restore, implicit): the __build_class__ that observes tracked class bodies."},
+    {"setup_attributes", setup_attributes, METH_O, "Connect the attribute reads to tracking._first_attribute."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -2141,6 +2331,10 @@ PyInit__ctracking(void)
         return NULL;
     }
     if (class_bodies_init(module) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    if (attribute_module_ready(module) < 0) {
         Py_DECREF(module);
         return NULL;
     }

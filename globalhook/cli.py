@@ -39,7 +39,9 @@ _RUN_VALUE_OPTIONS = {
     "--record-command": "record_command",
 }
 #: ``run`` options that are flags.
-_RUN_FLAGS = {"--report": "report", "--help": "help"}
+_RUN_FLAGS = {"--report": "report", "--help": "help", "--no-attributes": "attributes"}
+#: Flags that switch a setting off.
+_RUN_OFF_FLAGS = ("--no-attributes",)
 _REPEATABLE = ("include", "exclude")
 
 _RUN_USAGE = "usage: globalhook run [options] (script.py | -m module) [args ...]"
@@ -60,6 +62,8 @@ options:
   --report                print the text report to stderr after the run
   --record-command {{full,redacted,none}}
                           how the command line is kept in the data (default: full)
+  --no-attributes         do not record reads of tracked modules' attributes
+                          (settings.TAX) from other code
 """
 
 
@@ -114,7 +118,7 @@ def split_run_args(argv: "Sequence[str]") -> "Tuple[Dict[str, object], Optional[
         if option in _RUN_FLAGS:
             if equals:
                 raise UsageError(f"{option} takes no value")
-            options[_RUN_FLAGS[option]] = True
+            options[_RUN_FLAGS[option]] = option not in _RUN_OFF_FLAGS
         else:
             if not equals:
                 if i + 1 >= len(words):

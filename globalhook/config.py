@@ -58,7 +58,10 @@ class Config:
     """The settings a run uses, already validated and resolved."""
 
     #: Every field, in order; all but ``warnings`` are handed to child processes.
-    FIELDS = ("include", "exclude", "strategy", "data_file", "report", "enabled", "record_command", "config_file", "warnings")
+    FIELDS = (
+        "include", "exclude", "strategy", "data_file", "report", "enabled", "record_command", "attributes",
+        "config_file", "warnings",
+    )
 
     def __init__(
         self,
@@ -69,6 +72,7 @@ class Config:
         report: bool,
         enabled: bool = False,
         record_command: str = "full",
+        attributes: bool = True,
         config_file: "Optional[str]" = None,
         warnings: "Optional[List[str]]" = None,
     ) -> None:
@@ -79,6 +83,7 @@ class Config:
         self.report = report  # print the text report after the run
         self.enabled = enabled  # start tracking in every process started here (with the install)
         self.record_command = record_command  # one of COMMAND_MODES
+        self.attributes = attributes  # record reads of tracked modules' attributes (native strategy)
         self.config_file = config_file  # absolute path of the file read, if any
         self.warnings = [] if warnings is None else warnings
 
@@ -167,6 +172,7 @@ _KEYS: "Dict[str, Tuple[Callable[[Any], Any], Callable[[str], Any]]]" = {
     "report": (_check_bool, _env_bool),
     "enabled": (_check_bool, _env_bool),
     "record_command": (_check_command_mode, lambda text: _check_command_mode(text.strip())),
+    "attributes": (_check_bool, _env_bool),
 }
 
 
@@ -266,6 +272,7 @@ def load_config(
         "report": False,
         "enabled": False,
         "record_command": COMMAND_MODES[0],
+        "attributes": True,
     }
     warnings: "List[str]" = []
 

@@ -58,7 +58,7 @@ FORMAT = "globalhook-data"
 VERSION = 1
 
 #: The kinds this version writes.  Readers accept any other string too.
-KINDS = ("global", "builtin", "missing", "store", "delete")
+KINDS = ("global", "builtin", "missing", "store", "delete", "attribute")
 
 #: Lookup fields that must be strings, and the integer fields with their minimum.
 _STR_FIELDS = ("module", "function", "file", "name", "kind")
@@ -76,6 +76,8 @@ class DataError(Exception):
 def lookup_key(entry: Dict[str, Any]) -> Tuple[Any, ...]:
     """Identity of a lookup: entries with equal keys are one entry whose counts add up.
 
+    ``owner`` (reads of another module's attribute) is part of it: such an
+    entry never merges with a read of the reader's own global of that name.
     A static entry (a write found by scanning bytecode, never counted) is
     never the same entry as an observed one.
     """
@@ -87,6 +89,7 @@ def lookup_key(entry: Dict[str, Any]) -> Tuple[Any, ...]:
         entry["name"],
         entry["kind"],
         entry.get("context", ""),
+        entry.get("owner", ""),
     )
     return key + (True,) if entry.get("static") is True else key
 
@@ -113,12 +116,18 @@ def _sort_key(entry: Dict[str, Any]) -> LookupKey:
     """The same identity in source order within a file, so diffs between data files stay small.
 
     No context and an empty one are the same; either sorts before any
-    other context of the same lookup.
+    other context of the same lookup.  An ``owner`` (attribute reads) comes
+    last, so that entries without one keep the keys they always had.
     """
     context = entry.get("context")
     key = _SORT_FIELDS(entry)
-    if entry.get("static") is True:
-        return key + (context or "", "static")
+    owner = entry.get("owner")
+    static = entry.get("static") is True
+    if owner or static:
+        key = key + (context or "",)
+        if owner:
+            key += ("\0owner", owner)
+        return key + ("\0static",) if static else key
     return key + (context,) if context else key
 
 
@@ -611,6 +620,8 @@ def _check_lookups(entries: List[Any], where: str, fail: Callable[[str], NoRetur
             and entry["count"] >= 1
             and type(entry.get("context", "")) is str_type
             and "static" not in entry
+            and type(entry.get("owner", "")) is str_type
+            and type(entry.get("reader_module", "")) is str_type
         ):
             continue
         _check_lookup(entry, f"{where}[{index}]", fail)
@@ -636,5 +647,6 @@ def _check_lookup(entry: Any, where: str, fail: Callable[[str], NoReturn]) -> No
         if not _is_int(value) or value < minimum:
             shown = json.dumps(value) if _is_int(value) else _kind_of(value)
             fail(f'{where}: "{field}" must be an integer >= {minimum}, not {shown}')
-    if "context" in entry and not isinstance(entry["context"], str):
-        fail(f'{where}: "context" must be a string, not {_kind_of(entry["context"])}')
+    for field in ("context", "owner", "reader_module"):
+        if field in entry and not isinstance(entry[field], str):
+            fail(f'{where}: "{field}" must be a string, not {_kind_of(entry[field])}')

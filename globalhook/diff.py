@@ -41,7 +41,9 @@ def _functions(data: Dict[str, Any]) -> Dict[Tuple[str, str], List[FunctionDeps]
         deps = found.get(key)
         if deps is None:
             deps = found[key] = FunctionDeps(*key)
-        dep = (entry["name"], shown_kind(entry))
+        owner = entry.get("owner")
+        # A read of another module's attribute is shown as owner.name (names have no dots).
+        dep = (f"{owner}.{entry['name']}" if owner else entry["name"], shown_kind(entry))
         deps.deps[dep] = deps.deps.get(dep, 0) + entry["count"]
     grouped: Dict[Tuple[str, str], List[FunctionDeps]] = {}
     for key in sorted(found, key=lambda k: (k[0], k[1], k[3], k[2])):

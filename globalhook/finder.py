@@ -289,6 +289,7 @@ def install(
     exclude: Sequence[str] = (),
     strategy: str = "native",
     root: Optional[str] = None,
+    attributes: bool = True,
 ) -> ImportHook:
     """Track every module imported from now on that the allowlist wants.
 
@@ -297,7 +298,9 @@ def install(
     files lie under ``root`` (default: the current directory) are tracked,
     except those in virtual environments and site-packages.  ``strategy`` is
     ``"native"`` or ``"proxy"``; when it cannot work here the other one is
-    used and :attr:`ImportHook.warning` says why.  Raises
+    used and :attr:`ImportHook.warning` says why.  ``attributes``: record
+    reads of tracked modules' attributes from any code (native strategy:
+    tracked modules are then of a ModuleType subclass).  Raises
     :class:`~globalhook.modules.StrategyError` when nothing can track,
     :class:`~globalhook.patterns.PatternError` for a bad pattern, and
     :class:`TypeError` for a single string where a list of patterns belongs.
@@ -312,7 +315,7 @@ def install(
     if _installed is not None and _installed.installed:
         raise RuntimeError("globalhook is already installed in this process; uninstall() it first")
     module_filter = ModuleFilter(include, exclude, root)
-    chosen, factory, warning = select_strategy(strategy)
+    chosen, factory, warning = select_strategy(strategy, attributes)
     finder = TrackingFinder(module_filter, factory)
     finder.note_already_imported()
     sys.meta_path.insert(0, finder)

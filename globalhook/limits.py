@@ -31,8 +31,8 @@ GLOBAL_WRITES_SAME_OBJECT = (
 )
 
 _ALWAYS = [
-    "reads made by the interpreter in C: `from m import *`, `getattr(m, name)` / `m.name` "
-    "from other modules, `name in globals()`, `globals().get(name)`, and other dict methods",
+    "reads made by the interpreter in C: `from m import *` of a module that is not tracked, "
+    "`name in globals()`, `globals().get(name)`, and other dict methods",
     "`eval`/`exec` given a separate locals mapping (the default inside a function): "
     "the fallback from those locals to the module globals reads the dict directly",
     "modules imported before globalhook started",
@@ -52,10 +52,27 @@ CLASS_NAMESPACES = (
     "module globals reads the dict directly"
 )
 
+#: Reads of a tracked module's attributes (``settings.TAX``) need a tracked
+#: module of globalhook's module type: the native strategy, option on.
+_ATTRIBUTES_OFF = (
+    "reads of a tracked module's attributes from other code (`m.name`, `getattr(m, name)`, "
+    "`from m import name`): recorded only with the native strategy and the `attributes` option on"
+)
+_ATTRIBUTES_ON = (
+    "reads of a tracked module's attributes once the program assigned its `__class__` another "
+    "module subclass (that class's attribute lookup runs), reads of dunder names (`__spec__`, "
+    "`__path__`...), and reads made from C with no Python code running"
+)
 
-def unobservable(version: Tuple[int, ...] = tuple(sys.version_info[:3]), core: Optional[str] = None) -> List[str]:
-    """The limits that apply to this interpreter version and core ("c" or "python";
-    default: the core in use), one sentence each."""
+
+def unobservable(
+    version: Tuple[int, ...] = tuple(sys.version_info[:3]),
+    core: Optional[str] = None,
+    strategy: str = "native",
+    attributes: bool = True,
+) -> List[str]:
+    """The limits that apply to this interpreter version, core ("c" or "python";
+    default: the core in use), strategy and ``attributes`` option, one sentence each."""
     from .classbodies import unobservable_reason
 
     if core is None:
@@ -63,6 +80,7 @@ def unobservable(version: Tuple[int, ...] = tuple(sys.version_info[:3]), core: O
     notes = [GLOBAL_WRITES_SAME_OBJECT] if core == "c" and version[:2] >= (3, 12) else [GLOBAL_WRITES_STATIC]
     reason = unobservable_reason(core)
     notes.append(CLASS_NAMESPACES if reason is None else f"{CLASS_BODIES}: {reason}")
+    notes.append(_ATTRIBUTES_ON if strategy == "native" and attributes else _ATTRIBUTES_OFF)
     notes += _ALWAYS
     if (3, 12) <= version[:2] and version[:3] < (3, 12, 4):
         notes.append(

@@ -29,7 +29,7 @@ import sys
 import types
 
 from .globalwrites import watch as _watch_writes
-from .tracking import RECORDER, TrackingDict
+from .tracking import RECORDER, AttributeModule, TrackingDict
 
 TYPE_CHECKING = False  # not from typing: imported before the program starts
 if TYPE_CHECKING:  # pragma: no cover
@@ -55,9 +55,10 @@ class StrategyError(RuntimeError):
     """No strategy can track lookups on this interpreter."""
 
 
-#: The type of native tracked modules: plain :class:`types.ModuleType`.  (It
-#: was a subclass once; code that dispatches on the exact type, such as
-#: cloudpickle's and copyreg's dispatch tables, then missed tracked modules.)
+#: The type of native tracked modules when attribute reads are not recorded:
+#: plain :class:`types.ModuleType`.  With attribute reads recorded (the
+#: default) it is :data:`AttributeModule`, registered with cloudpickle and
+#: dill when they are imported (see :mod:`globalhook.picklers`).
 LoggingModule = types.ModuleType
 
 
@@ -119,7 +120,19 @@ def _make_ctypes_swapper() -> Callable[[types.ModuleType, dict], None]:
 
 
 def new_native_module(name: str) -> types.ModuleType:
-    """A real module (exactly ``types.ModuleType``) named ``name`` with a fresh tracking namespace."""
+    """A real module named ``name`` with a fresh tracking namespace, whose attribute reads are recorded.
+
+    Of :data:`AttributeModule` (see the module docstring), not exactly
+    ``types.ModuleType``.
+    """
+    module = AttributeModule(name)
+    namespace = TrackingDict(module.__dict__)
+    _swap(module, namespace)  # type: ignore[misc]
+    return module
+
+
+def new_plain_native_module(name: str) -> types.ModuleType:
+    """A real module (exactly ``types.ModuleType``) with a fresh tracking namespace: attributes not recorded."""
     module = types.ModuleType(name)
     namespace = TrackingDict(module.__dict__)
     _swap(module, namespace)  # type: ignore[misc]
@@ -346,7 +359,7 @@ def probe(strategy: str) -> Optional[str]:
         func = dict.get(namespace, "probe")
         if type(namespace) is not TrackingDict or func.__globals__ is not namespace:
             return "the module namespace is not the tracking dict"
-        if strategy == "native" and not (type(module) is types.ModuleType and isinstance(module, types.ModuleType)):
+        if strategy == "native" and not (type(module) is AttributeModule and isinstance(module, types.ModuleType)):
             return "the module is not a real module"
         if func() != (1, len):
             return "a function in the module read wrong values"
@@ -361,7 +374,7 @@ def probe(strategy: str) -> Optional[str]:
 _FACTORIES = {"native": new_native_module, "proxy": new_proxy_module}
 
 
-def select_strategy(requested: str = "native") -> Tuple[str, ModuleFactory, Optional[str]]:
+def select_strategy(requested: str = "native", attributes: bool = True) -> Tuple[str, ModuleFactory, Optional[str]]:
     """Return (strategy, factory, warning): the requested one, or the fallback.
 
     The warning is one line when the requested strategy failed its probe and
@@ -386,7 +399,14 @@ def select_strategy(requested: str = "native") -> Tuple[str, ModuleFactory, Opti
                     f"globalhook: the {requested} strategy is not usable here ({reasons[0]}); "
                     f"using the {strategy} strategy"
                 )
-            return strategy, _FACTORIES[strategy], warning
+            factory = _FACTORIES[strategy]
+            if strategy == "native" and not attributes:
+                factory = new_plain_native_module
+            elif strategy == "native":
+                from . import picklers
+
+                picklers.register_when_imported()
+            return strategy, factory, warning
         reasons.append(reason)
     raise StrategyError(
         "globalhook cannot track global lookups on this Python "

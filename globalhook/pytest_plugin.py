@@ -44,6 +44,10 @@ def pytest_addoption(parser: "pytest.Parser") -> None:
     group.addoption("--globalhook-exclude", action="append", default=None, metavar="PAT", help="never track modules matching PAT (repeatable)")
     group.addoption("--globalhook-data", default=None, metavar="FILE", help="data file to write (default: [tool.globalhook] data_file, or .globalhook.json)")
     group.addoption("--globalhook-report", action="store_true", default=False, help="print what each test read at the end of the session")
+    group.addoption(
+        "--globalhook-no-attributes", action="store_false", dest="globalhook_attributes", default=None,
+        help="do not record reads of tracked modules' attributes (settings.TAX) from other code",
+    )
 
 
 def _wanted(options) -> bool:
@@ -92,6 +96,7 @@ def _start(options, early_config):
         "include": include or None,
         "exclude": options.globalhook_exclude,
         "data_file": options.globalhook_data,
+        "attributes": getattr(options, "globalhook_attributes", None),
     }
     try:
         config = load_config(overrides)

@@ -101,6 +101,9 @@ class Summary:
             module, file, line, function, name, kind, count = _FIELDS(entry)
             if "static" in entry and entry["static"] is True:
                 kind += STATIC_SUFFIX  # never summed with counted writes: a row of its own
+            owner = entry.get("owner")
+            if owner and isinstance(owner, str):
+                name = f"{owner}.{name}"  # a read of another module's attribute: owner.name
             if module != last_module:  # entries come grouped by module: decide once per run of them
                 last_module = module
                 wanted = verdicts.get(module)
@@ -440,13 +443,7 @@ def _render_json(summary: Summary) -> str:
     for index, (module, functions) in enumerate(summary.modules):
         out.append("\n    {\n      \"functions\": [" if index == 0 else ",\n    {\n      \"functions\": [")
         for number, ((file, line, function), rows) in enumerate(functions):
-            names = ",\n".join(
-                f'            {{"count": {count}, "kind": {_string(kind[: -len(STATIC_SUFFIX)])}, '
-                f'"name": {_string(name)}, "static": true}}'
-                if _is_static(kind)
-                else f'            {{"count": {count}, "kind": {_string(kind)}, "name": {_string(name)}}}'
-                for name, kind, count in rows
-            )
+            names = ",\n".join(_json_row(name, kind, count) for name, kind, count in rows)
             out.append(
                 ("\n" if number == 0 else ",\n")
                 + f'        {{\n          "file": {_string(file)},\n          "function": {_string(function)},\n'
@@ -465,6 +462,22 @@ def _render_json(summary: Summary) -> str:
     tail = json.dumps(rest, indent=2, sort_keys=True)
     out.append(tail[2:])  # without its "{\n": the keys continue the object opened above
     return "".join(out) + "\n"
+
+
+def _json_row(name: str, kind: str, count: int) -> str:
+    """One name of a function: a read of another module's attribute (``owner.name``) with
+    its owner, a write found by scanning bytecode (``store (static)``) with ``"static": true``."""
+    static = ""
+    if _is_static(kind):
+        kind = kind[: -len(STATIC_SUFFIX)]
+        static = ', "static": true'
+    owner, dot, attribute = name.rpartition(".")  # names are identifiers (or placeholders): no dots
+    if dot:
+        return (
+            f'            {{"count": {count}, "kind": {_string(kind)}, "name": {_string(attribute)}, '
+            f'"owner": {_string(owner)}{static}}}'
+        )
+    return f'            {{"count": {count}, "kind": {_string(kind)}, "name": {_string(name)}{static}}}'
 
 
 def _indent(text: str, spaces: int) -> str:

@@ -146,7 +146,10 @@ class Session:
     def start(self) -> "ImportHook":
         global _current
         multiproc.patch_when_imported()  # first, so that the finder goes in front of it
-        self.hook = install(self.config.include, self.config.exclude, self.config.strategy, self.root)
+        self.hook = install(
+            self.config.include, self.config.exclude, self.config.strategy, self.root,
+            attributes=getattr(self.config, "attributes", True),
+        )
         if self.hook.warning:
             print(self.hook.warning, file=sys.stderr)
         _current = self
@@ -206,7 +209,10 @@ class Session:
             "started": self.started,
             "finished": _now(),
             "exit_code": self.exit_code,
-            "unobservable": unobservable(),
+            "unobservable": unobservable(
+                strategy=self.hook.strategy if self.hook else "native",
+                attributes=getattr(self.config, "attributes", True),
+            ),
             "notes": self.notes + [note for note in (check() for check in self.note_checks) if note],
         }
         if info["command"] is None:

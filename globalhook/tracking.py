@@ -44,13 +44,18 @@ if TYPE_CHECKING:  # pragma: no cover
 
     _Table = Dict[str, _count]
     #: (module, file, first line, function, name, kind) -> count
-    _Key = Tuple[str, str, int, str, str, str, str]
+    _Key = Tuple[str, str, int, str, str, str, str, str]
 
 __all__ = ["TrackingDict", "Recorder", "RECORDER", "KINDS", "CORE", "is_tracking_dict"]
 
 #: Kinds of lookup, in report order.  New kinds are added at the end.
-KINDS = ("global", "builtin", "missing", "store", "delete")
-GLOBAL, BUILTIN, MISSING, STORE, DELETE = range(len(KINDS))
+KINDS = ("global", "builtin", "missing", "store", "delete", "attribute")
+GLOBAL, BUILTIN, MISSING, STORE, DELETE, ATTRIBUTE = range(len(KINDS))
+#: The per-code tables of reads of tracked modules' attributes: found
+#: (kind "attribute") and not found (kind "missing", with an owner).  Each is
+#: {owner module name: {attribute name: counter}}.  The tables tuple of a code
+#: object has one more slot than KINDS: the misses (see _new_tables).
+ATTRIBUTE_MISSING = ATTRIBUTE + 1
 
 #: Placeholders recorded instead of keys that a name lookup cannot produce.
 NON_IDENTIFIER_KEY = "<non-identifier str key>"
@@ -65,7 +70,17 @@ _builtin_counts: Dict[int, _Table] = {}
 _missing_counts: Dict[int, _Table] = {}
 _store_counts: Dict[int, _Table] = {}
 _delete_counts: Dict[int, _Table] = {}
-_TABLES = (_global_counts, _builtin_counts, _missing_counts, _store_counts, _delete_counts)
+_attribute_counts: Dict[int, Dict[str, _Table]] = {}
+_attribute_missing_counts: Dict[int, Dict[str, _Table]] = {}
+_TABLES = (
+    _global_counts, _builtin_counts, _missing_counts, _store_counts, _delete_counts,
+    _attribute_counts, _attribute_missing_counts,
+)
+
+
+def _new_tables() -> tuple:
+    """One code object's inner tables: one per kind, then the attribute misses."""
+    return ({}, {}, {}, {}, {}, {}, {})
 
 # Contexts (globalhook.context): each label has tables of its own, the shape of
 # _TABLES.  Switching rebinds the five per-kind names above, so the hot path
@@ -84,7 +99,7 @@ class _CodeRecord(_ref):
     (the inner tables of every kind, and name -> module noted on first sight).
     """
 
-    __slots__ = ("code_id", "file", "line", "function", "tables", "owners", "contexts")
+    __slots__ = ("code_id", "file", "line", "function", "tables", "owners", "contexts", "reader")
 
 
 #: code id -> record of that code object, for every code object alive that made a lookup.
@@ -93,7 +108,7 @@ _records: Dict[int, _CodeRecord] = {}
 _sites: Dict[int, FrozenSet[int]] = {}
 #: Records of code objects that died, waiting to be folded into _folded.
 _dead: List[_CodeRecord] = []
-#: (module, file, line, function, name, kind, context) -> count, for code objects that died.
+#: (module, file, line, function, name, kind, context, owner) -> count, for code objects that died.
 _folded: Dict[_Key, int] = {}
 #: Guards _folded; taken by readers, never on the hot path nor in a weakref callback.
 _lock = allocate_lock()
@@ -135,8 +150,9 @@ def _record(code: CodeType) -> _CodeRecord:
     record.file = _str(code.co_filename)
     record.line = code.co_firstlineno
     record.function = _str(code.co_qualname if _HAS_QUALNAME else code.co_name)
-    record.tables = ({}, {}, {}, {}, {})
+    record.tables = _new_tables()
     record.owners = {}
+    record.reader = None  # the module of the code's globals, noted on its first attribute read
     record.contexts = None  # label -> inner tables, for the contexts it recorded in
     found = _records.setdefault(code_id, record)
     if found is record:
@@ -166,7 +182,7 @@ def _tables_in_context(record: _CodeRecord, label: str) -> Tuple[_Table, ...]:
         contexts = record.contexts = {}
     tables = contexts.get(label)
     if tables is None:
-        tables = contexts.setdefault(label, ({}, {}, {}, {}, {}))
+        tables = contexts.setdefault(label, _new_tables())
         for table, inner in zip(_context_tables[label], tables):
             table.setdefault(record.code_id, inner)
     return tables
@@ -175,6 +191,7 @@ def _tables_in_context(record: _CodeRecord, label: str) -> Tuple[_Table, ...]:
 def switch_context(label: str) -> str:
     """Make ``label`` the current context ("" for none); returns the previous label."""
     global _context, _global_counts, _builtin_counts, _missing_counts, _store_counts, _delete_counts
+    global _attribute_counts, _attribute_missing_counts
     with _switch_lock:
         previous = _context
         if label != previous:
@@ -182,9 +199,10 @@ def switch_context(label: str) -> str:
                 _flush_writes()  # pending global writes belong to the context they were made in
             tables = _context_tables.get(label)
             if tables is None:
-                tables = _context_tables.setdefault(label, ({}, {}, {}, {}, {}))
+                tables = _context_tables.setdefault(label, _new_tables())
             _context = label
-            _global_counts, _builtin_counts, _missing_counts, _store_counts, _delete_counts = tables
+            (_global_counts, _builtin_counts, _missing_counts, _store_counts, _delete_counts,
+             _attribute_counts, _attribute_missing_counts) = tables
             if _new_epoch is not None:
                 _new_epoch()
     return previous
@@ -246,16 +264,28 @@ def _labelled_tables(record: _CodeRecord) -> List[Tuple[str, Tuple[_Table, ...]]
 
 
 def _record_counts(record: _CodeRecord) -> Iterator[Tuple[_Key, int]]:
-    """((module, file, line, function, name, kind, context), count) of one code object, counts > 0."""
+    """((module, file, line, function, name, kind, context, owner), count) of one code object, counts > 0.
+
+    ``owner`` is "" for the code's own module's names; for attribute reads it
+    is the module read, and ``module`` the reader's module.
+    """
     owners = record.owners
     value = _counter_value
     for label, tables in _labelled_tables(record):
-        for kind, inner in zip(KINDS, tables):
+        for kind, inner in zip(KINDS[:ATTRIBUTE], tables):
             if inner:
                 for name, counter in list(inner.items()):  # one C call: other threads may add names
                     count = value(counter)
                     if count > 0:
-                        yield (owners.get(name, "<unknown>"), record.file, record.line, record.function, name, kind, label), count
+                        yield (owners.get(name, "<unknown>"), record.file, record.line, record.function, name, kind, label, ""), count
+        for kind, by_owner in (("attribute", tables[ATTRIBUTE]), ("missing", tables[ATTRIBUTE_MISSING])):
+            if by_owner:
+                reader = record.reader or "<unknown>"
+                for owner, inner in list(by_owner.items()):
+                    for name, counter in list(inner.items()):
+                        count = value(counter)
+                        if count > 0:
+                            yield (reader, record.file, record.line, record.function, name, kind, label, owner), count
 
 
 def _key_label(key: object) -> str:
@@ -296,6 +326,60 @@ def _first(kind: int, code: CodeType, name: object, namespace: dict) -> None:
     owners = record.owners
     if name not in owners:
         owners.setdefault(name, _module_name(namespace))
+
+
+def _is_dunder(name: str) -> bool:
+    return len(name) > 4 and name[:2] == "__" and name[-2:] == "__"
+
+
+#: Reads by the import system's own frozen code (``_handle_fromlist`` asks
+#: ``hasattr(package, name)`` for every ``from package import name``) are
+#: not the program's: they are never counted.
+_IMPORT_SYSTEM_FILES = ("<frozen importlib._bootstrap>", "<frozen importlib._bootstrap_external>")
+
+
+def _first_attribute(missing: bool, code: CodeType, owner: str, name: object, namespace: object) -> None:
+    """Slow path: count one read of a tracked module's attribute whose counter the hot path did not find.
+
+    ``missing``: the read raised AttributeError.  ``owner``: the tracked
+    module's ``__name__``; ``namespace``: the reading frame's globals (whose
+    ``__name__`` is the reader's module, noted once per code object).
+    """
+    if _str(code.co_filename) in _IMPORT_SYSTEM_FILES:
+        return
+    if _type(name) is not str or not name.isidentifier():
+        name = _key_label(name)
+    if _type(owner) is not str:
+        owner = _str(owner) if isinstance(owner, str) else "<unknown>"
+    record = _records.get(_id(code))
+    if record is None:
+        record = _record(code)
+    label = _context
+    tables = record.tables if not label else _tables_in_context(record, label)
+    by_owner = tables[ATTRIBUTE_MISSING if missing else ATTRIBUTE]
+    inner = by_owner.get(owner)
+    if inner is None:
+        inner = by_owner.setdefault(owner, {})
+    _next(inner.setdefault(name, _new_counter()))
+    if record.reader is None:
+        record.reader = _module_name(namespace) if isinstance(namespace, dict) else "<unknown>"
+
+
+def _count_attribute(module: object, name: str, missing: bool) -> None:
+    """The pure-Python core's attribute hot path (the compiled core's is in C)."""
+    try:
+        frame = _getframe(2)  # 0: here, 1: __getattribute__, 2: the reader
+    except ValueError:
+        return
+    code = frame.f_code
+    owner = _dict_get(_module_dict(module), "__name__")
+    try:
+        if missing:
+            _next(_attribute_missing_counts[_id(code)][owner][name])
+        else:
+            _next(_attribute_counts[_id(code)][owner][name])
+    except (KeyError, TypeError):
+        _first_attribute(missing, code, owner, name, frame.f_globals)
 
 
 def _load_sites(code: CodeType) -> FrozenSet[int]:
@@ -455,6 +539,12 @@ _C_API = 5
 C_VERSIONS = ((3, 9), (3, 14))
 
 
+def _ctracking_module_type() -> type:
+    from globalhook import _ctracking
+
+    return _ctracking.AttributeModule
+
+
 def _c_core_expected() -> bool:
     """Should the compiled core be there?  (A CPython the core knows; free-threaded from 3.14t.)"""
     if sys.implementation.name != "cpython" or not C_VERSIONS[0] <= sys.version_info[:2] <= C_VERSIONS[1]:
@@ -501,6 +591,7 @@ def _select_core() -> Tuple[str, type, Optional[str], str]:
         return "python", _PyTrackingDict, problem, reason
     global _new_counter, _counter_value, _new_epoch, _flush_writes
     _ctracking.setup(_code_tables, _first, _load_sites)
+    _ctracking.setup_attributes(_first_attribute)
     _new_epoch = getattr(_ctracking, "new_epoch", None)
     _flush_writes = _ctracking.flush_writes if getattr(_ctracking, "WATCHES_WRITES", 0) else None
     _new_counter = _ctracking.Tally
@@ -538,6 +629,96 @@ class TrackingDict(_Base):  # type: ignore[valid-type,misc]
 
 def is_tracking_dict(obj: object) -> bool:
     return isinstance(obj, TrackingDict)
+
+
+# -- reads of a tracked module's attributes ----------------------------------
+
+_ModuleType = type(sys)
+_module_getattribute = _ModuleType.__getattribute__
+_module_dict = _ModuleType.__dict__["__dict__"].__get__
+_object_getattribute = object.__getattribute__
+
+
+class _ModuleHook:
+    """``__getattr__`` of the pure core's module type: the module's own (PEP 562), or its error.
+
+    A descriptor: CPython calls it when ``__getattribute__`` raised
+    AttributeError, takes what ``__get__`` returns and calls that with the
+    name, straight from the reader's frame: the module's ``__getattr__`` sees
+    its caller (``stacklevel=2`` warnings, ``sys._getframe(1)``) and the
+    traceback has no frame of globalhook's, as for a plain module.  Without
+    a hook, a plain module with the same name and spec raises the error a
+    module raises ("module 'm' has no attribute 'x'", the circular-import
+    hints), from C.
+    """
+
+    __slots__ = ()
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        namespace = _module_dict(instance)
+        hook = _dict_get(namespace, "__getattr__")
+        if hook is not None:
+            return hook
+        twin = _ModuleType("")
+        twin_namespace = _module_dict(twin)
+        twin_namespace.clear()
+        for key in ("__name__", "__spec__"):
+            if key in namespace:
+                twin_namespace[key] = _dict_get(namespace, key)
+        return twin.__getattribute__
+
+
+class _PyAttributeModule(_ModuleType):
+    """The pure-Python core's module type: records reads of its attributes.
+
+    ``types.ModuleType`` reads its dict in C (and 3.12+ specialises
+    ``LOAD_ATTR`` for exact modules), so a module whose attribute reads are
+    seen must be of a subclass with its own ``__getattribute__``.  No slots
+    of its own: the layout stays ModuleType's, so ``__class__`` assignment to
+    and from other module subclasses keeps working.  Named ``module`` (in
+    ``builtins``) like ModuleType, so ``repr(type(m))`` and pickling's error
+    messages read as for a plain module.  Dunder names (``__name__``,
+    ``__spec__``, ``__path__``, ``__dict__``...: the import system's) are not
+    counted.
+
+    An attribute the module lacks is handed on to :class:`_ModuleHook` (the
+    module's PEP 562 ``__getattr__``) by CPython itself, so that hook runs
+    from the reader's frame.  Such a read is counted when it reaches the
+    hook, before its outcome is known: as ``attribute`` when the module has
+    a ``__getattr__`` (it may still raise: the compiled core counts that as
+    ``missing``), as ``missing`` when it has none.
+    """
+
+    __slots__ = ()
+
+    def __getattribute__(self, name):
+        if _type(name) is str and len(name) > 4 and name[:2] == "__" and name[-2:] == "__":
+            if name == "__getattr__":  # the module's own, as ModuleType answers it
+                return _module_getattribute(self, name)
+            return _object_getattribute(self, name)
+        try:
+            value = _object_getattribute(self, name)
+        except AttributeError:
+            _count_attribute(self, name, "__getattr__" not in _module_dict(self))
+            raise
+        _count_attribute(self, name, False)
+        return value
+
+    __getattr__ = _ModuleHook()
+
+    def __reduce_ex__(self, protocol):
+        # What pickle and copy say of any module (copyreg's protocols 0 and 1
+        # would otherwise try to build a ModuleType from it).
+        raise TypeError("cannot pickle 'module' object")
+
+
+_PyAttributeModule.__name__ = _PyAttributeModule.__qualname__ = "module"
+_PyAttributeModule.__module__ = "builtins"
+
+#: The type of native tracked modules whose attribute reads are recorded.
+AttributeModule = _ctracking_module_type() if CORE == "c" else _PyAttributeModule  # type: ignore[name-defined]
 
 
 class Recorder:
@@ -598,8 +779,12 @@ class Recorder:
 
     # -- reading -----------------------------------------------------------
 
-    def rows(self) -> List[Tuple[str, str, int, str, str, str, str, int]]:
-        """(module, file, line, function, name, kind, context, count) for everything so far, unsorted.
+    def rows(self) -> List[Tuple[str, str, int, str, str, str, str, str, int]]:
+        """(module, file, line, function, name, kind, context, owner, count) for everything so far, unsorted.
+
+        ``owner`` is "" except for reads of a tracked module's attributes
+        (kind ``attribute``, or ``missing`` for a failed read): then it is the
+        module read, and ``module`` the module of the code that read it.
 
         The same key can appear more than once (two code objects alike, or
         one alive and others that died); :meth:`lookups` sums them.
@@ -636,8 +821,8 @@ class Recorder:
             result: List[dict] = []
             append = result.append
             last = None
-            for module, file, line, function, name, kind, context, count in rows:
-                key = (module, file, line, function, name, kind, context)
+            for module, file, line, function, name, kind, context, owner, count in rows:
+                key = (module, file, line, function, name, kind, context, owner)
                 if key == last:
                     result[-1]["count"] += count
                     continue
@@ -653,6 +838,9 @@ class Recorder:
                 }
                 if context:
                     entry["context"] = context
+                if owner:
+                    entry["owner"] = owner
+                    entry["reader_module"] = module
                 append(entry)
             from .globalwrites import static_entries
 
@@ -669,15 +857,19 @@ class Recorder:
         """The same rows with each ``co_name`` replaced by its qualified name (Python < 3.11)."""
         resolved: Dict[Tuple[str, int, str], str] = {}
         result = []
-        for module, file, line, function, name, kind, context, count in rows:
+        for module, file, line, function, name, kind, context, owner, count in rows:
             qualname = resolved.get((file, line, function))
             if qualname is None:
                 qualname = resolved[file, line, function] = self._qualname(file, line, function)
-            result.append((module, file, line, qualname, name, kind, context, count))
+            result.append((module, file, line, qualname, name, kind, context, owner, count))
         return result
 
     def reads(self, func: FunctionType) -> Dict[str, int]:
-        """Names read by one function's own code (globals, builtins, missing)."""
+        """Names read by one function's own code (globals, builtins, missing).
+
+        Reads of a tracked module's attributes are keyed ``"owner.name"``
+        (``"settings.TAX"``), found or not.
+        """
         code = getattr(func, "__code__", func)
         record = _records.get(_id(code))
         result: Dict[str, int] = {}
@@ -689,6 +881,13 @@ class Recorder:
                     count = _counter_value(counter)
                     if count > 0:
                         result[name] = result.get(name, 0) + count
+            for by_owner in (tables[ATTRIBUTE], tables[ATTRIBUTE_MISSING]):
+                for owner, inner in list(by_owner.items()):
+                    for name, counter in list(inner.items()):
+                        count = _counter_value(counter)
+                        if count > 0:
+                            key = f"{owner}.{name}"
+                            result[key] = result.get(key, 0) + count
         return result
 
     def total(self) -> int:

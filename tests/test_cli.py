@@ -329,7 +329,12 @@ class TestSelection:
         result = globalhook(["run", "--exclude", "__main__", "--data-file", "data.json", "prog.py"], tmp_path)
         assert result.returncode == 0, result.stderr
         assert result.stdout == "ran\n"
-        assert modules_in(load_data(tmp_path / "data.json")) == {"helper"}
+        data = load_data(tmp_path / "data.json")
+        # The untracked __main__ appears only as the reader of helper's attribute.
+        assert modules_in(data) == {"__main__", "helper"}
+        assert {(e["kind"], e.get("owner"), e["name"]) for e in data["lookups"] if e["module"] == "__main__"} == {
+            ("attribute", "helper", "helper")
+        }
 
     def test_report_option_prints_text_report_to_stderr(self, tmp_path, script):
         result = globalhook(["run", "--report", "--data-file", "data.json", "prog.py"], tmp_path)

@@ -380,8 +380,12 @@ class TestForwardCompatibility:
 
 class TestLookupKey:
     def test_context_defaults_to_empty(self):
-        assert data.lookup_key(lookup()) == ("pkg.mod", "func", "/src/pkg/mod.py", 10, "CONFIG", "global", "")
-        assert data.lookup_key(lookup(context="t1"))[-1] == "t1"
+        assert data.lookup_key(lookup()) == ("pkg.mod", "func", "/src/pkg/mod.py", 10, "CONFIG", "global", "", "")
+        assert data.lookup_key(lookup(context="t1"))[-2] == "t1"
+
+    def test_owner_is_identity(self):
+        assert data.lookup_key(lookup(owner="settings"))[-1] == "settings"
+        assert data.lookup_key(lookup(owner="settings")) != data.lookup_key(lookup())
 
     def test_count_and_extras_are_not_identity(self):
         assert data.lookup_key(lookup(count=1)) == data.lookup_key(lookup(count=9, note="x"))

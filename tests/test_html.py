@@ -121,6 +121,7 @@ class TestFiles:
             "data/modules.js", "data/names.js", "data/graph/0.js", "data/graph/1.js", "data/graph/2.js",
             "modules/__main__.html", "modules/app.settings.html", "modules/app.web.html",
             "names/__main__.html", "names/app.settings.html", "names/app.web.html",
+            "names/app.html",  # main.py reads attributes of the package app (kind attribute)
         }
         for page in out.rglob("*.html"):
             text = page.read_text()
@@ -188,7 +189,8 @@ class TestFiles:
         view = functions["view"]
         assert view[2].startswith("modules/app.web.html#f")
         read = {tuple(graph["names"][i][:3]) for i, _ in view[3]}
-        assert read == {("app.web", "CONFIG", "global"), ("app.web", "HANDLERS", "global"), ("builtins", "len", "builtin"), ("app.web", "settings", "global")}
+        assert read == {("app.web", "CONFIG", "global"), ("app.web", "HANDLERS", "global"), ("builtins", "len", "builtin"),
+                        ("app.web", "settings", "global"), ("app.settings", "timeout", "attribute")}
         assert all(name[3].startswith("names/") for name in graph["names"] if name[2] != "builtin")
 
 

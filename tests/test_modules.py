@@ -82,8 +82,11 @@ class TestIdentity:
         package, _ = pkg
         assert isinstance(package, types.ModuleType)
         assert inspect.ismodule(package)
-        if strategy == "native":
-            assert type(package) is types.ModuleType
+        if strategy == "native":  # attribute reads recorded: a module subclass named "module"
+            from globalhook.tracking import AttributeModule
+
+            assert type(package) is AttributeModule
+            assert type(package).__name__ == "module" and issubclass(AttributeModule, types.ModuleType)
 
     def test_repr_like_a_normal_module(self, pkg):
         package, _ = pkg

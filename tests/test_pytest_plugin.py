@@ -95,6 +95,8 @@ def run_pytest(project: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env.pop("GLOBALHOOK_PYTEST_RUN", None)
     env.pop("GLOBALHOOK_PROCESS_START", None)
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        env.pop(name, None)  # this suite run with -n: the inner pytest is not a worker
     env["PYTHONPATH"] = str(project)
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
@@ -128,6 +130,7 @@ def test_per_test_counts_in_every_import_mode(project: Path, mode: str) -> None:
         ("gross", "rate", "global"): 1,
         ("rate", "settings", "global"): 1,
         ("rate", "FACTOR", "global"): 1,
+        ("rate", "TAX_RATE", "attribute"): 1,  # settings.TAX_RATE: an attribute of app.settings
     }
     # The fixture's read belongs to the test's setup, not to its call.
     assert seen[("tests/test_app.py::test_fixture", "setup")] == {("factor", "FACTOR", "global"): 1}
@@ -146,6 +149,10 @@ def test_tests_for_and_shared_state(project: Path) -> None:
     data = json.loads(data_file.read_text())
     readers = which_tests_read(data["lookups"], [parse_name_spec("app.core:FACTOR")])
     assert readers == ["tests/test_app.py::test_fixture", "tests/test_app.py::test_two_levels"]
+    # Reads of another module's attribute count for the module that owns it.
+    assert which_tests_read(data["lookups"], [parse_name_spec("app.settings:TAX_RATE")]) == [
+        "tests/test_app.py::test_two_levels"
+    ]
     coupling = shared_state(data["lookups"])
     assert coupling == [
         {

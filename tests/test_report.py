@@ -231,6 +231,7 @@ class TestTextSections:
             "missing lookups": 4,
             "store lookups": 2,
             "delete lookups": 1,
+            "attribute lookups": 0,
             "class-body lookups": 2,
             "total lookups": 1262,
         }
@@ -238,7 +239,7 @@ class TestTextSections:
     def test_totals_are_last_and_aligned(self, project):
         text = text_report(sample(project))
         lines = text.splitlines()
-        assert lines[-11] == "Totals:"
+        assert lines[-12] == "Totals:"
         assert len({len(line) for line in lines[-10:]}) == 1
         assert text.endswith("\n")
 
@@ -328,6 +329,7 @@ class TestJsonReport:
                 "missing": 4,
                 "store": 2,
                 "delete": 1,
+                "attribute": 0,
                 "class-body": 2,
             },
         }
