@@ -108,6 +108,15 @@ def _host() -> str:
         return socket.gethostname()
 
 
+def _attached_note() -> "List[str]":
+    """A note naming the modules attached after their import: lookups made before were not seen."""
+    live = sys.modules.get("globalhook.live")
+    names = live.attached() if live is not None else []
+    if not names:
+        return []
+    return [f"attached after import (lookups made before were not seen): {', '.join(names)}"]
+
+
 class Session:
     """Tracks what ``config`` selects and saves it to ``config.data_file``."""
 
@@ -204,7 +213,7 @@ class Session:
             "finished": _now(),
             "exit_code": self.exit_code,
             "unobservable": unobservable(),
-            "notes": self.notes + [note for note in (check() for check in self.note_checks) if note],
+            "notes": self.notes + _attached_note() + [note for note in (check() for check in self.note_checks) if note],
         }
         if info["command"] is None:
             del info["command"]  # record_command = "none"
