@@ -17,6 +17,8 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "attach": "live",
+    "load_ipython_extension": "ipython",
+    "unload_ipython_extension": "ipython",
     "AttachError": "live",
     "ImportHook": "finder",
     "install": "finder",

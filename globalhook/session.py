@@ -146,6 +146,8 @@ class Session:
         self._sigterm_pending = False
         self._lock = allocate_lock()
         self._part: "Optional[str]" = None
+        #: Keeps an entry in the data when it says True (IPython leaves its own lookups out).
+        self.entry_filter: "Optional[Callable[[dict], bool]]" = None
 
     # -- starting ------------------------------------------------------------
 
@@ -234,7 +236,10 @@ class Session:
         from .data import make_data
 
         not_tracked = [{"module": name, "reason": reason} for name, reason in sorted(RECORDER.not_tracked.items())]
-        return make_data(RECORDER.lookups(), self.run_info(), not_tracked)
+        lookups = RECORDER.lookups()
+        if self.entry_filter is not None:
+            lookups = [entry for entry in lookups if self.entry_filter(entry)]
+        return make_data(lookups, self.run_info(), not_tracked)
 
     def save(self) -> bool:
         """Write this process's data once; safe to call from any exit path.
