@@ -13,6 +13,8 @@ import pytest
 
 pytest.importorskip("IPython", reason="IPython is not installed for this Python (pip install -e '.[test]')")
 
+from globalhook.tracking import CORE  # noqa: E402
+
 REPO = str(Path(__file__).resolve().parent.parent)
 TIMEOUT = 180
 
@@ -53,9 +55,19 @@ def ipython(tmp_path: Path, script: str) -> subprocess.CompletedProcess:
     )
 
 
+#: IPython's history thread is running: the pure-Python core cannot retype while threads run on 3.14t.
+REFUSED = "free-threading" in sys.version and CORE == "python"
+
+
 @pytest.fixture
 def notebook(tmp_path):
     result = ipython(tmp_path, NOTEBOOK)
+    if REFUSED:
+        assert (
+            "globalhook: cannot attach '__main__': other threads are running on this free-threaded build, "
+            "and the pure-Python core cannot stop them while it retypes (the compiled core can)\n"
+        ) in result.stderr
+        pytest.skip("refused, as it should be: the pure-Python core on a free-threaded build with IPython's thread")
     assert result.returncode == 0, result.stdout + result.stderr
     return tmp_path, result
 
@@ -110,4 +122,6 @@ def test_unload_makes_the_namespace_plain_again(tmp_path):
         """
     )
     result = ipython(tmp_path, script)
+    if REFUSED:
+        pytest.skip("refused (see the notebook fixture)")
     assert result.stdout.splitlines()[:2] == ["TrackingDict", "dict"]
