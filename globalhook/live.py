@@ -67,7 +67,8 @@ _process_problem: "Optional[str]" = None
 _probed = False
 #: Names of the modules attached in this process, in order.
 _attached: "List[str]" = []
-#: id(namespace) -> namespace, for the non-module namespaces attach_dict retyped (detach undoes only those).
+#: id(namespace) -> the namespace (attach_dict: kept alive for detach) or None (a module's:
+#: not kept alive), for every namespace this process retyped; detach undoes only those.
 _retyped: "dict" = {}
 
 
@@ -252,6 +253,7 @@ def attach_namespace(module: types.ModuleType) -> None:
     if _retype is None:  # pragma: no cover - refusal() made it
         raise AttachError("globalhook: attach_namespace() before the process check")
     _retype(namespace, TrackingDict)
+    _retyped[id(namespace)] = None
     name = dict.get(namespace, "__name__")
     _attached.append(name if isinstance(name, str) else "<unknown>")
 
@@ -272,9 +274,16 @@ def attach_dict(namespace: dict, name: str) -> dict:
 
 
 def detach(namespace: dict) -> bool:
-    """Make a namespace this process retyped an exact dict again; False if it retyped none such."""
-    if _retyped.get(id(namespace)) is not namespace or type(namespace) is not TrackingDict:
+    """Make a namespace this process retyped an exact dict again; False if it retyped none such.
+
+    (A module's namespace is not kept alive, so its id may be another tracking dict's
+    by now: undoing that one is just as safe, it holds the same reference to the type.)
+    """
+    if id(namespace) not in _retyped or type(namespace) is not TrackingDict:
         return False
     _unretype(namespace, TrackingDict)  # type: ignore[misc]
     del _retyped[id(namespace)]
+    name = dict.get(namespace, "__name__")
+    if name in _attached:
+        _attached.remove(name)
     return True
