@@ -95,7 +95,7 @@ def load_ipython_extension(ip) -> None:
         namespaces.append(ip.user_ns)
     try:
         for namespace in namespaces:
-            attach_dict(namespace, "__main__")
+            attach_dict(namespace, "__main__", ip.user_module)
     except AttachError as exc:
         from .tracking import RECORDER
 

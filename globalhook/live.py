@@ -101,9 +101,17 @@ def _make_retypers() -> None:
         if ctypes.c_void_p.from_address(id(sample) + index * word).value != id(dict):
             raise AttachError("the object header is not laid out as expected (ob_type not found)")
 
+    # ma_values, NULL unless the dict is an object's split-table attribute dict, is the
+    # fourth word after the header on every version (ma_used, a version or watcher tag, ma_keys).
+    values = index + 4
+    if ctypes.c_void_p.from_address(id({"a": 1}) + values * word).value is not None:
+        raise AttachError("the dict layout is not as expected (ma_values of a plain dict is set)")
+
     def retype(namespace: dict, cls: type) -> None:
         if type(namespace) is not dict:
             raise TypeError(f"retype: expected an exact dict, got {type(namespace).__name__}")
+        if ctypes.c_void_p.from_address(id(namespace) + values * word).value is not None:
+            raise ValueError("retype: a split-table dict (an object's attribute dict)")
         incref(cls)  # owned by the dict from now on: subtype_dealloc drops it
         ctypes.c_void_p.from_address(id(namespace) + index * word).value = id(cls)
 
@@ -252,24 +260,40 @@ def attach_namespace(module: types.ModuleType) -> None:
         return
     if _retype is None:  # pragma: no cover - refusal() made it
         raise AttachError("globalhook: attach_namespace() before the process check")
-    _retype(namespace, TrackingDict)
-    _retyped[id(namespace)] = None
     name = dict.get(namespace, "__name__")
-    _attached.append(name if isinstance(name, str) else "<unknown>")
+    name = name if isinstance(name, str) else "<unknown>"
+    _retype_or_say(namespace, name)
+    _retyped[id(namespace)] = None
+    _attached.append(name)
 
 
-def attach_dict(namespace: dict, name: str) -> dict:
-    """Track a namespace that is not a module's (IPython's user namespace); return it."""
+def _retype_or_say(namespace: dict, name: str) -> None:
+    try:
+        _retype(namespace, TrackingDict)  # type: ignore[misc]
+    except (TypeError, ValueError) as exc:  # the layout checks of the retype itself
+        raise AttachError(f"globalhook: cannot attach {name!r}: {exc}") from None
+
+
+def attach_dict(namespace: dict, name: str, module: "Optional[types.ModuleType]" = None) -> dict:
+    """Track a live namespace that ``detach`` can undo (IPython's user namespace); return it.
+
+    When ``module`` is the module whose ``__dict__`` it is, this goes through
+    :func:`attach_namespace`, like any module.
+    """
     problem = None
     if type(namespace) is not dict and not isinstance(namespace, TrackingDict):
         problem = f"its namespace is a {type(namespace).__name__}, not a plain dict"
     problem = problem or _check_process() or _threads_problem()
     if problem is not None:
         raise AttachError(f"globalhook: cannot attach {name!r}: {problem}")
-    if not isinstance(namespace, TrackingDict):
-        _retype(namespace, TrackingDict)  # type: ignore[misc]
-        _retyped[id(namespace)] = namespace
+    if isinstance(namespace, TrackingDict):
+        return namespace
+    if module is not None and getattr(module, "__dict__", None) is namespace:
+        attach_namespace(module)
+    else:
+        _retype_or_say(namespace, name)
         _attached.append(name)
+    _retyped[id(namespace)] = namespace
     return namespace
 
 

@@ -138,6 +138,16 @@ class TestAttach:
             monkeypatch.delenv("PYTHON_JIT", raising=False)
         assert "JIT / tier-2 optimizer is on" in live._jit_problem()
 
+    def test_an_objects_split_attribute_dict_is_refused(self):
+        class Holder:
+            pass
+
+        holder = Holder()
+        holder.x = 1
+        with pytest.raises(globalhook.AttachError, match="^globalhook: cannot attach 'holder': .*split-table dict"):
+            live.attach_dict(vars(holder), "holder")
+        assert type(vars(holder)) is dict and holder.x == 1
+
     def test_detach_gives_a_plain_dict_back(self):
         namespace = {"__builtins__": __builtins__, "__name__": "ns"}
         exec("Y = 2\ndef g():\n    return Y\n", namespace)
@@ -299,3 +309,19 @@ class TestInteractive:
         result = run(["-m", "globalhook", "repl", "prog.py"], tmp_path)
         assert result.returncode == 2
         assert result.stderr == "globalhook: error: repl runs no program: unexpected 'prog.py' (see: globalhook repl --help)\n"
+
+
+def test_python_i_with_the_start_up_hook_tracks_the_console_inputs(tmp_path):
+    """``python -i`` where tracking starts with every process: Python's own REPL runs in the tracked __main__."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("import globalhook.startup\nglobalhook.startup.process_start()\n")
+    (tmp_path / "pyproject.toml").write_text('[tool.globalhook]\nenabled = true\ndata_file = "pi.json"\n')
+    (tmp_path / "s.py").write_text(SCRIPT)
+    stdin = "def g():\n    return X + f()\n\ng()\nimport globalhook; print(type(globals()).__name__, globalhook.reads(g))\n"
+    result = run(["-i", "s.py"], tmp_path, stdin=stdin, PYTHONPATH=os.pathsep.join([str(site), REPO]))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "script 7\n12\nTrackingDict {'X': 1, 'f': 1}\n"
+    combined = run(["-m", "globalhook", "combine", "--data-file", "pi.json"], tmp_path)
+    assert combined.returncode == 0, combined.stderr
+    assert ("g", "X", "global", 1) in _lookups(tmp_path / "pi.json")
