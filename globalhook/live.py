@@ -133,9 +133,9 @@ def _jit_problem() -> "Optional[str]":
         on = jit.is_enabled()
     else:  # 3.13: on in JIT builds unless PYTHON_JIT=0, in tier-2 interpreter builds with PYTHON_JIT=1
         import os
-        import sysconfig
 
-        flags = f"{sysconfig.get_config_var('PY_CORE_CFLAGS') or ''} {sysconfig.get_config_var('CONFIG_ARGS') or ''}"
+        config = _build_config()
+        flags = f"{config.get('PY_CORE_CFLAGS') or ''} {config.get('CONFIG_ARGS') or ''}"
         setting = os.environ.get("PYTHON_JIT")
         if "_Py_JIT" in flags or "enable-experimental-jit=yes" in flags or "--enable-experimental-jit " in flags + " ":
             on = setting != "0"
@@ -146,6 +146,20 @@ def _jit_problem() -> "Optional[str]":
     if on:
         return "the JIT / tier-2 optimizer is on (code it already optimised can keep reading globals as constants)"
     return None
+
+
+def _build_config() -> dict:
+    """The build's configuration variables, read as ``sysconfig`` does but without importing
+    it (on 3.13 it imports ``threading``, which the program may want to patch or track)."""
+    name = "_sysconfigdata_{}_{}_{}".format(
+        sys.abiflags, sys.platform, getattr(sys.implementation, "_multiarch", "")
+    )
+    try:
+        return __import__(name).build_time_vars
+    except (ImportError, AttributeError):
+        import sysconfig
+
+        return {key: sysconfig.get_config_var(key) for key in ("PY_CORE_CFLAGS", "CONFIG_ARGS")}
 
 
 def _probe() -> "Optional[str]":

@@ -132,11 +132,13 @@ class TestAttach:
         if sys.version_info >= (3, 14):
             monkeypatch.setattr(sys._jit, "is_enabled", lambda: True)  # type: ignore[attr-defined]
         else:
-            import sysconfig
-
-            monkeypatch.setattr(sysconfig, "get_config_var", lambda name: "-D_Py_JIT" if name == "PY_CORE_CFLAGS" else "")
+            monkeypatch.setattr(live, "_build_config", lambda: {"PY_CORE_CFLAGS": "-O2 -D_Py_JIT", "CONFIG_ARGS": ""})
             monkeypatch.delenv("PYTHON_JIT", raising=False)
         assert "JIT / tier-2 optimizer is on" in live._jit_problem()
+
+    def test_the_jit_is_off_here(self):
+        """None of the interpreters the suite runs on was built with the JIT on."""
+        assert live._jit_problem() is None
 
     def test_an_objects_split_attribute_dict_is_refused(self):
         class Holder:
