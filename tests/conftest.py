@@ -79,6 +79,15 @@ def install(strategy: str) -> Iterator:
             live.detach(namespace)
 
 
+@pytest.fixture
+def attachable() -> None:
+    """Skip a test that attaches in this process where that is refused by design: the
+    pure-Python core on a free-threaded build while other threads run (pytest-xdist's)."""
+    problem = live._threads_problem()
+    if problem:
+        pytest.skip(f"attach refused here, as it should be: {problem}")
+
+
 def entries(module: str, **match) -> list:
     """Recorded lookups of one module, filtered by any entry field."""
     return [

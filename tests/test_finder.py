@@ -131,7 +131,7 @@ class TestHookLifecycle:
         assert installed_hook() is None
         assert not any(isinstance(f, TrackingFinder) for f in sys.meta_path)
 
-    def test_already_imported_modules_are_attached(self, src, install, unique):
+    def test_already_imported_modules_are_attached(self, src, install, unique, attachable):
         src({f"{unique}.py": "X = 1\ndef f():\n    return X\n"})
         module = importlib.import_module(unique)
         install(include=[unique])

@@ -57,7 +57,7 @@ def run(args, cwd, stdin=None, **extra):
 
 
 @pytest.fixture
-def early(src, unique):
+def early(src, unique, attachable):
     """A module imported before anything of globalhook's is installed, with a function that ran already."""
     src({f"{unique}.py": MODULE})
     module = importlib.import_module(unique)
@@ -68,6 +68,7 @@ def early(src, unique):
     RECORDER.not_tracked.pop(unique, None)
 
 
+@pytest.mark.usefixtures("attachable")
 class TestAttach:
     def test_functions_defined_before_become_tracked_with_exact_counts(self, early):
         plain = early.over([1, 5, 9, 2])
