@@ -16,6 +16,10 @@ TYPE_CHECKING = False  # not from typing (~10 ms at every start-up), and no __fu
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "attach": "live",
+    "load_ipython_extension": "ipython",
+    "unload_ipython_extension": "ipython",
+    "AttachError": "live",
     "ImportHook": "finder",
     "install": "finder",
     "installed_hook": "finder",
@@ -33,6 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing import Callable, Dict, List
 
     from .finder import ImportHook, install, installed_hook
+    from .live import AttachError, attach
     from .modules import LoggingModule, StrategyError
     from .patterns import PatternError
     from .tracking import RECORDER, TrackingDict

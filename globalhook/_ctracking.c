@@ -2219,6 +2219,103 @@ attribute_module_ready(PyObject *module)
     return 0;
 }
 
+/* ---- issue 11: live modules (retype a live dict in place) ---- */
+
+/* A module imported before tracking started has an exact dict as its one
+   namespace, and every function defined in it holds that same object as
+   __globals__.  Changing the dict's ob_type to the tracking dict type (a heap
+   subclass with __slots__ = (): the same layout, no managed dict or weakref
+   slot) makes all of them tracked at once.  Instances of a heap type own a
+   reference to it (subtype_dealloc drops one when the dict dies), so the type
+   is INCREF'd once per retyped dict; a missing INCREF frees the type after
+   enough retyped dicts die, and then crashes.  dict_dealloc's free list takes
+   exact dicts only, so a retyped dict is never recycled as a plain one; GC
+   tracking is the dict's own (subtype_traverse visits the type, which the
+   INCREF accounts for).  Free-threaded builds stop the world around the store,
+   as CPython's own __class__ assignment does. */
+
+#if GH_FREE_THREADED
+PyAPI_FUNC(void) _PyEval_StopTheWorld(PyInterpreterState *interp);
+PyAPI_FUNC(void) _PyEval_StartTheWorld(PyInterpreterState *interp);
+#endif
+
+static int
+retype_check_type(PyTypeObject *cls)
+{
+    unsigned long unsafe = 0;
+#ifdef Py_TPFLAGS_MANAGED_DICT
+    unsafe |= Py_TPFLAGS_MANAGED_DICT;
+#endif
+#ifdef Py_TPFLAGS_MANAGED_WEAKREF
+    unsafe |= Py_TPFLAGS_MANAGED_WEAKREF;
+#endif
+#ifdef Py_TPFLAGS_INLINE_VALUES
+    unsafe |= Py_TPFLAGS_INLINE_VALUES;
+#endif
+    if (!PyType_IsSubtype(cls, &PyDict_Type) || cls == &PyDict_Type ||
+        !(cls->tp_flags & Py_TPFLAGS_HEAPTYPE) || (cls->tp_flags & unsafe) ||
+        cls->tp_basicsize != PyDict_Type.tp_basicsize || cls->tp_itemsize != 0 ||
+        cls->tp_dictoffset != 0 || cls->tp_weaklistoffset != 0 || cls->tp_free != PyDict_Type.tp_free) {
+        PyErr_Format(PyExc_TypeError, "retype_dict: %.200s does not have the layout of dict", cls->tp_name);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+retype_store(PyObject *obj, PyTypeObject *cls)
+{
+#if GH_FREE_THREADED
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    _PyEval_StopTheWorld(interp);
+    Py_SET_TYPE(obj, cls);
+    _PyEval_StartTheWorld(interp);
+#else
+    Py_SET_TYPE(obj, cls);
+#endif
+}
+
+static PyObject *
+retype_dict(PyObject *module_, PyObject *args)
+{
+    PyObject *namespace;
+    PyTypeObject *cls;
+    if (!PyArg_ParseTuple(args, "OO!:retype_dict", &namespace, &PyType_Type, &cls)) {
+        return NULL;
+    }
+    if (!PyDict_CheckExact(namespace)) {
+        PyErr_Format(PyExc_TypeError, "retype_dict: expected an exact dict, got %.200s", Py_TYPE(namespace)->tp_name);
+        return NULL;
+    }
+    if (retype_check_type(cls) < 0) {
+        return NULL;
+    }
+    if (((PyDictObject *)namespace)->ma_values != NULL) {
+        PyErr_SetString(PyExc_ValueError, "retype_dict: a split-table dict (an object's attribute dict)");
+        return NULL;
+    }
+    Py_INCREF(cls); /* owned by the dict from now on: subtype_dealloc drops it */
+    retype_store(namespace, cls);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+unretype_dict(PyObject *module_, PyObject *args)
+{
+    PyObject *namespace;
+    PyTypeObject *cls;
+    if (!PyArg_ParseTuple(args, "OO!:unretype_dict", &namespace, &PyType_Type, &cls)) {
+        return NULL;
+    }
+    if (Py_TYPE(namespace) != cls || retype_check_type(cls) < 0) {
+        PyErr_Format(PyExc_TypeError, "unretype_dict: expected a %.200s", cls->tp_name);
+        return NULL;
+    }
+    retype_store(namespace, &PyDict_Type);
+    Py_DECREF(cls); /* the reference retype_dict gave the dict */
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
     {"setup", setup, METH_VARARGS, "Connect the compiled core to tracking.py's tables and slow paths."},
     {"new_epoch", new_epoch, METH_NOARGS, "The context changed: cached per-code tables are stale."},
@@ -2233,6 +2330,10 @@ static PyMethodDef module_methods[] = {
     {"class_bodies", class_bodies, METH_VARARGS,
      "class_bodies(original, observe, restore, implicit): the __build_class__ that observes tracked class bodies."},
     {"setup_attributes", setup_attributes, METH_O, "Connect the attribute reads to tracking._first_attribute."},
+    {"retype_dict", retype_dict, METH_VARARGS,
+     "retype_dict(d, cls): make the exact dict d an instance of cls (a dict subclass of the same layout), in place."},
+    {"unretype_dict", unretype_dict, METH_VARARGS,
+     "unretype_dict(d, cls): make d, retyped to cls by retype_dict, an exact dict again."},
     {NULL, NULL, 0, NULL},
 };
 

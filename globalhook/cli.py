@@ -39,12 +39,15 @@ _RUN_VALUE_OPTIONS = {
     "--record-command": "record_command",
 }
 #: ``run`` options that are flags.
-_RUN_FLAGS = {"--report": "report", "--help": "help", "--no-attributes": "attributes"}
+_RUN_FLAGS = {"--report": "report", "--help": "help", "--no-attributes": "attributes", "--interactive": "interactive"}
 #: Flags that switch a setting off.
 _RUN_OFF_FLAGS = ("--no-attributes",)
+#: Short ``run`` options, as python spells them.
+_RUN_SHORT = {"-h": "--help", "-i": "--interactive"}
 _REPEATABLE = ("include", "exclude")
 
 _RUN_USAGE = "usage: globalhook run [options] (script.py | -m module) [args ...]"
+_REPL_USAGE = "usage: globalhook repl [options]"
 _RUN_HELP = f"""{_RUN_USAGE}
 
 Run a Python program, recording the global names its code looks up.
@@ -53,6 +56,8 @@ Option parsing stops at the script or -m module: what follows is the program's.
 
 options:
   -h, --help              show this help message and exit
+  -i, --interactive       afterwards, an interactive console in the program's
+                          tracked __main__ (like python -i)
   --include PAT           track modules matching PAT (repeatable)
   --exclude PAT           never track modules matching PAT (repeatable)
   --strategy {{native,proxy}}
@@ -64,6 +69,13 @@ options:
                           how the command line is kept in the data (default: full)
   --no-attributes         do not record reads of tracked modules' attributes
                           (settings.TAX) from other code
+"""
+_REPL_HELP = f"""{_REPL_USAGE}
+
+An interactive Python console whose __main__ is tracked from the first input;
+the data is written when the console ends (end of input, or exit()).
+
+options: those of 'globalhook run' (see: globalhook run --help), without -i.
 """
 
 
@@ -79,8 +91,8 @@ def _fail(message: str, status: int = EXIT_USAGE) -> int:
 def _run_option(word: str) -> str:
     """The full ``run`` option ``word`` names (argparse's unique-prefix rule)."""
     known = list(_RUN_VALUE_OPTIONS) + list(_RUN_FLAGS)
-    if word in known or word == "-h":
-        return "--help" if word == "-h" else word
+    if word in known or word in _RUN_SHORT:
+        return _RUN_SHORT.get(word, word)
     matches = [option for option in known if option.startswith(word)] if word.startswith("--") else []
     if len(matches) == 1:
         return matches[0]
@@ -89,18 +101,24 @@ def _run_option(word: str) -> str:
     raise UsageError(f"unrecognized option {word!r} (see: globalhook run --help)")
 
 
-def split_run_args(argv: "Sequence[str]") -> "Tuple[Dict[str, object], Optional[str], Optional[str], List[str]]":
+def split_run_args(
+    argv: "Sequence[str]", command: str = "run"
+) -> "Tuple[Dict[str, object], Optional[str], Optional[str], List[str]]":
     """Split ``run`` arguments into (our options, script, module, program args).
 
     Like ``python`` and ``coverage run``, option parsing stops at the script
     or at ``-m module``: everything after belongs to the program.  Options
     are returned as config keys (``{"include": [...], "report": True}``).
+    For ``repl`` (``command``), there is no program: any word that is not an
+    option is an error.
     """
     options: "Dict[str, object]" = {}
     words = list(argv)
     i = 0
     while i < len(words):
         word = words[i]
+        if command == "repl" and (word == "--" or not word.startswith("-") or word == "-" or word.startswith("-m")):
+            raise UsageError(f"repl runs no program: unexpected {word!r} (see: globalhook repl --help)")
         if word == "-m" or (word.startswith("-m") and not word.startswith("--")):
             module = word[2:] or (words[i + 1] if i + 1 < len(words) else None)
             if not module:
@@ -131,22 +149,29 @@ def split_run_args(argv: "Sequence[str]") -> "Tuple[Dict[str, object], Optional[
             else:
                 options[key] = value
         i += 1
-    if options.get("help"):
+    if options.get("help") or command == "repl":
+        if command == "repl" and options.get("interactive"):
+            raise UsageError("repl is interactive already: -i is for run")
         return options, None, None, []
     raise UsageError("run needs a script or -m module (see: globalhook run --help)")
 
 
-def prepare_run(argv: "Sequence[str]") -> "Union[int, Tuple[Program, Session]]":
-    """Everything ``run`` does before the program's first line: an exit status, or the program."""
+def prepare_run(argv: "Sequence[str]", command_name: str = "run") -> "Union[int, Tuple[Program, Session]]":
+    """Everything ``run`` does before the program's first line: an exit status, or the program.
+
+    For ``repl`` (``command_name``), the "program" is the interactive console,
+    and ``program.module`` its tracked ``__main__``.
+    """
     from .config import ConfigError, load_config
 
     try:
-        options, script, module, program_args = split_run_args(argv)
+        options, script, module, program_args = split_run_args(argv, command_name)
     except UsageError as exc:
         return _fail(str(exc))
     if options.get("help"):
-        print(_RUN_HELP, end="")
+        print(_REPL_HELP if command_name == "repl" else _RUN_HELP, end="")
         return 0
+    interactive = bool(options.pop("interactive", False)) or command_name == "repl"
     try:
         config = load_config(options)
     except ConfigError as exc:
@@ -160,7 +185,7 @@ def prepare_run(argv: "Sequence[str]") -> "Union[int, Tuple[Program, Session]]":
     from .finder import installed_hook
     from .modules import StrategyError
     from .patterns import PatternError
-    from .runner import NoSource, check_script, prepare_module, prepare_path
+    from .runner import NoSource, check_script, prepare_console, prepare_module, prepare_path
     from .session import Session, writable_problem
     if CORE_WARNING:
         print(f"globalhook: warning: {CORE_WARNING}", file=sys.stderr)
@@ -176,7 +201,10 @@ def prepare_run(argv: "Sequence[str]") -> "Union[int, Tuple[Program, Session]]":
             return _fail(str(exc), exc.status)
     if installed_hook() is not None:
         return _fail("tracking is already on in this process (globalhook.install()): run cannot start another hook")
-    command = ["-m", module, *program_args] if module else [script, *program_args]
+    if command_name == "repl":
+        command = ["<repl>"]
+    else:
+        command = ["-m", module, *program_args] if module else [script, *program_args]
     outer_run_id = _outer_run_id(config.data_file)
     session = Session(config, command, root=os.getcwd(), primary=outer_run_id is None, run_id=outer_run_id)
     _hand_to_children(session)
@@ -190,7 +218,9 @@ def prepare_run(argv: "Sequence[str]") -> "Union[int, Tuple[Program, Session]]":
     if hook.finder.filter.excluded("__main__"):
         new_module = type(sys)  # --exclude __main__: the program itself runs untracked
     try:
-        if module is not None:
+        if command_name == "repl":
+            program = prepare_console(new_module)
+        elif module is not None:
             program = prepare_module(module, program_args, new_module)
         else:
             program = prepare_path(script, program_args, new_module)  # type: ignore[arg-type]
@@ -203,6 +233,7 @@ def prepare_run(argv: "Sequence[str]") -> "Union[int, Tuple[Program, Session]]":
     except BaseException:  # an error while importing a -m module's parent packages
         session.exit_code = 1
         raise
+    program.interactive = interactive
     return program, session
 
 
@@ -445,6 +476,7 @@ def _view(name: str):
 
 _COMMANDS = {
     "run": None,
+    "repl": None,
     "report": cmd_report,
     "combine": cmd_combine,
     "install": cmd_install,
@@ -468,6 +500,7 @@ def main(argv: "Optional[Sequence[str]]" = None) -> int:
             "Record the global names that Python code looks up at run time.\n\n"
             "commands:\n"
             "  run        run a script or -m module with tracking on\n"
+            "  repl       an interactive console whose __main__ is tracked\n"
             "  report     show what the last run recorded\n"
             "  combine    merge per-process data files into the data file\n"
             "  html       write an HTML report with sources and a dependency graph\n"
@@ -485,19 +518,46 @@ def main(argv: "Optional[Sequence[str]]" = None) -> int:
         return 0
     if args[0] not in _COMMANDS:
         return _fail(f"unknown command {args[0]!r} (choose from {', '.join(_COMMANDS)})")
-    if args[0] != "run":
+    if args[0] not in ("run", "repl"):
         return _COMMANDS[args[0]](args[1:])  # type: ignore[misc]
-    prepared = prepare_run(args[1:])
+    prepared = prepare_run(args[1:], args[0])
     if isinstance(prepared, int):
         return prepared
     program, session = prepared
+    program.install_main()
+    if program.code is None:  # repl: the console is the program
+        return _console(program, session, banner=True)
     # The program runs from this frame, through one small frame of the
     # runner's: as few of our frames as can be below its own (see runner).
-    program.install_main()
     try:
         program.entry(program.code, program.module.__dict__)
     except BaseException as exc:
         session.exit_code = _exit_code(exc)
-        return program.ended(exc)
+        if not program.interactive:
+            return program.ended(exc)
+        program.show(exc)  # python -i shows it (SystemExit too), then goes on to the console
+    else:
+        session.exit_code = 0
+    if program.interactive:
+        return _console(program, session)
+    return 0
+
+
+def _console(program: "Program", session: "Session", banner: bool = False) -> int:
+    """The interactive console in the program's tracked ``__main__``, until its input ends."""
+    from .console import interact
+
+    text = None
+    if banner and sys.stdin is not None and sys.stdin.isatty():
+        text = (
+            f"Python {sys.version} on {sys.platform}\n"
+            'Type "help", "copyright", "credits" or "license" for more information.\n'
+            "globalhook: __main__ is tracked; the data is written when this console ends."
+        )
+    try:
+        interact(program.module, banner=text)
+    except BaseException as exc:
+        session.exit_code = _exit_code(exc)
+        raise
     session.exit_code = 0
     return 0

@@ -219,7 +219,11 @@ class TrackingFinder:
     # -- modules that were there first -------------------------------------
 
     def note_already_imported(self, skip: Sequence[str] = ("__main__",)) -> None:
-        """List matching modules imported before the hook: they cannot be tracked."""
+        """Attach matching modules imported before the hook, or list why they cannot be tracked.
+
+        Attaching retypes the module's live namespace in place (:mod:`globalhook.live`):
+        its functions defined before become tracked; lookups made before are not seen.
+        """
         for name, module in list(sys.modules.items()):
             if name in skip or module is None:
                 continue
@@ -230,7 +234,15 @@ class TrackingFinder:
             if not isinstance(origin, str) or not origin.endswith((".py", ".pyc")):
                 continue
             if self.filter.wants(name, origin):
-                self.recorder.not_tracked.setdefault(name, "already imported before globalhook started")
+                from .live import attach_namespace, refusal
+
+                problem = refusal(module)
+                if problem is None:
+                    attach_namespace(module)
+                else:
+                    self.recorder.not_tracked.setdefault(
+                        name, f"already imported before globalhook started, and cannot be attached: {problem}"
+                    )
 
 
 class ImportHook:

@@ -35,7 +35,9 @@ _ALWAYS = [
     "`name in globals()`, `globals().get(name)`, and other dict methods",
     "`eval`/`exec` given a separate locals mapping (the default inside a function): "
     "the fallback from those locals to the module globals reads the dict directly",
-    "modules imported before globalhook started",
+    "lookups a module made before it was tracked: a module imported before globalhook "
+    "started is attached (its live namespace retyped in place) from that moment on, "
+    "where this Python allows it; the others are listed under not tracked, with the reason",
 ]
 
 

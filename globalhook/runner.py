@@ -55,6 +55,8 @@ class Program:
         self.module = module
         #: ``entry(code, namespace)`` executes the program (see the module docstring).
         self.entry = entry
+        #: After the program, an interactive console in its ``__main__`` (``run -i``).
+        self.interactive = False
 
     def install_main(self) -> None:
         """Make the program's module ``__main__``, keeping the replaced one alive."""
@@ -74,6 +76,12 @@ class Program:
             return 0
         if isinstance(exc, SystemExit):
             raise exc
+        self.show(exc)
+        sys.excepthook = _silent_excepthook
+        raise exc
+
+    def show(self, exc: BaseException) -> None:
+        """Report an exception that ended the program as the interpreter does, without our frames."""
         tb = exc.__traceback__
         while tb is not None and tb.tb_frame.f_code is not self.code:
             tb = tb.tb_next
@@ -82,8 +90,6 @@ class Program:
         if sys.version_info >= (3, 12):
             sys.last_exc = exc
         _display(exc, tb)
-        sys.excepthook = _silent_excepthook
-        raise exc
 
 
 _replaced_mains: list = []
@@ -308,3 +314,12 @@ def _prepare_module_spec(name: str, new_module: "ModuleFactory", set_argv0: bool
     if not spec.has_location:
         dict.pop(module.__dict__, "__file__")
     return Program(code, module, _module_entry())
+
+
+def prepare_console(new_module: "ModuleFactory") -> Program:
+    """``globalhook repl``: no code to run, a tracked ``__main__`` for the interactive console."""
+    from .console import main_module
+
+    sys.argv[:] = [""]  # what python's own REPL has
+    _set_path0("")
+    return Program(None, main_module(new_module), None)  # type: ignore[arg-type]

@@ -108,6 +108,15 @@ def _host() -> str:
         return socket.gethostname()
 
 
+def _attached_note() -> "List[str]":
+    """A note naming the modules attached after their import: lookups made before were not seen."""
+    live = sys.modules.get("globalhook.live")
+    names = live.attached() if live is not None else []
+    if not names:
+        return []
+    return [f"attached after import (lookups made before were not seen): {', '.join(names)}"]
+
+
 class Session:
     """Tracks what ``config`` selects and saves it to ``config.data_file``."""
 
@@ -140,6 +149,8 @@ class Session:
         self._sigterm_pending = False
         self._lock = allocate_lock()
         self._part: "Optional[str]" = None
+        #: Keeps an entry in the data when it says True (IPython leaves its own lookups out).
+        self.entry_filter: "Optional[Callable[[dict], bool]]" = None
 
     # -- starting ------------------------------------------------------------
 
@@ -213,7 +224,7 @@ class Session:
                 strategy=self.hook.strategy if self.hook else "native",
                 attributes=getattr(self.config, "attributes", True),
             ),
-            "notes": self.notes + [note for note in (check() for check in self.note_checks) if note],
+            "notes": self.notes + _attached_note() + [note for note in (check() for check in self.note_checks) if note],
         }
         if info["command"] is None:
             del info["command"]  # record_command = "none"
@@ -234,7 +245,10 @@ class Session:
         from .data import make_data
 
         not_tracked = [{"module": name, "reason": reason} for name, reason in sorted(RECORDER.not_tracked.items())]
-        return make_data(RECORDER.lookups(), self.run_info(), not_tracked)
+        lookups = RECORDER.lookups()
+        if self.entry_filter is not None:
+            lookups = [entry for entry in lookups if self.entry_filter(entry)]
+        return make_data(lookups, self.run_info(), not_tracked)
 
     def save(self) -> bool:
         """Write this process's data once; safe to call from any exit path.

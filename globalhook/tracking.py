@@ -110,6 +110,8 @@ _sites: Dict[int, FrozenSet[int]] = {}
 _dead: List[_CodeRecord] = []
 #: (module, file, line, function, name, kind, context, owner) -> count, for code objects that died.
 _folded: Dict[_Key, int] = {}
+#: Files whose code's counts are dropped when it dies (globalhook's own probes, see forget_file).
+_forgotten_files: set = set()
 #: Guards _folded; taken by readers, never on the hot path nor in a weakref callback.
 _lock = allocate_lock()
 #: Fold dead records from the slow path once this many wait.
@@ -251,6 +253,8 @@ def _fold_dead(upto: Optional[int] = None) -> None:
     folded = _folded
     get = folded.get
     for record in batch:
+        if record.file in _forgotten_files:
+            continue
         for key, count in _record_counts(record):
             folded[key] = get(key, 0) + count
 
@@ -896,11 +900,18 @@ class Recorder:
     # -- lifecycle ---------------------------------------------------------
 
     def forget_file(self, filename: str) -> None:
-        """Drop what code from one file recorded (globalhook's own probes)."""
+        """Drop what code from one file recorded (globalhook's own probes).
+
+        A code object of that file may be dying in another thread right now
+        (the garbage collector runs in whichever thread allocates): out of the
+        records already, not yet among the dead.  Its counts are dropped when
+        it is folded, whenever that is.
+        """
         # Inner tables are emptied in place, never removed: the compiled core
         # caches them on the code objects.
         if _flush_writes is not None:
             _flush_writes()
+        _forgotten_files.add(filename)
         with _lock:
             _fold_dead()
             for record in list(_records.values()):

@@ -13,6 +13,7 @@ from typing import Dict, Iterator
 import pytest
 
 import globalhook
+from globalhook import live
 from globalhook.modules import STRATEGIES
 
 _names = itertools.count()
@@ -70,6 +71,21 @@ def install(strategy: str) -> Iterator:
     for hook in hooks:
         hook.uninstall()
     globalhook.RECORDER.not_tracked.clear()
+    # Modules of this process that an install() attached (include=["*"] attaches pytest's
+    # own) are made plain again, so that later tests see no lookups of theirs.
+    for module in list(sys.modules.values()):
+        namespace = getattr(module, "__dict__", None)
+        if isinstance(namespace, dict):
+            live.detach(namespace)
+
+
+@pytest.fixture
+def attachable() -> None:
+    """Skip a test that attaches in this process where that is refused by design: the
+    pure-Python core on a free-threaded build while other threads run (pytest-xdist's)."""
+    problem = live._threads_problem()
+    if problem:
+        pytest.skip(f"attach refused here, as it should be: {problem}")
 
 
 def entries(module: str, **match) -> list:

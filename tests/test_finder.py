@@ -131,12 +131,14 @@ class TestHookLifecycle:
         assert installed_hook() is None
         assert not any(isinstance(f, TrackingFinder) for f in sys.meta_path)
 
-    def test_already_imported_modules_are_listed(self, src, install, unique):
-        src({f"{unique}.py": ""})
-        importlib.import_module(unique)
+    def test_already_imported_modules_are_attached(self, src, install, unique, attachable):
+        src({f"{unique}.py": "X = 1\ndef f():\n    return X\n"})
+        module = importlib.import_module(unique)
         install(include=[unique])
-        assert unique in RECORDER.not_tracked
-        assert "already imported" in RECORDER.not_tracked[unique]
+        assert unique not in RECORDER.not_tracked
+        assert type(module.__dict__) is TrackingDict
+        module.f()
+        assert globalhook.reads(module.f) == {"X": 1}
 
 
 class _ForeignLoader(importlib.machinery.SourceFileLoader):
