@@ -279,6 +279,27 @@ def attach_namespace(module: types.ModuleType) -> None:
     _retype_or_say(namespace, name)
     _retyped[id(namespace)] = None
     _attached.append(name)
+    _track_like_a_new_module(module, namespace, name)
+
+
+def _track_like_a_new_module(module: types.ModuleType, namespace: dict, name: str) -> None:
+    """What a module the finder tracks gets besides its namespace: its global writes
+    counted (or scanned), and its attribute reads recorded when the hook records them."""
+    from .globalwrites import note_file, watch
+
+    watch(namespace)
+    note_file(name, dict.get(namespace, "__file__"))
+    from .finder import installed_hook
+    from .modules import new_native_module
+    from .tracking import AttributeModule
+
+    hook = installed_hook()
+    wants_attributes = hook is None or getattr(hook.finder, "factory", None) is new_native_module
+    if wants_attributes and type(module) is types.ModuleType and AttributeModule is not types.ModuleType:
+        try:
+            module.__class__ = AttributeModule
+        except TypeError:  # pragma: no cover - a layout CPython refuses: reads stay unrecorded
+            pass
 
 
 def _retype_or_say(namespace: dict, name: str) -> None:

@@ -328,3 +328,38 @@ def test_python_i_with_the_start_up_hook_tracks_the_console_inputs(tmp_path):
     combined = run(["-m", "globalhook", "combine", "--data-file", "pi.json"], tmp_path)
     assert combined.returncode == 0, combined.stderr
     assert ("g", "X", "global", 1) in _lookups(tmp_path / "pi.json")
+
+
+ATTACHED_WRITER = """\
+TAX = 0.2
+counter = 0
+
+
+def bump():
+    global counter
+    counter += 1
+    return TAX
+"""
+
+
+def test_an_attached_module_gets_what_a_new_one_gets(tmp_path):
+    """Attached: its `global` writes counted (or scanned) and its attributes' reads recorded, as for a module the finder tracks."""
+    (tmp_path / "writer.py").write_text(ATTACHED_WRITER)
+    (tmp_path / "prog.py").write_text(
+        "import writer, globalhook\n"
+        "globalhook.install(include=['writer'])\n"
+        "writer.bump(); writer.bump()\n"
+        "print(writer.TAX, writer.counter)\n"
+        "import json; open('lookups.json', 'w').write(json.dumps(globalhook.lookups()))\n"
+    )
+    result = run(["prog.py"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "0.2 2\n"
+    lookups = json.loads((tmp_path / "lookups.json").read_text())
+    stores = [(e["count"], e.get("static", False)) for e in lookups
+              if e["module"] == "writer" and e["function"] == "bump" and e["kind"] == "store"]
+    from globalhook.globalwrites import OBSERVED
+
+    assert stores == ([(2, False)] if OBSERVED else [(0, True)])
+    reads = sorted((e["name"], e["count"]) for e in lookups if e["kind"] == "attribute" and e.get("owner") == "writer")
+    assert reads == [("TAX", 1), ("bump", 2), ("counter", 1)]
