@@ -128,6 +128,7 @@ def new_native_module(name: str) -> types.ModuleType:
     module = AttributeModule(name)
     namespace = TrackingDict(module.__dict__)
     _swap(module, namespace)  # type: ignore[misc]
+    _watch_writes(namespace)
     return module
 
 
