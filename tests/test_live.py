@@ -94,6 +94,20 @@ class TestAttach:
         found = [e for e in globalhook.lookups() if e["module"] == early.__name__ and e["function"] == "<module>"]
         assert {(e["name"], e["kind"], e["count"]) for e in found} >= {("LIMIT", "global", 1), ("LIMIT", "store", 1)}
 
+    def test_attribute_reads_of_an_attached_module_are_not_recorded_and_said_so(self, early):
+        from globalhook import limits
+
+        globalhook.attach(early)
+        assert type(early) is types.ModuleType  # only the dict is retyped
+
+        def reader():
+            return early.LIMIT
+
+        assert reader() == 3
+        assert globalhook.reads(reader) == {}
+        notes = limits.unobservable(strategy="native", attributes=True)
+        assert any("attached after import" in note for note in notes)
+
     def test_global_writes_of_an_attached_module_are_counted_or_found_statically(self, early):
         from globalhook import globalwrites
 
