@@ -87,10 +87,19 @@ gh_current_frame(void)
 #ifndef Py_BUILD_CORE
 #define Py_BUILD_CORE 1
 #endif
+/* CPython's internal headers are not -Wextra clean (3.14: unused parameters of
+ * inline helpers); their warnings are not ours to fix, ours stay on. */
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#endif
 #if PY_VERSION_HEX >= 0x030E0000
 #include "internal/pycore_interpframe.h" /* 3.14 split the frame header */
 #else
 #include "internal/pycore_frame.h"
+#endif
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
 #endif
 #define GH_FRAMES "interpreter frames"
 typedef _PyInterpreterFrame gh_frame;
@@ -335,6 +344,7 @@ tally_repr(PyObject *self)
 static PyObject *
 tally_get_value(PyObject *self, void *closure)
 {
+    (void)closure;
     return PyLong_FromSsize_t(tally_read((TallyObject *)self));
 }
 
@@ -345,7 +355,7 @@ static PyGetSetDef tally_getset[] = {
 
 static PyTypeObject Tally_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    "globalhook._ctracking.Tally", /* tp_name */
+    .tp_name = "globalhook._ctracking.Tally",
 };
 
 /* Set once by setup(): the shared Python helpers. */
@@ -393,6 +403,9 @@ static int table_watcher = -1;
 static int
 table_changed(PyDict_WatchEvent event, PyObject *dict, PyObject *key, PyObject *new_value)
 {
+    (void)dict;
+    (void)key;
+    (void)new_value;
     if (event != PyDict_EVENT_ADDED) {
         _Py_atomic_add_uint64(&tables_epoch, 1);
     }
@@ -968,12 +981,13 @@ static PyMappingMethods tracking_as_mapping = {
 
 static PyTypeObject TrackingDictBase_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    "globalhook._ctracking.TrackingDictBase", /* tp_name */
+    .tp_name = "globalhook._ctracking.TrackingDictBase",
 };
 
 static PyObject *
 setup(PyObject *module, PyObject *args)
 {
+    (void)module;
     PyObject *code_tables, *first, *load_sites;
     if (!PyArg_ParseTuple(args, "OOO:setup", &code_tables, &first, &load_sites)) {
         return NULL;
@@ -991,6 +1005,8 @@ setup(PyObject *module, PyObject *args)
 static PyObject *
 new_epoch(PyObject *module, PyObject *unused)
 {
+    (void)module;
+    (void)unused;
 #if GH_FREE_THREADED
     _Py_atomic_add_uint64(&context_epoch, 1);
     _Py_atomic_add_uint64(&tables_epoch, 1); /* and the lock-free counter caches with them */
@@ -1030,6 +1046,7 @@ is_fresh_namespace(PyObject *namespace)
 static PyObject *
 set_module_dict(PyObject *module_, PyObject *args)
 {
+    (void)module_;
     PyObject *module, *namespace;
     if (!PyArg_ParseTuple(args, "OO:set_module_dict", &module, &namespace)) {
         return NULL;
@@ -1435,6 +1452,7 @@ flush_pending(void)
 static int
 flush_pending_call(void *unused)
 {
+    (void)unused;
     if (flush_pending() < 0) {
         PyErr_WriteUnraisable(NULL);
     }
@@ -1466,6 +1484,7 @@ known_counter(PyCodeObject *code, int kind, PyObject *name)
 static int
 global_written(PyDict_WatchEvent event, PyObject *dict, PyObject *key, PyObject *new_value)
 {
+    (void)new_value;
     int kind;
     if (event == PyDict_EVENT_ADDED || event == PyDict_EVENT_MODIFIED) {
         kind = KIND_STORE;
@@ -1518,6 +1537,8 @@ done:
 static PyObject *
 flush_writes(PyObject *module, PyObject *unused)
 {
+    (void)module;
+    (void)unused;
 #ifdef GH_WATCHES_WRITES
     if (flush_pending() < 0) {
         return NULL;
@@ -1531,6 +1552,8 @@ flush_writes(PyObject *module, PyObject *unused)
 static PyObject *
 writes_after_fork(PyObject *module, PyObject *unused)
 {
+    (void)module;
+    (void)unused;
 #if defined(GH_WATCHES_WRITES) && GH_FREE_THREADED
     /* Another thread may have been updating the table: leave it (and its
      * references) behind rather than read it half-made. */
@@ -1545,6 +1568,8 @@ writes_after_fork(PyObject *module, PyObject *unused)
 static PyObject *
 lost_writes(PyObject *module, PyObject *unused)
 {
+    (void)module;
+    (void)unused;
 #ifdef GH_WATCHES_WRITES
     return PyLong_FromSsize_t(writes_lost);
 #else
@@ -1557,6 +1582,7 @@ lost_writes(PyObject *module, PyObject *unused)
 static PyObject *
 watch_writes(PyObject *module, PyObject *namespace)
 {
+    (void)module;
 #ifdef GH_WATCHES_WRITES
     if (!PyDict_Check(namespace)) {
         PyErr_Format(PyExc_TypeError, "watch_writes: expected a dict, got %.200s", Py_TYPE(namespace)->tp_name);
@@ -1576,6 +1602,8 @@ watch_writes(PyObject *module, PyObject *namespace)
 static PyObject *
 unwatch_writes(PyObject *module, PyObject *namespace)
 {
+    (void)module;
+    (void)namespace;
 #ifdef GH_WATCHES_WRITES
     if (!PyDict_Check(namespace)) {
         PyErr_Format(PyExc_TypeError, "unwatch_writes: expected a dict, got %.200s", Py_TYPE(namespace)->tp_name);
@@ -1712,7 +1740,7 @@ static PyMappingMethods observed_as_mapping = {
 /* Named "dict": repr(type(ns)) in a class body, and pickling, look as untracked. */
 static PyTypeObject ObservedDict_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    "dict", /* tp_name */
+    .tp_name = "dict",
 };
 
 typedef struct {
@@ -1727,7 +1755,7 @@ typedef struct {
 
 static PyTypeObject Shim_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    "globalhook._ctracking.ClassBodyShim", /* tp_name */
+    .tp_name = "globalhook._ctracking.ClassBodyShim",
 };
 
 /* CPython's _PyType_CalculateMetaclass (not exported from 3.13 on). */
@@ -1893,6 +1921,7 @@ static PyMethodDef shim_methods[] = {
 static PyObject *
 gh_build_class(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
+    (void)module;
     PyObject *original = original_build_class;
     if (nargs < 2 || !PyFunction_Check(args[0]) ||
         !PyObject_TypeCheck(PyFunction_GET_GLOBALS(args[0]), &TrackingDictBase_Type)) {
@@ -1976,6 +2005,7 @@ static PyMethodDef build_class_def = {
 static PyObject *
 class_bodies(PyObject *module_, PyObject *args)
 {
+    (void)module_;
     PyObject *original, *observe, *restore, *implicit;
     if (!PyArg_ParseTuple(args, "OOOO:class_bodies", &original, &observe, &restore, &implicit)) {
         return NULL;
@@ -2056,7 +2086,7 @@ static PyObject *first_attribute_func = NULL; /* (missing, code, owner, name, gl
 
 static PyTypeObject AttributeModule_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    "module", /* tp_name: as types.ModuleType's (see above) */
+    .tp_name = "module", /* as types.ModuleType's (see above) */
 };
 
 static int
@@ -2173,6 +2203,7 @@ attribute_module_getattro(PyObject *self, PyObject *name)
 static PyObject *
 setup_attributes(PyObject *module, PyObject *first_attribute)
 {
+    (void)module;
     Py_INCREF(first_attribute);
     Py_XSETREF(first_attribute_func, first_attribute);
     Py_RETURN_NONE;
@@ -2278,6 +2309,7 @@ retype_store(PyObject *obj, PyTypeObject *cls)
 static PyObject *
 retype_dict(PyObject *module_, PyObject *args)
 {
+    (void)module_;
     PyObject *namespace;
     PyTypeObject *cls;
     if (!PyArg_ParseTuple(args, "OO!:retype_dict", &namespace, &PyType_Type, &cls)) {
@@ -2302,6 +2334,7 @@ retype_dict(PyObject *module_, PyObject *args)
 static PyObject *
 unretype_dict(PyObject *module_, PyObject *args)
 {
+    (void)module_;
     PyObject *namespace;
     PyTypeObject *cls;
     if (!PyArg_ParseTuple(args, "OO!:unretype_dict", &namespace, &PyType_Type, &cls)) {
@@ -2339,10 +2372,10 @@ static PyMethodDef module_methods[] = {
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
-    "globalhook._ctracking",
-    "The compiled core of globalhook's tracking dict (optional).",
-    -1,
-    module_methods,
+    .m_name = "globalhook._ctracking",
+    .m_doc = "The compiled core of globalhook's tracking dict (optional).",
+    .m_size = -1,
+    .m_methods = module_methods,
 };
 
 PyMODINIT_FUNC

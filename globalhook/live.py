@@ -35,6 +35,9 @@ import builtins
 import sys
 import types
 
+from .globalwrites import note_file as _note_file
+from .globalwrites import unwatch as _unwatch_writes
+from .globalwrites import watch as _watch_writes
 from .tracking import CORE, RECORDER, TrackingDict
 
 TYPE_CHECKING = False  # not from typing: imported before the program starts
@@ -277,6 +280,8 @@ def attach_namespace(module: types.ModuleType) -> None:
     name = dict.get(namespace, "__name__")
     name = name if isinstance(name, str) else "<unknown>"
     _retype_or_say(namespace, name)
+    _watch_writes(namespace)
+    _note_file(name, getattr(module, "__file__", None))
     _retyped[id(namespace)] = None
     _attached.append(name)
     _track_like_a_new_module(module, namespace, name)
@@ -327,6 +332,7 @@ def attach_dict(namespace: dict, name: str, module: "Optional[types.ModuleType]"
         attach_namespace(module)
     else:
         _retype_or_say(namespace, name)
+        _watch_writes(namespace)
         _attached.append(name)
     _retyped[id(namespace)] = namespace
     return namespace
@@ -340,6 +346,7 @@ def detach(namespace: dict) -> bool:
     """
     if id(namespace) not in _retyped or type(namespace) is not TrackingDict:
         return False
+    _unwatch_writes(namespace)
     _unretype(namespace, TrackingDict)  # type: ignore[misc]
     del _retyped[id(namespace)]
     name = dict.get(namespace, "__name__")

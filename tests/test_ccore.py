@@ -234,3 +234,15 @@ def test_counts_after_clear_and_forget_land_in_the_new_counters():
     f()
     assert tracking.RECORDER.reads(f) == {"X": 1, "len": 1}
     tracking.RECORDER.forget_file("<clear-test>")
+
+
+@pytest.mark.skipif(not KNOWN or shutil.which("gcc") is None, reason="needs gcc and a CPython the core knows")
+def test_the_core_compiles_without_warnings_under_wall_wextra():
+    """-Wall -Wextra -Werror with this interpreter's headers and flags: a warning on any version is a bug."""
+    flags = (sysconfig.get_config_var("CFLAGS") or "").split()
+    completed = subprocess.run(
+        ["gcc", *flags, "-Wall", "-Wextra", "-Werror", "-fsyntax-only",
+         "-I" + sysconfig.get_paths()["include"], str(REPO / "globalhook" / "_ctracking.c")],
+        capture_output=True, text=True,
+    )
+    assert completed.returncode == 0, completed.stderr

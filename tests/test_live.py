@@ -94,6 +94,51 @@ class TestAttach:
         found = [e for e in globalhook.lookups() if e["module"] == early.__name__ and e["function"] == "<module>"]
         assert {(e["name"], e["kind"], e["count"]) for e in found} >= {("LIMIT", "global", 1), ("LIMIT", "store", 1)}
 
+    def test_attribute_reads_of_an_attached_module_are_not_recorded_and_said_so(self, early):
+        from globalhook import limits
+
+        globalhook.attach(early)
+        assert type(early) is types.ModuleType  # only the dict is retyped
+
+        def reader():
+            return early.LIMIT
+
+        assert reader() == 3
+        assert globalhook.reads(reader) == {}
+        notes = limits.unobservable(strategy="native", attributes=True)
+        assert any("attached after import" in note for note in notes)
+
+    def test_global_writes_of_an_attached_module_are_counted_or_found_statically(self, early):
+        from globalhook import globalwrites
+
+        globalhook.attach(early)
+        exec("def bump():\n    global LIMIT\n    LIMIT += 1\n", early.__dict__)
+        early.bump()
+        assert early.LIMIT == 4
+        found = [e for e in globalhook.lookups() if e["module"] == early.__name__ and e["function"] == "bump"]
+        stores = [e for e in found if e["kind"] == "store"]
+        if globalwrites.OBSERVED:  # the compiled core's dict watcher, 3.12+: watched from the attach on
+            assert [(e["name"], e["count"], "static" in e) for e in stores] == [("LIMIT", 1, False)]
+        else:  # code exec'd from a string is not scanned (README: Global writes)
+            assert stores == []
+
+    def test_global_writes_in_an_attached_modules_file_are_found_statically(self, src, unique, attachable):
+        from globalhook import globalwrites
+
+        src({f"{unique}.py": "N = 0\ndef bump():\n    global N\n    N += 1\n"})
+        module = importlib.import_module(unique)
+        try:
+            globalhook.attach(module)
+            module.bump()
+            found = [(e["function"], e["name"], e["kind"], e["count"], bool(e.get("static")))
+                     for e in globalhook.lookups() if e["module"] == unique and e["kind"] == "store"]
+            if globalwrites.OBSERVED:
+                assert found == [("bump", "N", "store", 1, False)]
+            else:  # the module-level `N = 0` is a STORE_GLOBAL too: bump declares N global
+                assert sorted(found) == [("<module>", "N", "store", 0, True), ("bump", "N", "store", 0, True)]
+        finally:
+            RECORDER.not_tracked.pop(unique, None)
+
     @pytest.mark.parametrize(
         "target, reason",
         [
