@@ -62,8 +62,7 @@ _ATTRIBUTES_OFF = (
 )
 _ATTRIBUTES_ON = (
     "reads of a tracked module's attributes once the program assigned its `__class__` another "
-    "module subclass (that class's attribute lookup runs) or of a module attached after import "
-    "(its type stays `types.ModuleType`), reads of dunder names (`__spec__`, "
+    "module subclass (that class's attribute lookup runs), reads of dunder names (`__spec__`, "
     "`__path__`...), and reads made from C with no Python code running"
 )
 

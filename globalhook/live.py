@@ -284,16 +284,14 @@ def attach_namespace(module: types.ModuleType) -> None:
     _note_file(name, getattr(module, "__file__", None))
     _retyped[id(namespace)] = None
     _attached.append(name)
-    _track_like_a_new_module(module, namespace, name)
+    _record_attribute_reads(module)
 
 
-def _track_like_a_new_module(module: types.ModuleType, namespace: dict, name: str) -> None:
-    """What a module the finder tracks gets besides its namespace: its global writes
-    counted (or scanned), and its attribute reads recorded when the hook records them."""
-    from .globalwrites import note_file, watch
-
-    watch(namespace)
-    note_file(name, dict.get(namespace, "__file__"))
+def _record_attribute_reads(module: types.ModuleType) -> None:
+    """An attached module's attribute reads are recorded too, as for a module the
+    finder makes, unless the hook in use does not record them (``attributes = false``):
+    it becomes of globalhook's module type (``__class__`` assignment between
+    ModuleType subclasses of one layout, which CPython allows)."""
     from .finder import installed_hook
     from .modules import new_native_module
     from .tracking import AttributeModule
