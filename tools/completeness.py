@@ -99,7 +99,8 @@ PLACES: Tuple[Place, ...] = (
     Place(
         "future-annotation", "annotation under `from __future__ import annotations` (`get_type_hints`)",
         "P_FUTURE_ANNOTATION", "global",
-        why="`typing.get_type_hints` evaluates the string with separate locals: the fallback to globals is a C read",
+        why="from 3.14 `typing.get_type_hints` evaluates the string through `annotationlib` with a separate "
+        "locals mapping: the fallback to the globals is a direct dict read",
     ),
     Place(
         "type-param", "type parameter bound (`class Box[T: B]`)", "P_TYPE_PARAM", "global", since=(3, 12),
