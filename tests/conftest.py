@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import itertools
 import os
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -17,6 +19,25 @@ from globalhook import live
 from globalhook.modules import STRATEGIES
 
 _names = itertools.count()
+_REPO = str(Path(__file__).resolve().parent.parent)
+
+
+def core_env(core: str, **extra: str) -> Dict[str, str]:
+    """A child process's environment: globalhook from this checkout on ``core``
+    ("c", "python" or "auto"), none of this run's other GLOBALHOOK_* settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GLOBALHOOK_")}
+    env.update(PYTHONPATH=_REPO, GLOBALHOOK_CORE=core, **extra)
+    return env
+
+
+@functools.lru_cache(maxsize=None)
+def c_core_built() -> bool:
+    """Does a child process of this interpreter get the compiled core?"""
+    probe = subprocess.run(
+        [sys.executable, "-c", "import globalhook.tracking as t; print(t.CORE)"],
+        env=core_env("auto"), capture_output=True, text=True,
+    )
+    return probe.stdout.strip() == "c"
 
 
 @pytest.fixture(params=STRATEGIES)

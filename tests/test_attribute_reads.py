@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import c_core_built, core_env
 from globalhook import config as config_module
 
 REPO = Path(__file__).resolve().parent.parent
@@ -141,22 +142,7 @@ FILES = {
 TRACKED = ["--include", "settings", "--include", "lazy", "--include", "shop", "--include", "classy", "--exclude", "__main__"]
 
 
-def _env(core: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GLOBALHOOK_")}
-    env["PYTHONPATH"] = str(REPO)
-    env["GLOBALHOOK_CORE"] = core
-    return env
-
-
-def _c_core() -> bool:
-    found = subprocess.run(
-        [sys.executable, "-c", "import globalhook.tracking as t; print(t.CORE)"],
-        env=_env("auto"), capture_output=True, text=True,
-    )
-    return found.stdout.strip() == "c"
-
-
-CORES = ["python", pytest.param("c", marks=pytest.mark.skipif(not _c_core(), reason="compiled core not built"))]
+CORES = ["python", pytest.param("c", marks=pytest.mark.skipif(not c_core_built(), reason="compiled core not built"))]
 
 
 def _program(tmp_path: Path) -> Path:
@@ -166,11 +152,11 @@ def _program(tmp_path: Path) -> Path:
 
 
 def _run(folder: Path, core: str, *options: str) -> tuple:
-    plain = subprocess.run([sys.executable, "main.py"], cwd=folder, env=_env(core), capture_output=True, text=True)
+    plain = subprocess.run([sys.executable, "main.py"], cwd=folder, env=core_env(core), capture_output=True, text=True)
     assert plain.returncode == 0, plain.stderr
     tracked = subprocess.run(
         [sys.executable, "-m", "globalhook", "run", "--data-file", "data.json", *TRACKED, *options, "main.py"],
-        cwd=folder, env=_env(core), capture_output=True, text=True,
+        cwd=folder, env=core_env(core), capture_output=True, text=True,
     )
     assert tracked.returncode == 0, tracked.stderr
     data = json.loads((folder / "data.json").read_text())
@@ -267,14 +253,14 @@ def test_report_shows_owner_dot_name(recorded, tmp_path):
     path.write_text(json.dumps(data))
     shown = subprocess.run(
         [sys.executable, "-m", "globalhook", "report", "--data-file", str(path), "--module", "shop"],
-        env=_env("python"), capture_output=True, text=True,
+        env=core_env("python"), capture_output=True, text=True,
     )
     assert shown.returncode == 0, shown.stderr
     lines = [line.split() for line in shown.stdout.splitlines()]
     assert ["settings.TAX", "attribute", "3"] in lines
     by_json = subprocess.run(
         [sys.executable, "-m", "globalhook", "report", "--data-file", str(path), "--format", "json"],
-        env=_env("python"), capture_output=True, text=True,
+        env=core_env("python"), capture_output=True, text=True,
     )
     report = json.loads(by_json.stdout)
     [shop] = [m for m in report["modules"] if m["module"] == "shop"]
@@ -282,7 +268,7 @@ def test_report_shows_owner_dot_name(recorded, tmp_path):
     assert {"count": 3, "kind": "attribute", "name": "TAX", "owner": "settings"} in gross["names"]
     checked = subprocess.run(
         [sys.executable, "-m", "globalhook", "check", "--data-file", str(path), "--forbid", "reader -> settings:TAX"],
-        env=_env("python"), capture_output=True, text=True,
+        env=core_env("python"), capture_output=True, text=True,
     )
     assert checked.returncode == 1
     assert "reader.untracked reads settings:TAX (attribute, 3 times)" in checked.stdout

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 import globalhook
+from conftest import c_core_built, core_env
 from globalhook import classbodies, limits, tracking
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,17 +32,7 @@ PROBE = REPO / "tests" / "probes" / "class_forms.py"
 
 
 def env_with(core: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GLOBALHOOK_")}
-    env.update(PYTHONPATH=str(REPO), PYTHONDONTWRITEBYTECODE="1", GLOBALHOOK_CORE=core)
-    return env
-
-
-def c_core_built() -> bool:
-    probe = subprocess.run(
-        [sys.executable, "-c", "import globalhook.tracking as t; print(t.CORE)"],
-        env=env_with("auto"), capture_output=True, text=True,
-    )
-    return probe.stdout.strip() == "c"
+    return core_env(core, PYTHONDONTWRITEBYTECODE="1")
 
 
 @pytest.fixture(params=["c", "python"], scope="module")
@@ -369,17 +360,19 @@ def test_limits_say_what_stays_unobservable():
         assert any(note.startswith("class bodies reading module globals") for note in notes)
 
 
+#: A module whose function makes a class that reads the global G.
+MAKES_A_CLASS = """
+G = 1
+def make():
+    class C:
+        x = G
+    return C
+"""
+
+
 def test_counts_are_kept_per_context(tracked_module):
     needs_observable()
-    module = tracked_module(
-        """
-        G = 1
-        def make():
-            class C:
-                x = G
-            return C
-        """
-    )
+    module = tracked_module(MAKES_A_CLASS)
     with globalhook.context("first"):
         module.make()
     entries = [e for e in globalhook.lookups() if e["module"] == module.__name__ and e["name"] == "G" and e["kind"] == "global"]
@@ -388,15 +381,7 @@ def test_counts_are_kept_per_context(tracked_module):
 
 def test_after_uninstall_class_bodies_are_not_recorded(tracked_module):
     needs_observable()
-    module = tracked_module(
-        """
-        G = 1
-        def make():
-            class C:
-                x = G
-            return C
-        """
-    )
+    module = tracked_module(MAKES_A_CLASS)
     module.make()
     globalhook.installed_hook().uninstall()
     module.make()

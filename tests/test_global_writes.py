@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import globalhook
+from conftest import c_core_built, core_env
 from globalhook import data as gdata
 from globalhook import globalwrites, limits, tracking
 from globalhook.diff import diff, json_diff, text_diff
@@ -126,18 +127,6 @@ EXPECTED = {
 }
 
 
-def env_with(core: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GLOBALHOOK_")}
-    env.update(PYTHONPATH=REPO, GLOBALHOOK_CORE=core)
-    return env
-
-
-def c_core_available() -> bool:
-    probe = subprocess.run(
-        [sys.executable, "-c", "import globalhook.tracking as t; print(t.CORE)"],
-        env=env_with("auto"), capture_output=True, text=True,
-    )
-    return probe.stdout.strip() == "c"
 
 
 def observes_writes(core: str) -> bool:
@@ -146,7 +135,7 @@ def observes_writes(core: str) -> bool:
 
 @pytest.fixture(params=["python", "c"])
 def core(request) -> str:
-    if request.param == "c" and not c_core_available():
+    if request.param == "c" and not c_core_built():
         pytest.skip("the compiled core is not built here")
     return request.param
 
@@ -164,7 +153,7 @@ def run_tracked(folder: Path, core: str, *extra: str) -> tuple:
     completed = subprocess.run(
         [sys.executable, "-m", "globalhook", "run", "--include", "counter_mod", "--exclude", "untracked_mod",
          "--data-file", str(data_file), *extra, "main.py"],
-        cwd=str(folder), env=env_with(core), capture_output=True, text=True, timeout=120,
+        cwd=str(folder), env=core_env(core), capture_output=True, text=True, timeout=120,
     )
     assert completed.returncode == 0, completed.stderr
     return completed.stdout, json.loads(data_file.read_text())
@@ -211,7 +200,7 @@ class TestProbe:
         assert not any(note.startswith("`global x`") for note in notes)
 
     def test_the_two_cores_agree_on_where_writes_happen(self, probe):
-        if not c_core_available():
+        if not c_core_built():
             pytest.skip("the compiled core is not built here")
         _, python_data = run_tracked(probe, "python")
         _, c_data = run_tracked(probe, "c")
@@ -469,7 +458,7 @@ def test_shared_state_sees_global_writes(tmp_path, core):
         "import state_mod\n\ndef test_writes():\n    state_mod.bump()\n\ndef test_reads():\n    assert state_mod.get() >= 0\n"
     )
     data_file = tmp_path / "t.json"
-    env = env_with(core)
+    env = core_env(core)
     env["PYTHONPATH"] = os.pathsep.join([REPO, str(tmp_path)])
     completed = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--globalhook=state_mod",
@@ -513,7 +502,7 @@ def test_html_shows_static_entries_apart(tmp_path):
 def test_benchmark_runs(tmp_path):
     completed = subprocess.run(
         [sys.executable, os.path.join(REPO, "benchmarks", "globalwrites.py"), "--quick"],
-        cwd=str(tmp_path), env=env_with("auto"), capture_output=True, text=True, timeout=120,
+        cwd=str(tmp_path), env=core_env("auto"), capture_output=True, text=True, timeout=120,
     )
     assert completed.returncode == 0, completed.stderr
     lines = completed.stdout.splitlines()
