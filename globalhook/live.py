@@ -38,7 +38,7 @@ import types
 from .globalwrites import note_file as _note_file
 from .globalwrites import unwatch as _unwatch_writes
 from .globalwrites import watch as _watch_writes
-from .tracking import CORE, RECORDER, TrackingDict
+from .tracking import CORE, RECORDER, AttributeModule, TrackingDict
 
 TYPE_CHECKING = False  # not from typing: imported before the program starts
 if TYPE_CHECKING:  # pragma: no cover
@@ -294,11 +294,10 @@ def _record_attribute_reads(module: types.ModuleType) -> None:
     ModuleType subclasses of one layout, which CPython allows)."""
     from .finder import installed_hook
     from .modules import new_native_module
-    from .tracking import AttributeModule
 
     hook = installed_hook()
-    wants_attributes = hook is None or getattr(hook.finder, "factory", None) is new_native_module
-    if wants_attributes and type(module) is types.ModuleType and AttributeModule is not types.ModuleType:
+    wants_attributes = hook is None or hook.finder.factory is new_native_module
+    if wants_attributes and type(module) is types.ModuleType:
         try:
             module.__class__ = AttributeModule
         except TypeError:  # pragma: no cover - a layout CPython refuses: reads stay unrecorded
