@@ -152,15 +152,7 @@ def _file_sites(path: str) -> List[_Site]:
     """The write sites of one module file: its fresh bytecode cache, else its source compiled."""
     found = _scanned.get(path)
     if found is None:
-        from importlib.machinery import SourceFileLoader, SourcelessFileLoader
-
-        loader_type = SourcelessFileLoader if path.endswith(".pyc") else SourceFileLoader
-        loader = loader_type("<globalhook>", path)
-        loader.set_data = lambda *args, **kwargs: None  # read a fresh bytecode cache, never write one
-        try:
-            code = loader.get_code("<globalhook>")
-        except (ImportError, OSError, SyntaxError, ValueError, EOFError):
-            code = None  # gone, changed or not Python: nothing to say
+        code = tracking._file_code(path)  # None: gone, changed or not Python: nothing to say
         found = _scanned[path] = scan(code) if code is not None else []
     return found
 

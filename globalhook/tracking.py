@@ -767,14 +767,7 @@ class Recorder:
         found = self._by_file.get(filename)
         if found is None:
             found = {}
-            from importlib.machinery import SourceFileLoader
-
-            loader = SourceFileLoader("<globalhook>", filename)
-            loader.set_data = lambda *args, **kwargs: None  # read a fresh bytecode cache, never write one
-            try:
-                tree = loader.get_code("<globalhook>")
-            except (ImportError, OSError, SyntaxError, ValueError, EOFError):
-                tree = None  # gone, changed or not Python: fall back to co_name
+            tree = _file_code(filename)  # None: gone, changed or not Python: fall back to co_name
             if tree is not None:
                 for each, qualname in _code_tree(tree):
                     found.setdefault((each.co_firstlineno, each.co_name), qualname)
@@ -956,6 +949,21 @@ def _new_lock_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_new_lock_in_child)
+
+
+def _file_code(path: str) -> Optional[CodeType]:
+    """A module file's code: its fresh bytecode cache, else its source compiled
+    (a ``.pyc`` path: that file).  Never writes a cache; None when the file is
+    gone, changed or not Python."""
+    from importlib.machinery import SourceFileLoader, SourcelessFileLoader
+
+    loader_type = SourcelessFileLoader if path.endswith(".pyc") else SourceFileLoader
+    loader = loader_type("<globalhook>", path)
+    loader.set_data = lambda *args, **kwargs: None  # read a fresh bytecode cache, never write one
+    try:
+        return loader.get_code("<globalhook>")
+    except (ImportError, OSError, SyntaxError, ValueError, EOFError):
+        return None
 
 
 def _code_tree(code: CodeType) -> Iterator[Tuple[CodeType, str]]:
