@@ -33,6 +33,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -174,6 +175,7 @@ PLACES: Tuple[Place, ...] = (
 )
 
 
+@functools.lru_cache(maxsize=None)
 def version_label(python: str) -> str:
     """``3.12`` or ``3.14t`` (free-threaded) for an interpreter."""
     code = (
