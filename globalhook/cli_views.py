@@ -16,6 +16,7 @@ from typing import Any, Dict, Sequence
 from .config import ConfigError, load_config
 from .data import DataError, find_parts, load
 from .patterns import PatternError
+from .printable import printable
 
 __all__ = ["cmd_html", "cmd_diff", "cmd_check", "cmd_tests_for", "per_test_view"]
 
@@ -46,6 +47,7 @@ def _load_data(options: argparse.Namespace) -> Dict[str, Any]:
             f"{config.data_file}: no such file, but per-process data files wait beside it: "
             "run 'globalhook combine' first"
         )
+    options.data_path = config.data_file
     return load(config.data_file)
 
 
@@ -149,6 +151,10 @@ def cmd_check(argv: Sequence[str]) -> int:
         data = _load_data(options)
     except (ConfigError, DataError, RuleError) as exc:
         return _fail(str(exc))
+    if not data.get("lookups"):
+        # A run that recorded nothing passes every rule: that is a broken
+        # set-up (wrong --include, wrong data file), not a clean project.
+        return _fail(f"nothing to check: {printable(options.data_path)} holds no lookups (did the run track anything?)")
     violations = find_violations(data.get("lookups", ()), rules, no_missing)
     cwd = os.getcwd()
     for violation in violations:
@@ -166,7 +172,6 @@ def per_test_view(data: Dict[str, Any], modules: Sequence[str], options: argpars
     import json
 
     from . import pertest
-    from .printable import printable
     from .report import _module_matcher
 
     matches = _module_matcher(modules)
@@ -202,7 +207,6 @@ def cmd_tests_for(argv: Sequence[str]) -> int:
     _add_data_options(parser)
     options = parser.parse_args(argv)
     from .pertest import owner_of, parse_name_spec, which_tests_read
-    from .printable import printable
 
     try:
         specs = [parse_name_spec(text) for text in options.names]

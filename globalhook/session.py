@@ -275,9 +275,10 @@ class Session:
         finally:
             self._end_write()
         if self.config.report:
+            from .printable import escape_controls
             from .report import text_report
 
-            sys.stderr.write(text_report(data))
+            sys.stderr.write(escape_controls(text_report(data)))
         return True
 
     def _save_at_exit(self) -> None:
