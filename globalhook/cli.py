@@ -392,7 +392,20 @@ def cmd_status(argv: "Sequence[str]") -> int:
         from .tracking import CORE, CORE_REASON
 
         print(f"core: {'compiled (C)' if CORE == 'c' else 'pure Python'} ({CORE_REASON})")
+        print(f"this folder: {_folder_status()}")
     return status
+
+
+def _folder_status() -> str:
+    """What the start-up hook does in a process started here, and why (as process_start decides)."""
+    from .printable import printable
+    from .startup import ENV_START, folder_decision
+
+    if os.environ.get(ENV_START, "").strip():
+        return f"{ENV_START} is set: processes started with it are tracked as it says"
+    if not os.path.isfile("pyproject.toml"):
+        return "no pyproject.toml: nothing is tracked"
+    return printable(folder_decision()[1])
 
 
 def cmd_report(argv: "Sequence[str]") -> int:

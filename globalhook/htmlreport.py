@@ -29,6 +29,7 @@ import json
 import os
 import re
 import shutil
+import stat
 from string import Template
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -54,6 +55,7 @@ MAX_TESTS_SHOWN = 20
 _MARKER = ".globalhook-html"
 _OUR_FOLDERS = ("modules", "names", "data")
 _ASSETS = ("style.css", "report.js", "graph.js")
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 _KIND_ORDER = {kind: index for index, kind in enumerate(KINDS)}
 _KIND_CATEGORY = {kind: category(kind) for kind in KINDS}
 # Writes found by scanning bytecode (``store (static)``): their lines are the same instructions'.
@@ -278,8 +280,15 @@ class _Writer:
     # -- files ------------------------------------------------------------
 
     def write(self, relative: str, text: str) -> None:
+        """A new file at ``relative``: whatever had its name (an old page, a symlink,
+        a hard link to someone's file) is unlinked first, never written through."""
         path = os.path.join(self.folder, relative)
-        with open(path, "w", encoding="utf-8", newline="\n") as f:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666)
+        with open(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
 
     def page(self, relative: str, title: str, body: str, root: str = "", scripts: Sequence[str] = (), nav: str = "") -> None:
@@ -675,15 +684,28 @@ def _prepare(folder: str) -> None:
             raise HtmlError(f"{folder}: cannot read the folder ({exc.strerror or exc})") from None
         if entries and _MARKER not in entries:
             raise HtmlError(f"{folder}: not empty and not a globalhook HTML report: choose another folder with -d")
-        for name in _OUR_FOLDERS:
-            path = os.path.join(folder, name)
-            if os.path.isdir(path):
-                shutil.rmtree(path)
+        try:
+            for name in _OUR_FOLDERS:
+                _remove(os.path.join(folder, name))
+        except OSError as exc:
+            raise HtmlError(f"{folder}: cannot remove the old report ({exc.strerror or exc})") from None
     try:
         for name in ("", "modules", "names", "data", os.path.join("data", "graph")):
             os.makedirs(os.path.join(folder, name), exist_ok=True)
     except OSError as exc:
         raise HtmlError(f"{folder}: cannot create the folder ({exc.strerror or exc})") from None
+
+
+def _remove(path: str) -> None:
+    """Remove ``path`` itself: a symlink goes, never what it points at."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(mode):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
 
 
 def write_html(

@@ -62,10 +62,13 @@ def writable_problem(data_file: str) -> "Optional[str]":
     ends.  The probe is named as the save's temporary files are, never like a
     per-process data file.
     """
+    from .replaceable import replace_problem
+
     if not os.path.isdir(os.path.dirname(data_file)):
         return f"{data_file}: cannot write the data file: its folder does not exist"
-    if os.path.isdir(data_file):
-        return f"{data_file}: cannot write the data file: it is a directory"
+    problem = replace_problem(data_file)
+    if problem is not None:
+        return f"{data_file}: {problem}"
     probe = f"{data_file}-{os.urandom(6).hex()}.tmp"
     try:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
