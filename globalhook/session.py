@@ -32,6 +32,7 @@ from _thread import allocate_lock
 
 from . import __version__, multiproc, sigterm
 from .finder import install
+from .stdlibonly import stdlib_imports
 from .tracking import CORE, RECORDER
 
 TYPE_CHECKING = False  # not from typing: imported before the program starts
@@ -261,8 +262,14 @@ class Session:
         """
         if not self._begin_write(final=True):
             return True
-        from .data import DataError
+        with stdlib_imports():  # the program's folders come first on sys.path by now
+            return self._save()
 
+    def _save(self) -> bool:
+        try:
+            from .data import DataError
+        except Exception:  # pragma: no cover - said below, when the same import fails again
+            DataError = ()  # type: ignore[assignment,misc]  # matches nothing
         try:
             data = self.data()
             if self.primary:
@@ -320,14 +327,15 @@ class Session:
         """Write this (non-primary) process's data so far; later saves overwrite it."""
         if self.primary or not self._begin_write(final=False):
             return
-        from .data import DataError
+        with stdlib_imports():
+            from .data import DataError
 
-        try:
-            self._write_part(self.data())
-        except DataError as exc:
-            print(f"globalhook: error: {exc}", file=sys.stderr)
-        finally:
-            self._end_write()
+            try:
+                self._write_part(self.data())
+            except DataError as exc:
+                print(f"globalhook: error: {exc}", file=sys.stderr)
+            finally:
+                self._end_write()
 
     def _begin_write(self, final: bool) -> bool:
         """False when this process must not write (already saved, or a forked copy)."""

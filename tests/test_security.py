@@ -329,3 +329,59 @@ class TestStartUpCostIsBounded:
         assert f"{MAX_CONFIG_BYTES.bit_length() - 1}" in MAY_ENABLE
         big = b"[tool.globalhook]\nenabled = true\n" + b"#" * MAX_CONFIG_BYTES
         assert may_enable(big[:MAX_CONFIG_BYTES]) and not may_enable(big)
+
+
+# -- item 3: globalhook never imports a module from the program's own folders ---------------
+
+#: Project files named like modules the save needs: each leaves a marker if it ever runs.
+SHADOWS = ("json", "re", "operator", "enum", "functools", "collections", "traceback", "linecache")
+
+
+def shadowing_project(folder: Path) -> Path:
+    for name in SHADOWS:
+        (folder / f"{name}.py").write_text(
+            f"open({str(folder / f'MARKER-{name}')!r}, 'w').close()\nraise ImportError('the project\\'s {name}.py ran')\n"
+        )
+    return folder
+
+
+def markers(folder: Path) -> List[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("MARKER-"))
+
+
+def saved(folder: Path) -> List[dict]:
+    files = [p for p in folder.iterdir() if p.name.startswith(".globalhook.json")]
+    return [json.loads(p.read_text()) for p in files]
+
+
+@posix_only
+class TestShadowedImports:
+    def test_start_up_hook_with_python_c(self, venv: Path, tmp_path: Path) -> None:
+        shadowing_project(tmp_path)
+        (tmp_path / "pyproject.toml").write_text("[tool.globalhook]\nenabled = true\n")
+        result = run(["-c", "FACTOR = 2\nprint(FACTOR)"], tmp_path, python=str(venv))
+        assert (result.returncode, result.stdout, result.stderr) == (0, "2\n", "")
+        assert markers(tmp_path) == []
+        (data,) = saved(tmp_path)
+        assert any(e["name"] == "FACTOR" for e in data["lookups"])
+
+    def test_run_with_the_scripts_folder_first(self, tmp_path: Path) -> None:
+        shadowing_project(tmp_path)
+        (tmp_path / "prog.py").write_text(PROG)
+        # Started from another folder: python -m puts the current folder first for globalhook itself.
+        result = run(["-m", "globalhook", "run", "--report", str(tmp_path / "prog.py")], tmp_path.parent)
+        assert result.returncode == 0, result.stderr
+        assert markers(tmp_path) == []
+
+    def test_the_programs_own_json_stays_its_own(self, venv: Path, tmp_path: Path) -> None:
+        """The program asked for its json.py: it gets it, and the save still writes real JSON."""
+        (tmp_path / "json.py").write_text("def dumps(*args, **kwargs):\n    return 'not json'\n")
+        (tmp_path / "pyproject.toml").write_text("[tool.globalhook]\nenabled = true\n")
+        probe = (
+            "import atexit, json, sys\n"
+            "atexit.register(lambda: print(sys.modules['json'] is json, json.dumps(1)))\n"
+        )
+        result = run(["-c", probe], tmp_path, python=str(venv))
+        assert (result.returncode, result.stdout, result.stderr) == (0, "True not json\n", "")
+        (data,) = saved(tmp_path)
+        assert data["format"] == "globalhook-data"
