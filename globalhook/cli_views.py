@@ -63,14 +63,34 @@ def cmd_html(argv: Sequence[str]) -> int:
     parser.add_argument("--context", metavar="PAT", help="only lookups whose context (test id) matches PAT (fnmatch)")
     parser.add_argument("-j", "--jobs", type=_positive, metavar="N", help="processes that share the writing of a big report (default: one per CPU)")
     parser.add_argument("--title", default="globalhook report", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--source-root", dest="source_roots", action="append", default=[], metavar="DIR",
+        help="show the source of files under DIR (repeatable; default: the current folder only)",
+    )
+    parser.add_argument(
+        "--map-path", dest="path_map", action="append", default=[], metavar="RECORDED=LOCAL",
+        help="read files recorded under folder RECORDED from folder LOCAL (repeatable; a run elsewhere)",
+    )
     _add_data_options(parser)
     options = parser.parse_args(argv)
     from .htmlreport import HtmlError, write_html
 
+    path_map = []
+    for item in options.path_map:
+        recorded, sep, local = item.partition("=")
+        if not sep or not recorded or not local:
+            return _fail(f"--map-path: expected RECORDED=LOCAL, got {printable(item)}")
+        path_map.append((recorded, os.path.abspath(local)))
+    for root in options.source_roots:
+        if not os.path.isdir(root):
+            return _fail(f"--source-root: {printable(root)}: not a folder")
     started = time.perf_counter()
     try:
         data = _load_data(options)
-        summary = write_html(data, options.directory, options.module, options.context, title=options.title, workers=options.jobs)
+        summary = write_html(
+            data, options.directory, options.module, options.context, title=options.title, workers=options.jobs,
+            source_roots=options.source_roots, path_map=path_map,
+        )
     except (ConfigError, DataError, PatternError, HtmlError) as exc:
         return _fail(str(exc))
     elapsed = time.perf_counter() - started

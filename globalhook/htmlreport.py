@@ -261,12 +261,14 @@ def page_file(slug: str, page: int) -> str:
 class _Writer:
     """Writes the pages of one report into one folder."""
 
-    def __init__(self, report: _Report, folder: str, title: str) -> None:
+    def __init__(
+        self, report: _Report, folder: str, title: str, roots: Sequence[str], paths: Sequence[Tuple[str, str]] = ()
+    ) -> None:
         self.report = report
         self.folder = folder
         self.title = title
         self.template = Template(_asset("page.html"))
-        self.sources = SourceIndex(since=_run_end(report.data.get("runs", ())))
+        self.sources = SourceIndex(since=_run_end(report.data.get("runs", ())), roots=roots, paths=paths)
         self._escaped_lines: Dict[str, List[str]] = {}
         self._escaped: Dict[str, str] = {}
 
@@ -716,17 +718,26 @@ def write_html(
     title: str = "globalhook report",
     cwd: Optional[str] = None,
     workers: Optional[int] = None,
+    source_roots: Optional[Sequence[str]] = None,
+    path_map: Sequence[Tuple[str, str]] = (),
 ) -> Dict[str, int]:
     """Write the report of ``data`` into ``folder``; returns counts of what it holds.
+
+    Sources are shown only of files under ``source_roots`` (default: ``cwd``)
+    or the local folders of ``path_map`` (recorded folder -> local folder);
+    any other function is listed with "source not shown" and why.
 
     ``workers``: processes that share the pages of a big report (None: one
     per CPU; see :mod:`globalhook.workers`).  Raises :class:`~globalhook.patterns.PatternError` for a bad module or
     context pattern (before anything is written) and :class:`HtmlError` when
     the folder cannot be used.
     """
-    report = _Report(data, modules, context, os.path.abspath(cwd or os.getcwd()))
+    cwd = os.path.abspath(cwd or os.getcwd())
+    report = _Report(data, modules, context, cwd)
     _prepare(folder)
-    writer = _Writer(report, folder, title)
+    roots = [os.path.join(cwd, root) for root in source_roots] if source_roots else [cwd]
+    roots += [local for _, local in path_map]  # named by the user as where the sources are
+    writer = _Writer(report, folder, title, roots, path_map)
     try:
         writer.all(workers)
     except OSError as exc:

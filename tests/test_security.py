@@ -385,3 +385,75 @@ class TestShadowedImports:
         assert (result.returncode, result.stdout, result.stderr) == (0, "True not json\n", "")
         (data,) = saved(tmp_path)
         assert data["format"] == "globalhook-data"
+
+
+# -- item 4: html shows the source of files under the source roots only -----------------------
+
+SECRET = "TOKEN = 'x'\n\ndef settings():\n    return TOKEN + 'sk-live-0123456789'\n"
+
+
+def data_naming(path: Path) -> dict:
+    lookup = {"module": "secret_settings", "function": "settings", "file": str(path), "line": 3,
+              "name": "TOKEN", "kind": "global", "count": 1}
+    return {"format": "globalhook-data", "version": 1, "runs": [], "not_tracked": [], "lookups": [lookup]}
+
+
+def html_text(folder: Path) -> str:
+    return "\n".join(p.read_text(encoding="utf-8") for p in folder.rglob("*.html"))
+
+
+class TestHtmlSourceRoots:
+    @pytest.fixture
+    def secret(self, tmp_path: Path) -> Path:
+        path = tmp_path / "some" / "where" / "secret_settings.py"
+        path.parent.mkdir(parents=True)
+        path.write_text(SECRET)
+        return path
+
+    def test_a_file_outside_the_roots_is_not_embedded(self, tmp_path: Path, secret: Path) -> None:
+        work = tmp_path / "work"
+        work.mkdir()
+        (work / "crafted.json").write_text(json.dumps(data_naming(secret)))
+        result = run(["-m", "globalhook", "html", "--data-file", "crafted.json"], work)
+        assert result.returncode == 0, result.stderr
+        pages = html_text(work / "globalhook-html")
+        assert "sk-live" not in pages
+        assert "source not shown" in pages and "outside the source roots" in pages
+
+    def test_a_symlink_out_of_the_root_is_outside(self, tmp_path: Path, secret: Path) -> None:
+        work = tmp_path / "work"
+        work.mkdir()
+        (work / "innocent.py").symlink_to(secret)
+        (work / "crafted.json").write_text(json.dumps(data_naming(work / "innocent.py")))
+        result = run(["-m", "globalhook", "html", "--data-file", "crafted.json"], work)
+        assert result.returncode == 0, result.stderr
+        assert "sk-live" not in html_text(work / "globalhook-html")
+
+    def test_source_root_option_adds_a_root(self, tmp_path: Path, secret: Path) -> None:
+        work = tmp_path / "work"
+        work.mkdir()
+        (work / "crafted.json").write_text(json.dumps(data_naming(secret)))
+        result = run(["-m", "globalhook", "html", "--data-file", "crafted.json", "--source-root", str(secret.parent)], work)
+        assert result.returncode == 0, result.stderr
+        assert "sk-live" in html_text(work / "globalhook-html")
+
+    def test_map_path_reads_a_recorded_folder_from_a_local_one(self, tmp_path: Path, secret: Path) -> None:
+        work = tmp_path / "work"
+        work.mkdir()
+        (work / "crafted.json").write_text(json.dumps(data_naming(Path("/build/src/secret_settings.py"))))
+        result = run(["-m", "globalhook", "html", "--data-file", "crafted.json", "--map-path", f"/build/src={secret.parent}"], work)
+        assert result.returncode == 0, result.stderr
+        assert "sk-live" in html_text(work / "globalhook-html")
+
+    @pytest.mark.parametrize("option", [["--map-path", "no-equals-sign"], ["--source-root", "no/such/folder"]])
+    def test_bad_options(self, tmp_path: Path, option: List[str]) -> None:
+        result = run(["-m", "globalhook", "html", *option], tmp_path)
+        assert_one_line_error(result, option[0])
+
+    @posix_only
+    def test_a_fifo_named_as_a_source_does_not_block(self, tmp_path: Path) -> None:
+        os.mkfifo(tmp_path / "pipe.py")
+        (tmp_path / "crafted.json").write_text(json.dumps(data_naming(tmp_path / "pipe.py")))
+        result = run(["-m", "globalhook", "html", "--data-file", "crafted.json"], tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "not a regular file" in html_text(tmp_path / "globalhook-html")
