@@ -88,11 +88,15 @@ def _is_stdlib_name(top: str) -> bool:
 def _shadowing() -> "List[str]":
     """Names in ``sys.modules`` that the program took from its own folders instead of the standard library."""
     found = []
+    known: "Dict[str, bool]" = {}
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
         if not isinstance(file, str) or os.path.normcase(os.path.abspath(file)).startswith(_PREFIXES):
             continue  # built in, frozen, a namespace package, or the real thing
-        if _is_stdlib_name(name.partition(".")[0]):
+        top = name.partition(".")[0]
+        if top not in known:
+            known[top] = _is_stdlib_name(top)
+        if known[top]:
             found.append(name)
     return found
 
