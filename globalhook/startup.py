@@ -113,8 +113,8 @@ def folder_decision() -> "Tuple[Optional[Config], str]":
         return None, f"{path}: does not set enabled = true in [tool.globalhook]: nothing is tracked"
     try:
         enabled = _enabled(path, raw)
-    except Exception as exc:  # RecursionError (nesting), MemoryError...: give up, quietly
-        return None, f"{path}: not readable ({type(exc).__name__}): nothing is tracked"
+    except Exception as exc:  # nested too deeply, MemoryError...: give up, quietly
+        return None, f"{path}: not readable ({type(exc).__name__}: {exc}): nothing is tracked"
     if not enabled:
         return None, f"{path}: does not set enabled = true in [tool.globalhook]: nothing is tracked"
     # Enabled: from here on, a problem is this process's, and is reported.
@@ -159,6 +159,8 @@ def _enabled(path: str, raw: bytes) -> bool:
 
     try:
         data = toml.loads(raw.decode("utf-8"))
+    except toml.TooDeep:
+        raise  # no config is nested like that: not worth tomllib's time in every process
     except (UnicodeDecodeError, toml.TOMLError, toml.Unsupported):
         from .config import ConfigError, parse_toml  # tomllib decides what toml refuses
 

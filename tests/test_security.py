@@ -458,3 +458,23 @@ class TestHtmlSourceRoots:
         result = run(["-m", "globalhook", "html", "--data-file", "crafted.json"], tmp_path)
         assert result.returncode == 0, result.stderr
         assert "not a regular file" in html_text(tmp_path / "globalhook-html")
+
+
+class TestTomlNesting:
+    def test_reader_stops_at_its_depth_without_recursing(self) -> None:
+        from globalhook import toml
+
+        deep = "x = " + "[" * 5000 + "]" * 5000 + "\n"
+        with pytest.raises(toml.TooDeep):
+            toml.loads(deep)
+        limit = toml.MAX_DEPTH
+        assert toml.loads("x = " + "[" * limit + "]" * limit + "\n")["x"] is not None
+
+    def test_commands_still_read_a_deep_but_valid_file(self, tmp_path: Path) -> None:
+        from globalhook.config import load_config
+
+        depth = 100  # beyond our reader, within tomllib's
+        (tmp_path / "pyproject.toml").write_text(
+            "[tool.other]\nx = " + "[" * depth + "]" * depth + "\n[tool.globalhook]\nreport = true\n"
+        )
+        assert load_config(environ={}, cwd=str(tmp_path)).report is True
