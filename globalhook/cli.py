@@ -84,7 +84,9 @@ class UsageError(Exception):
 
 
 def _fail(message: str, status: int = EXIT_USAGE) -> int:
-    print(f"globalhook: error: {message}", file=sys.stderr)
+    from .printable import escape_controls  # run's messages name paths a project's config chose
+
+    print(escape_controls(f"globalhook: error: {message}"), file=sys.stderr)
     return status
 
 

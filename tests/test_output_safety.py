@@ -150,3 +150,12 @@ class TestCheckWithNoLookups:
         assert result.returncode == 2, result.stdout + result.stderr
         assert result.stderr.startswith("globalhook: error: nothing to check")
         assert "empty.json" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_runs_own_error_escapes_a_path_from_the_projects_config(tmp_path: Path) -> None:
+    """``run`` prints what the program prints untouched, but its own messages go through the printer."""
+    (tmp_path / "prog.py").write_text("print('ran')\n")
+    (tmp_path / "pyproject.toml").write_text('[tool.globalhook]\ndata_file = "no-such-dir/x\\u001b[2J.json"\n')
+    result = globalhook(["run", "prog.py"], tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert unsafe(result.stderr) == [] and "\\x1b[2J" in result.stderr, result.stderr
