@@ -106,8 +106,9 @@ class stdlib_imports:
 
     A module of the program that has a standard library module's name (its
     own ``json.py``, imported already) is set aside meanwhile, so that what
-    globalhook imports binds the real one; it is back in ``sys.modules``
-    afterwards.
+    globalhook imports binds the real one.  Afterwards the program's modules
+    are back in ``sys.modules`` and the standard library's of those names are
+    gone from it again (globalhook keeps its own references).
     """
 
     def __init__(self) -> None:
@@ -124,5 +125,10 @@ class stdlib_imports:
             sys.meta_path.remove(self._finder)
         except ValueError:  # pragma: no cover - the program rebuilt meta_path meanwhile
             pass
-        sys.modules.update(self._set_aside)
-        self._set_aside.clear()
+        if self._set_aside:
+            tops = {name.partition(".")[0] for name in self._set_aside}
+            for name in [name for name in list(sys.modules) if name.partition(".")[0] in tops]:
+                if name not in self._set_aside:
+                    del sys.modules[name]  # ours, imported meanwhile: the program never had it
+            sys.modules.update(self._set_aside)
+            self._set_aside.clear()

@@ -380,10 +380,14 @@ class TestShadowedImports:
         (tmp_path / "pyproject.toml").write_text("[tool.globalhook]\nenabled = true\n")
         probe = (
             "import atexit, json, sys\n"
-            "atexit.register(lambda: print(sys.modules['json'] is json, json.dumps(1)))\n"
+            "def after_the_save():\n"
+            "    print(sys.modules['json'] is json, json.dumps(1), sorted(n for n in sys.modules if n.startswith('json.')))\n"
+            "atexit.register(after_the_save)\n"
+            "import globalhook.session\n"
+            "globalhook.session.current_session().save()  # as at exit, before the program's handler\n"
         )
         result = run(["-c", probe], tmp_path, python=str(venv))
-        assert (result.returncode, result.stdout, result.stderr) == (0, "True not json\n", "")
+        assert (result.returncode, result.stdout, result.stderr) == (0, "True not json []\n", "")
         (data,) = saved(tmp_path)
         assert data["format"] == "globalhook-data"
 
