@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .config import ConfigError, find_config_file, read_toml_table
 from .patterns import PatternError
+from .printable import printable
 from .reverse import NAME_KINDS
 from .selection import module_matcher, name_matcher, owner_of, reader_of
 from .sourcemap import SourceIndex
@@ -117,13 +118,15 @@ class Violation:
         prefix = cwd.rstrip(os.sep) + os.sep
         if os.path.isabs(file) and file.startswith(prefix):
             file = file[len(prefix):]
-        function = f"{reader_of(entry)}.{entry['function']}"
+        file = printable(file)
+        function = printable(f"{reader_of(entry)}.{entry['function']}")
+        name = printable(entry["name"])
         times = f"{entry['count']} time{'s' if entry['count'] != 1 else ''}"
         if self.rule is None:
-            return f"{file}:{self.line}: {function} looks up {entry['name']!s}, which is not defined ({times}): require-no-missing"
+            return f"{file}:{self.line}: {function} looks up {name}, which is not defined ({times}): require-no-missing"
         return (
-            f"{file}:{self.line}: {function} reads {owner_of(entry)}:{entry['name']} "
-            f"({entry['kind']}, {times}): forbidden by '{self.rule.text}'"
+            f"{file}:{self.line}: {function} reads {printable(owner_of(entry))}:{name} "
+            f"({printable(entry['kind'])}, {times}): forbidden by '{printable(self.rule.text)}'"
         )
 
 

@@ -19,7 +19,7 @@ from . import __version__
 
 TYPE_CHECKING = False  # not from typing: see the module docstring
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Dict, List, Optional, Sequence, Tuple, Union
+    from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
     from .runner import Program
     from .session import Session
@@ -84,7 +84,9 @@ class UsageError(Exception):
 
 
 def _fail(message: str, status: int = EXIT_USAGE) -> int:
-    print(f"globalhook: error: {message}", file=sys.stderr)
+    from .printable import escape_controls  # run's messages name paths a project's config chose
+
+    print(escape_controls(f"globalhook: error: {message}"), file=sys.stderr)
     return status
 
 
@@ -392,7 +394,20 @@ def cmd_status(argv: "Sequence[str]") -> int:
         from .tracking import CORE, CORE_REASON
 
         print(f"core: {'compiled (C)' if CORE == 'c' else 'pure Python'} ({CORE_REASON})")
+        print(f"this folder: {_folder_status()}")
     return status
+
+
+def _folder_status() -> str:
+    """What the start-up hook does in a process started here, and why (as process_start decides)."""
+    from .printable import printable
+    from .startup import ENV_START, folder_decision
+
+    if os.environ.get(ENV_START, "").strip():
+        return f"{ENV_START} is set: processes started with it are tracked as it says"
+    if not os.path.isfile("pyproject.toml"):
+        return "no pyproject.toml: nothing is tracked"
+    return printable(folder_decision()[1])
 
 
 def cmd_report(argv: "Sequence[str]") -> int:
@@ -489,11 +504,8 @@ _COMMANDS = {
 }
 
 
-def main(argv: "Optional[Sequence[str]]" = None) -> int:
-    """The ``globalhook`` command; ``argv`` None means this process is the command."""
-    if argv is None:
-        _stop_start_up_session()
-    args = list(sys.argv[1:] if argv is None else argv)
+def _own_command(args: "List[str]") -> int:
+    """Every command but ``run`` and ``repl``: help, version, or the command ``args[0]`` names."""
     if not args or args[0] in ("-h", "--help"):
         print(
             "usage: globalhook COMMAND [options]\n\n"
@@ -518,8 +530,16 @@ def main(argv: "Optional[Sequence[str]]" = None) -> int:
         return 0
     if args[0] not in _COMMANDS:
         return _fail(f"unknown command {args[0]!r} (choose from {', '.join(_COMMANDS)})")
-    if args[0] not in ("run", "repl"):
-        return _COMMANDS[args[0]](args[1:])  # type: ignore[misc]
+    return _COMMANDS[args[0]](args[1:])  # type: ignore[misc]
+
+
+def main(argv: "Optional[Sequence[str]]" = None) -> int:
+    """The ``globalhook`` command; ``argv`` None means this process is the command."""
+    if argv is None:
+        _stop_start_up_session()
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] not in ("run", "repl"):
+        return _run_command(_own_command, args)
     prepared = prepare_run(args[1:], args[0])
     if isinstance(prepared, int):
         return prepared
@@ -541,6 +561,43 @@ def main(argv: "Optional[Sequence[str]]" = None) -> int:
     if program.interactive:
         return _console(program, session)
     return 0
+
+
+def _run_command(command: "Callable[[List[str]], int]", args: "List[str]") -> int:
+    """Run one of globalhook's own commands (never ``run``: a program's output is its own).
+
+    Everything the command writes goes through the one printer
+    (:class:`globalhook.printable.EscapingStream`): names from a data file
+    never reach the terminal as control characters.  A reader that stops
+    early (``| head -1``) ends the command quietly with status 1: Python
+    ignores SIGPIPE, so a closed pipe is a ``BrokenPipeError`` at the next
+    write or at the final flush, which is done here so that it happens here;
+    stdout then points at the null device, so the interpreter's own flush at
+    exit has nothing left to complain about (the advice of Python's
+    ``signal`` documentation).
+    """
+    from .printable import EscapingStream
+
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = EscapingStream(stdout), EscapingStream(stderr)
+    try:
+        try:
+            status = command(args)
+        except SystemExit:  # argparse's --help and usage errors
+            stdout.flush()
+            raise
+        stdout.flush()
+        return status
+    except BrokenPipeError:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):  # no real stdout (captured in a test)
+            pass
+        return 1
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
 
 
 def _console(program: "Program", session: "Session", banner: bool = False) -> int:

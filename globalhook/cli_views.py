@@ -16,6 +16,7 @@ from typing import Any, Dict, Sequence
 from .config import ConfigError, load_config
 from .data import DataError, find_parts, load
 from .patterns import PatternError
+from .printable import printable
 
 __all__ = ["cmd_html", "cmd_diff", "cmd_check", "cmd_tests_for", "per_test_view"]
 
@@ -46,6 +47,7 @@ def _load_data(options: argparse.Namespace) -> Dict[str, Any]:
             f"{config.data_file}: no such file, but per-process data files wait beside it: "
             "run 'globalhook combine' first"
         )
+    options.data_path = config.data_file
     return load(config.data_file)
 
 
@@ -61,14 +63,34 @@ def cmd_html(argv: Sequence[str]) -> int:
     parser.add_argument("--context", metavar="PAT", help="only lookups whose context (test id) matches PAT (fnmatch)")
     parser.add_argument("-j", "--jobs", type=_positive, metavar="N", help="processes that share the writing of a big report (default: one per CPU)")
     parser.add_argument("--title", default="globalhook report", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--source-root", dest="source_roots", action="append", default=[], metavar="DIR",
+        help="show the source of files under DIR (repeatable; default: the current folder only)",
+    )
+    parser.add_argument(
+        "--map-path", dest="path_map", action="append", default=[], metavar="RECORDED=LOCAL",
+        help="read files recorded under folder RECORDED from folder LOCAL (repeatable; a run elsewhere)",
+    )
     _add_data_options(parser)
     options = parser.parse_args(argv)
     from .htmlreport import HtmlError, write_html
 
+    path_map = []
+    for item in options.path_map:
+        recorded, sep, local = item.partition("=")
+        if not sep or not recorded or not local:
+            return _fail(f"--map-path: expected RECORDED=LOCAL, got {printable(item)}")
+        path_map.append((recorded, os.path.abspath(local)))
+    for root in options.source_roots:
+        if not os.path.isdir(root):
+            return _fail(f"--source-root: {printable(root)}: not a folder")
     started = time.perf_counter()
     try:
         data = _load_data(options)
-        summary = write_html(data, options.directory, options.module, options.context, title=options.title, workers=options.jobs)
+        summary = write_html(
+            data, options.directory, options.module, options.context, title=options.title, workers=options.jobs,
+            source_roots=options.source_roots, path_map=path_map,
+        )
     except (ConfigError, DataError, PatternError, HtmlError) as exc:
         return _fail(str(exc))
     elapsed = time.perf_counter() - started
@@ -149,6 +171,10 @@ def cmd_check(argv: Sequence[str]) -> int:
         data = _load_data(options)
     except (ConfigError, DataError, RuleError) as exc:
         return _fail(str(exc))
+    if not data.get("lookups"):
+        # A run that recorded nothing passes every rule: that is a broken
+        # set-up (wrong --include, wrong data file), not a clean project.
+        return _fail(f"nothing to check: {printable(options.data_path)} holds no lookups (did the run track anything?)")
     violations = find_violations(data.get("lookups", ()), rules, no_missing)
     cwd = os.getcwd()
     for violation in violations:
@@ -166,7 +192,6 @@ def per_test_view(data: Dict[str, Any], modules: Sequence[str], options: argpars
     import json
 
     from . import pertest
-    from .printable import printable
     from .report import _module_matcher
 
     matches = _module_matcher(modules)
@@ -202,7 +227,6 @@ def cmd_tests_for(argv: Sequence[str]) -> int:
     _add_data_options(parser)
     options = parser.parse_args(argv)
     from .pertest import owner_of, parse_name_spec, which_tests_read
-    from .printable import printable
 
     try:
         specs = [parse_name_spec(text) for text in options.names]

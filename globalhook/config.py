@@ -31,6 +31,7 @@ __all__ = [
     "STRATEGIES",
     "Config",
     "ConfigError",
+    "OutsideProjectError",
     "find_config_file",
     "load_config",
     "read_toml_table",
@@ -52,6 +53,22 @@ _FALSE = ("0", "false", "no")
 
 class ConfigError(Exception):
     """One-line, user-facing message that names the file and the key (or env var / option) that is wrong."""
+
+
+class OutsideProjectError(ConfigError):
+    """A config file names a data file outside the folder that holds it.
+
+    A project's config is not the user's own choice (it came with a clone):
+    it may point only into its own folder.  The start-up hook treats this as
+    "not enabled" and says nothing; commands report it.
+    """
+
+
+def _inside(folder: str, path: str) -> bool:
+    """Whether ``path`` is in ``folder`` once every symlink on the way is followed."""
+    real_folder = os.path.realpath(folder)
+    real_path = os.path.realpath(path)
+    return real_path != real_folder and os.path.commonpath([real_folder, real_path]) == real_folder
 
 
 class Config:
@@ -275,6 +292,7 @@ def load_config(
         "attributes": True,
     }
     warnings: "List[str]" = []
+    outside: "Optional[str]" = None  # why the config file's data_file cannot be used, if it is used
 
     if config_file is not None:
         folder = os.path.dirname(config_file)
@@ -290,6 +308,12 @@ def load_config(
                 raise ConfigError(f"{config_file}: {_SECTION} {key}: {exc}") from None
             if key == "data_file":
                 values[key] = _resolve(folder, values[key])
+                if not _inside(folder, values[key]):
+                    outside = (
+                        f"{config_file}: {_SECTION} data_file: {value!r} is outside {folder} "
+                        "(a config file may name a data file only inside its own folder; "
+                        "give --data-file or GLOBALHOOK_DATA_FILE for another place)"
+                    )
 
     for key, (_, parse) in _KEYS.items():
         if key == "enabled":
@@ -303,6 +327,7 @@ def load_config(
                 raise ConfigError(f"{var}: {exc}") from None
             if key == "data_file":
                 values[key] = _resolve(cwd, values[key])
+                outside = None  # the user's own choice
 
     for key, (check, _) in _KEYS.items():
         value = cli.get(key)
@@ -313,7 +338,10 @@ def load_config(
                 raise ConfigError(f"--{key.replace('_', '-')}: {exc}") from None
             if key == "data_file":
                 values[key] = _resolve(cwd, values[key])
+                outside = None
 
+    if outside is not None:
+        raise OutsideProjectError(outside)
     return Config(config_file=config_file, warnings=warnings, **values)
 
 

@@ -26,6 +26,7 @@ import stat
 from .atomic import write_atomically
 from .gcpause import paused
 from .printable import printable
+from .replaceable import replace_problem
 
 TYPE_CHECKING = False  # not from typing: this module is imported by every tracked process
 if TYPE_CHECKING:  # pragma: no cover
@@ -223,11 +224,16 @@ def save(data: Dict[str, Any], path: str) -> None:
     Processes started by the same test run may finish at once, and a reader
     (``combine``) may be looking: write a temporary file beside the target,
     sync it, then rename it over (keeping the mode of a file it replaces).
+    Only a data file (or nothing, or an empty file) is ever replaced
+    (:mod:`globalhook.replaceable`).
     """
     path = os.fspath(path)
     # Encoded first: an unserialisable value fails before anything is written.
     with paused():
         content = (json.dumps(data, separators=(",", ":"), allow_nan=False) + "\n").encode("utf-8")
+    problem = replace_problem(path)  # checked last, just before the rename
+    if problem is not None:
+        raise DataError(f"{printable(path)}: {problem}")
     try:
         write_atomically(path, content)
     except OSError as exc:

@@ -15,6 +15,7 @@ import os
 from typing import Any, Dict, List, Optional, Tuple
 
 from .data import STATIC_SUFFIX, shown_kind
+from .printable import printable
 
 __all__ = ["FunctionDeps", "Change", "Diff", "diff", "text_diff", "json_diff"]
 
@@ -181,23 +182,23 @@ _MARKS = {"appeared": "+", "disappeared": "-", "changed": "~", "counts": "~", "m
 def text_diff(result: Diff, old_name: str = "OLD", new_name: str = "NEW") -> str:
     """Per module, per function: ``+``/``-`` names, ``~`` counts; then one summary line."""
     cwd = os.getcwd()
-    lines = [f"--- {old_name}", f"+++ {new_name}"]
+    lines = [f"--- {printable(old_name)}", f"+++ {printable(new_name)}"]
     module = None
     for change in result.changes:
         if change.status == "moved":
             continue  # counted in the summary: moving is not a change of dependencies
         if change.module != module:
             module = change.module
-            lines.append(module)
+            lines.append(printable(module))
         where = change.new or change.old
         assert where is not None
-        place = f"{_short_path(where.file, cwd)}:{where.line}"
+        place = f"{printable(_short_path(where.file, cwd))}:{where.line}"
         if change.old and change.new and change.old.line != change.new.line:
             place += f", was line {change.old.line}"
-        lines.append(f"  {_MARKS[change.status]} {change.function}  ({place})  {change.status}")
-        rows = [("+", name, kind, "") for name, kind in change.added]
-        rows += [("-", name, kind, "") for name, kind in change.removed]
-        rows += [("~", name, kind, f"{a} -> {b}") for name, kind, a, b in change.counts]
+        lines.append(f"  {_MARKS[change.status]} {printable(change.function)}  ({place})  {change.status}")
+        rows = [("+", printable(name), printable(kind), "") for name, kind in change.added]
+        rows += [("-", printable(name), printable(kind), "") for name, kind in change.removed]
+        rows += [("~", printable(name), printable(kind), f"{a} -> {b}") for name, kind, a, b in change.counts]
         if rows:
             name_width = max(len(row[1]) for row in rows)
             kind_width = max(len(row[2]) for row in rows)

@@ -29,6 +29,7 @@ import json
 import os
 import re
 import shutil
+import stat
 from string import Template
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -54,6 +55,7 @@ MAX_TESTS_SHOWN = 20
 _MARKER = ".globalhook-html"
 _OUR_FOLDERS = ("modules", "names", "data")
 _ASSETS = ("style.css", "report.js", "graph.js")
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 _KIND_ORDER = {kind: index for index, kind in enumerate(KINDS)}
 _KIND_CATEGORY = {kind: category(kind) for kind in KINDS}
 # Writes found by scanning bytecode (``store (static)``): their lines are the same instructions'.
@@ -259,12 +261,14 @@ def page_file(slug: str, page: int) -> str:
 class _Writer:
     """Writes the pages of one report into one folder."""
 
-    def __init__(self, report: _Report, folder: str, title: str) -> None:
+    def __init__(
+        self, report: _Report, folder: str, title: str, roots: Sequence[str], paths: Sequence[Tuple[str, str]] = ()
+    ) -> None:
         self.report = report
         self.folder = folder
         self.title = title
         self.template = Template(_asset("page.html"))
-        self.sources = SourceIndex(since=_run_end(report.data.get("runs", ())))
+        self.sources = SourceIndex(since=_run_end(report.data.get("runs", ())), roots=roots, paths=paths)
         self._escaped_lines: Dict[str, List[str]] = {}
         self._escaped: Dict[str, str] = {}
 
@@ -278,8 +282,15 @@ class _Writer:
     # -- files ------------------------------------------------------------
 
     def write(self, relative: str, text: str) -> None:
+        """A new file at ``relative``: whatever had its name (an old page, a symlink,
+        a hard link to someone's file) is unlinked first, never written through."""
         path = os.path.join(self.folder, relative)
-        with open(path, "w", encoding="utf-8", newline="\n") as f:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666)
+        with open(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
 
     def page(self, relative: str, title: str, body: str, root: str = "", scripts: Sequence[str] = (), nav: str = "") -> None:
@@ -675,15 +686,28 @@ def _prepare(folder: str) -> None:
             raise HtmlError(f"{folder}: cannot read the folder ({exc.strerror or exc})") from None
         if entries and _MARKER not in entries:
             raise HtmlError(f"{folder}: not empty and not a globalhook HTML report: choose another folder with -d")
-        for name in _OUR_FOLDERS:
-            path = os.path.join(folder, name)
-            if os.path.isdir(path):
-                shutil.rmtree(path)
+        try:
+            for name in _OUR_FOLDERS:
+                _remove(os.path.join(folder, name))
+        except OSError as exc:
+            raise HtmlError(f"{folder}: cannot remove the old report ({exc.strerror or exc})") from None
     try:
         for name in ("", "modules", "names", "data", os.path.join("data", "graph")):
             os.makedirs(os.path.join(folder, name), exist_ok=True)
     except OSError as exc:
         raise HtmlError(f"{folder}: cannot create the folder ({exc.strerror or exc})") from None
+
+
+def _remove(path: str) -> None:
+    """Remove ``path`` itself: a symlink goes, never what it points at."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(mode):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
 
 
 def write_html(
@@ -694,17 +718,26 @@ def write_html(
     title: str = "globalhook report",
     cwd: Optional[str] = None,
     workers: Optional[int] = None,
+    source_roots: Optional[Sequence[str]] = None,
+    path_map: Sequence[Tuple[str, str]] = (),
 ) -> Dict[str, int]:
     """Write the report of ``data`` into ``folder``; returns counts of what it holds.
+
+    Sources are shown only of files under ``source_roots`` (default: ``cwd``)
+    or the local folders of ``path_map`` (recorded folder -> local folder);
+    any other function is listed with "source not shown" and why.
 
     ``workers``: processes that share the pages of a big report (None: one
     per CPU; see :mod:`globalhook.workers`).  Raises :class:`~globalhook.patterns.PatternError` for a bad module or
     context pattern (before anything is written) and :class:`HtmlError` when
     the folder cannot be used.
     """
-    report = _Report(data, modules, context, os.path.abspath(cwd or os.getcwd()))
+    cwd = os.path.abspath(cwd or os.getcwd())
+    report = _Report(data, modules, context, cwd)
     _prepare(folder)
-    writer = _Writer(report, folder, title)
+    roots = [os.path.join(cwd, root) for root in source_roots] if source_roots else [cwd]
+    roots += [local for _, local in path_map]  # named by the user as where the sources are
+    writer = _Writer(report, folder, title, roots, path_map)
     try:
         writer.all(workers)
     except OSError as exc:

@@ -128,9 +128,10 @@ def _magic(line: str) -> None:
         print("globalhook: error: not tracking (run %load_ext globalhook)", file=sys.stderr)
         return
     if words == ["report"]:
+        from .printable import escape_controls
         from .report import text_report
 
-        sys.stdout.write(text_report(session.data()))
+        sys.stdout.write(escape_controls(text_report(session.data())))
         return
     if words[:1] == ["save"] and len(words) <= 2:
         from .data import DataError, save

@@ -407,6 +407,10 @@ def select_strategy(requested: str = "native", attributes: bool = True) -> Tuple
                 from . import picklers
 
                 picklers.register_when_imported()
+            else:  # proxy: dill and cloudpickle dispatch on type(module), which is ProxyModule
+                from . import picklers
+
+                picklers.register_when_imported(ProxyModule)
             return strategy, factory, warning
         reasons.append(reason)
     raise StrategyError(

@@ -193,6 +193,7 @@ class _Labeller:
         if not config.getoption("globalhook_report") or os.environ.get("PYTEST_XDIST_WORKER"):
             return
         from .data import DataError, load
+        from .printable import escape_controls
 
         try:
             data = load(self.session.config.data_file)
@@ -201,8 +202,10 @@ class _Labeller:
             return
         terminalreporter.section("globalhook: global names read per test")
         for line in summary_lines(data.get("lookups", ())):
-            terminalreporter.write_line(line)
-        terminalreporter.write_line(f"data: {self.session.config.data_file}  (globalhook report --by-context for every name)")
+            terminalreporter.write_line(escape_controls(line))
+        terminalreporter.write_line(
+            escape_controls(f"data: {self.session.config.data_file}  (globalhook report --by-context for every name)")
+        )
 
 
 def summary_lines(lookups) -> "list[str]":

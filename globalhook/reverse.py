@@ -13,6 +13,7 @@ import json
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from .printable import printable
 from .selection import owner_of, reader_of, select
 
 __all__ = ["NAME_KINDS", "ReverseIndex", "NameReaders", "by_name_text", "by_name_json"]
@@ -108,20 +109,20 @@ def by_name_text(
     for owner, names in index.modules.items():
         if lines:
             lines.append("")
-        lines.append(owner)
+        lines.append(printable(owner))
         for readers in names:
             count = len(readers.readers)
             lines.append(
-                f"  {readers.name}  {readers.kind}  {readers.count}"
+                f"  {printable(readers.name)}  {printable(readers.kind)}  {readers.count}"
                 f"  ({count} reader{'s' if count != 1 else ''})"
             )
             rows = []
             for (module, function, file, line), number in readers.sorted_readers():
                 shown = function if module == owner else f"{module}.{function}"
-                rows.append((shown, f"{_short_path(file, cwd)}:{line}", str(number)))
+                rows.append((printable(shown), f"{printable(_short_path(file, cwd))}:{line}", str(number)))
             lines.extend(_table(rows, "    "))
             if readers.contexts:
-                tests = ", ".join(f"{c} ({n})" for c, n in readers.sorted_contexts())
+                tests = ", ".join(f"{printable(c)} ({n})" for c, n in readers.sorted_contexts())
                 lines.append(f"    tests: {tests}")
     return "\n".join(lines) + "\n"
 

@@ -32,6 +32,7 @@ from _thread import allocate_lock
 
 from . import __version__, multiproc, sigterm
 from .finder import install
+from .stdlibonly import stdlib_imports
 from .tracking import CORE, RECORDER
 
 TYPE_CHECKING = False  # not from typing: imported before the program starts
@@ -62,10 +63,13 @@ def writable_problem(data_file: str) -> "Optional[str]":
     ends.  The probe is named as the save's temporary files are, never like a
     per-process data file.
     """
+    from .replaceable import replace_problem
+
     if not os.path.isdir(os.path.dirname(data_file)):
         return f"{data_file}: cannot write the data file: its folder does not exist"
-    if os.path.isdir(data_file):
-        return f"{data_file}: cannot write the data file: it is a directory"
+    problem = replace_problem(data_file)
+    if problem is not None:
+        return f"{data_file}: {problem}"
     probe = f"{data_file}-{os.urandom(6).hex()}.tmp"
     try:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -258,8 +262,14 @@ class Session:
         """
         if not self._begin_write(final=True):
             return True
-        from .data import DataError
+        with stdlib_imports():  # the program's folders come first on sys.path by now
+            return self._save()
 
+    def _save(self) -> bool:
+        try:
+            from .data import DataError
+        except Exception:  # pragma: no cover - said below, when the same import fails again
+            DataError = ()  # type: ignore[assignment,misc]  # matches nothing
         try:
             data = self.data()
             if self.primary:
@@ -275,9 +285,10 @@ class Session:
         finally:
             self._end_write()
         if self.config.report:
+            from .printable import escape_controls
             from .report import text_report
 
-            sys.stderr.write(text_report(data))
+            sys.stderr.write(escape_controls(text_report(data)))
         return True
 
     def _save_at_exit(self) -> None:
@@ -316,14 +327,15 @@ class Session:
         """Write this (non-primary) process's data so far; later saves overwrite it."""
         if self.primary or not self._begin_write(final=False):
             return
-        from .data import DataError
+        with stdlib_imports():
+            from .data import DataError
 
-        try:
-            self._write_part(self.data())
-        except DataError as exc:
-            print(f"globalhook: error: {exc}", file=sys.stderr)
-        finally:
-            self._end_write()
+            try:
+                self._write_part(self.data())
+            except DataError as exc:
+                print(f"globalhook: error: {exc}", file=sys.stderr)
+            finally:
+                self._end_write()
 
     def _begin_write(self, final: bool) -> bool:
         """False when this process must not write (already saved, or a forked copy)."""

@@ -97,8 +97,8 @@ _ACTIVATE = (
 #: compile than the check itself), and compiled only where a pyproject.toml
 #: is present.
 MAY_ENABLE = (
-    "(_gh := os.read(_ghfd := os.open('pyproject.toml', os.O_RDONLY), 1 << 24), os.close(_ghfd))"
-    " and (len(_gh) >= 1 << 24 or b'\\\\u' in _gh or b'\\\\U' in _gh or b'globalhook' in _gh and b'true' in _gh"
+    "(_gh := os.read(_ghfd := os.open('pyproject.toml', os.O_RDONLY), (1 << 18) + 1), os.close(_ghfd))"
+    " and len(_gh) <= 1 << 18 and (b'\\\\u' in _gh or b'\\\\U' in _gh or b'globalhook' in _gh and b'true' in _gh"
     " and b'enabled' in _gh.translate(None, b' \\t\"\\'').replace(b'enabled=false', b''))"
 )
 

@@ -16,10 +16,11 @@ import importlib.util
 import marshal
 import os
 import re
+import stat as _stat
 import sys
 import tokenize
 from types import CodeType
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 __all__ = ["SourceIndex", "FileSource", "Located", "name_sites", "code_tree", "LOAD", "STORE", "DELETE", "category"]
 
@@ -211,16 +212,21 @@ class Located:
 class FileSource:
     """A source file compiled once: its lines and its code objects by qualified name."""
 
-    def __init__(self, path: str, since: Optional[float] = None) -> None:
+    def __init__(self, path: str, since: Optional[float] = None, problem: Optional[str] = None) -> None:
         self.path = path
         self.lines: List[str] = []
-        self.problem: Optional[str] = None
+        self.problem: Optional[str] = problem
         self.changed = False
         self._exact: Dict[Tuple[str, int], CodeType] = {}
         self._by_name: Dict[Tuple[str, int], CodeType] = {}
         self._starts: Dict[str, List[Tuple[int, CodeType]]] = {}
         self._spans: Dict[int, Tuple[int, int]] = {}
+        if problem is not None:
+            return
         try:
+            if not _stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block open() for ever
+                self.problem = "source not shown: not a regular file"
+                return
             with open(path, "rb") as f:
                 raw = f.read()
             stat = os.stat(path)
@@ -308,17 +314,49 @@ class SourceIndex:
     """Compiles each source file once, however many functions it holds.
 
     ``since`` is the time (seconds since the epoch) the run ended: a file
-    modified after it is noted as changed.
+    modified after it is noted as changed.  ``roots``, when given, are the
+    only folders whose files are read: a data file from elsewhere names
+    whatever paths it likes, and a report that embeds sources must not show
+    ``/some/where/secret_settings.py`` because a data file named it.
+    ``paths`` maps recorded folders to local ones (a run on another machine,
+    in a container), as coverage.py's ``[paths]`` does; the mapped path must
+    still be under a root.
     """
 
-    def __init__(self, since: Optional[float] = None) -> None:
+    def __init__(
+        self,
+        since: Optional[float] = None,
+        roots: Optional[Sequence[str]] = None,
+        paths: Sequence[Tuple[str, str]] = (),
+    ) -> None:
         self.since = since
+        self.roots = None if roots is None else [os.path.realpath(root) for root in roots]
+        self.paths = [(recorded.rstrip("/\\"), local) for recorded, local in paths]
         self._files: Dict[str, FileSource] = {}
+
+    def local_path(self, path: str) -> str:
+        """Where the recorded ``path`` is here: the first ``paths`` entry whose folder holds it."""
+        for recorded, local in self.paths:
+            if path == recorded or path.startswith(recorded + "/") or path.startswith(recorded + "\\"):
+                return os.path.join(local, path[len(recorded) + 1 :]) if path != recorded else local
+        return path
+
+    def outside_roots(self, path: str) -> bool:
+        """Is ``path`` (once symlinks are followed) outside every root?"""
+        if self.roots is None:
+            return False
+        real = os.path.realpath(path)
+        return not any(real != root and os.path.commonpath([root, real]) == root for root in self.roots)
 
     def file(self, path: str) -> FileSource:
         found = self._files.get(path)
         if found is None:
-            found = self._files[path] = FileSource(path, self.since)
+            local = self.local_path(path)
+            if self.outside_roots(local):
+                found = FileSource(local, self.since, problem="source not shown: outside the source roots (see --source-root)")
+            else:
+                found = FileSource(local, self.since)
+            self._files[path] = found
         return found
 
     def find(self, path: str, qualname: str, line: int) -> Located:

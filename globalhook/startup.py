@@ -28,9 +28,11 @@ import sys
 
 TYPE_CHECKING = False  # neither typing nor __future__: this runs at every interpreter start
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import List, Optional
+    from typing import List, Optional, Tuple
 
-__all__ = ["ENV_START", "process_start", "activate", "is_own_command"]
+    from .config import Config
+
+__all__ = ["ENV_START", "MAX_CONFIG_BYTES", "process_start", "activate", "folder_decision", "is_own_command"]
 
 ENV_START = "GLOBALHOOK_PROCESS_START"
 
@@ -75,26 +77,60 @@ def activate(value: str) -> bool:
     return _start(config, extra.get("run_id"), extra.get("root"))
 
 
+#: A config file longer than this is not read by the start-up hook: real
+#: ``pyproject.toml`` files are a few kilobytes, and every process started in
+#: the folder would pay for parsing it.  (The ``.pth`` line has its own copy.)
+MAX_CONFIG_BYTES = 1 << 18
+
+
 def _activate_from_config_file() -> None:
     """``enabled = true`` in the config file activates; nothing else is said or done."""
+    config, reason = folder_decision()
+    if config is not None:
+        _start(config, None, None)
+    elif reason.startswith("error: "):  # enabled, but the rest of the config is wrong: this process's problem
+        print(f"globalhook: {reason} (this process is not tracked)", file=sys.stderr)
+
+
+def folder_decision() -> "Tuple[Optional[Config], str]":
+    """What the start-up hook does in this folder: ``(config, why)``, config None when it does not track.
+
+    Whatever the folder holds, this is quick and raises nothing: a file too
+    big, nested too deeply or otherwise unreadable enables nothing, and
+    ``why`` says so (``globalhook status`` shows it).  ``why`` starts with
+    ``error: `` when the file enables tracking but something else in it is
+    wrong, which an enabled process reports.
+    """
     path = os.environ.get("GLOBALHOOK_CONFIG", "").strip() or "pyproject.toml"
     try:
         with open(os.path.expanduser(path), "rb") as fh:
-            raw = fh.read()
-    except OSError:
-        return
-    if not may_enable(raw) or not _enabled(path, raw):
-        return
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        return None, f"{path}: cannot be read ({exc.strerror or exc}): nothing is tracked"
+    if len(raw) > MAX_CONFIG_BYTES:
+        return None, f"{path}: larger than {MAX_CONFIG_BYTES >> 10} KiB, not read: nothing is tracked"
+    if not may_enable(raw):
+        return None, f"{path}: does not set enabled = true in [tool.globalhook]: nothing is tracked"
+    try:
+        enabled = _enabled(path, raw)
+    except Exception as exc:  # nested too deeply, MemoryError...: give up, quietly
+        return None, f"{path}: not readable ({type(exc).__name__}: {exc}): nothing is tracked"
+    if not enabled:
+        return None, f"{path}: does not set enabled = true in [tool.globalhook]: nothing is tracked"
     # Enabled: from here on, a problem is this process's, and is reported.
-    from .config import ConfigError, load_config
+    from .config import ConfigError, OutsideProjectError, load_config
 
     try:
         config = load_config()
+    except OutsideProjectError as exc:  # a folder's config reaching beyond the folder enables nothing
+        return None, f"{exc}: nothing is tracked"
     except ConfigError as exc:
-        print(f"globalhook: error: {exc} (this process is not tracked)", file=sys.stderr)
-        return
-    if config.enabled:
-        _start(config, None, None)
+        return None, f"error: {exc}"
+    except Exception as exc:  # pragma: no cover - _enabled() read the same bytes
+        return None, f"{path}: not readable ({type(exc).__name__}): nothing is tracked"
+    if not config.enabled:  # pragma: no cover - _enabled() said it is
+        return None, f"{path}: does not set enabled = true in [tool.globalhook]: nothing is tracked"
+    return config, f"{path}: enabled = true: every Python process started here is tracked (data file {config.data_file})"
 
 
 def may_enable(raw: bytes) -> bool:
@@ -103,10 +139,13 @@ def may_enable(raw: bytes) -> bool:
     Without ``\\u``/``\\U`` escapes, a key or table name can only be spelled
     out: no ``globalhook``, no ``true``, or an ``enabled`` that is everywhere
     assigned ``false`` (spaces, tabs and quotes aside) means not enabled.
-    Any doubt answers True (then the file is parsed).  The start-up ``.pth``
-    line inlines this (:data:`globalhook.sitehook.MAY_ENABLE`).
+    Any doubt answers True (then the file is parsed), except for a file
+    longer than :data:`MAX_CONFIG_BYTES`, which is never parsed.  The
+    start-up ``.pth`` line inlines this (:data:`globalhook.sitehook.MAY_ENABLE`).
     """
-    if len(raw) >= 1 << 24 or b"\\u" in raw or b"\\U" in raw:
+    if len(raw) > MAX_CONFIG_BYTES:
+        return False
+    if b"\\u" in raw or b"\\U" in raw:
         return True
     if b"globalhook" not in raw or b"true" not in raw:
         return False
@@ -120,6 +159,8 @@ def _enabled(path: str, raw: bytes) -> bool:
 
     try:
         data = toml.loads(raw.decode("utf-8"))
+    except toml.TooDeep:
+        raise  # no config is nested like that: not worth tomllib's time in every process
     except (UnicodeDecodeError, toml.TOMLError, toml.Unsupported):
         from .config import ConfigError, parse_toml  # tomllib decides what toml refuses
 

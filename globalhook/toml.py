@@ -20,7 +20,7 @@ TYPE_CHECKING = False  # neither typing nor __future__ (annotations naming typin
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Dict, Tuple
 
-__all__ = ["TOMLError", "Unsupported", "loads"]
+__all__ = ["MAX_DEPTH", "TOMLError", "TooDeep", "Unsupported", "loads"]
 
 
 class TOMLError(ValueError):
@@ -29,6 +29,19 @@ class TOMLError(ValueError):
 
 class Unsupported(Exception):
     """Valid or not, a document this reader leaves to ``tomllib``."""
+
+
+class TooDeep(Unsupported):
+    """Arrays or inline tables nested deeper than :data:`MAX_DEPTH`.
+
+    Found at that depth, before any deep recursion: the start-up hook gives
+    up on such a file at once (no config is nested like that); commands
+    still hand it to ``tomllib``.
+    """
+
+
+#: Nesting of arrays and inline tables this reader follows (pyproject.toml files use a handful).
+MAX_DEPTH = 64
 
 
 _SPACE = frozenset(" \t")
@@ -70,6 +83,7 @@ class _Reader:
         self.kinds: "Dict[int, Any]" = {}  # id(table) -> what made it (see above)
         self.arrays_of_tables = set()  # ids of the lists that [[...]] made
         self.scopes = 0  # numbers the sections and inline tables
+        self.depth = 0  # arrays and inline tables open around the current value
 
     def error(self, message: str, pos: int = -1) -> TOMLError:
         pos = self.pos if pos < 0 else pos
@@ -220,10 +234,13 @@ class _Reader:
         c = self.char()
         if c == '"' or c == "'":
             return self.string(c, self.src.startswith(c * 3, self.pos))
-        if c == "[":
-            return self.array()
-        if c == "{":
-            return self.inline_table()
+        if c == "[" or c == "{":
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise TooDeep(f"nested more than {MAX_DEPTH} deep")
+            found = self.array() if c == "[" else self.inline_table()
+            self.depth -= 1
+            return found
         for word, value in (("true", True), ("false", False)):
             if self.src.startswith(word, self.pos):
                 self.pos += len(word)

@@ -519,7 +519,7 @@ report = true
 class TestDataFile:
     @pytest.mark.parametrize(
         "value, expected",
-        [("gh.json", "conf/gh.json"), ("data/gh.json", "conf/data/gh.json"), ("../gh.json", "gh.json")],
+        [("gh.json", "conf/gh.json"), ("data/gh.json", "conf/data/gh.json"), ("data/../gh.json", "conf/gh.json")],
     )
     def test_from_file_is_relative_to_the_file(self, tmp_path: Path, value: str, expected: str) -> None:
         conf = tmp_path / "conf"
@@ -529,6 +529,19 @@ class TestDataFile:
         write_pyproject(conf, f'[tool.globalhook]\ndata_file = "{value}"\n', "gh.toml")
         config = load(run, cli={"config": str(conf / "gh.toml")})
         assert config.data_file == str(tmp_path.joinpath(*expected.split("/")))
+
+    @pytest.mark.parametrize("value", ["../gh.json", "~/gh.json", "/tmp/gh.json", "."])
+    def test_from_file_never_outside_the_files_folder(self, tmp_path: Path, value: str) -> None:
+        """A cloned project's config must not aim the data file at ~/.bashrc (issue 17, item 1)."""
+        conf = tmp_path / "conf"
+        conf.mkdir()
+        write_pyproject(conf, f'[tool.globalhook]\ndata_file = "{value}"\n')
+        message = error(conf)
+        assert message.startswith(f"{conf / 'pyproject.toml'}: [tool.globalhook] data_file: ")
+        assert "outside" in message and "\n" not in message
+        # the user's own choice wins, and then the file's value does not matter
+        assert load(conf, cli={"data_file": "mine.json"}).data_file == str(conf / "mine.json")
+        assert load(conf, environ={"GLOBALHOOK_DATA_FILE": "env.json"}).data_file == str(conf / "env.json")
 
     def test_from_cwd_pyproject(self, tmp_path: Path) -> None:
         write_pyproject(tmp_path, '[tool.globalhook]\ndata_file = "out/gh.json"\n')

@@ -490,7 +490,7 @@ def test_html_shows_static_entries_apart(tmp_path):
         dict(entry, name="counter", kind="store", count=0, static=True),
     ], {"python": "3.11.7"})
     out = tmp_path / "html"
-    write_html(data, str(out), workers=1)
+    write_html(data, str(out), workers=1, source_roots=[str(tmp_path)])
     page = "".join(p.read_text() for p in (out / "modules").glob("*.html"))
     assert "store (static)</td>" in page
     assert 'title="not counted: found by scanning bytecode">-</td>' in page

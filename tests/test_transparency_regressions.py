@@ -66,3 +66,42 @@ class TestPicklingModules:
             pickle.dumps(tracked)
         with pytest.raises(TypeError, match="cannot pickle 'module' object"):
             pickle.dumps(sys)  # the same message as for any module
+
+
+class TestModulePicklersUnderEveryStrategy:
+    """``--strategy proxy`` + ``dill.dumps(module)`` raised TypeError (issue 17, item 20).
+
+    dill and cloudpickle pickle a module by reference through a table keyed by
+    ``type(module)``; the proxy strategy's modules are of the proxy class.
+    Differential: the same program under plain python and under ``globalhook run``.
+    """
+
+    PROGRAM = (
+        "import sys, mod\n"
+        "pickler = __import__(sys.argv[1])\n"
+        "print(pickler.loads(pickler.dumps(mod)) is mod, pickler.loads(pickler.dumps(mod.read))())\n"
+    )
+
+    @pytest.mark.parametrize("pickler", ["dill", "cloudpickle"])
+    @pytest.mark.parametrize("strategy", ["native", "proxy"])
+    def test_same_as_untracked(self, tmp_path, pickler, strategy):
+        import subprocess
+
+        pytest.importorskip(pickler)
+        from conftest import core_env
+
+        (tmp_path / "mod.py").write_text("X = 21\ndef read():\n    return X * 2\n")
+        (tmp_path / "prog.py").write_text(self.PROGRAM)
+        env = core_env("auto")
+
+        def output(*command):
+            result = subprocess.run(
+                [sys.executable, *command, "prog.py", pickler], cwd=str(tmp_path), env=env,
+                capture_output=True, text=True, timeout=120,
+            )
+            return result.returncode, result.stdout, result.stderr
+
+        plain = output()
+        tracked = output("-m", "globalhook", "run", "--strategy", strategy, "--include", "mod")
+        assert plain == (0, "True 42\n", "")
+        assert tracked == plain
