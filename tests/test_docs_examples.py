@@ -11,7 +11,9 @@ GitHub and Sphinx still highlight them as usual:
   the lines under it; ``...`` stands for any text, a line of its own for any
   lines (doctest's ELLIPSIS);
 - ```` ```python runnable ```` runs the block as a script there; it must exit 0
-  (its asserts are the check).
+  (its asserts are the check);
+- ``requires=MODULE`` on a runnable block skips the rest of the page where
+  MODULE cannot be imported (IPython does not install everywhere).
 
 ``python``, ``globalhook`` and ``pytest`` in a command are this interpreter
 with this checkout.  Other blocks are illustration and are not run.
@@ -132,8 +134,12 @@ def test_page_examples_run_as_shown(page: Path, tmp_path: Path) -> None:
             continue
         if block.attribute("runnable") is None:
             continue
+        required = block.attribute("requires")
+        if required and subprocess.run([sys.executable, "-c", f"import {required}"], env=env,
+                                        capture_output=True).returncode != 0:
+            pytest.skip(f"{where}:{block.line}: needs {required}, which this Python cannot import")
         if block.language == "python":
-            script = tmp_path / f"block_{block.line}.py"
+            script = folder / f"_block_{block.line}.py"  # its folder is sys.path[0], as for a script there
             script.write_text(block.text, encoding="utf-8")
             done = subprocess.run([sys.executable, str(script)], cwd=folder, env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
