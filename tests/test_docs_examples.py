@@ -22,6 +22,7 @@ with this checkout.  Other blocks are illustration and are not run.
 from __future__ import annotations
 
 import doctest
+import importlib.util
 import os
 import re
 import shutil
@@ -174,3 +175,14 @@ def test_there_are_runnable_examples() -> None:
     assert "README.md" in names
     tutorials = sorted((REPO / "docs" / "tutorials").glob("*.md"))
     assert tutorials and all(str(page.relative_to(REPO)) in names for page in tutorials), names
+
+
+def test_the_site_captions_file_blocks_with_their_name() -> None:
+    spec = importlib.util.spec_from_file_location("globalhook_docs_example_files", REPO / "docs" / "_ext" / "example_files.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = "```python file=pkg/__init__.py\n```\n\n```python file=a.py\nX = 1\n```\n\n```console runnable\n$ true\n```\n"
+    assert module.with_captions(text) == (
+        "```{code-block} python\n:caption: `pkg/__init__.py`\n\n# (an empty file)\n```\n\n"
+        "```{code-block} python\n:caption: `a.py`\n\nX = 1\n```\n\n```console runnable\n$ true\n```\n"
+    )
