@@ -78,3 +78,10 @@ def test_the_pytest_options_come_from_the_plugin(parsers_module):
 def test_the_main_help_is_what_globalhook_help_prints(parsers_module, capsys):
     assert cli.main(["--help"]) == 0
     assert parsers_module.main_help() == capsys.readouterr().out
+
+
+def test_each_command_describes_itself(parsers_module):
+    # 'status --help' used to print install's usage (status borrowed its parser).
+    for name, parser in parsers_module.command_parsers().items():
+        usage = parsers_module.describe(name, parser).usage
+        assert usage.startswith(f"usage: globalhook {name} "), usage
