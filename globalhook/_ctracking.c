@@ -350,7 +350,7 @@ tally_get_value(PyObject *self, void *closure)
 
 static PyGetSetDef tally_getset[] = {
     {"value", tally_get_value, NULL, "How many steps so far.", NULL},
-    {NULL},
+    {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyTypeObject Tally_Type = {

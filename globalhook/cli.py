@@ -389,13 +389,17 @@ def cmd_uninstall(argv: "Sequence[str]") -> int:
 
 
 def cmd_status(argv: "Sequence[str]") -> int:
-    status = cmd_install(["--check", *argv])
-    if status == 0:
-        from .tracking import CORE, CORE_REASON
+    from . import sitehook
 
-        print(f"core: {'compiled (C)' if CORE == 'c' else 'pure Python'} ({CORE_REASON})")
-        print(f"this folder: {_folder_status()}")
-    return status
+    # Its own parser, so that 'status --help' describes status (--system is accepted, as before).
+    parser = _site_parser("status", "Say whether the start-up hook is installed here, and which core tracks.")
+    options = parser.parse_args(argv)
+    print(sitehook.describe_status(sitehook.status(options.site_dir)))
+    from .tracking import CORE, CORE_REASON
+
+    print(f"core: {'compiled (C)' if CORE == 'c' else 'pure Python'} ({CORE_REASON})")
+    print(f"this folder: {_folder_status()}")
+    return 0
 
 
 def _folder_status() -> str:

@@ -8,7 +8,7 @@ namespace, and every function defined in it holds that same dict object as
 functions tracked from then on, with no copy and no second namespace.
 
 Why that is safe where it is allowed (experiments on CPython 3.9-3.14 and
-3.14t, see README "Modules that are already live"):
+3.14t, see docs/explanation/live-modules.md):
 
 - an instance of a heap type owns a reference to it, which ``subtype_dealloc``
   drops when the dict dies: the type is given one reference per retyped dict
@@ -254,8 +254,8 @@ def attach(module: types.ModuleType) -> types.ModuleType:
     Its namespace is retyped in place, so functions it defined before keep
     it as ``__globals__`` and become tracked too.  Lookups made before the
     call, frames already running, class bodies already run and values other
-    code copied out of it earlier are not seen (README: "Modules that are
-    already live").  Raises :class:`AttachError`, one line naming the module,
+    code copied out of it earlier are not seen (see "Modules that are already
+    live", docs/explanation/live-modules.md).  Raises :class:`AttachError`, one line naming the module,
     where that is not safe here.
     """
     problem = refusal(module)

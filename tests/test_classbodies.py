@@ -90,7 +90,7 @@ def test_every_class_form_comes_out_as_untracked(class_forms, core):
     out, data = run(folder, "class_forms.py", core)
     # The pure-Python core's __build_class__ and shim are Python functions: a class
     # body (and a metaclass) sees them as the frame above, and before 3.11 a traceback
-    # has one entry of __build_class__ (README, Known differences).  Everything else
+    # has one entry of __build_class__ (docs/explanation/known-differences.md).  Everything else
     # is the same.
     differs = set()
     if core == "python":

@@ -1,9 +1,9 @@
-"""The README's completeness table says the truth on this interpreter and core.
+"""The docs' completeness table says the truth on this interpreter and core.
 
 The probe (tests/probes/completeness) reads a global in every place Python
 can; tools/completeness.py runs it under ``globalhook run`` and classifies
-each place.  The README's column for this Python and the running core must
-be what the probe sees here, and its list of what cannot be observed must be
+each place.  The column of docs/explanation/limits.md for this Python and the
+running core must be what the probe sees here, and its list of what cannot be observed must be
 exactly the places its tables mark ``no`` or ``static``.
 """
 
@@ -34,32 +34,32 @@ def tool():
 
 
 @pytest.fixture(scope="module")
-def readme_results(tool):
-    return tool.parse_table((ROOT / "README.md").read_text(encoding="utf-8"))
+def page_results(tool):
+    return tool.parse_table((ROOT / tool.PAGE).read_text(encoding="utf-8"))
 
 
-def test_readme_column_matches_the_probe(tool, readme_results):
+def test_page_column_matches_the_probe(tool, page_results):
     label = tool.version_label(sys.executable)
-    column = readme_results.get((label, tracking.CORE))
+    column = page_results.get((label, tracking.CORE))
     if column is None:
-        pytest.skip(f"the README's completeness table has no column for Python {label} ({tracking.CORE} core)")
+        pytest.skip(f"the completeness table has no column for Python {label} ({tracking.CORE} core)")
     seen = tool.run_probe(sys.executable, tracking.CORE)
     differences = {key: (column.get(key), status) for key, status in seen.items() if column.get(key) != status}
-    assert not differences, f"README says / probe sees, for Python {label} ({tracking.CORE} core): {differences}"
+    assert not differences, f"the page says / probe sees, for Python {label} ({tracking.CORE} core): {differences}"
 
 
-def test_readme_list_is_the_table(tool, readme_results):
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    stated = tool._between(readme, tool.LIST_START, tool.LIST_END).strip()
-    assert stated == tool.render_list(readme_results).strip()
+def test_page_list_is_the_table(tool, page_results):
+    page = (ROOT / tool.PAGE).read_text(encoding="utf-8")
+    stated = tool._between(page, tool.LIST_START, tool.LIST_END).strip()
+    assert stated == tool.render_list(page_results).strip()
 
 
-def test_every_place_has_a_row_and_a_reason(tool, readme_results):
-    for column in readme_results.values():
+def test_every_place_has_a_row_and_a_reason(tool, page_results):
+    for column in page_results.values():
         assert set(column) == {place.key for place in tool.PLACES}
         assert set(column.values()) <= set(tool.STATUSES)
     for place in tool.PLACES:
-        if any(column[place.key] == "no" for column in readme_results.values()):
+        if any(column[place.key] == "no" for column in page_results.values()):
             assert place.why, f"{place.key} is not observable somewhere but has no reason"
 
 

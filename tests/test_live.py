@@ -117,7 +117,7 @@ class TestAttach:
         stores = [e for e in found if e["kind"] == "store"]
         if globalwrites.OBSERVED:  # the compiled core's dict watcher, 3.12+: watched from the attach on
             assert [(e["name"], e["count"], "static" in e) for e in stores] == [("LIMIT", 1, False)]
-        else:  # code exec'd from a string is not scanned (README: Global writes)
+        else:  # code exec'd from a string is not scanned (docs/explanation/global-writes.md)
             assert stores == []
 
     def test_global_writes_in_an_attached_modules_file_are_found_statically(self, src, unique, attachable):

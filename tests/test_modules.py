@@ -290,7 +290,7 @@ class TestModuleFeatures:
             lazy.exec_module(module)
             if strategy == "proxy" and sys.version_info >= (3, 13):
                 # From 3.13 LazyLoader calls ModuleType.__getattribute__(module, ...)
-                # itself, which only a real module passes (see README, Known differences).
+                # itself, which only a real module passes (see docs/explanation/known-differences.md).
                 with pytest.raises(TypeError, match="__getattribute__"):
                     module.f
                 return

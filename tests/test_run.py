@@ -901,7 +901,7 @@ class TestFramesBelowMain:
         plain = python(["prog.py"], tmp_path)
         tracked = globalhook_run(["prog.py"], tmp_path, data_file=tmp_path / "d.json")
         assert "no frame below" in plain.stdout
-        # Known difference: a frame that passes for sys (README, Known differences).
+        # Known difference: a frame that passes for sys (docs/explanation/known-differences.md).
         assert "frame below: True" in tracked.stdout
         plain_frames = plain.stdout.count('  File "')
         tracked_frames = tracked.stdout.count('  File "')

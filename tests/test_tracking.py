@@ -376,7 +376,7 @@ class TestCodeObjectsAreFreed:
 
 
 class TestUnobservable:
-    """The CPython facts the README lists; a failure here means the list needs updating."""
+    """The CPython facts the docs list (docs/explanation/limits.md); a failure here means the list needs updating."""
 
     def test_global_statement_store_is_counted_or_found_statically(self, mod, unique):
         # STORE_GLOBAL bypasses __setitem__: a dict watcher counts it (compiled core, 3.12+),

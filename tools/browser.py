@@ -4,7 +4,7 @@ The browser is started with ``--remote-debugging-pipe``: it reads protocol
 messages (JSON, each ended by a NUL byte) on its fd 3 and writes them on fd 4.
 No websocket, no port, no third-party package.  Used by the real-browser
 test of the HTML report (tests/test_html_browser.py) and by
-tools/html_screenshot.py, which makes the README's screenshot.
+tools/html_screenshot.py, which makes the HTML report's screenshots for the docs.
 """
 
 from __future__ import annotations

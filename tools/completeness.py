@@ -15,19 +15,19 @@ a given interpreter and core and says, place by place:
 ``static``
     recorded from a scan of the bytecode (the write exists), not counted;
 ``no``
-    not observable on that Python and core (the README says why);
+    not observable on that Python and core (the docs page says why);
 ``n/a``
     the syntax does not exist on that Python.
 
-``--write README.md`` puts the tables and the list of what cannot be
-observed into the README (between their markers) from runs of every
+``--write docs/explanation/limits.md`` puts the tables and the list of what
+cannot be observed into that page (between their markers) from runs of every
 interpreter given; ``tests/test_completeness.py`` checks, on each
 interpreter the test suite runs on, that its columns still say the truth.
 
 Usage::
 
     python tools/completeness.py --python .tox/py311/bin/python --python ...
-    python tools/completeness.py --write README.md   # every .tox/py3*/bin/python
+    python tools/completeness.py --write docs/explanation/limits.md   # every .tox/py3*/bin/python
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ _READ_KINDS = ("global", "builtin", "missing", "attribute")
 
 class Place(NamedTuple):
     key: str
-    text: str  # what the README's row says
+    text: str  # what the page's row says
     name: str  # the global read there
     kind: str  # the kind it must be recorded as ("read": any kind of read)
     function: Optional[str] = None  # the reading function, when the name alone is not enough
@@ -236,11 +236,14 @@ def classify(lookups: Iterable[dict], version: Tuple[int, int]) -> Dict[str, str
     return result
 
 
-# -- the README's tables -------------------------------------------------------
+# -- the tables of the docs page ---------------------------------------------
 
-TABLE_START = "<!-- completeness-table:start (tools/completeness.py --write README.md) -->"
+#: The page that holds the tables, relative to the checkout.
+PAGE = "docs/explanation/limits.md"
+
+TABLE_START = "<!-- completeness-table:start (tools/completeness.py --write docs/explanation/limits.md) -->"
 TABLE_END = "<!-- completeness-table:end -->"
-LIST_START = "<!-- completeness-list:start (tools/completeness.py --write README.md) -->"
+LIST_START = "<!-- completeness-list:start (tools/completeness.py --write docs/explanation/limits.md) -->"
 LIST_END = "<!-- completeness-list:end -->"
 
 Results = Dict[Tuple[str, str], Dict[str, str]]  # (version label, core) -> place -> status
@@ -315,9 +318,9 @@ def render_list(results: Results) -> str:
     return "\n".join(lines) + "\n"
 
 
-def parse_table(readme: str) -> Results:
-    """The results the README's tables state."""
-    block = _between(readme, TABLE_START, TABLE_END)
+def parse_table(page: str) -> Results:
+    """The results the page's tables state."""
+    block = _between(page, TABLE_START, TABLE_END)
     texts = {place.text: place.key for place in PLACES}
     results: Results = {}
     core: Optional[str] = None
@@ -338,7 +341,7 @@ def parse_table(readme: str) -> Results:
             continue
         key = texts.get(cells[0])
         if key is None or core is None:
-            raise ValueError(f"README: unknown row {cells[0]!r} in the completeness table")
+            raise ValueError(f"{PAGE}: unknown row {cells[0]!r} in the completeness table")
         for label, status in zip(labels, cells[1:]):
             results[label, core][key] = status
     return results
@@ -348,7 +351,7 @@ def _between(text: str, start: str, end: str) -> str:
     try:
         return text.split(start, 1)[1].split(end, 1)[0]
     except IndexError:
-        raise ValueError(f"README: markers {start!r} ... {end!r} not found") from None
+        raise ValueError(f"{PAGE}: markers {start!r} ... {end!r} not found") from None
 
 
 def _replace(text: str, start: str, end: str, body: str) -> str:
@@ -358,7 +361,7 @@ def _replace(text: str, start: str, end: str, body: str) -> str:
     return f"{head}{start}\n{body}{end}{tail}"
 
 
-def write_readme(path: Path, results: Results) -> None:
+def write_page(path: Path, results: Results) -> None:
     text = path.read_text(encoding="utf-8")
     text = _replace(text, TABLE_START, TABLE_END, render_table(results))
     text = _replace(text, LIST_START, LIST_END, render_list(results))
@@ -373,7 +376,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--python", action="append", default=[], help="an interpreter with globalhook installed (repeatable; default: every .tox/py3*/bin/python)")
     parser.add_argument("--core", action="append", choices=CORES, default=[], help="the core(s) to probe (default: both)")
-    parser.add_argument("--write", metavar="README", help="put the tables and the list into this README")
+    parser.add_argument("--write", metavar="PAGE", help=f"put the tables and the list into this page (theirs is {PAGE})")
     args = parser.parse_args(argv)
     pythons = args.python or _default_pythons()
     if not pythons:
@@ -386,7 +389,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             results[label, core] = run_probe(python, core)
             print(f"{label} {core}: " + " ".join(f"{key}={value}" for key, value in results[label, core].items()), file=sys.stderr)
     if args.write:
-        write_readme(Path(args.write), results)
+        write_page(Path(args.write), results)
     else:
         sys.stdout.write(render_table(results) + "\n" + render_list(results))
     return 0

@@ -1,4 +1,4 @@
-"""Make the README's screenshots of the HTML report (docs/html-*.png).
+"""Make the docs' screenshots of the HTML report (docs/html-*.png).
 
 Runs examples/quickstart.py under globalhook in a temporary folder, writes
 the HTML report, and photographs a module page and the graph in headless

@@ -74,7 +74,7 @@ class Package:
     extra_installs: Tuple[str, ...] = ()
     #: Environment for the test runs; ``{src}`` is the unpacked sdist.
     env: Tuple[Tuple[str, str], ...] = ()
-    #: What the suite stresses, for the README.
+    #: What the suite stresses, for docs/explanation/transparency.md.
     stresses: str = ""
     #: The tests live inside the package: pytest's assertion rewriter and
     #: globalhook must both have handled the same modules.
