@@ -159,7 +159,8 @@ class TestFiles:
         missing_line = line_of(project, "app/web.py", "return undefined_setting")
         highlighted = {int(key.split("-L")[1]): names for key, names in hits.items()}
         assert highlighted[view_line] == "CONFIG"
-        assert highlighted[len_line] == "HANDLERS, settings, len"
+        # settings.timeout() is a read of app.settings's attribute, on that line too.
+        assert highlighted[len_line] == "HANDLERS, settings, len, timeout"
         assert highlighted[missing_line] == "undefined_setting"
         # Each name row links to its lines, and globals to their readers.
         assert re.search(rf'<a href="#f\d+-L{view_line}">{view_line}</a>', page)
