@@ -136,7 +136,8 @@ class TestFiles:
         html_files = sorted(p.name for p in (Path(REPO) / "globalhook" / "htmlfiles").iterdir())
         assert html_files == ["graph.js", "page.html", "report.js", "style.css"]
         pyproject = (Path(REPO) / "pyproject.toml").read_text()
-        assert 'globalhook = ["htmlfiles/*"]' in pyproject  # shipped as package data
+        package_data = pyproject.partition("[tool.setuptools.package-data]\n")[2].splitlines()[0]
+        assert package_data.startswith("globalhook = [") and '"htmlfiles/*"' in package_data  # shipped as package data
 
     def test_index_data(self, project, tmp_path):
         out = tmp_path / "html"
@@ -432,5 +433,5 @@ def test_the_views_are_not_imported_by_the_command_line_module():
     """``run`` imports cli.py: the views load only when their command runs."""
     code = "import sys, globalhook.cli; print(sorted(m for m in sys.modules if m.startswith('globalhook.')))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO).stdout
-    for module in ("cli_views", "htmlreport", "sourcemap", "reverse", "diff", "check", "workers", "selection"):
+    for module in ("cli_views", "htmlreport", "sourcemap", "reverse", "diff", "check", "checkformats", "baseline", "workers", "selection"):
         assert f"'globalhook.{module}'" not in loaded
