@@ -183,7 +183,7 @@ def _sarif_result(violation: Violation, outcome: Outcome, index: Dict[str, int],
         result["baselineState"] = "unchanged" if baselined else "new"
     if baselined:
         result["suppressions"] = [
-            {"kind": "external", "state": "accepted", "justification": f"listed in the baseline {outcome.baseline}"}
+            {"kind": "external", "status": "accepted", "justification": f"listed in the baseline {outcome.baseline}"}
         ]
     return result
 
