@@ -309,3 +309,21 @@ class TestUntrustedNames:
 def test_format_must_be_known(sample):
     result = globalhook(["check", "--format", "xml"], sample)
     assert result.returncode == 2 and "invalid choice: 'xml'" in result.stderr
+
+
+class TestDocs:
+    """docs/howto/ci.md and docs/reference/check-formats.md show what the sample really gives."""
+
+    def test_the_outputs_shown_are_the_real_ones(self, sample):
+        howto = (REPO / "docs" / "howto" / "ci.md").read_text()
+        reference = (REPO / "docs" / "reference" / "check-formats.md").read_text()
+        github = globalhook(["check", "--format", "github"], sample).stdout
+        text = globalhook(["check"], sample).stdout
+        assert f"$ globalhook check --format github\n{github}```" in howto
+        assert f"$ globalhook check --format github\n{github}```" in reference
+        assert f"$ globalhook check\n{text}```" in reference
+
+    def test_the_workflow_shown_is_the_samples(self):
+        howto = (REPO / "docs" / "howto" / "ci.md").read_text()
+        workflow = (SAMPLE / ".github" / "workflows" / "check.yml").read_text()
+        assert f"```yaml\n{workflow}```" in howto
