@@ -68,7 +68,10 @@ COUNTER = 0
 def bump():
     global COUNTER
     COUNTER += 1
-    return COUNTER
+    try:
+        return NOT_DEFINED
+    except NameError:
+        return COUNTER
 """
 
 
