@@ -145,6 +145,9 @@ class TestSampleProject:
         result = globalhook(["check", "--format", "sarif", "--output", "out.sarif"], sample)
         assert result.returncode == 1 and result.stdout == ""
         assert json.loads((sample / "out.sarif").read_text())["version"] == "2.1.0"
+        failed = globalhook(["check", "--format", "sarif", "--output", "no/such/folder/out.sarif"], sample)
+        assert failed.returncode == 2 and failed.stdout == ""
+        assert failed.stderr.count("\n") == 1 and failed.stderr.startswith("globalhook: error: no/such/folder/out.sarif: cannot write")
 
     def test_json_follows_its_schema(self, sample, read_line):
         validator = check_schema_validator()
