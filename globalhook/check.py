@@ -10,6 +10,10 @@ OWNER are both matched against the entry's ``module``.  Entries of a later
 format that carry ``reader_module`` and ``owner`` (reads of another module's
 attributes, kind ``attribute``) are matched on those: nothing here changes
 when they arrive (see :mod:`globalhook.selection`).
+
+This module finds violations; :mod:`globalhook.checkformats` shows them (text,
+JSON, SARIF, GitHub annotations) and :mod:`globalhook.baseline` decides which
+of them are new.
 """
 
 from __future__ import annotations
