@@ -10,6 +10,10 @@ OWNER are both matched against the entry's ``module``.  Entries of a later
 format that carry ``reader_module`` and ``owner`` (reads of another module's
 attributes, kind ``attribute``) are matched on those: nothing here changes
 when they arrive (see :mod:`globalhook.selection`).
+
+This module finds violations; :mod:`globalhook.checkformats` shows them (text,
+JSON, SARIF, GitHub annotations) and :mod:`globalhook.baseline` decides which
+of them are new.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from .reverse import NAME_KINDS
 from .selection import module_matcher, name_matcher, owner_of, reader_of
 from .sourcemap import SourceIndex
 
-__all__ = ["RuleError", "Rule", "Violation", "parse_rule", "CheckConfig", "load_check_config", "find_violations"]
+__all__ = [
+    "RuleError", "Rule", "Violation", "NO_MISSING", "parse_rule", "CheckConfig", "load_check_config", "find_violations",
+]
 
 _TABLE = "[tool.globalhook.check]"
 
@@ -102,32 +108,80 @@ def load_check_config(
     return config
 
 
+#: The rule id of ``require-no-missing`` (the forbid rules' ids are their text).
+NO_MISSING = "require-no-missing"
+
+#: At most this many test names in a text line; the machine formats list them all.
+_TESTS_SHOWN = 3
+
+
 class Violation:
-    """One entry that breaks one rule (``rule`` is None for a missing name)."""
+    """One entry that breaks one rule (``rule`` is None for a missing name).
 
-    __slots__ = ("entry", "rule", "line")
+    ``line`` is where the function reads the name; ``contexts`` are the
+    tests (contexts) that made the read, with how often, most first.
+    """
 
-    def __init__(self, entry: Dict[str, Any], rule: Optional[Rule], line: int) -> None:
+    __slots__ = ("entry", "rule", "line", "contexts")
+
+    def __init__(
+        self, entry: Dict[str, Any], rule: Optional[Rule], line: int, contexts: Sequence[Tuple[str, int]] = ()
+    ) -> None:
         self.entry = entry
         self.rule = rule
         self.line = line
+        self.contexts = list(contexts)
 
-    def describe(self, cwd: str) -> str:
+    @property
+    def rule_id(self) -> str:
+        return NO_MISSING if self.rule is None else self.rule.text
+
+    @property
+    def reader(self) -> str:
+        return reader_of(self.entry)
+
+    @property
+    def owner(self) -> str:
+        return owner_of(self.entry)
+
+    @property
+    def function(self) -> str:
+        """The reading function's qualified name, without its module."""
+        return self.entry["function"]
+
+    def key(self) -> Tuple[str, str, str, str, str, str]:
+        """What a baseline remembers: no file, line or count, which move without the code changing."""
         entry = self.entry
-        file = entry["file"]
+        return (self.rule_id, self.reader, entry["function"], self.owner, entry["name"], entry["kind"])
+
+    def path(self, cwd: str) -> str:
+        """The file, relative to ``cwd`` when it is inside it."""
+        file = self.entry["file"]
         prefix = cwd.rstrip(os.sep) + os.sep
         if os.path.isabs(file) and file.startswith(prefix):
-            file = file[len(prefix):]
-        file = printable(file)
-        function = printable(f"{reader_of(entry)}.{entry['function']}")
-        name = printable(entry["name"])
+            return file[len(prefix):]
+        return file
+
+    def message(self) -> str:
+        """What was read, by whom, how often and in which tests (no file, line or rule)."""
+        entry = self.entry
+        function = printable(f"{self.reader}.{entry['function']}")
         times = f"{entry['count']} time{'s' if entry['count'] != 1 else ''}"
         if self.rule is None:
-            return f"{file}:{self.line}: {function} looks up {name}, which is not defined ({times}): require-no-missing"
-        return (
-            f"{file}:{self.line}: {function} reads {printable(owner_of(entry))}:{name} "
-            f"({printable(entry['kind'])}, {times}): forbidden by '{printable(self.rule.text)}'"
-        )
+            text = f"{function} looks up {printable(entry['name'])}, which is not defined ({times})"
+        else:
+            text = f"{function} reads {printable(self.owner)}:{printable(entry['name'])} ({printable(entry['kind'])}, {times})"
+        if self.contexts:
+            shown = ", ".join(printable(name) for name, _ in self.contexts[:_TESTS_SHOWN])
+            more = len(self.contexts) - _TESTS_SHOWN
+            text += f" in {'test' if len(self.contexts) == 1 else 'tests'} {shown}" + (f" and {more} more" if more > 0 else "")
+        return text
+
+    def describe(self, cwd: str) -> str:
+        where = f"{printable(self.path(cwd))}:{self.line}"
+        if self.rule is None:
+            return f"{where}: {self.message()}: {NO_MISSING}"
+        return f"{where}: {self.message()}: forbidden by '{printable(self.rule.text)}'"
 
 
 def find_violations(
@@ -135,19 +189,27 @@ def find_violations(
 ) -> List[Violation]:
     """Every (entry, rule) that breaks a rule, in source order.
 
-    The line is where the function's current source reads the name, when that
-    can be found (see :mod:`globalhook.sourcemap`), else its first line.
+    The line is where the function's current source reads the name (a
+    global, or another module's attribute), when that can be found (see
+    :mod:`globalhook.sourcemap`), else its first line.  Entries that differ
+    only in their context (test) are one violation naming those tests.
     """
     summed: Dict[Tuple[Any, ...], Dict[str, Any]] = {}
+    contexts: Dict[Tuple[Any, ...], Dict[str, int]] = {}
     for entry in lookups:
         if entry["kind"] not in NAME_KINDS or entry.get("static") is True:
             continue  # rules are about reads; a write found by a scan has no count to add
         key = (reader_of(entry), owner_of(entry), entry["function"], entry["file"], entry["line"], entry["name"], entry["kind"])
         seen = summed.get(key)
         if seen is None:
-            summed[key] = dict(entry)  # contexts added up: a rule is about code, not tests
+            summed[key] = seen = dict(entry)  # contexts added up: a rule is about code, not tests
+            seen.pop("context", None)
         else:
             seen["count"] += entry["count"]
+        context = entry.get("context")
+        if context:
+            tests = contexts.setdefault(key, {})
+            tests[context] = tests.get(context, 0) + entry["count"]
     sources = SourceIndex()
     found: List[Violation] = []
     for key in sorted(summed, key=lambda k: (k[3], k[4], k[2], k[5], k[6], k[1])):
@@ -159,5 +221,6 @@ def find_violations(
             continue
         lines = sources.find(entry["file"], entry["function"], entry["line"]).lines_of(entry["kind"], entry["name"])
         line = lines[0] if lines else entry["line"]
-        found.extend(Violation(entry, rule, line) for rule in broken)
+        tests = sorted(contexts.get(key, {}).items(), key=lambda item: (-item[1], item[0]))
+        found.extend(Violation(entry, rule, line, tests) for rule in broken)
     return found

@@ -150,15 +150,27 @@ def cmd_check(argv: Sequence[str]) -> int:
         prog="globalhook check",
         description="Fail when recorded lookups break a rule: 'READER -> OWNER:NAME' forbids functions "
         "in modules matching READER to read NAME of modules matching OWNER. Rules come from "
-        "[tool.globalhook.check] and the command line. Exit status 1 on any violation, 2 on a bad rule.",
+        "[tool.globalhook.check] and the command line. Exit status 1 on any (new) violation, 2 on a bad "
+        "rule, data file or baseline.",
         allow_abbrev=False,
     )
     parser.add_argument("--forbid", action="append", default=[], metavar="RULE", help="a rule 'READER -> OWNER:NAME' (repeatable)")
     parser.add_argument("--no-missing", action="store_true", help="fail on any name that was looked up and not found")
+    parser.add_argument(
+        "--format", choices=("text", "json", "sarif", "github"), default="text",
+        help="text (default), json, sarif (SARIF 2.1.0, for code scanning) or github (workflow-command annotations)",
+    )
+    parser.add_argument("-o", "--output", metavar="FILE", help="write the output to FILE instead of standard output")
+    parser.add_argument("--baseline", metavar="FILE", help="accept the violations listed in FILE; fail only on new ones")
+    parser.add_argument("--update-baseline", action="store_true", help="write every current violation to the --baseline FILE and pass")
     _add_data_options(parser)
     options = parser.parse_args(argv)
+    from .baseline import BaselineError, load_baseline, split, write_baseline
     from .check import RuleError, find_violations, load_check_config, parse_rule
+    from .checkformats import Outcome, render
 
+    if options.update_baseline and not options.baseline:
+        return _fail("--update-baseline needs --baseline FILE (the file to write)")
     try:
         check_config = load_check_config(options.config)
         for warning in check_config.warnings:
@@ -169,22 +181,39 @@ def cmd_check(argv: Sequence[str]) -> int:
             where = check_config.source or "pyproject.toml"
             return _fail(f"nothing to check: give --forbid RULE or --no-missing, or set them in [tool.globalhook.check] of {where}")
         data = _load_data(options)
-    except (ConfigError, DataError, RuleError) as exc:
+        accepted = load_baseline(options.baseline) if options.baseline and not options.update_baseline else []
+    except (ConfigError, DataError, RuleError, BaselineError) as exc:
         return _fail(str(exc))
     if not data.get("lookups"):
         # A run that recorded nothing passes every rule: that is a broken
         # set-up (wrong --include, wrong data file), not a clean project.
         return _fail(f"nothing to check: {printable(options.data_path)} holds no lookups (did the run track anything?)")
-    violations = find_violations(data.get("lookups", ()), rules, no_missing)
+    lookups = data.get("lookups", ())
+    violations = find_violations(lookups, rules, no_missing)
+    if options.update_baseline:
+        try:
+            written = write_baseline(options.baseline, violations)
+        except BaselineError as exc:
+            return _fail(str(exc))
+        print(f"globalhook check: wrote {options.baseline} ({written} violation{'s' if written != 1 else ''} accepted)")
+        return 0
     cwd = os.getcwd()
-    for violation in violations:
-        print(violation.describe(cwd))
-    checked = f"{len(rules)} rule{'s' if len(rules) != 1 else ''}" + (" and no missing names" if no_missing else "")
-    if violations:
-        print(f"globalhook check: {len(violations)} violation{'s' if len(violations) != 1 else ''} ({checked})")
-        return 1
-    print(f"globalhook check: no violations ({checked}, {len(data.get('lookups', ()))} lookups)")
-    return 0
+    if options.baseline:
+        new, known, gone = split(violations, accepted)
+        outcome = Outcome([rule.text for rule in rules], no_missing, new, len(lookups), cwd, known, gone, options.baseline)
+    else:
+        outcome = Outcome([rule.text for rule in rules], no_missing, violations, len(lookups), cwd)
+    text = render(outcome, options.format)
+    if options.output:
+        from .atomic import write_atomically
+
+        try:
+            write_atomically(options.output, text.encode("utf-8"))
+        except OSError as exc:
+            return _fail(f"{options.output}: cannot write ({exc.strerror or exc})")
+    else:
+        sys.stdout.write(text)
+    return 0 if outcome.passed else 1
 
 
 def per_test_view(data: Dict[str, Any], modules: Sequence[str], options: argparse.Namespace) -> int:

@@ -540,14 +540,13 @@ class _Writer:
         ]
         for note in located.notes:
             parts.append(f'<p class="source-note">{esc(note)}</p>')
-        sites = located.sites()
         links = report.name_links
         module = function.module
         hits: Dict[int, List[str]] = {}
         rows = ['<table class="names"><tr><th>name</th><th>kind</th><th>count</th><th>lines</th></tr>']
         for (name, kind, owner), count in function.sorted_names():
             what = _KIND_CATEGORY.get(kind)
-            lines = sites.get((what, name), ()) if what else ()
+            lines = located.lines_in(what, name)
             if lines:
                 for line in lines:
                     found = hits.get(line)

@@ -5,6 +5,10 @@ names it read, not the lines that read them.  At report time the source file
 is compiled again and each recorded function is found among its code objects;
 the lines whose ``LOAD_GLOBAL``/``LOAD_NAME`` (``STORE_*``/``DELETE_*`` for
 module-level writes) name a recorded name are the lines that did the reading.
+A read of another module's attribute (``settings.TAX``, ``from settings
+import TAX``) is found the same way, on the instructions that read attributes
+by name; those are many, so they are scanned only for functions that made
+such a read.
 The source may have changed since the run, so every mismatch becomes a note
 the reader sees, never a silently wrong highlight.
 """
@@ -22,9 +26,12 @@ import tokenize
 from types import CodeType
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
-__all__ = ["SourceIndex", "FileSource", "Located", "name_sites", "code_tree", "LOAD", "STORE", "DELETE", "category"]
+__all__ = [
+    "SourceIndex", "FileSource", "Located", "name_sites", "attribute_sites", "code_tree",
+    "LOAD", "STORE", "DELETE", "ATTRIBUTE", "category",
+]
 
-LOAD, STORE, DELETE = "load", "store", "delete"
+LOAD, STORE, DELETE, ATTRIBUTE = "load", "store", "delete", "attribute"
 
 _CATEGORIES: Dict[int, str] = {}
 for _opname, _category in (
@@ -39,11 +46,19 @@ for _opname, _category in (
     if _opname in dis.opmap:
         _CATEGORIES[dis.opmap[_opname]] = _category
 _EXTENDED_ARG = dis.opmap["EXTENDED_ARG"]
-_LOAD_GLOBAL = dis.opmap["LOAD_GLOBAL"]
-# From 3.11 the low bit of LOAD_GLOBAL's argument says "push NULL too".
-_GLOBAL_SHIFT = 1 if sys.version_info >= (3, 11) else 0
+# How far each opcode's argument is shifted above its index in co_names: from
+# 3.11 the low bit of LOAD_GLOBAL's says "push NULL too", from 3.12 that of
+# LOAD_ATTR says "load a method" (LOAD_METHOD is then a pseudo-instruction).
+_SHIFTS: Dict[int, int] = {dis.opmap["LOAD_GLOBAL"]: 1 if sys.version_info >= (3, 11) else 0}
+_ATTRIBUTE_OPS: Dict[int, str] = {}
+for _opname in ("LOAD_ATTR", "LOAD_METHOD", "IMPORT_FROM"):
+    if dis.opmap.get(_opname, 256) < 256:  # pseudo-instructions never reach co_code
+        _ATTRIBUTE_OPS[dis.opmap[_opname]] = ATTRIBUTE
+_SHIFTS[dis.opmap["LOAD_ATTR"]] = 1 if sys.version_info >= (3, 12) else 0
 
-_KIND_CATEGORY = {"global": LOAD, "builtin": LOAD, "missing": LOAD, "store": STORE, "delete": DELETE}
+_KIND_CATEGORY = {
+    "global": LOAD, "builtin": LOAD, "missing": LOAD, "store": STORE, "delete": DELETE, "attribute": ATTRIBUTE,
+}
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what the tokenizer counts as a line end, no more
 
 Sites = Dict[Tuple[str, str], List[int]]
@@ -68,10 +83,23 @@ def name_sites(code: CodeType) -> Sites:
     :func:`dis.get_instructions` would take many).  Nested code objects are
     not included.
     """
+    return _sites(code, _CANDIDATES, _CATEGORIES)
+
+
+def attribute_sites(code: CodeType) -> Sites:
+    """(``attribute``, name) -> sorted lines where this code reads an attribute ``name`` by name.
+
+    ``settings.TAX``, ``settings.f()`` and ``from settings import TAX`` all
+    name the attribute in the instruction; ``getattr(settings, "TAX")`` does not.
+    """
+    return _sites(code, _ATTRIBUTE_CANDIDATES, _ATTRIBUTE_OPS)
+
+
+def _sites(code: CodeType, candidates: "re.Pattern[bytes]", categories: Dict[int, str]) -> Sites:
     raw = code.co_code
     names = code.co_names
     hits: List[Tuple[int, str, str]] = []
-    for match in _CANDIDATES.finditer(raw):
+    for match in candidates.finditer(raw):
         offset = match.start()
         if offset & 1:
             continue  # an argument byte that happens to equal an opcode
@@ -83,9 +111,9 @@ def name_sites(code: CodeType) -> Sites:
             arg |= raw[before + 1] << shift
             shift += 8
             before -= 2
-        index = arg >> _GLOBAL_SHIFT if op == _LOAD_GLOBAL else arg
+        index = arg >> _SHIFTS.get(op, 0)
         if index < len(names):
-            hits.append((offset, _CATEGORIES[op], names[index]))
+            hits.append((offset, categories[op], names[index]))
     if not hits:
         return {}
     # Hits come in offset order: one walk over the line table places them all.
@@ -111,7 +139,12 @@ def _line_ranges(code: CodeType, size: int) -> Iterator[Tuple[int, int, Optional
     return ((offset, end, line) for (offset, line), end in zip(starts, ends))
 
 
-_CANDIDATES = re.compile(b"[" + b"".join(re.escape(bytes([op])) for op in sorted(_CATEGORIES)) + b"]")
+def _opcode_class(ops: Dict[int, str]) -> "re.Pattern[bytes]":
+    return re.compile(b"[" + b"".join(re.escape(bytes([op])) for op in sorted(ops)) + b"]")
+
+
+_CANDIDATES = _opcode_class(_CATEGORIES)
+_ATTRIBUTE_CANDIDATES = _opcode_class(_ATTRIBUTE_OPS)
 
 
 def _own_last_line(code: CodeType) -> int:
@@ -186,13 +219,14 @@ def _cached_code(path: str, raw: bytes, stat: os.stat_result) -> Optional[CodeTy
 class Located:
     """One recorded function found (or not) in its current source."""
 
-    __slots__ = ("source", "code", "first", "last", "notes", "_sites")
+    __slots__ = ("source", "code", "first", "last", "notes", "_sites", "_attribute_sites")
 
     def __init__(self, source: "FileSource", code: Optional[CodeType], notes: List[str]) -> None:
         self.source = source
         self.code = code
         self.notes = notes
         self._sites: Optional[Sites] = None
+        self._attribute_sites: Optional[Sites] = None
         self.first = self.last = 0
         if code is not None:
             self.first, self.last = source.span(code)
@@ -203,10 +237,17 @@ class Located:
             self._sites = name_sites(self.code) if self.code is not None else {}
         return self._sites
 
+    def lines_in(self, what: Optional[str], name: str) -> List[int]:
+        """Lines where this function's code makes a lookup of this category of ``name``."""
+        if what == ATTRIBUTE:
+            if self._attribute_sites is None:
+                self._attribute_sites = attribute_sites(self.code) if self.code is not None else {}
+            return self._attribute_sites.get((what, name), [])
+        return self.sites().get((what, name), []) if what else []
+
     def lines_of(self, kind: str, name: str) -> List[int]:
         """Lines where this function's code makes a lookup of this kind of ``name``."""
-        what = category(kind)
-        return self.sites().get((what, name), []) if what else []
+        return self.lines_in(category(kind), name)
 
 
 class FileSource:

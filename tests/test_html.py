@@ -136,7 +136,8 @@ class TestFiles:
         html_files = sorted(p.name for p in (Path(REPO) / "globalhook" / "htmlfiles").iterdir())
         assert html_files == ["graph.js", "page.html", "report.js", "style.css"]
         pyproject = (Path(REPO) / "pyproject.toml").read_text()
-        assert 'globalhook = ["htmlfiles/*"]' in pyproject  # shipped as package data
+        package_data = pyproject.partition("[tool.setuptools.package-data]\n")[2].splitlines()[0]
+        assert package_data.startswith("globalhook = [") and '"htmlfiles/*"' in package_data  # shipped as package data
 
     def test_index_data(self, project, tmp_path):
         out = tmp_path / "html"
@@ -159,7 +160,8 @@ class TestFiles:
         missing_line = line_of(project, "app/web.py", "return undefined_setting")
         highlighted = {int(key.split("-L")[1]): names for key, names in hits.items()}
         assert highlighted[view_line] == "CONFIG"
-        assert highlighted[len_line] == "HANDLERS, settings, len"
+        # settings.timeout() is a read of app.settings's attribute, on that line too.
+        assert highlighted[len_line] == "HANDLERS, settings, len, timeout"
         assert highlighted[missing_line] == "undefined_setting"
         # Each name row links to its lines, and globals to their readers.
         assert re.search(rf'<a href="#f\d+-L{view_line}">{view_line}</a>', page)
@@ -431,5 +433,5 @@ def test_the_views_are_not_imported_by_the_command_line_module():
     """``run`` imports cli.py: the views load only when their command runs."""
     code = "import sys, globalhook.cli; print(sorted(m for m in sys.modules if m.startswith('globalhook.')))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO).stdout
-    for module in ("cli_views", "htmlreport", "sourcemap", "reverse", "diff", "check", "workers", "selection"):
+    for module in ("cli_views", "htmlreport", "sourcemap", "reverse", "diff", "check", "checkformats", "baseline", "workers", "selection"):
         assert f"'globalhook.{module}'" not in loaded

@@ -15,7 +15,7 @@ from types import CodeType
 import pytest
 
 from globalhook import sourcemap
-from globalhook.sourcemap import FileSource, SourceIndex, code_tree, name_sites
+from globalhook.sourcemap import FileSource, SourceIndex, attribute_sites, code_tree, name_sites
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -103,6 +103,20 @@ def reference_sites(code: CodeType):
     return {key: sorted(lines) for key, lines in found.items()}
 
 
+def reference_attribute_sites(code: CodeType):
+    """attribute_sites the slow way: every instruction that reads an attribute by name."""
+    found = {}
+    line = None
+    for instruction in dis.get_instructions(code):
+        if sys.version_info >= (3, 11):
+            line = instruction.positions.lineno
+        elif instruction.starts_line is not None:
+            line = instruction.starts_line
+        if instruction.opname in ("LOAD_ATTR", "LOAD_METHOD", "IMPORT_FROM") and line is not None:
+            found.setdefault(("attribute", instruction.argval), set()).add(line)
+    return {key: sorted(lines) for key, lines in found.items()}
+
+
 def all_codes(path: Path):
     code = compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
     return [each for each, _ in code_tree(code)]
@@ -118,6 +132,14 @@ class TestNameSites:
     def test_agrees_with_dis_on_real_code(self, path):
         for code in all_codes(path):
             assert name_sites(code) == reference_sites(code), code
+
+    @pytest.mark.parametrize(
+        "path", [Path(dis.__file__), Path(__import__("argparse").__file__)] + sorted((REPO / "globalhook").glob("*.py")),
+        ids=lambda p: p.name,
+    )
+    def test_attribute_reads_agree_with_dis_on_real_code(self, path):
+        for code in all_codes(path):
+            assert attribute_sites(code) == reference_attribute_sites(code), code
 
     def test_many_names_need_extended_arguments(self, tmp_path):
         names = [f"NAME_{i}" for i in range(400)]
@@ -175,6 +197,35 @@ class TestFindRecordedFunctions:
             assert found, entry
             for number in found:
                 assert entry["name"] in lines[number - 1], (entry, number)
+
+    def test_a_read_of_another_modules_attribute_is_on_its_own_line(self, tmp_path):
+        # Before attribute sites, check and html gave the def line (4) for settings.TAX.
+        (tmp_path / "settings.py").write_text("TAX = 0.2\nRATE = 3\n")
+        (tmp_path / "shop.py").write_text(
+            "import settings\n\n\ndef gross(x):\n    y = x * 2\n    return y * (1 + settings.TAX)\n\n\n"
+            "def rate():\n    from settings import RATE\n    return RATE + getattr(settings, 'TAX')\n"
+        )
+        (tmp_path / "main.py").write_text("import shop\nshop.gross(1)\nshop.rate()\n")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GLOBALHOOK_")}
+        env["PYTHONPATH"] = str(REPO)
+        subprocess.run(
+            [sys.executable, "-m", "globalhook", "run", "--include", "shop", "--include", "settings",
+             "--data-file", "data.json", "main.py"],
+            cwd=str(tmp_path), env=env, check=True, capture_output=True, timeout=120,
+        )
+        reads = {
+            (e["function"], e["name"]): e
+            for e in json.loads((tmp_path / "data.json").read_text())["lookups"]
+            if e["kind"] == "attribute" and e["module"] == "shop"
+        }
+        index = SourceIndex()
+        gross = reads[("gross", "TAX")]
+        assert gross["line"] == 4
+        assert index.find(gross["file"], "gross", 4).lines_of("attribute", "TAX") == [6]
+        rate = reads[("rate", "RATE")]
+        assert index.find(rate["file"], "rate", rate["line"]).lines_of("attribute", "RATE") == [10]
+        # getattr names no attribute in an instruction: no line, the caller falls back to the def.
+        assert index.find(rate["file"], "rate", rate["line"]).lines_of("attribute", "TAX") == []
 
     def test_spans_cover_decorators_signatures_and_bodies(self, tmp_path):
         path = tmp_path / "probe.py"

@@ -287,7 +287,8 @@ class TestRules:
         found = find_violations(lookups, [parse_rule("app.web -> app.web:*")], no_missing=True)
         lines = [v.describe(str(tmp_path)) for v in found]
         assert lines == [
-            "web.py:6: app.web.view reads app.web:CONFIG (global, 3 times): forbidden by 'app.web -> app.web:*'",
+            # The tests that made the read, most reads first (t1: 2, t2: 1).
+            "web.py:6: app.web.view reads app.web:CONFIG (global, 3 times) in tests t1, t2: forbidden by 'app.web -> app.web:*'",
             "web.py:6: app.web.view reads app.web:typo (missing, 1 time): forbidden by 'app.web -> app.web:*'",
             "web.py:6: app.web.view looks up typo, which is not defined (1 time): require-no-missing",
         ]

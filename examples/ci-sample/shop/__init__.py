@@ -1,0 +1,1 @@
+"""A shop whose views must leave the settings to the price logic."""

@@ -1,0 +1,2 @@
+TAX = 0.2
+CURRENCY = "EUR"

@@ -1,0 +1,138 @@
+"""import-linter: globalhook's ``globalreads`` contract type, and globalhook's own layers.
+
+The contract is loaded the way a project would load it, from import-linter's
+own configuration (examples/ci-sample/.importlinter), and checked by
+import-linter's command against a data file that ``pytest --globalhook`` wrote.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("importlinter", reason="import-linter 2.x is a test dependency (pip install -e '.[test]')")
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "examples" / "ci-sample"
+LINT = "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
+
+
+def env() -> dict:
+    result = {k: v for k, v in os.environ.items() if not k.startswith(("GLOBALHOOK_", "PYTEST_XDIST"))}
+    result["PYTHONPATH"] = os.pathsep.join([".", str(REPO)])
+    result["PYTHONIOENCODING"] = "utf-8"
+    result["COLUMNS"] = "400"  # import-linter's console wraps at 80 columns, even inside words
+    return result
+
+
+def lint_imports(project: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", LINT, "--no-cache", *args], cwd=str(project), env=env(),
+        capture_output=True, text=True, timeout=300,
+    )
+
+
+def shown(result: subprocess.CompletedProcess) -> str:
+    """What import-linter printed, without colours (older 2.x colour even a pipe), each run of space one space."""
+    return " ".join(re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr).split())
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory) -> Path:
+    project = tmp_path_factory.mktemp("importlinter") / "project"
+    shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", ".globalhook.json*"))
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "--globalhook", "-q", "-p", "no:cacheprovider"],
+        cwd=str(project), env=env(), check=True, capture_output=True, timeout=300,
+    )
+    return project
+
+
+@pytest.fixture
+def project(recorded, tmp_path) -> Path:
+    copy = tmp_path / "project"
+    shutil.copytree(recorded, copy)
+    return copy
+
+
+def contract(project: Path, body: str) -> None:
+    (project / ".importlinter").write_text(textwrap.dedent("""\
+        [importlinter]
+        root_package = shop
+        contract_types =
+            globalreads: globalhook.importlinter.GlobalReadsContract
+
+        [importlinter:contract:reads]
+        name = Run-time reads
+        type = globalreads
+    """) + textwrap.dedent(body))
+
+
+def test_the_sample_contract_is_broken_by_the_recorded_read(recorded):
+    project = recorded  # where the data was recorded: its paths are relative to here
+    result = lint_imports(project)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Views read no settings at run time BROKEN" in shown(result)
+    line = next(n for n, text in enumerate((project / "shop" / "views.py").read_text().splitlines(), 1) if "settings.CURRENCY" in text)
+    assert (
+        f"- shop/views.py:{line}: shop.views.price_tag reads shop.settings:CURRENCY (attribute, 1 time) "
+        "in test tests/test_shop.py::test_price_tag|call: forbidden by 'shop.views -> shop.settings:*'"
+    ) in shown(result)
+
+
+def test_a_rule_the_run_keeps(project):
+    contract(project, "forbid =\n    shop.views -> shop.settings:TAX\n    shop.prices -> shop.views:*\n")
+    result = lint_imports(project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Run-time reads KEPT" in shown(result)
+
+
+def test_a_baseline_written_by_check_is_honoured(project):
+    written = subprocess.run(
+        [sys.executable, "-m", "globalhook", "check", "--baseline", "baseline.json", "--update-baseline"],
+        cwd=str(project), env=env(), capture_output=True, text=True,
+    )
+    assert written.returncode == 0, written.stderr
+    contract(project, "forbid =\n    shop.views -> shop.settings:*\nbaseline = baseline.json\n")
+    assert lint_imports(project).returncode == 0
+
+
+def test_a_bad_rule_is_a_configuration_error_naming_it(project):
+    contract(project, "forbid =\n    shop.views -> shop.settings\n")
+    result = lint_imports(project)
+    assert result.returncode != 0
+    assert "forbid: bad rule 'shop.views -> shop.settings'" in shown(result)
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_missing_data_file_breaks_the_contract_saying_so(project):
+    contract(project, "forbid =\n    shop.views -> shop.settings:*\ndata_file = nowhere.json\n")
+    result = lint_imports(project)
+    assert result.returncode == 1
+    assert "Cannot check: " in shown(result) and "nowhere.json: no such file" in shown(result)
+
+
+#: globalhook's layers (see DESIGN.md): the engine and the process & data layer below the answers.
+ENGINE = ["tracking", "modules", "finder", "live", "classbodies", "globalwrites", "contexts", "postimport", "picklers", "patterns"]
+PROCESS = ["session", "sigterm", "multiproc", "runner", "sitehook", "startup", "workers", "data", "atomic", "gcpause",
+           "printable", "config", "toml", "selection", "sourcemap"]
+CI_ANSWERS = ["check", "checkformats", "baseline", "importlinter", "cli_views"]
+
+
+def test_nothing_below_the_answers_imports_the_ci_formats(tmp_path):
+    modules = lambda names: "".join(f"    globalhook.{name}\n" for name in names)
+    (tmp_path / ".importlinter").write_text(
+        "[importlinter]\nroot_package = globalhook\n\n"
+        "[importlinter:contract:layers]\nname = engine, process and data never import the CI formats\n"
+        "type = forbidden\nsource_modules =\n" + modules(ENGINE + PROCESS) + "forbidden_modules =\n" + modules(CI_ANSWERS)
+    )
+    result = lint_imports(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "KEPT" in shown(result)
