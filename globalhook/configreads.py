@@ -40,7 +40,9 @@ def name_label(key: object) -> str:
     """What the data records for a configuration key: the key when it is an
     identifier (bytes from ``os.environb`` decoded as ASCII), else a placeholder."""
     if _type(key) is _str:
-        return key if key.isidentifier() else _key_label(key)  # type: ignore[union-attr]
+        if key.isidentifier() or key == ALL_NAMES:
+            return key  # type: ignore[return-value]
+        return _key_label(key)
     if isinstance(key, bytes):
         try:
             text = key.decode("ascii")

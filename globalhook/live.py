@@ -350,3 +350,24 @@ def detach(namespace: dict) -> bool:
     if name in _attached:
         _attached.remove(name)
     return True
+
+
+# -- other dicts (globalhook.watch) ------------------------------------------------------
+
+
+def retype_problem() -> "Optional[str]":
+    """Why no dict can change its type in place in this process now, or None."""
+    return _check_process() or _threads_problem()
+
+
+def retype_dict(obj: dict, cls: type) -> None:
+    """Give an exact dict the type ``cls`` (a ``__slots__ = ()`` dict subclass) in place."""
+    problem = retype_problem()
+    if problem is not None:
+        raise AttachError(problem)
+    _retype(obj, cls)  # type: ignore[misc]
+
+
+def unretype_dict(obj: dict, cls: type) -> None:
+    """Make a dict that :func:`retype_dict` retyped an exact dict again."""
+    _unretype(obj, cls)  # type: ignore[misc]
