@@ -24,11 +24,11 @@ __all__ = ["split_context", "by_context", "which_tests_read", "shared_state", "s
 
 PHASES = ("setup", "call", "teardown")
 #: Kinds that mean "this context saw the value of a module global".
-READ_KINDS = ("global", "attribute")
+READ_KINDS = ("global", "attribute", "read")
 #: Kinds that mean "this context changed a module global".
-WRITE_KINDS = ("store", "delete")
+WRITE_KINDS = ("store", "delete", "write")
 #: Kinds listed per test, in this order.
-_SHOWN_KINDS = ("global", "attribute", "builtin", "missing", "store", "delete")
+_SHOWN_KINDS = ("global", "attribute", "read", "builtin", "missing", "store", "delete", "write")
 
 _WILDCARD = re.compile(r"[*?\[]")
 

@@ -914,8 +914,8 @@ class Recorder:
         """Names read by one function's own code (globals, builtins, missing).
 
         Reads of a tracked module's attributes are keyed ``"owner.name"``
-        (``"settings.TAX"``), found or not; reads of configuration names
-        ``"owner:name"`` (``"os.environ:HOME"``).
+        (``"settings.TAX"``), found or not, and so are reads of configuration
+        names (``"os.environ.HOME"``).
         """
         code = getattr(func, "__code__", func)
         record = _records.get(_id(code))
@@ -928,12 +928,12 @@ class Recorder:
                     count = _counter_value(counter)
                     if count > 0:
                         result[name] = result.get(name, 0) + count
-            for by_owner, sep in ((tables[ATTRIBUTE], "."), (tables[ATTRIBUTE_MISSING], "."), (tables[READ_TABLE], ":")):
+            for by_owner in (tables[ATTRIBUTE], tables[ATTRIBUTE_MISSING], tables[READ_TABLE]):
                 for owner, inner in list(by_owner.items()):
                     for name, counter in list(inner.items()):
                         count = _counter_value(counter)
                         if count > 0:
-                            key = f"{owner}{sep}{name}"
+                            key = f"{owner}.{name}"
                             result[key] = result.get(key, 0) + count
         return result
 

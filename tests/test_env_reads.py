@@ -217,7 +217,7 @@ class TestInProcess:
         reads = {(e.get("context", ""), e["name"], e["kind"]): e["count"]
                  for e in hook.lookups() if e.get("owner") == "os.environ" and e["module"] == unique}
         assert reads == {("ctx-a", "GH_INPROC", "read"): 1, ("", "GH_INPROC", "read"): 1}
-        assert globalhook.reads(module.f)["os.environ:GH_INPROC"] == 2
+        assert globalhook.reads(module.f)["os.environ.GH_INPROC"] == 2
         hook.uninstall()
         assert not envreads.installed()
         assert os._Environ.__dict__["__getitem__"] is original
