@@ -396,22 +396,27 @@ def _count_attribute(module: object, name: str, missing: bool) -> None:
         _first_attribute(missing, code, owner, name, frame.f_globals)
 
 
-def count_config(write: bool, owner: str, name: str, frame: object) -> None:
+def count_config(write: bool, owner: str, name: str, frame: object, fallback: bool = False) -> None:
     """Count a read or write of a configuration name for the innermost tracked code from ``frame`` up.
 
     ``frame`` is the first frame outside the recording wrapper; frames of
     code that is not tracked (the standard library, a framework) are passed
     over, so a read is charged to the tracked function that called into them.
-    Nothing is counted when no tracked code is on the stack.  ``owner`` and
-    ``name`` must be exact str (see configreads.name_label).
+    Nothing is counted when no tracked code is on the stack, unless
+    ``fallback``: then ``frame``'s own code is charged (a framework's write
+    that matters for the current context, such as a settings override).
+    ``owner`` and ``name`` must be exact str (see configreads.name_label).
     """
     tracked = TrackingDict
+    first = frame
     while frame is not None:
         if _type(frame.f_globals) is tracked:  # type: ignore[attr-defined]
             break
         frame = frame.f_back  # type: ignore[attr-defined]
     else:
-        return
+        if not fallback or first is None:
+            return
+        frame = first
     code = frame.f_code  # type: ignore[attr-defined]
     try:
         _next((_write_counts if write else _read_counts)[_id(code)][owner][name])
