@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import sys
+from _thread import _local
 
 from .configreads import ALL_NAMES, name_label
 from .tracking import count_config
@@ -28,7 +29,7 @@ TYPE_CHECKING = False  # not from typing: imported before the program starts
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Callable, Dict
 
-__all__ = ["install", "uninstall", "installed", "OWNER"]
+__all__ = ["install", "uninstall", "installed", "OWNER", "Hushed"]
 
 #: The owner of every environment-variable entry.
 OWNER = "os.environ"
@@ -41,6 +42,27 @@ _type = type
 #: name -> the original attribute, for what this module replaced (class methods and os functions).
 _originals: "Dict[str, Callable]" = {}
 _os_originals: "Dict[str, Callable]" = {}
+#: Per thread: how many Hushed blocks are open (an adapter that records the names itself).
+_hush = _local()
+
+
+class Hushed:
+    """A block in which this thread's environment reads and writes are not recorded.
+
+    For an adapter that knows better than a scan of the whole environment
+    which variables matter (pydantic-settings reads every variable, then
+    looks up a few).
+    """
+
+    def __enter__(self) -> None:
+        _hush.depth = getattr(_hush, "depth", 0) + 1
+
+    def __exit__(self, *exc_info) -> None:
+        _hush.depth -= 1
+
+
+def _recorded(obj: object) -> bool:
+    return (obj is _environ or obj is _environb) and not getattr(_hush, "depth", 0)
 
 
 def _label(key: object) -> str:
@@ -52,27 +74,27 @@ def _make_methods(originals: "Dict[str, Callable]") -> "Dict[str, Callable]":
     iterate, length = originals["__iter__"], originals["__len__"]
 
     def __getitem__(self, key):
-        if self is _environ or self is _environb:
+        if _recorded(self):
             count_config(False, OWNER, _label(key), _getframe(1))
         return getitem(self, key)
 
     def __setitem__(self, key, value):
         setitem(self, key, value)
-        if self is _environ or self is _environb:
+        if _recorded(self):
             count_config(True, OWNER, _label(key), _getframe(1))
 
     def __delitem__(self, key):
         delitem(self, key)
-        if self is _environ or self is _environb:
+        if _recorded(self):
             count_config(True, OWNER, _label(key), _getframe(1))
 
     def __iter__(self):
-        if self is _environ or self is _environb:
+        if _recorded(self):
             count_config(False, OWNER, ALL_NAMES, _getframe(1))
         return iterate(self)
 
     def __len__(self):
-        if self is _environ or self is _environb:
+        if _recorded(self):
             count_config(False, OWNER, ALL_NAMES, _getframe(1))
         return length(self)
 
@@ -92,7 +114,7 @@ def _make_os_functions(originals: "Dict[str, Callable]", inside: frozenset) -> "
         def putenv(key, value, /):
             real_putenv(key, value)
             caller = _getframe(1)
-            if caller.f_code not in inside:
+            if caller.f_code not in inside and not getattr(_hush, "depth", 0):
                 count_config(True, OWNER, _label(key), caller)
 
         made["putenv"] = putenv
@@ -102,7 +124,7 @@ def _make_os_functions(originals: "Dict[str, Callable]", inside: frozenset) -> "
         def unsetenv(key, /):
             real_unsetenv(key)
             caller = _getframe(1)
-            if caller.f_code not in inside:
+            if caller.f_code not in inside and not getattr(_hush, "depth", 0):
                 count_config(True, OWNER, _label(key), caller)
 
         made["unsetenv"] = unsetenv

@@ -405,13 +405,18 @@ def count_config(write: bool, owner: str, name: str, frame: object, fallback: bo
     Nothing is counted when no tracked code is on the stack, unless
     ``fallback``: then ``frame``'s own code is charged (a framework's write
     that matters for the current context, such as a settings override).
-    ``owner`` and ``name`` must be exact str (see configreads.name_label).
+    Nor when the walk passes the import system before it finds tracked
+    code: what a library reads while it is being imported is its own doing,
+    not the importer's.  ``owner`` and ``name`` must be exact str (see
+    configreads.name_label).
     """
     tracked = TrackingDict
     first = frame
     while frame is not None:
         if _type(frame.f_globals) is tracked:  # type: ignore[attr-defined]
             break
+        if frame.f_code.co_filename in _IMPORT_SYSTEM_FILES:  # type: ignore[attr-defined]
+            return
         frame = frame.f_back  # type: ignore[attr-defined]
     else:
         if not fallback or first is None:

@@ -240,3 +240,16 @@ class TestInProcess:
         before = outcome()
         install(include=["nothing_here_ghx"])
         assert outcome() == before
+
+
+def test_config_reads_setting_turns_recording_off(tmp_path):
+    for name, text in FILES.items():
+        (tmp_path / name).write_text(textwrap.dedent(text))
+    tracked = subprocess.run(
+        [sys.executable, "-m", "globalhook", "run", "--data-file", "data.json", "--include", "envuser", "main.py"],
+        cwd=tmp_path, env=dict(_env("python"), GLOBALHOOK_CONFIG_READS="0"), capture_output=True, text=True,
+    )
+    assert tracked.returncode == 0, tracked.stderr
+    lookups = json.loads((tmp_path / "data.json").read_text())["lookups"]
+    assert not [e for e in lookups if e["kind"] in ("read", "write")]
+    assert [e for e in lookups if e["module"] == "envuser" and e["kind"] == "global"]  # globals still recorded

@@ -329,3 +329,60 @@ def test_adapters_load_with_their_framework_and_change_nothing(tmp_path, framewo
     reads = {(e["function"], e["owner"], e["name"], e["kind"]): e["count"] for e in lookups if e.get("owner") in ("django.conf.settings", "flask.config")}
     assert reads[("greeting", "django.conf.settings", "GREETING", "read")] == 2
     assert reads[("tax", "flask.config", "TAX", "read")] == 1
+
+
+PYDANTIC = {
+    "appcfg.py": """\
+        from pydantic_settings import BaseSettings, SettingsConfigDict
+
+        class Settings(BaseSettings):
+            model_config = SettingsConfigDict(env_prefix="APP_")
+            debug: bool = False
+            region: str = "eu"
+
+        def load():
+            return Settings()
+
+        def describe(settings):
+            return f"{settings.region}:{settings.debug}"
+    """,
+    "main.py": """\
+        import copy
+        import json
+        import pickle
+
+        import appcfg
+
+        settings = appcfg.load()
+        out = [appcfg.describe(settings), type(settings).__name__, settings.model_dump(), repr(settings),
+               pickle.loads(pickle.dumps(settings)) == settings, copy.deepcopy(settings) == settings,
+               type(settings).__getattribute__.__qualname__]
+        print(json.dumps(out))
+    """,
+}
+
+
+def test_pydantic_settings_fields_and_their_variables(tmp_path):
+    pytest.importorskip("pydantic_settings", reason="pydantic-settings is a test-only dependency (the test extra)")
+    for name, text in PYDANTIC.items():
+        (tmp_path / name).write_text(textwrap.dedent(text))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GLOBALHOOK_", "APP_"))}
+    env["APP_DEBUG"] = "1"
+    plain = subprocess.run([sys.executable, "main.py"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert plain.returncode == 0, plain.stderr
+    tracked = subprocess.run(
+        [sys.executable, "-m", "globalhook", "run", "--include", "appcfg", "--exclude", "__main__", "main.py"],
+        cwd=tmp_path, env=env, capture_output=True, text=True,
+    )
+    assert tracked.returncode == 0, tracked.stderr
+    assert json.loads(tracked.stdout) == json.loads(plain.stdout)
+    assert json.loads(plain.stdout)[0] == "eu:True"
+    lookups = json.loads((tmp_path / ".globalhook.json").read_text())["lookups"]
+    reads = {(e["function"], e["owner"], e["name"], e["kind"]): e["count"] for e in lookups if e.get("owner")}
+    assert reads[("describe", "appcfg.Settings", "region", "read")] == 1
+    assert reads[("describe", "appcfg.Settings", "debug", "read")] == 1
+    # The variables behind the fields, set or not; not the whole environment pydantic-settings copies.
+    assert reads[("load", "os.environ", "APP_DEBUG", "read")] == 1
+    assert reads[("load", "os.environ", "APP_REGION", "read")] == 1
+    assert ("load", "os.environ", "*", "read") not in reads
+    assert ("load", "os.environ", "HOME", "read") not in reads
