@@ -396,6 +396,10 @@ def _count_attribute(module: object, name: str, missing: bool) -> None:
         _first_attribute(missing, code, owner, name, frame.f_globals)
 
 
+#: globalhook's own files: a read made by its code (reading GLOBALHOOK_* to start a child) is never the program's.
+_OWN_FILES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "")
+
+
 def count_config(write: bool, owner: str, name: str, frame: object, fallback: bool = False) -> None:
     """Count a read or write of a configuration name for the innermost tracked code from ``frame`` up.
 
@@ -406,8 +410,8 @@ def count_config(write: bool, owner: str, name: str, frame: object, fallback: bo
     ``fallback``: then ``frame``'s own code is charged (a framework's write
     that matters for the current context, such as a settings override).
     Nor when the walk passes the import system before it finds tracked
-    code: what a library reads while it is being imported is its own doing,
-    not the importer's.  ``owner`` and ``name`` must be exact str (see
+    code (what a library reads while it is being imported is its own doing,
+    not the importer's), or globalhook's own code.  ``owner`` and ``name`` must be exact str (see
     configreads.name_label).
     """
     tracked = TrackingDict
@@ -415,10 +419,12 @@ def count_config(write: bool, owner: str, name: str, frame: object, fallback: bo
     while frame is not None:
         if _type(frame.f_globals) is tracked:  # type: ignore[attr-defined]
             break
-        if frame.f_code.co_filename in _IMPORT_SYSTEM_FILES:  # type: ignore[attr-defined]
-            return
+        filename = frame.f_code.co_filename  # type: ignore[attr-defined]
+        if filename in _IMPORT_SYSTEM_FILES or filename.startswith(_OWN_FILES):
+            frame = None  # a library being imported, or globalhook itself (its runner, its own settings)
+            break
         frame = frame.f_back  # type: ignore[attr-defined]
-    else:
+    if frame is None:
         if not fallback or first is None:
             return
         frame = first

@@ -253,3 +253,13 @@ def test_config_reads_setting_turns_recording_off(tmp_path):
     lookups = json.loads((tmp_path / "data.json").read_text())["lookups"]
     assert not [e for e in lookups if e["kind"] in ("read", "write")]
     assert [e for e in lookups if e["module"] == "envuser" and e["kind"] == "global"]  # globals still recorded
+
+
+def test_globalhooks_own_reads_are_not_the_programs(install, src, unique):
+    # A tracked function calling into globalhook (which reads GLOBALHOOK_CORE) is not charged for it.
+    src({f"{unique}.py": "import os\nfrom globalhook import tracking\n"
+                         "def f():\n    tracking._select_core()\n    return os.getenv('GH_MINE')\n"})
+    hook = install(include=[unique])
+    __import__(unique).f()
+    names = {e["name"] for e in hook.lookups() if e.get("owner") == "os.environ" and e["module"] == unique}
+    assert names == {"GH_MINE"}
