@@ -245,7 +245,10 @@ def watch(obj: "T", name: str) -> "T":
     base = _type(obj)
     if base in _subclasses.values():
         raise ValueError("watch(): this object is a copy of a watched one; watch it under its own name")
-    watching = _subclass(base)
+    try:
+        watching = _subclass(base)
+    except Exception as exc:  # a metaclass or __init_subclass__ that refuses a subclass made this way
+        raise TypeError(f"watch(): cannot watch a {base.__module__}.{base.__qualname__} ({type(exc).__name__}: {exc})") from None
     if base is dict:
         _swap_dict(obj, watching)  # type: ignore[arg-type]
     else:

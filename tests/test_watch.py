@@ -194,3 +194,11 @@ class TestErrors:
             globalhook.unwatch(box)
         assert type(box) is Box
         assert watching.watched_name(box) is None
+
+    def test_class_that_refuses_subclasses(self):
+        class Sealed:
+            def __init_subclass__(cls, **kwargs):
+                raise RuntimeError("Sealed cannot be subclassed")
+
+        with pytest.raises(TypeError, match=r"watch\(\): cannot watch a .*Sealed \(RuntimeError: Sealed cannot be subclassed\)"):
+            globalhook.watch(Sealed(), name="sealed")
