@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import copyreg
 import sys
-from collections.abc import Mapping
+from _collections_abc import Mapping  # collections.abc without importing collections
 
 from .configreads import ALL_NAMES, name_label
 from .tracking import count_config

@@ -16,13 +16,12 @@ the program has imported it.
 
 from __future__ import annotations
 
-import functools
-
 from ..postimport import when_imported
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from types import ModuleType
+    from typing import Callable
 
 __all__ = ["watch_frameworks", "ADAPTERS"]
 
@@ -38,11 +37,13 @@ ADAPTERS = {
 def watch_frameworks() -> None:
     """Load each adapter when (if ever) the program imports its framework."""
     for module_name, adapter in ADAPTERS.items():
-        when_imported(module_name, functools.partial(_adapt, adapter))
+        when_imported(module_name, _adapter(*adapter))  # not functools.partial: nothing more is preloaded
 
 
-def _adapt(adapter: "tuple", module: "ModuleType") -> None:
-    import importlib
+def _adapter(module_name: str, function: str) -> "Callable[[ModuleType], None]":
+    def adapt(module: "ModuleType") -> None:
+        import importlib
 
-    module_name, function = adapter
-    getattr(importlib.import_module(f"{__name__}.{module_name}"), function)(module)
+        getattr(importlib.import_module(f"{__name__}.{module_name}"), function)(module)
+
+    return adapt
