@@ -29,6 +29,9 @@ PROJECT = {
 
         def region():
             return os.getenv("GH_REGION")
+
+        def names():
+            return [name for name in os.environ if name.startswith("GH_")]
     """,
     "tests/test_env.py": """\
         from app import env
@@ -45,6 +48,9 @@ PROJECT = {
         def test_sets_region(monkeypatch):
             monkeypatch.setenv("GH_REGION", "eu")
             assert env.region() == "eu"
+
+        def test_lists_variables():
+            assert "GH_NEVER_SET" not in env.names()
 
         def test_nothing():
             assert True
@@ -81,18 +87,27 @@ def _lookups(project: Path) -> list:
 def test_which_tests_read_a_variable(project):
     lookups = _lookups(project)
     assert which_tests_read(lookups, [parse_name_spec("os.environ:GH_GREETING")]) == [
-        "tests/test_env.py::test_greeting", "tests/test_env.py::test_greeting_twice",
+        "tests/test_env.py::test_greeting", "tests/test_env.py::test_greeting_twice", "tests/test_env.py::test_lists_variables",
     ]
     assert which_tests_read(lookups, [parse_name_spec("os.environ:GH_REGION")]) == [
-        "tests/test_env.py::test_region", "tests/test_env.py::test_sets_region",
+        "tests/test_env.py::test_lists_variables", "tests/test_env.py::test_region", "tests/test_env.py::test_sets_region",
+    ]
+
+
+def test_a_test_that_listed_the_variables_read_any_of_them(project):
+    # Setting GH_NEVER_SET changes what test_lists_variables sees, although no test read it by name.
+    assert which_tests_read(_lookups(project), [parse_name_spec("os.environ:GH_NEVER_SET")]) == [
+        "tests/test_env.py::test_lists_variables",
     ]
 
 
 def test_tests_for_command(project):
     shown = _globalhook("tests-for", "os.environ:GH_GREETING", cwd=project)
     assert shown.returncode == 0, shown.stderr
-    assert shown.stdout.split() == ["tests/test_env.py::test_greeting", "tests/test_env.py::test_greeting_twice"]
-    none = _globalhook("tests-for", "os.environ:GH_NEVER_READ", cwd=project)
+    assert shown.stdout.split() == [
+        "tests/test_env.py::test_greeting", "tests/test_env.py::test_greeting_twice", "tests/test_env.py::test_lists_variables",
+    ]
+    none = _globalhook("tests-for", "os.environb:GH_GREETING", cwd=project)
     assert none.returncode == 1 and none.stdout == ""
 
 
