@@ -50,15 +50,14 @@ __all__ = ["TrackingDict", "Recorder", "RECORDER", "KINDS", "CORE", "is_tracking
 
 #: Kinds of lookup, in report order.  New kinds are added at the end.
 KINDS = ("global", "builtin", "missing", "store", "delete", "attribute", "read", "write")
-GLOBAL, BUILTIN, MISSING, STORE, DELETE, ATTRIBUTE, READ, WRITE = range(len(KINDS))
-#: The per-code tables of reads of tracked modules' attributes: found
-#: (kind "attribute") and not found (kind "missing", with an owner).  Each is
-#: {owner module name: {attribute name: counter}}.  The tables tuple of a code
-#: object has one more slot than KINDS: the misses (see _new_tables).
+#: Slots of a code object's tables tuple (see _new_tables): one per kind up to attribute...
+GLOBAL, BUILTIN, MISSING, STORE, DELETE, ATTRIBUTE = range(6)
+#: ...then the reads of tracked modules' attributes that were not found (kind
+#: "missing", with an owner); like ATTRIBUTE's, {owner module name: {attribute name: counter}}...
 ATTRIBUTE_MISSING = ATTRIBUTE + 1
-#: The per-code tables of reads and writes of configuration names (an
-#: environment variable, a framework's setting: see configreads), kinds
-#: "read" and "write", each {owner: {name: counter}}; they follow the misses.
+#: ...then the reads and writes of configuration names (an environment
+#: variable, a framework's setting: see configreads), kinds "read" and
+#: "write", each {owner: {name: counter}}.
 READ_TABLE, WRITE_TABLE = ATTRIBUTE_MISSING + 1, ATTRIBUTE_MISSING + 2
 
 #: Placeholders recorded instead of keys that a name lookup cannot produce.
@@ -411,8 +410,8 @@ def count_config(write: bool, owner: str, name: str, frame: object, fallback: bo
     that matters for the current context, such as a settings override).
     Nor when the walk passes the import system before it finds tracked
     code (what a library reads while it is being imported is its own doing,
-    not the importer's), or globalhook's own code.  ``owner`` and ``name`` must be exact str (see
-    configreads.name_label).
+    not the importer's), or globalhook's own code.  ``owner`` and ``name``
+    must be exact str (see configreads.name_label).
     """
     tracked = TrackingDict
     first = frame
