@@ -1,16 +1,14 @@
-"""What a read of a watched configuration object or of an environment variable costs.
+"""What recording adds to a read of a watched object or of an environment variable.
 
     python benchmarks/configreads.py [--rounds N] [--n N] [--depth D] [--clock wall|cpu]
 
-ns per read in a loop (loop overhead subtracted), from tracked code:
-``d["K"]`` of a plain dict and of the same dict watched with
-``globalhook.watch``; ``cfg.K`` of an object, plain and watched;
-``os.environ.get("K")`` with environment-variable recording off and on.
-``--depth`` adds that many untracked frames between the tracked reader and
-the read (library code reading on its behalf): the recorder walks up to the
-innermost tracked frame, so the cost grows with it.  Also with no tracking at
-all (``watch`` left in a program run under plain python): every read then
-walks the whole stack and finds nothing.
+ns per read, the difference between the same loop on a watched and an
+unwatched object (``d["K"]``, ``cfg.K``), or with environment-variable
+recording on and off (``os.environ.get``), for three readers: tracked code;
+untracked code ``--depth`` frames under tracked code (a library reading on its
+behalf: the recorder walks up to the innermost tracked frame); and no tracked
+code on the stack at all (``watch`` left in a program run under plain python:
+every read walks the whole stack and finds nothing).
 """
 
 from __future__ import annotations
@@ -57,44 +55,49 @@ class Cfg:
 
 
 def measure(rounds: int, n: int, depth: int, workdir: Path) -> dict:
+    """ns that recording adds per read, for each reader (a difference of medians)."""
     import globalhook
     from globalhook import envreads, watching
 
     from loading import load_twice
 
     plain, tracked = load_twice(workdir, {"gh_confbench": READER})["gh_confbench"]
-    untracked_via = plain.via  # the untracked frames between reader and read
-    plain_dict, watched_dict = {"K": 1}, globalhook.watch({"K": 1}, name="bench.D")
-    plain_cfg, watched_cfg = Cfg(), globalhook.watch(Cfg(), name="bench.C")
     os.environ["GH_BENCH"] = "1"
-
-    def from_tracked(func, *args):
-        """A call of ``func(*args, n)`` from the tracked reader, through ``depth`` untracked frames."""
-        if depth == 0:
-            return lambda: func(*args, n)
-        return lambda: tracked.via(0, lambda k: untracked_via(depth, lambda m: func(*args, m), k), n)
-
-    variants = {
-        "loop": from_tracked(tracked.loop),
-        "dict, plain": from_tracked(tracked.key, plain_dict),
-        "dict, watched": from_tracked(tracked.key, watched_dict),
-        "object, plain": from_tracked(tracked.attr, plain_cfg),
-        "object, watched": from_tracked(tracked.attr, watched_cfg),
-        "dict, watched, no tracked reader": lambda: plain.key(watched_dict, n),
+    # reader -> (module whose loops read, how the loop is called)
+    readers = {
+        "tracked reader": (tracked, lambda loop: loop(n)),
+        f"untracked reader {depth} frames under tracked code":
+            (plain, lambda loop: tracked.via(0, lambda m: plain.via(depth, loop, m), n)),
+        "no tracked code on the stack": (plain, lambda loop: loop(n)),
     }
-    envreads.install()
-    variants["os.environ.get, recorded"] = from_tracked(tracked.env)
-    medians_on = interleaved(variants, rounds, 1)
-    envreads.uninstall()
-    medians_off = interleaved({"loop": variants["loop"], "os.environ.get, not recorded": from_tracked(tracked.env)},
-                              rounds, 1)
+    objects = {
+        "dict[key]": ("key", {"K": 1}, globalhook.watch({"K": 1}, name="bench.D")),
+        "obj.attr": ("attr", Cfg(), globalhook.watch(Cfg(), name="bench.C")),
+    }
+    variants = {}
+    for reader, (module, call) in readers.items():
+        for what, (loop, unwatched, watched) in objects.items():
+            for is_watched, obj in ((False, unwatched), (True, watched)):
+                read = getattr(module, loop)
+                variants[(reader, what, is_watched)] = (
+                    lambda call=call, read=read, obj=obj: call(lambda k: read(obj, k))
+                )
+    medians = interleaved(variants, rounds, 1)
+    env = {}
+    for recorded in (False, True):
+        if recorded:
+            envreads.install()
+        for reader, (module, call) in readers.items():
+            env[(reader, recorded)] = interleaved({"": lambda call=call, module=module: call(module.env)}, rounds, 1)[""]
+        envreads.uninstall()
     rows = {}
-    for name, seconds in medians_on.items():
-        if name != "loop":
-            rows[name] = (seconds - medians_on["loop"]) / n * 1e9
-    rows["os.environ.get, not recorded"] = (medians_off["os.environ.get, not recorded"] - medians_off["loop"]) / n * 1e9
-    watching.unwatch(watched_dict)
-    watching.unwatch(watched_cfg)
+    for reader in readers:
+        row = rows[reader] = {}
+        for what in objects:
+            row[f"watched {what}"] = (medians[(reader, what, True)] - medians[(reader, what, False)]) / n * 1e9
+        row["os.environ.get"] = (env[(reader, True)] - env[(reader, False)]) / n * 1e9
+    for _, _, watched in objects.values():
+        watching.unwatch(watched)
     return rows
 
 
@@ -111,10 +114,9 @@ def main(argv=None) -> int:
         rows = measure(options.rounds, options.n, options.depth, Path(workdir))
     from globalhook.tracking import CORE
 
-    print(f"Python {sys.version.split()[0]}, {CORE} core, {options.depth} untracked frames between reader and read")
-    width = max(len(name) for name in rows)
-    for name, ns in rows.items():
-        print(f"  {name:<{width}}  {ns:8.0f} ns/read")
+    print(f"Python {sys.version.split()[0]}, {CORE} core: ns that recording adds per read")
+    for reader, row in rows.items():
+        print(f"  {reader}: " + ", ".join(f"{what} {ns:.0f}" for what, ns in row.items()))
     return 0
 
 
