@@ -202,3 +202,19 @@ class TestErrors:
 
         with pytest.raises(TypeError, match=r"watch\(\): cannot watch a .*Sealed \(RuntimeError: Sealed cannot be subclassed\)"):
             globalhook.watch(Sealed(), name="sealed")
+
+
+def test_cost_benchmark_runs(tmp_path):
+    """benchmarks/configreads.py end to end (numbers are not compared with targets)."""
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "configreads.py"
+    env = {k: v for k, v in core_env("auto").items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(script.parent.parent)
+    done = subprocess.run([sys.executable, str(script), "--rounds", "1", "--n", "200", "--depth", "3"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "ns that recording adds per read" in lines[0]
+    assert [line.split(":")[0].strip() for line in lines[1:]] == [
+        "tracked reader", "untracked reader 3 frames under tracked code", "no tracked code on the stack",
+    ]
+    assert all("watched dict[key]" in line and "os.environ.get" in line for line in lines[1:])
