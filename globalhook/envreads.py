@@ -61,10 +61,6 @@ class Hushed:
         _hush.depth -= 1
 
 
-def _recorded(obj: object) -> bool:
-    return (obj is _environ or obj is _environb) and not getattr(_hush, "depth", 0)
-
-
 def _label(key: object) -> str:
     return key if _type(key) is str and key.isidentifier() else name_label(key)  # type: ignore[union-attr,return-value]
 
@@ -72,30 +68,26 @@ def _label(key: object) -> str:
 def _make_methods(originals: "Dict[str, Callable]") -> "Dict[str, Callable]":
     getitem, setitem, delitem = originals["__getitem__"], originals["__setitem__"], originals["__delitem__"]
     iterate, length = originals["__iter__"], originals["__len__"]
+    note = _make_note()
 
     def __getitem__(self, key):
-        if _recorded(self):
-            count_config(False, OWNER, _label(key), _getframe(1))
+        note(self, False, key, _getframe(1))
         return getitem(self, key)
 
     def __setitem__(self, key, value):
         setitem(self, key, value)
-        if _recorded(self):
-            count_config(True, OWNER, _label(key), _getframe(1))
+        note(self, True, key, _getframe(1))
 
     def __delitem__(self, key):
         delitem(self, key)
-        if _recorded(self):
-            count_config(True, OWNER, _label(key), _getframe(1))
+        note(self, True, key, _getframe(1))
 
     def __iter__(self):
-        if _recorded(self):
-            count_config(False, OWNER, ALL_NAMES, _getframe(1))
+        note(self, False, ALL_NAMES, _getframe(1))
         return iterate(self)
 
     def __len__(self):
-        if _recorded(self):
-            count_config(False, OWNER, ALL_NAMES, _getframe(1))
+        note(self, False, ALL_NAMES, _getframe(1))
         return length(self)
 
     return {
@@ -104,18 +96,43 @@ def _make_methods(originals: "Dict[str, Callable]") -> "Dict[str, Callable]":
     }
 
 
+def _make_note() -> "Callable[[object, bool, object, object], None]":
+    """The recording step, with everything it uses held in closure cells: it
+    also runs while the interpreter shuts down (a ``__del__`` reading the
+    environment), when module globals may already be gone, and must never
+    make the program's own read fail."""
+    environ, environb, hush, count, label, owner, getattr_ = _environ, _environb, _hush, count_config, _label, OWNER, getattr
+    every = ALL_NAMES
+
+    def note(obj, write, key, frame):
+        if (obj is environ or obj is environb) and not getattr_(hush, "depth", 0):
+            try:
+                count(write, owner, key if key is every else label(key), frame)
+            except Exception:  # pragma: no cover - interpreter shutdown
+                pass
+
+    return note
+
+
 def _make_os_functions(originals: "Dict[str, Callable]", inside: frozenset) -> "Dict[str, Callable]":
     """``os.putenv``/``os.unsetenv``: a write, unless ``os.environ``'s own methods
     called them (those count it themselves)."""
     made = {}
+    hush, count, label, owner, getattr_ = _hush, count_config, _label, OWNER, getattr
+
+    def note(key, caller):
+        if caller.f_code not in inside and not getattr_(hush, "depth", 0):
+            try:
+                count(True, owner, label(key), caller)
+            except Exception:  # pragma: no cover - interpreter shutdown
+                pass
+
     if "putenv" in originals:
         real_putenv = originals["putenv"]
 
         def putenv(key, value, /):
             real_putenv(key, value)
-            caller = _getframe(1)
-            if caller.f_code not in inside and not getattr(_hush, "depth", 0):
-                count_config(True, OWNER, _label(key), caller)
+            note(key, _getframe(1))
 
         made["putenv"] = putenv
     if "unsetenv" in originals:
@@ -123,9 +140,7 @@ def _make_os_functions(originals: "Dict[str, Callable]", inside: frozenset) -> "
 
         def unsetenv(key, /):
             real_unsetenv(key)
-            caller = _getframe(1)
-            if caller.f_code not in inside and not getattr(_hush, "depth", 0):
-                count_config(True, OWNER, _label(key), caller)
+            note(key, _getframe(1))
 
         made["unsetenv"] = unsetenv
     for name, function in made.items():
