@@ -158,3 +158,21 @@ def test_diff_shows_a_new_variable(project, tmp_path):
     (tmp_path / "new.json").write_text(json.dumps(new))
     shown = _globalhook("diff", str(tmp_path / "old.json"), str(tmp_path / "new.json"), cwd=project)
     assert "os.environ.GH_SALUTATION" in shown.stdout and "os.environ.GH_GREETING" in shown.stdout, shown.stdout + shown.stderr
+
+
+def test_pytest_option_turns_recording_off(tmp_path):
+    for relative, text in PROJECT.items():
+        path = tmp_path / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    (tmp_path / "pyproject.toml").write_text('[tool.globalhook]\ninclude = ["app", "test_*"]\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GLOBALHOOK_", "PYTEST_XDIST", "GH_"))}
+    env["PYTHONPATH"] = str(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--globalhook", "--globalhook-no-config-reads"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lookups = json.loads((tmp_path / ".globalhook.json").read_text())["lookups"]
+    assert not [e for e in lookups if e["kind"] in ("read", "write")]
+    assert [e for e in lookups if e["module"] == "app.env" and e["name"] == "os"]

@@ -242,12 +242,15 @@ class TestInProcess:
         assert outcome() == before
 
 
-def test_config_reads_setting_turns_recording_off(tmp_path):
+@pytest.mark.parametrize("how", ["environment", "option"])
+def test_config_reads_setting_turns_recording_off(tmp_path, how):
     for name, text in FILES.items():
         (tmp_path / name).write_text(textwrap.dedent(text))
+    env = dict(_env("python"), GLOBALHOOK_CONFIG_READS="0") if how == "environment" else _env("python")
+    option = ["--no-config-reads"] if how == "option" else []
     tracked = subprocess.run(
-        [sys.executable, "-m", "globalhook", "run", "--data-file", "data.json", "--include", "envuser", "main.py"],
-        cwd=tmp_path, env=dict(_env("python"), GLOBALHOOK_CONFIG_READS="0"), capture_output=True, text=True,
+        [sys.executable, "-m", "globalhook", "run", *option, "--data-file", "data.json", "--include", "envuser", "main.py"],
+        cwd=tmp_path, env=env, capture_output=True, text=True,
     )
     assert tracked.returncode == 0, tracked.stderr
     lookups = json.loads((tmp_path / "data.json").read_text())["lookups"]
