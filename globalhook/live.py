@@ -166,7 +166,24 @@ def _build_config() -> dict:
 
 
 def _probe() -> "Optional[str]":
-    """Retype a throwaway namespace whose function ran (and was specialised) first."""
+    """Retype a throwaway namespace whose function ran (and was specialised) first.
+
+    The collector is off meanwhile: the reference count of TrackingDict is
+    compared before and after, and a collection in between that frees some
+    other tracked namespace (garbage of the program's) would change it.
+    """
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _probe_once()
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _probe_once() -> "Optional[str]":
     namespace = {"__builtins__": builtins, "__name__": "globalhook_live_probe"}
     try:
         exec(compile(_PROBE_SOURCE, _PROBE_FILE, "exec"), namespace)

@@ -413,10 +413,12 @@ def count_config(write: bool, owner: str, name: str, frame: object, fallback: bo
     not the importer's), or globalhook's own code.  ``owner`` and ``name``
     must be exact str (see configreads.name_label).
     """
-    tracked = TrackingDict
+    # TrackingDict is read where it is compared, never held in a local: the
+    # attach probe counts the references to it (live._probe), and a walk in
+    # another thread would hold one for its whole length.
     first = frame
     while frame is not None:
-        if _type(frame.f_globals) is tracked:  # type: ignore[attr-defined]
+        if _type(frame.f_globals) is TrackingDict:  # type: ignore[attr-defined]
             break
         filename = frame.f_code.co_filename  # type: ignore[attr-defined]
         if filename in _IMPORT_SYSTEM_FILES or filename.startswith(_OWN_FILES):
