@@ -31,6 +31,8 @@ _EXPORTS = {
     "context": "contexts",
     "set_context": "contexts",
     "get_context": "contexts",
+    "watch": "watching",
+    "unwatch": "watching",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,6 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .patterns import PatternError
     from .tracking import RECORDER, TrackingDict
     from .contexts import context, get_context, set_context
+    from .watching import unwatch, watch
 
 
 def __getattr__(name: str):

@@ -39,9 +39,12 @@ _RUN_VALUE_OPTIONS = {
     "--record-command": "record_command",
 }
 #: ``run`` options that are flags.
-_RUN_FLAGS = {"--report": "report", "--help": "help", "--no-attributes": "attributes", "--interactive": "interactive"}
+_RUN_FLAGS = {
+    "--report": "report", "--help": "help", "--no-attributes": "attributes", "--no-config-reads": "config_reads",
+    "--interactive": "interactive",
+}
 #: Flags that switch a setting off.
-_RUN_OFF_FLAGS = ("--no-attributes",)
+_RUN_OFF_FLAGS = ("--no-attributes", "--no-config-reads")
 #: Short ``run`` options, as python spells them.
 _RUN_SHORT = {"-h": "--help", "-i": "--interactive"}
 _REPEATABLE = ("include", "exclude")
@@ -69,6 +72,8 @@ options:
                           how the command line is kept in the data (default: full)
   --no-attributes         do not record reads of tracked modules' attributes
                           (settings.TAX) from other code
+  --no-config-reads       do not record environment variables and framework
+                          settings (Django, Flask, pydantic-settings) by name
 """
 _REPL_HELP = f"""{_REPL_USAGE}
 

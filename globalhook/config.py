@@ -77,7 +77,7 @@ class Config:
     #: Every field, in order; all but ``warnings`` are handed to child processes.
     FIELDS = (
         "include", "exclude", "strategy", "data_file", "report", "enabled", "record_command", "attributes",
-        "config_file", "warnings",
+        "config_reads", "config_file", "warnings",
     )
 
     def __init__(
@@ -90,6 +90,7 @@ class Config:
         enabled: bool = False,
         record_command: str = "full",
         attributes: bool = True,
+        config_reads: bool = True,
         config_file: "Optional[str]" = None,
         warnings: "Optional[List[str]]" = None,
     ) -> None:
@@ -101,6 +102,7 @@ class Config:
         self.enabled = enabled  # start tracking in every process started here (with the install)
         self.record_command = record_command  # one of COMMAND_MODES
         self.attributes = attributes  # record reads of tracked modules' attributes (native strategy)
+        self.config_reads = config_reads  # record environment variables and framework settings by name
         self.config_file = config_file  # absolute path of the file read, if any
         self.warnings = [] if warnings is None else warnings
 
@@ -190,6 +192,7 @@ _KEYS: "Dict[str, Tuple[Callable[[Any], Any], Callable[[str], Any]]]" = {
     "enabled": (_check_bool, _env_bool),
     "record_command": (_check_command_mode, lambda text: _check_command_mode(text.strip())),
     "attributes": (_check_bool, _env_bool),
+    "config_reads": (_check_bool, _env_bool),
 }
 
 
@@ -290,6 +293,7 @@ def load_config(
         "enabled": False,
         "record_command": COMMAND_MODES[0],
         "attributes": True,
+        "config_reads": True,
     }
     warnings: "List[str]" = []
     outside: "Optional[str]" = None  # why the config file's data_file cannot be used, if it is used

@@ -59,7 +59,7 @@ FORMAT = "globalhook-data"
 VERSION = 1
 
 #: The kinds this version writes.  Readers accept any other string too.
-KINDS = ("global", "builtin", "missing", "store", "delete", "attribute")
+KINDS = ("global", "builtin", "missing", "store", "delete", "attribute", "read", "write")
 
 #: Lookup fields that must be strings, and the integer fields with their minimum.
 _STR_FIELDS = ("module", "function", "file", "name", "kind")

@@ -22,7 +22,7 @@ try:  # what importlib.machinery re-exports, without importing it for the progra
 except ImportError:  # pragma: no cover - not CPython
     import importlib.machinery as machinery
 
-from . import classbodies
+from . import classbodies, envreads
 from .globalwrites import note_file
 from .modules import select_strategy
 from .patterns import ModuleFilter
@@ -273,6 +273,7 @@ class ImportHook:
         if _installed is self:
             _installed = None
             classbodies.uninstall()
+            envreads.uninstall()
 
     def lookups(self) -> List[dict]:
         """Everything recorded so far, as data-file entries."""
@@ -302,6 +303,7 @@ def install(
     strategy: str = "native",
     root: Optional[str] = None,
     attributes: bool = True,
+    config_reads: bool = True,
 ) -> ImportHook:
     """Track every module imported from now on that the allowlist wants.
 
@@ -312,7 +314,9 @@ def install(
     ``"native"`` or ``"proxy"``; when it cannot work here the other one is
     used and :attr:`ImportHook.warning` says why.  ``attributes``: record
     reads of tracked modules' attributes from any code (native strategy:
-    tracked modules are then of a ModuleType subclass).  Raises
+    tracked modules are then of a ModuleType subclass).  ``config_reads``:
+    record environment variables read and written by name (kinds ``read``
+    and ``write``, owner ``os.environ``).  Raises
     :class:`~globalhook.modules.StrategyError` when nothing can track,
     :class:`~globalhook.patterns.PatternError` for a bad pattern, and
     :class:`TypeError` for a single string where a list of patterns belongs.
@@ -333,6 +337,8 @@ def install(
     sys.meta_path.insert(0, finder)
     _installed = ImportHook(finder, chosen, warning)
     classbodies.install()
+    if config_reads:
+        envreads.install()
     from .postimport import when_imported
 
     when_imported("importlib.util", _track_file_location_specs)

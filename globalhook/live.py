@@ -166,7 +166,24 @@ def _build_config() -> dict:
 
 
 def _probe() -> "Optional[str]":
-    """Retype a throwaway namespace whose function ran (and was specialised) first."""
+    """Retype a throwaway namespace whose function ran (and was specialised) first.
+
+    The collector is off meanwhile: the reference count of TrackingDict is
+    compared before and after, and a collection in between that frees some
+    other tracked namespace (garbage of the program's) would change it.
+    """
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _probe_once()
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _probe_once() -> "Optional[str]":
     namespace = {"__builtins__": builtins, "__name__": "globalhook_live_probe"}
     try:
         exec(compile(_PROBE_SOURCE, _PROBE_FILE, "exec"), namespace)
@@ -350,3 +367,24 @@ def detach(namespace: dict) -> bool:
     if name in _attached:
         _attached.remove(name)
     return True
+
+
+# -- other dicts (globalhook.watch) ------------------------------------------------------
+
+
+def retype_problem() -> "Optional[str]":
+    """Why no dict can change its type in place in this process now, or None."""
+    return _check_process() or _threads_problem()
+
+
+def retype_dict(obj: dict, cls: type) -> None:
+    """Give an exact dict the type ``cls`` (a ``__slots__ = ()`` dict subclass) in place."""
+    problem = retype_problem()
+    if problem is not None:
+        raise AttachError(problem)
+    _retype(obj, cls)  # type: ignore[misc]
+
+
+def unretype_dict(obj: dict, cls: type) -> None:
+    """Make a dict that :func:`retype_dict` retyped an exact dict again."""
+    _unretype(obj, cls)  # type: ignore[misc]

@@ -24,11 +24,11 @@ __all__ = ["split_context", "by_context", "which_tests_read", "shared_state", "s
 
 PHASES = ("setup", "call", "teardown")
 #: Kinds that mean "this context saw the value of a module global".
-READ_KINDS = ("global", "attribute")
+READ_KINDS = ("global", "attribute", "read")
 #: Kinds that mean "this context changed a module global".
-WRITE_KINDS = ("store", "delete")
+WRITE_KINDS = ("store", "delete", "write")
 #: Kinds listed per test, in this order.
-_SHOWN_KINDS = ("global", "attribute", "builtin", "missing", "store", "delete")
+_SHOWN_KINDS = ("global", "attribute", "read", "builtin", "missing", "store", "delete", "write")
 
 _WILDCARD = re.compile(r"[*?\[]")
 
@@ -100,8 +100,16 @@ def by_context(lookups: "Iterable[Dict[str, Any]]") -> "Dict[str, Dict[Tuple[str
     return result
 
 
+#: The name of a configuration read that listed every name of its owner (iteration, ``len``).
+ALL_NAMES = "*"
+
+
 def which_tests_read(lookups: "Iterable[Dict[str, Any]]", specs: "Iterable[NameSpec]") -> "List[str]":
-    """Test ids (phases folded) whose contexts read a global that ``specs`` match."""
+    """Test ids (phases folded) whose contexts read a global that ``specs`` match.
+
+    A test that listed an owner's names (``for name in os.environ``: a
+    ``read`` of ``*``) read every name of it, set then or not.
+    """
     specs = list(specs)
     found = set()
     for entry in lookups:
@@ -109,7 +117,12 @@ def which_tests_read(lookups: "Iterable[Dict[str, Any]]", specs: "Iterable[NameS
         if not context or entry["kind"] not in READ_KINDS:
             continue
         owner = owner_of(entry)
-        if any(spec.matches(owner, entry["name"]) for spec in specs):
+        name = entry["name"]
+        if name == ALL_NAMES and entry["kind"] == "read":
+            matched = any(spec.matches(owner, spec.name) or spec.matches(owner, name) for spec in specs)
+        else:
+            matched = any(spec.matches(owner, name) for spec in specs)
+        if matched:
             found.add(split_context(context)[0])
     return sorted(found)
 

@@ -48,6 +48,10 @@ def pytest_addoption(parser: "pytest.Parser") -> None:
         "--globalhook-no-attributes", action="store_false", dest="globalhook_attributes", default=None,
         help="do not record reads of tracked modules' attributes (settings.TAX) from other code",
     )
+    group.addoption(
+        "--globalhook-no-config-reads", action="store_false", dest="globalhook_config_reads", default=None,
+        help="do not record environment variables and framework settings by name",
+    )
 
 
 def _wanted(options) -> bool:
@@ -97,6 +101,7 @@ def _start(options, early_config):
         "exclude": options.globalhook_exclude,
         "data_file": options.globalhook_data,
         "attributes": getattr(options, "globalhook_attributes", None),
+        "config_reads": getattr(options, "globalhook_config_reads", None),
     }
     try:
         config = load_config(overrides)

@@ -44,6 +44,8 @@ NO_DATA = "No data to report."
 
 _WILDCARD = re.compile(r"[*?\[]")
 _KIND_ORDER = {kind: index for index, kind in enumerate(KINDS)}
+#: Totals lines of the kinds that are not name lookups (environment variables, settings).
+_CONFIG_TOTALS = {"read": "configuration reads", "write": "configuration writes"}
 #: Kinds that write the module's namespace rather than read it.
 _WRITES = ("store", "delete")
 #: Names listed on a module's one-line summary of stores before "+N more".
@@ -398,7 +400,11 @@ def _render_text(summary: Summary, show_stores: bool) -> str:
         ("functions", totals["functions"]),
         ("distinct names", totals["names"]),
     ]
-    counts += [(f"{printable(kind)} lookups", number) for kind, number in totals["by_kind"].items()]
+    counts += [
+        (_CONFIG_TOTALS.get(kind) or f"{printable(kind)} lookups", number)
+        for kind, number in totals["by_kind"].items()
+        if number or kind not in _CONFIG_TOTALS  # configuration reads: shown once a run has them
+    ]
     counts.append(("total lookups", totals["lookups"]))
     if "static_writes" in totals:
         counts.append(("static write sites", totals["static_writes"]))

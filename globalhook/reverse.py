@@ -20,7 +20,7 @@ __all__ = ["NAME_KINDS", "ReverseIndex", "NameReaders", "by_name_text", "by_name
 
 #: Kinds that are reads of a module's own names.  ``attribute`` is a later
 #: format's read of another module's attribute (with ``owner``/``reader_module``).
-NAME_KINDS = ("global", "missing", "attribute")
+NAME_KINDS = ("global", "missing", "attribute", "read")
 
 # (reader module, function, file, line)
 ReaderKey = Tuple[str, str, str, int]

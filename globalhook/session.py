@@ -164,9 +164,14 @@ class Session:
         self.hook = install(
             self.config.include, self.config.exclude, self.config.strategy, self.root,
             attributes=getattr(self.config, "attributes", True),
+            config_reads=getattr(self.config, "config_reads", True),
         )
         if self.hook.warning:
             print(self.hook.warning, file=sys.stderr)
+        if getattr(self.config, "config_reads", True):
+            from .integrations import watch_frameworks
+
+            watch_frameworks()
         _current = self
         atexit.register(self._save_at_exit)
         _register_fork_hooks()

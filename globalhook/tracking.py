@@ -46,16 +46,19 @@ if TYPE_CHECKING:  # pragma: no cover
     #: (module, file, first line, function, name, kind) -> count
     _Key = Tuple[str, str, int, str, str, str, str, str]
 
-__all__ = ["TrackingDict", "Recorder", "RECORDER", "KINDS", "CORE", "is_tracking_dict"]
+__all__ = ["TrackingDict", "Recorder", "RECORDER", "KINDS", "CORE", "is_tracking_dict", "count_config"]
 
 #: Kinds of lookup, in report order.  New kinds are added at the end.
-KINDS = ("global", "builtin", "missing", "store", "delete", "attribute")
-GLOBAL, BUILTIN, MISSING, STORE, DELETE, ATTRIBUTE = range(len(KINDS))
-#: The per-code tables of reads of tracked modules' attributes: found
-#: (kind "attribute") and not found (kind "missing", with an owner).  Each is
-#: {owner module name: {attribute name: counter}}.  The tables tuple of a code
-#: object has one more slot than KINDS: the misses (see _new_tables).
+KINDS = ("global", "builtin", "missing", "store", "delete", "attribute", "read", "write")
+#: Slots of a code object's tables tuple (see _new_tables): one per kind up to attribute...
+GLOBAL, BUILTIN, MISSING, STORE, DELETE, ATTRIBUTE = range(6)
+#: ...then the reads of tracked modules' attributes that were not found (kind
+#: "missing", with an owner); like ATTRIBUTE's, {owner module name: {attribute name: counter}}...
 ATTRIBUTE_MISSING = ATTRIBUTE + 1
+#: ...then the reads and writes of configuration names (an environment
+#: variable, a framework's setting: see configreads), kinds "read" and
+#: "write", each {owner: {name: counter}}.
+READ_TABLE, WRITE_TABLE = ATTRIBUTE_MISSING + 1, ATTRIBUTE_MISSING + 2
 
 #: Placeholders recorded instead of keys that a name lookup cannot produce.
 NON_IDENTIFIER_KEY = "<non-identifier str key>"
@@ -72,15 +75,17 @@ _store_counts: Dict[int, _Table] = {}
 _delete_counts: Dict[int, _Table] = {}
 _attribute_counts: Dict[int, Dict[str, _Table]] = {}
 _attribute_missing_counts: Dict[int, Dict[str, _Table]] = {}
+_read_counts: Dict[int, Dict[str, _Table]] = {}
+_write_counts: Dict[int, Dict[str, _Table]] = {}
 _TABLES = (
     _global_counts, _builtin_counts, _missing_counts, _store_counts, _delete_counts,
-    _attribute_counts, _attribute_missing_counts,
+    _attribute_counts, _attribute_missing_counts, _read_counts, _write_counts,
 )
 
 
 def _new_tables() -> tuple:
-    """One code object's inner tables: one per kind, then the attribute misses."""
-    return ({}, {}, {}, {}, {}, {}, {})
+    """One code object's inner tables: one per kind up to attribute, the attribute misses, reads, writes."""
+    return ({}, {}, {}, {}, {}, {}, {}, {}, {})
 
 # Contexts (globalhook.context): each label has tables of its own, the shape of
 # _TABLES.  Switching rebinds the five per-kind names above, so the hot path
@@ -193,7 +198,7 @@ def _tables_in_context(record: _CodeRecord, label: str) -> Tuple[_Table, ...]:
 def switch_context(label: str) -> str:
     """Make ``label`` the current context ("" for none); returns the previous label."""
     global _context, _global_counts, _builtin_counts, _missing_counts, _store_counts, _delete_counts
-    global _attribute_counts, _attribute_missing_counts
+    global _attribute_counts, _attribute_missing_counts, _read_counts, _write_counts
     with _switch_lock:
         previous = _context
         if label != previous:
@@ -204,7 +209,7 @@ def switch_context(label: str) -> str:
                 tables = _context_tables.setdefault(label, _new_tables())
             _context = label
             (_global_counts, _builtin_counts, _missing_counts, _store_counts, _delete_counts,
-             _attribute_counts, _attribute_missing_counts) = tables
+             _attribute_counts, _attribute_missing_counts, _read_counts, _write_counts) = tables
             if _new_epoch is not None:
                 _new_epoch()
     return previous
@@ -271,7 +276,8 @@ def _record_counts(record: _CodeRecord) -> Iterator[Tuple[_Key, int]]:
     """((module, file, line, function, name, kind, context, owner), count) of one code object, counts > 0.
 
     ``owner`` is "" for the code's own module's names; for attribute reads it
-    is the module read, and ``module`` the reader's module.
+    is the module read, for configuration reads and writes the object
+    (``os.environ``), and ``module`` the reader's module.
     """
     owners = record.owners
     value = _counter_value
@@ -282,7 +288,10 @@ def _record_counts(record: _CodeRecord) -> Iterator[Tuple[_Key, int]]:
                     count = value(counter)
                     if count > 0:
                         yield (owners.get(name, "<unknown>"), record.file, record.line, record.function, name, kind, label, ""), count
-        for kind, by_owner in (("attribute", tables[ATTRIBUTE]), ("missing", tables[ATTRIBUTE_MISSING])):
+        for kind, by_owner in (
+            ("attribute", tables[ATTRIBUTE]), ("missing", tables[ATTRIBUTE_MISSING]),
+            ("read", tables[READ_TABLE]), ("write", tables[WRITE_TABLE]),
+        ):
             if by_owner:
                 reader = record.reader or "<unknown>"
                 for owner, inner in list(by_owner.items()):
@@ -384,6 +393,63 @@ def _count_attribute(module: object, name: str, missing: bool) -> None:
             _next(_attribute_counts[_id(code)][owner][name])
     except (KeyError, TypeError):
         _first_attribute(missing, code, owner, name, frame.f_globals)
+
+
+#: globalhook's own files: a read made by its code (reading GLOBALHOOK_* to start a child) is never the program's.
+_OWN_FILES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "")
+
+
+def count_config(write: bool, owner: str, name: str, frame: object, fallback: bool = False) -> None:
+    """Count a read or write of a configuration name for the innermost tracked code from ``frame`` up.
+
+    ``frame`` is the first frame outside the recording wrapper; frames of
+    code that is not tracked (the standard library, a framework) are passed
+    over, so a read is charged to the tracked function that called into them.
+    Nothing is counted when no tracked code is on the stack, unless
+    ``fallback``: then ``frame``'s own code is charged (a framework's write
+    that matters for the current context, such as a settings override).
+    Nor when the walk passes the import system before it finds tracked
+    code (what a library reads while it is being imported is its own doing,
+    not the importer's), or globalhook's own code.  ``owner`` and ``name``
+    must be exact str (see configreads.name_label).
+    """
+    # TrackingDict is read where it is compared, never held in a local: the
+    # attach probe counts the references to it (live._probe), and a walk in
+    # another thread would hold one for its whole length.
+    first = frame
+    while frame is not None:
+        if _type(frame.f_globals) is TrackingDict:  # type: ignore[attr-defined]
+            break
+        filename = frame.f_code.co_filename  # type: ignore[attr-defined]
+        if filename in _IMPORT_SYSTEM_FILES or filename.startswith(_OWN_FILES):
+            frame = None  # a library being imported, or globalhook itself (its runner, its own settings)
+            break
+        frame = frame.f_back  # type: ignore[attr-defined]
+    if frame is None:
+        if not fallback or first is None:
+            return
+        frame = first
+    code = frame.f_code  # type: ignore[attr-defined]
+    try:
+        _next((_write_counts if write else _read_counts)[_id(code)][owner][name])
+    except KeyError:
+        _first_config(WRITE_TABLE if write else READ_TABLE, code, owner, name, frame.f_globals)  # type: ignore[attr-defined]
+
+
+def _first_config(slot: int, code: CodeType, owner: str, name: str, namespace: dict) -> None:
+    """Slow path of :func:`count_config`: the first count of one (owner, name) by one code object."""
+    record = _records.get(_id(code))
+    if record is None:
+        record = _record(code)
+    label = _context
+    tables = record.tables if not label else _tables_in_context(record, label)
+    by_owner = tables[slot]
+    inner = by_owner.get(owner)
+    if inner is None:
+        inner = by_owner.setdefault(owner, {})
+    _next(inner.setdefault(name, _new_counter()))
+    if record.reader is None:
+        record.reader = _module_name(namespace)
 
 
 def _load_sites(code: CodeType) -> FrozenSet[int]:
@@ -865,7 +931,8 @@ class Recorder:
         """Names read by one function's own code (globals, builtins, missing).
 
         Reads of a tracked module's attributes are keyed ``"owner.name"``
-        (``"settings.TAX"``), found or not.
+        (``"settings.TAX"``), found or not, and so are reads of configuration
+        names (``"os.environ.HOME"``).
         """
         code = getattr(func, "__code__", func)
         record = _records.get(_id(code))
@@ -878,7 +945,7 @@ class Recorder:
                     count = _counter_value(counter)
                     if count > 0:
                         result[name] = result.get(name, 0) + count
-            for by_owner in (tables[ATTRIBUTE], tables[ATTRIBUTE_MISSING]):
+            for by_owner in (tables[ATTRIBUTE], tables[ATTRIBUTE_MISSING], tables[READ_TABLE]):
                 for owner, inner in list(by_owner.items()):
                     for name, counter in list(inner.items()):
                         count = _counter_value(counter)

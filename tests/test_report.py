@@ -330,6 +330,8 @@ class TestJsonReport:
                 "store": 2,
                 "delete": 1,
                 "attribute": 0,
+                "read": 0,
+                "write": 0,
                 "class-body": 2,
             },
         }
