@@ -62,12 +62,15 @@ work.bump()
 """
 
 WORK = """\
+import os
+
 COUNTER = 0
 
 
 def bump():
     global COUNTER
     COUNTER += 1
+    os.environ["GLOBALHOOK_SCHEMA_PROBE"] = os.environ.get("HOME", "")  # configuration read and write
     try:
         return NOT_DEFINED
     except NameError:
@@ -125,7 +128,7 @@ def test_every_kind_of_real_data_file_validates(real_files):
             kinds.add("open_parts")
     expected = {"global", "builtin", "store", "attribute", "missing", "context", "open_parts"}
     if hasattr(os, "fork"):
-        expected |= {"static", "part"}
+        expected |= {"static", "part", "read", "write"}
     assert kinds >= expected, expected - kinds
 
 
