@@ -5,11 +5,10 @@ READER to read a name matching NAME of a module matching OWNER, whether the
 name was found (``global``) or not (``missing``).  READER and OWNER are
 patterns as for ``--include``; NAME is a name or an ``fnmatch`` pattern.
 
-Today a lookup is a read of the reading function's own module, so READER and
-OWNER are both matched against the entry's ``module``.  Entries of a later
-format that carry ``reader_module`` and ``owner`` (reads of another module's
-attributes, kind ``attribute``) are matched on those: nothing here changes
-when they arrive (see :mod:`globalhook.selection`).
+READER is matched against the module of the code that read, OWNER against the
+module whose global was read (see :mod:`globalhook.selection`).  Reads made
+by tools (pytest, inspect, importlib...) are not the project's: they are left
+out unless asked for.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from .config import ConfigError, find_config_file, read_toml_table
 from .patterns import PatternError
 from .reverse import NAME_KINDS
-from .selection import module_matcher, name_matcher, owner_of, reader_of
+from .selection import is_tool_read, module_matcher, name_matcher, owner_of, reader_of
 from .sourcemap import SourceIndex
 
 __all__ = ["RuleError", "Rule", "Violation", "parse_rule", "CheckConfig", "load_check_config", "find_violations"]
@@ -128,17 +127,22 @@ class Violation:
 
 
 def find_violations(
-    lookups: Sequence[Dict[str, Any]], rules: Sequence[Rule], no_missing: bool = False
+    lookups: Sequence[Dict[str, Any]], rules: Sequence[Rule], no_missing: bool = False, tool_reads: bool = False
 ) -> List[Violation]:
     """Every (entry, rule) that breaks a rule, in source order.
 
     The line is where the function's current source reads the name, when that
     can be found (see :mod:`globalhook.sourcemap`), else its first line.
+    Reads made by tools (:func:`~globalhook.selection.is_tool_read`: pytest
+    probing a test module for ``setup_module``...) are not the project's and
+    are left out unless ``tool_reads``.
     """
     summed: Dict[Tuple[Any, ...], Dict[str, Any]] = {}
     for entry in lookups:
         if entry["kind"] not in NAME_KINDS or entry.get("static") is True:
             continue  # rules are about reads; a write found by a scan has no count to add
+        if not tool_reads and is_tool_read(entry):
+            continue
         key = (reader_of(entry), owner_of(entry), entry["function"], entry["file"], entry["line"], entry["name"], entry["kind"])
         seen = summed.get(key)
         if seen is None:

@@ -133,9 +133,15 @@ def cmd_check(argv: Sequence[str]) -> int:
     )
     parser.add_argument("--forbid", action="append", default=[], metavar="RULE", help="a rule 'READER -> OWNER:NAME' (repeatable)")
     parser.add_argument("--no-missing", action="store_true", help="fail on any name that was looked up and not found")
+    parser.add_argument(
+        "--tool-reads", dest="tool_reads", action="store_true",
+        help="also check reads that tools (pytest, inspect, importlib, doctest, unittest...) made of "
+        "the project's modules (default: left out, they are not the project's reads)",
+    )
     _add_data_options(parser)
     options = parser.parse_args(argv)
     from .check import RuleError, find_violations, load_check_config, parse_rule
+    from .selection import is_tool_read
 
     try:
         check_config = load_check_config(options.config)
@@ -149,15 +155,21 @@ def cmd_check(argv: Sequence[str]) -> int:
         data = _load_data(options)
     except (ConfigError, DataError, RuleError) as exc:
         return _fail(str(exc))
-    violations = find_violations(data.get("lookups", ()), rules, no_missing)
+    lookups = data.get("lookups", ())
+    violations = find_violations(lookups, rules, no_missing, tool_reads=options.tool_reads)
     cwd = os.getcwd()
     for violation in violations:
         print(violation.describe(cwd))
     checked = f"{len(rules)} rule{'s' if len(rules) != 1 else ''}" + (" and no missing names" if no_missing else "")
+    left_out = ""
+    if not options.tool_reads:
+        by_tools = sum(1 for entry in lookups if is_tool_read(entry))
+        if by_tools:
+            left_out = f"; {_plural(by_tools, 'read')} made by tools left out: --tool-reads checks them"
     if violations:
-        print(f"globalhook check: {len(violations)} violation{'s' if len(violations) != 1 else ''} ({checked})")
+        print(f"globalhook check: {len(violations)} violation{'s' if len(violations) != 1 else ''} ({checked}{left_out})")
         return 1
-    print(f"globalhook check: no violations ({checked}, {len(data.get('lookups', ()))} lookups)")
+    print(f"globalhook check: no violations ({checked}, {len(lookups)} lookups{left_out})")
     return 0
 
 
@@ -195,10 +207,16 @@ def cmd_tests_for(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="globalhook tests-for",
         description="List the tests whose contexts read a module global (MODULE:NAME, wildcards "
-        "allowed), one test id per line: run 'pytest --globalhook' first.",
+        "allowed), one test id per line: run 'pytest --globalhook' first. To run them: "
+        "globalhook tests-for -0 MODULE:NAME | xargs -0 -r pytest --",
         allow_abbrev=False,
     )
     parser.add_argument("names", nargs="+", metavar="MODULE:NAME")
+    parser.add_argument(
+        "-0", "--null", action="store_true",
+        help="end each test id with a NUL byte instead of a newline, exactly as recorded "
+        "(for xargs -0; the lines escape ids a terminal cannot show as they are)",
+    )
     _add_data_options(parser)
     options = parser.parse_args(argv)
     from .pertest import owner_of, parse_name_spec, which_tests_read
@@ -213,8 +231,15 @@ def cmd_tests_for(argv: Sequence[str]) -> int:
     except (ConfigError, DataError) as exc:
         return _fail(str(exc))
     tests = which_tests_read(data["lookups"], specs)
-    for test in tests:
-        print(printable(test))
+    if options.null:
+        # The ids as pytest was given them on its command line: argv is decoded
+        # with the file-system encoding, so that is the one to encode back with.
+        sys.stdout.flush()
+        sys.stdout.buffer.write(b"".join(os.fsencode(test) + b"\0" for test in tests))
+        sys.stdout.buffer.flush()
+    else:
+        for test in tests:
+            print(printable(test))
     if tests:
         return 0
     # Nothing on stdout: `pytest $(globalhook tests-for ...)` would run every test.

@@ -5,10 +5,13 @@ patterns of ``--include`` (:mod:`globalhook.patterns`): a plain name is that
 module and its submodules, a wildcard is matched against the whole dotted
 name.  A bad pattern is an error, never a silent "matches nothing".
 
-Today a lookup's ``module`` is both the module whose globals were read and the
-module of the function that read them.  Reads of other modules' attributes
-(a later format) carry explicit ``owner`` and ``reader_module`` keys;
-:func:`owner_of` and :func:`reader_of` are the one place that knows this.
+A lookup's ``module`` is both the module whose globals were read and the
+module of the function that read them, except for reads of another module's
+globals (its attributes, or its namespace through ``vars(m)[name]`` and
+``frame.f_globals[name]``), which carry explicit ``owner`` and
+``reader_module`` keys; :func:`owner_of` and :func:`reader_of` are the one
+place that knows this.  Reads that tools make (pytest's collection probes,
+``inspect``...) are told apart by :func:`is_tool_read`.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ __all__ = [
     "context_matcher",
     "owner_of",
     "reader_of",
+    "TOOL_PACKAGES",
+    "is_tool_read",
     "select",
 ]
 
@@ -94,6 +99,30 @@ def reader_of(entry: Dict[str, Any]) -> str:
         if isinstance(reader, str) and reader:
             return reader
     return entry["module"]
+
+
+#: Packages whose code reads other modules' globals to do its own job:
+#: pytest collecting (``setup_module``, ``pytestmark``, ``pytest_plugins``,
+#: ``__tracebackhide__``), ``inspect``/``typing`` looking at objects,
+#: ``importlib``/``pkgutil`` resolving names, ``doctest``/``unittest``
+#: (``load_tests``, ``mock.patch`` targets), ``pickle`` finding a class.
+TOOL_PACKAGES = (
+    "_pytest", "pytest", "pluggy", "xdist", "inspect", "importlib", "pkgutil", "doctest", "unittest",
+    "pydoc", "pickle", "copyreg", "typing", "globalhook",
+)
+_TOOL_PREFIXES = tuple(package + "." for package in TOOL_PACKAGES)
+
+
+def is_tool_read(entry: Dict[str, Any]) -> bool:
+    """A read of a module's global made by a tool's code (see :data:`TOOL_PACKAGES`).
+
+    Only reads of *another* module's globals (entries with an ``owner``):
+    whatever a tracked module reads of its own namespace is its own.
+    """
+    reader = reader_of(entry)
+    if reader == owner_of(entry):
+        return False
+    return reader in TOOL_PACKAGES or reader.startswith(_TOOL_PREFIXES)
 
 
 def select(
