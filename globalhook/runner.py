@@ -253,6 +253,13 @@ def prepare_command(text: str, args: "Sequence[str]", new_module: "ModuleFactory
     except ValueError as exc:  # NUL characters: compile() raises ValueError before 3.11
         _report_syntax_error(SyntaxError(str(exc)))
     RECORDER.register_code(code)
+    if sys.version_info >= (3, 13):
+        # python -c hands the command to linecache too, so that tracebacks show its lines.
+        import linecache
+
+        register = getattr(linecache, "_register_code", None)
+        if register is not None:
+            register(code if sys.version_info >= (3, 14) else "<string>", text, "<string>")
     module = new_module("__main__")
     _note_main(module, code)
     namespace = {"__package__": None, "__spec__": None, "__loader__": _BuiltinImporter, "__builtins__": builtins}
