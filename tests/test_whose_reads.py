@@ -219,6 +219,15 @@ CLEAN_PACKAGE = {
         def boxed(x: int) -> "Box[int]":
             return Box[int](core.double(x))
     """,
+    "tests/conftest.py": """\
+        import pytest
+
+        from mypkg import core
+
+        @pytest.fixture
+        def rate():
+            return core.RATE
+    """,
     "tests/test_mypkg.py": """\
         from unittest import mock
 
@@ -238,17 +247,22 @@ CLEAN_PACKAGE = {
                 with mock.patch("mypkg.core.RATE", 3):
                     assert core.double(1) == 3
 
-        def test_hidden():
+        def test_hidden(rate):
             __tracebackhide__ = True
-            assert core.RATE == 2
+            assert core.RATE == rate == 2
     """,
 }
 
 
-def test_check_no_missing_after_pytest_on_a_clean_package(tmp_path, core):
+@pytest.mark.parametrize("how", ["plugin", "run"])
+def test_check_no_missing_after_pytest_on_a_clean_package(tmp_path, core, how):
     """Issue 17 item 17, end to end: pytest's probing does not count against the project."""
     write(tmp_path, CLEAN_PACKAGE)
-    tests = run(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests", "--globalhook"], tmp_path, core)
+    pytest_args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"]
+    if how == "plugin":
+        tests = run([*pytest_args, "--globalhook"], tmp_path, core)
+    else:
+        tests = run(["-m", "globalhook", "run", *pytest_args], tmp_path, core)
     assert tests.returncode == 0, tests.stdout + tests.stderr
     check = run(["-m", "globalhook", "check", "--no-missing"], tmp_path, core)
     assert check.returncode == 0, check.stdout + check.stderr
