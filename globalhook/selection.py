@@ -21,6 +21,7 @@ import re
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 from .patterns import PatternError, validate_pattern
+from .toolreads import TOOL_PACKAGES, is_tool_module
 
 __all__ = [
     "module_matcher",
@@ -101,28 +102,14 @@ def reader_of(entry: Dict[str, Any]) -> str:
     return entry["module"]
 
 
-#: Packages whose code reads other modules' globals to do its own job:
-#: pytest collecting (``setup_module``, ``pytestmark``, ``pytest_plugins``,
-#: ``__tracebackhide__``), ``inspect``/``typing`` looking at objects,
-#: ``importlib``/``pkgutil`` resolving names, ``doctest``/``unittest``
-#: (``load_tests``, ``mock.patch`` targets), ``pickle`` finding a class.
-TOOL_PACKAGES = (
-    "_pytest", "pytest", "pluggy", "xdist", "inspect", "importlib", "pkgutil", "doctest", "unittest",
-    "pydoc", "pickle", "copyreg", "typing", "globalhook",
-)
-_TOOL_PREFIXES = tuple(package + "." for package in TOOL_PACKAGES)
-
-
 def is_tool_read(entry: Dict[str, Any]) -> bool:
-    """A read of a module's global made by a tool's code (see :data:`TOOL_PACKAGES`).
+    """A read of a module's global made by a tool's code (:mod:`globalhook.toolreads`).
 
     Only reads of *another* module's globals (entries with an ``owner``):
     whatever a tracked module reads of its own namespace is its own.
     """
     reader = reader_of(entry)
-    if reader == owner_of(entry):
-        return False
-    return reader in TOOL_PACKAGES or reader.startswith(_TOOL_PREFIXES)
+    return reader != owner_of(entry) and is_tool_module(reader)
 
 
 def select(

@@ -22,6 +22,7 @@ import pytest
 
 from conftest import c_core_built, core_env
 from globalhook.check import find_violations
+from globalhook.report import TOOLS_HEADING
 from globalhook.selection import is_tool_read
 
 TIMEOUT = 120
@@ -272,6 +273,11 @@ def test_check_no_missing_after_pytest_on_a_clean_package(tmp_path, core, how):
     asked = run(["-m", "globalhook", "check", "--no-missing", "--tool-reads"], tmp_path, core)
     assert asked.returncode == 1
     assert "_pytest." in asked.stdout and "setup_module" in asked.stdout
+    # The text report lists the project's modules first, the tools' apart after them.
+    report = run(["-m", "globalhook", "report"], tmp_path, core).stdout.splitlines()
+    heading = report.index(TOOLS_HEADING)
+    assert report.index("mypkg.core") < heading < report.index("_pytest.python")
+    assert all(not line.startswith(("_pytest", "unittest")) for line in report[:heading])
     lookups = json.loads((tmp_path / ".globalhook.json").read_text())["lookups"]
     probes = [e for e in lookups if e["name"] == "setup_module"]
     assert probes and all(e["reader_module"].startswith("_pytest.") for e in probes)
