@@ -190,6 +190,18 @@ class TestToolReads:
         own = {"module": "inspect", "name": "x", "kind": "missing", "function": "f", "file": "f.py", "line": 1, "count": 1}
         assert not is_tool_read(own)  # a tracked tool's reads of its own globals are its own
 
+    def test_the_plugins_summary_leaves_tool_reads_out(self):
+        from globalhook.pytest_plugin import summary_lines
+
+        context = "tests/test_x.py::test_fails|call"
+        own = {"module": "pkg.core", "name": "boom", "kind": "missing", "function": "f", "file": "core.py",
+               "line": 1, "count": 1, "context": context}
+        probe = {"module": "_pytest._code.code", "reader_module": "_pytest._code.code", "owner": "pkg.core",
+                 "name": "__tracebackhide__", "kind": "missing", "function": "TracebackEntry.ishidden",
+                 "file": "code.py", "line": 1, "count": 1, "context": context}
+        [line] = summary_lines([own, probe])
+        assert "missing boom" in line and "__tracebackhide__" not in line
+
     def test_check_leaves_tool_reads_out_unless_asked(self):
         pytest_probe = {"module": "_pytest.python", "reader_module": "_pytest.python", "owner": "tests.test_x",
                         "name": "setup_module", "kind": "missing", "function": "probe", "file": "python.py",
