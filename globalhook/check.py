@@ -61,11 +61,15 @@ def parse_rule(text: object) -> Rule:
 
 
 class CheckConfig:
-    """What to check: forbid rules (from the file, then the command line) and missing names."""
+    """What to check: forbid rules (from the file, then the command line), missing names, tools' reads."""
 
-    def __init__(self, forbid: Sequence[str] = (), require_no_missing: bool = False, source: Optional[str] = None) -> None:
+    def __init__(
+        self, forbid: Sequence[str] = (), require_no_missing: bool = False, source: Optional[str] = None,
+        tool_reads: bool = False,
+    ) -> None:
         self.forbid = list(forbid)
         self.require_no_missing = require_no_missing
+        self.tool_reads = tool_reads
         self.source = source
         self.warnings: List[str] = []
 
@@ -75,7 +79,8 @@ def load_check_config(
 ) -> CheckConfig:
     """Read ``[tool.globalhook.check]`` from the same file the rest of the config comes from.
 
-    Keys: ``forbid`` (a list of rules) and ``require-no-missing`` (a boolean).
+    Keys: ``forbid`` (a list of rules), ``require-no-missing`` and
+    ``tool-reads`` (booleans: see :func:`find_violations`).
     A wrong type is a :class:`ConfigError` naming the file and key; unknown keys warn.
     """
     cwd = os.path.abspath(os.getcwd() if cwd is None else cwd)
@@ -91,10 +96,10 @@ def load_check_config(
             if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
                 raise ConfigError(f"{path}: {_TABLE} forbid: expected a list of rule strings")
             config.forbid = list(value)
-        elif key == "require-no-missing":
+        elif key in ("require-no-missing", "tool-reads"):
             if not isinstance(value, bool):
-                raise ConfigError(f"{path}: {_TABLE} require-no-missing: expected true or false, got {type(value).__name__}")
-            config.require_no_missing = value
+                raise ConfigError(f"{path}: {_TABLE} {key}: expected true or false, got {type(value).__name__}")
+            setattr(config, key.replace("-", "_"), value)
         else:
             config.warnings.append(f"{path}: {_TABLE} unknown key {key!r} (ignored)")
     return config

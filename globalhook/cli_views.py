@@ -156,13 +156,14 @@ def cmd_check(argv: Sequence[str]) -> int:
     except (ConfigError, DataError, RuleError) as exc:
         return _fail(str(exc))
     lookups = data.get("lookups", ())
-    violations = find_violations(lookups, rules, no_missing, tool_reads=options.tool_reads)
+    tool_reads = options.tool_reads or check_config.tool_reads
+    violations = find_violations(lookups, rules, no_missing, tool_reads=tool_reads)
     cwd = os.getcwd()
     for violation in violations:
         print(violation.describe(cwd))
     checked = f"{len(rules)} rule{'s' if len(rules) != 1 else ''}" + (" and no missing names" if no_missing else "")
     left_out = ""
-    if not options.tool_reads:
+    if not tool_reads:
         by_tools = sum(1 for entry in lookups if is_tool_read(entry))
         if by_tools:
             left_out = f"; {_plural(by_tools, 'read')} made by tools left out: --tool-reads checks them"

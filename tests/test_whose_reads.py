@@ -21,7 +21,8 @@ from typing import Dict, List
 import pytest
 
 from conftest import c_core_built, core_env
-from globalhook.check import find_violations
+from globalhook.check import find_violations, load_check_config
+from globalhook.config import ConfigError
 from globalhook.report import TOOLS_HEADING
 from globalhook.selection import is_tool_read
 
@@ -202,6 +203,14 @@ class TestToolReads:
         [line] = summary_lines([own, probe])
         assert "missing boom" in line and "__tracebackhide__" not in line
 
+    def test_check_config_key(self, tmp_path):
+        (tmp_path / "pyproject.toml").write_text("[tool.globalhook.check]\ntool-reads = true\n")
+        config = load_check_config(cwd=str(tmp_path), environ={})
+        assert config.tool_reads is True and config.warnings == []
+        (tmp_path / "pyproject.toml").write_text('[tool.globalhook.check]\ntool-reads = "yes"\n')
+        with pytest.raises(ConfigError, match=r"\[tool.globalhook.check\] tool-reads: expected true or false, got str"):
+            load_check_config(cwd=str(tmp_path), environ={})
+
     def test_check_leaves_tool_reads_out_unless_asked(self):
         pytest_probe = {"module": "_pytest.python", "reader_module": "_pytest.python", "owner": "tests.test_x",
                         "name": "setup_module", "kind": "missing", "function": "probe", "file": "python.py",
@@ -285,6 +294,9 @@ def test_check_no_missing_after_pytest_on_a_clean_package(tmp_path, core, how):
     asked = run(["-m", "globalhook", "check", "--no-missing", "--tool-reads"], tmp_path, core)
     assert asked.returncode == 1
     assert "_pytest." in asked.stdout and "setup_module" in asked.stdout
+    (tmp_path / "pyproject.toml").write_text("[tool.globalhook.check]\ntool-reads = true\n")
+    configured = run(["-m", "globalhook", "check", "--no-missing"], tmp_path, core)
+    assert (configured.returncode, configured.stdout) == (1, asked.stdout)
     # The text report lists the project's modules first, the tools' apart after them.
     report = run(["-m", "globalhook", "report"], tmp_path, core).stdout.splitlines()
     heading = report.index(TOOLS_HEADING)
