@@ -23,6 +23,12 @@ objects alive and the distinct names each looks up, plus one total per
 distinct (function identity, name, kind); never with the number of lookups
 or of code objects ever made (``eval`` in a loop).
 
+Code whose globals are another namespace can subscript this one too (a
+tool's ``frame.f_globals[name]``, ``vars(module)[name]``): such a read is
+that code's, kept with this namespace's module as its owner, like a read of
+the module's attribute (:func:`_foreign_read`).  A few lookups are the
+interpreter's own and are not counted (:func:`_interpreter_probe`).
+
 Only names and counts are kept, never values.  A key is kept verbatim only
 when it is a ``str`` that is a valid identifier (all that a name lookup can
 produce); any other key (``globals()["tok-" + secret]``, ``globals()[obj]``)
@@ -561,7 +567,7 @@ class _PyTrackingDict(dict):
                     _next(_builtin_counts[_id(code)][name])
                 except KeyError:
                     _first(BUILTIN, code, name, self)
-                if exact and frame.f_globals is self:
+                if exact:  # this dict is the frame's globals (checked above): hand the builtin back
                     return value
                 raise KeyError(name)
         if _type(name) is str and name == _ANNOTATIONS_NAME and _interpreter_probe(code, name, frame.f_lasti):
