@@ -26,7 +26,7 @@
 #endif
 
 /* Bumped whenever tracking.py and this file must change together. */
-#define GH_API 5
+#define GH_API 6
 
 /* ---- The caller's frame: every version difference lives in this block ----
  *
@@ -362,6 +362,11 @@ static PyTypeObject Tally_Type = {
 static PyObject *code_tables_func = NULL; /* code -> tuple of inner tables, KINDS order */
 static PyObject *first_func = NULL;       /* (kind, code, name, namespace) -> None */
 static PyObject *load_sites_func = NULL;  /* code -> frozenset of name-loading offsets */
+/* Set once by setup_reads(). */
+static PyObject *probe_func = NULL;       /* (code, name, lasti) -> bool: the interpreter's own lookup */
+static PyObject *foreign_func = NULL;     /* (code, name, found, namespace, reader globals, lasti) -> None */
+static PyObject *str_builtins = NULL;     /* interned "__builtins__" */
+static PyObject *str_annotations = NULL;  /* interned "__annotations__" */
 static Py_ssize_t extra_index = -1;
 /* Bumped by new_epoch() whenever tracking.py switches context (globalhook.context):
  * per-code tables cached under an older epoch belong to another context. */
@@ -929,6 +934,43 @@ not_a_global(PyObject *self, PyObject *name, caller_t *caller, code_extra_t *ext
     return NULL;
 }
 
+/* Is this lookup one the interpreter makes for itself (tracking._interpreter_probe)?
+ * Asked only for the two names it probes: "__builtins__" by identity on the
+ * hot path (CPython's own string is the interned one where it probes it,
+ * 3.12+), "__annotations__" by value on the path of a miss. */
+static int
+interpreter_probe(PyObject *name, caller_t *caller)
+{
+    PyObject *result = PyObject_CallFunction(probe_func, "OOi", (PyObject *)caller->code, name, caller_lasti(caller));
+    if (result == NULL) {
+        return -1;
+    }
+    int probe = PyObject_IsTrue(result);
+    Py_DECREF(result);
+    return probe;
+}
+
+/* Code whose globals are another namespace read this one through the mapping
+ * (frame.f_globals["x"] in a tool, vars(module)["x"]): counted for that code,
+ * with this namespace's module as the owner (tracking._foreign_read).  A miss
+ * raises KeyError as a dict would. */
+static PyObject *
+foreign_read(PyObject *self, PyObject *name, PyObject *value, caller_t *caller, PyObject *globals)
+{
+    PyObject *result = PyObject_CallFunction(
+        foreign_func, "OOOOOi", (PyObject *)caller->code, name, value != NULL ? Py_True : Py_False, self,
+        globals != NULL ? globals : Py_None, caller_lasti(caller));
+    if (result == NULL) {
+        Py_XDECREF(value);
+        return NULL;
+    }
+    Py_DECREF(result);
+    if (value == NULL) {
+        set_key_error(name);
+    }
+    return value;
+}
+
 static PyObject *
 tracking_subscript(PyObject *self, PyObject *name)
 {
@@ -941,13 +983,39 @@ tracking_subscript(PyObject *self, PyObject *name)
         Py_XDECREF(value);
         return PyDict_Type.tp_as_mapping->mp_subscript(self, name);
     }
+    PyObject *globals = caller_globals(&caller);
+    if (globals != self && foreign_func != NULL) {
+        return foreign_read(self, name, value, &caller, globals);
+    }
     code_extra_t *extra = extra_for(caller.code);
     if (extra == NULL) {
         Py_XDECREF(value);
         return NULL;
     }
     if (value == NULL) {
+        /* A miss is the rare path: compared by value (3.11's own string is not the interned one). */
+        if (probe_func != NULL && PyUnicode_CheckExact(name) &&
+            (name == str_annotations || PyUnicode_Compare(name, str_annotations) == 0)) {
+            int probe = interpreter_probe(name, &caller);
+            if (probe < 0) {
+                return NULL;
+            }
+            if (probe) {
+                set_key_error(name);
+                return NULL;
+            }
+        }
         return not_a_global(self, name, &caller, extra);
+    }
+    if (name == str_builtins && probe_func != NULL) {
+        int probe = interpreter_probe(name, &caller);
+        if (probe != 0) {
+            if (probe < 0) {
+                Py_DECREF(value);
+                return NULL;
+            }
+            return value;
+        }
     }
     if (count_one(caller.code, extra, KIND_GLOBAL, name, self) < 0) {
         Py_DECREF(value);
@@ -998,6 +1066,28 @@ setup(PyObject *module, PyObject *args)
     Py_XSETREF(first_func, first);
     Py_INCREF(load_sites);
     Py_XSETREF(load_sites_func, load_sites);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+setup_reads(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *probe, *foreign;
+    if (!PyArg_ParseTuple(args, "OO:setup_reads", &probe, &foreign)) {
+        return NULL;
+    }
+    if (str_builtins == NULL) {
+        str_builtins = PyUnicode_InternFromString("__builtins__");
+        str_annotations = PyUnicode_InternFromString("__annotations__");
+        if (str_builtins == NULL || str_annotations == NULL) {
+            return NULL;
+        }
+    }
+    Py_INCREF(probe);
+    Py_XSETREF(probe_func, probe);
+    Py_INCREF(foreign);
+    Py_XSETREF(foreign_func, foreign);
     Py_RETURN_NONE;
 }
 
@@ -2351,6 +2441,8 @@ unretype_dict(PyObject *module_, PyObject *args)
 
 static PyMethodDef module_methods[] = {
     {"setup", setup, METH_VARARGS, "Connect the compiled core to tracking.py's tables and slow paths."},
+    {"setup_reads", setup_reads, METH_VARARGS,
+     "Connect the interpreter's probes and reads of another module's namespace to tracking.py."},
     {"new_epoch", new_epoch, METH_NOARGS, "The context changed: cached per-code tables are stale."},
     {"set_module_dict", set_module_dict, METH_VARARGS,
      "set_module_dict(module, namespace): make a tracking dict a fresh module's __dict__."},

@@ -5,11 +5,10 @@ READER to read a name matching NAME of a module matching OWNER, whether the
 name was found (``global``) or not (``missing``).  READER and OWNER are
 patterns as for ``--include``; NAME is a name or an ``fnmatch`` pattern.
 
-Today a lookup is a read of the reading function's own module, so READER and
-OWNER are both matched against the entry's ``module``.  Entries of a later
-format that carry ``reader_module`` and ``owner`` (reads of another module's
-attributes, kind ``attribute``) are matched on those: nothing here changes
-when they arrive (see :mod:`globalhook.selection`).
+READER is matched against the module of the code that read, OWNER against the
+module whose global was read (see :mod:`globalhook.selection`).  Reads made
+by tools (pytest, inspect, importlib...) are not the project's: they are left
+out unless asked for.
 
 This module finds violations; :mod:`globalhook.checkformats` shows them (text,
 JSON, SARIF, GitHub annotations) and :mod:`globalhook.baseline` decides which
@@ -25,7 +24,7 @@ from .config import ConfigError, find_config_file, read_toml_table
 from .patterns import PatternError
 from .printable import printable
 from .reverse import NAME_KINDS
-from .selection import module_matcher, name_matcher, owner_of, reader_of
+from .selection import is_tool_read, module_matcher, name_matcher, owner_of, reader_of
 from .sourcemap import SourceIndex
 
 __all__ = [
@@ -69,11 +68,15 @@ def parse_rule(text: object) -> Rule:
 
 
 class CheckConfig:
-    """What to check: forbid rules (from the file, then the command line) and missing names."""
+    """What to check: forbid rules (from the file, then the command line), missing names, tools' reads."""
 
-    def __init__(self, forbid: Sequence[str] = (), require_no_missing: bool = False, source: Optional[str] = None) -> None:
+    def __init__(
+        self, forbid: Sequence[str] = (), require_no_missing: bool = False, source: Optional[str] = None,
+        tool_reads: bool = False,
+    ) -> None:
         self.forbid = list(forbid)
         self.require_no_missing = require_no_missing
+        self.tool_reads = tool_reads
         self.source = source
         self.warnings: List[str] = []
 
@@ -83,7 +86,8 @@ def load_check_config(
 ) -> CheckConfig:
     """Read ``[tool.globalhook.check]`` from the same file the rest of the config comes from.
 
-    Keys: ``forbid`` (a list of rules) and ``require-no-missing`` (a boolean).
+    Keys: ``forbid`` (a list of rules), ``require-no-missing`` and
+    ``tool-reads`` (booleans: see :func:`find_violations`).
     A wrong type is a :class:`ConfigError` naming the file and key; unknown keys warn.
     """
     cwd = os.path.abspath(os.getcwd() if cwd is None else cwd)
@@ -99,10 +103,10 @@ def load_check_config(
             if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
                 raise ConfigError(f"{path}: {_TABLE} forbid: expected a list of rule strings")
             config.forbid = list(value)
-        elif key == "require-no-missing":
+        elif key in ("require-no-missing", "tool-reads"):
             if not isinstance(value, bool):
-                raise ConfigError(f"{path}: {_TABLE} require-no-missing: expected true or false, got {type(value).__name__}")
-            config.require_no_missing = value
+                raise ConfigError(f"{path}: {_TABLE} {key}: expected true or false, got {type(value).__name__}")
+            setattr(config, key.replace("-", "_"), value)
         else:
             config.warnings.append(f"{path}: {_TABLE} unknown key {key!r} (ignored)")
     return config
@@ -185,7 +189,7 @@ class Violation:
 
 
 def find_violations(
-    lookups: Sequence[Dict[str, Any]], rules: Sequence[Rule], no_missing: bool = False
+    lookups: Sequence[Dict[str, Any]], rules: Sequence[Rule], no_missing: bool = False, tool_reads: bool = False
 ) -> List[Violation]:
     """Every (entry, rule) that breaks a rule, in source order.
 
@@ -193,12 +197,17 @@ def find_violations(
     global, or another module's attribute), when that can be found (see
     :mod:`globalhook.sourcemap`), else its first line.  Entries that differ
     only in their context (test) are one violation naming those tests.
+    Reads made by tools (:func:`~globalhook.selection.is_tool_read`: pytest
+    probing a test module for ``setup_module``...) are not the project's and
+    are left out unless ``tool_reads``.
     """
     summed: Dict[Tuple[Any, ...], Dict[str, Any]] = {}
     contexts: Dict[Tuple[Any, ...], Dict[str, int]] = {}
     for entry in lookups:
         if entry["kind"] not in NAME_KINDS or entry.get("static") is True:
             continue  # rules are about reads; a write found by a scan has no count to add
+        if not tool_reads and is_tool_read(entry):
+            continue
         key = (reader_of(entry), owner_of(entry), entry["function"], entry["file"], entry["line"], entry["name"], entry["kind"])
         seen = summed.get(key)
         if seen is None:

@@ -60,6 +60,8 @@ class Outcome:
         self.lookups = lookups
         self.cwd = cwd
         self.baseline = baseline
+        #: Reads made by tools (pytest, inspect...) that were not checked; the summary says so.
+        self.tool_reads_left_out = 0
 
     @property
     def passed(self) -> bool:
@@ -72,7 +74,11 @@ class Outcome:
 
     def checked(self) -> str:
         count = len(self.rules)
-        return f"{count} rule{'s' if count != 1 else ''}" + (" and no missing names" if self.no_missing else "")
+        text = f"{count} rule{'s' if count != 1 else ''}" + (" and no missing names" if self.no_missing else "")
+        if self.tool_reads_left_out:
+            reads = self.tool_reads_left_out
+            text += f"; {reads} read{'s' if reads != 1 else ''} made by tools left out: --tool-reads checks them"
+        return text
 
     def summary(self) -> str:
         """The closing line of the text and GitHub formats."""

@@ -49,16 +49,17 @@ _RUN_OFF_FLAGS = ("--no-attributes", "--no-config-reads")
 _RUN_SHORT = {"-h": "--help", "-i": "--interactive"}
 _REPEATABLE = ("include", "exclude")
 
-_RUN_USAGE = "usage: globalhook run [options] (script.py | -m module) [args ...]"
+_RUN_USAGE = "usage: globalhook run [options] (script.py | -m module | -c command) [args ...]"
 _REPL_USAGE = "usage: globalhook repl [options]"
 _RUN_HELP = f"""{_RUN_USAGE}
 
 Run a Python program, recording the global names its code looks up.
 
-Option parsing stops at the script or -m module: what follows is the program's.
+Option parsing stops at the script, -m module or -c command: what follows is the program's.
 
 options:
   -h, --help              show this help message and exit
+  -c command              run the program passed in as a string (like python -c)
   -i, --interactive       afterwards, an interactive console in the program's
                           tracked __main__ (like python -i)
   --include PAT           track modules matching PAT (repeatable)
@@ -113,9 +114,11 @@ def split_run_args(
 ) -> "Tuple[Dict[str, object], Optional[str], Optional[str], List[str]]":
     """Split ``run`` arguments into (our options, script, module, program args).
 
-    Like ``python`` and ``coverage run``, option parsing stops at the script
-    or at ``-m module``: everything after belongs to the program.  Options
-    are returned as config keys (``{"include": [...], "report": True}``).
+    Like ``python`` and ``coverage run``, option parsing stops at the script,
+    at ``-m module`` or at ``-c command``: everything after belongs to the
+    program.  Options are returned as config keys (``{"include": [...],
+    "report": True}``); a ``-c`` command as ``options["command"]``, with
+    neither script nor module.
     For ``repl`` (``command``), there is no program: any word that is not an
     option is an error.
     """
@@ -124,8 +127,19 @@ def split_run_args(
     i = 0
     while i < len(words):
         word = words[i]
-        if command == "repl" and (word == "--" or not word.startswith("-") or word == "-" or word.startswith("-m")):
+        if command == "repl" and (
+            word == "--" or not word.startswith("-") or word == "-" or word.startswith(("-m", "-c"))
+        ):
             raise UsageError(f"repl runs no program: unexpected {word!r} (see: globalhook repl --help)")
+        if word == "-c" or (word.startswith("-c") and not word.startswith("--")):
+            if word[2:]:
+                code, rest = word[2:], words[i + 1 :]
+            elif i + 1 < len(words):
+                code, rest = words[i + 1], words[i + 2 :]
+            else:
+                raise UsageError("-c needs a command (python code)")
+            options["command"] = code
+            return options, None, None, rest
         if word == "-m" or (word.startswith("-m") and not word.startswith("--")):
             module = word[2:] or (words[i + 1] if i + 1 < len(words) else None)
             if not module:
@@ -160,7 +174,7 @@ def split_run_args(
         if command == "repl" and options.get("interactive"):
             raise UsageError("repl is interactive already: -i is for run")
         return options, None, None, []
-    raise UsageError("run needs a script or -m module (see: globalhook run --help)")
+    raise UsageError("run needs a script, -m module or -c command (see: globalhook run --help)")
 
 
 def prepare_run(argv: "Sequence[str]", command_name: str = "run") -> "Union[int, Tuple[Program, Session]]":
@@ -179,6 +193,7 @@ def prepare_run(argv: "Sequence[str]", command_name: str = "run") -> "Union[int,
         print(_REPL_HELP if command_name == "repl" else _RUN_HELP, end="")
         return 0
     interactive = bool(options.pop("interactive", False)) or command_name == "repl"
+    command_text = options.pop("command", None)  # -c: the program is this text
     try:
         config = load_config(options)
     except ConfigError as exc:
@@ -192,7 +207,7 @@ def prepare_run(argv: "Sequence[str]", command_name: str = "run") -> "Union[int,
     from .finder import installed_hook
     from .modules import StrategyError
     from .patterns import PatternError
-    from .runner import NoSource, check_script, prepare_console, prepare_module, prepare_path
+    from .runner import NoSource, check_script, prepare_command, prepare_console, prepare_module, prepare_path
     from .session import Session, writable_problem
     if CORE_WARNING:
         print(f"globalhook: warning: {CORE_WARNING}", file=sys.stderr)
@@ -210,6 +225,8 @@ def prepare_run(argv: "Sequence[str]", command_name: str = "run") -> "Union[int,
         return _fail("tracking is already on in this process (globalhook.install()): run cannot start another hook")
     if command_name == "repl":
         command = ["<repl>"]
+    elif command_text is not None:
+        command = ["-c", command_text, *program_args]
     else:
         command = ["-m", module, *program_args] if module else [script, *program_args]
     outer_run_id = _outer_run_id(config.data_file)
@@ -227,6 +244,8 @@ def prepare_run(argv: "Sequence[str]", command_name: str = "run") -> "Union[int,
     try:
         if command_name == "repl":
             program = prepare_console(new_module)
+        elif command_text is not None:
+            program = prepare_command(command_text, program_args, new_module)
         elif module is not None:
             program = prepare_module(module, program_args, new_module)
         else:

@@ -163,11 +163,17 @@ def cmd_check(argv: Sequence[str]) -> int:
     parser.add_argument("-o", "--output", metavar="FILE", help="write the output to FILE instead of standard output")
     parser.add_argument("--baseline", metavar="FILE", help="accept the violations listed in FILE; fail only on new ones")
     parser.add_argument("--update-baseline", action="store_true", help="write every current violation to the --baseline FILE and pass")
+    parser.add_argument(
+        "--tool-reads", dest="tool_reads", action="store_true",
+        help="also check reads that tools (pytest, inspect, importlib, doctest, unittest...) made of "
+        "the project's modules (default: left out, they are not the project's reads)",
+    )
     _add_data_options(parser)
     options = parser.parse_args(argv)
     from .baseline import BaselineError, load_baseline, split, write_baseline
     from .check import RuleError, find_violations, load_check_config, parse_rule
     from .checkformats import Outcome, render
+    from .selection import is_tool_read
 
     if options.update_baseline and not options.baseline:
         return _fail("--update-baseline needs --baseline FILE (the file to write)")
@@ -189,7 +195,8 @@ def cmd_check(argv: Sequence[str]) -> int:
         # set-up (wrong --include, wrong data file), not a clean project.
         return _fail(f"nothing to check: {printable(options.data_path)} holds no lookups (did the run track anything?)")
     lookups = data.get("lookups", ())
-    violations = find_violations(lookups, rules, no_missing)
+    tool_reads = options.tool_reads or check_config.tool_reads
+    violations = find_violations(lookups, rules, no_missing, tool_reads=tool_reads)
     if options.update_baseline:
         try:
             written = write_baseline(options.baseline, violations)
@@ -203,6 +210,8 @@ def cmd_check(argv: Sequence[str]) -> int:
         outcome = Outcome([rule.text for rule in rules], no_missing, new, len(lookups), cwd, known, gone, options.baseline)
     else:
         outcome = Outcome([rule.text for rule in rules], no_missing, violations, len(lookups), cwd)
+    if not tool_reads:
+        outcome.tool_reads_left_out = sum(1 for entry in lookups if is_tool_read(entry))
     text = render(outcome, options.format)
     if options.output:
         from .atomic import write_atomically
@@ -249,10 +258,16 @@ def cmd_tests_for(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="globalhook tests-for",
         description="List the tests whose contexts read a module global (MODULE:NAME, wildcards "
-        "allowed), one test id per line: run 'pytest --globalhook' first.",
+        "allowed), one test id per line: run 'pytest --globalhook' first. To run them: "
+        "globalhook tests-for -0 MODULE:NAME | xargs -0 -r pytest --",
         allow_abbrev=False,
     )
     parser.add_argument("names", nargs="+", metavar="MODULE:NAME")
+    parser.add_argument(
+        "-0", "--null", action="store_true",
+        help="end each test id with a NUL byte instead of a newline, exactly as recorded "
+        "(for xargs -0; the lines escape ids a terminal cannot show as they are)",
+    )
     _add_data_options(parser)
     options = parser.parse_args(argv)
     from .pertest import owner_of, parse_name_spec, which_tests_read
@@ -266,8 +281,15 @@ def cmd_tests_for(argv: Sequence[str]) -> int:
     except (ConfigError, DataError) as exc:
         return _fail(str(exc))
     tests = which_tests_read(data["lookups"], specs)
-    for test in tests:
-        print(printable(test))
+    if options.null:
+        # The ids as pytest was given them on its command line: argv is decoded
+        # with the file-system encoding, so that is the one to encode back with.
+        sys.stdout.flush()
+        sys.stdout.buffer.write(b"".join(os.fsencode(test) + b"\0" for test in tests))
+        sys.stdout.buffer.flush()
+    else:
+        for test in tests:
+            print(printable(test))
     if tests:
         return 0
     # Nothing on stdout: `pytest $(globalhook tests-for ...)` would run every test.

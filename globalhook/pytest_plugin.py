@@ -214,11 +214,16 @@ class _Labeller:
 
 
 def summary_lines(lookups) -> "list[str]":
-    """One line per test: the module globals it read, then counts of the rest."""
+    """One line per test: the module globals it read, then counts of the rest.
+
+    Reads made by tools (pytest's own ``__tracebackhide__`` probe of a
+    failing test's frames, ``mock.patch``) are not the test's: left out.
+    """
     from .pertest import by_context, split_context
+    from .selection import is_tool_read
 
     tests: dict = {}
-    for context, rows in by_context(lookups).items():
+    for context, rows in by_context(e for e in lookups if not is_tool_read(e)).items():
         if not context:
             continue
         test = split_context(context)[0]

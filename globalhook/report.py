@@ -29,6 +29,7 @@ import shlex
 from .data import KINDS, STATIC_SUFFIX
 from .gcpause import paused
 from .printable import printable
+from .toolreads import is_tool_module
 
 TYPE_CHECKING = False  # not from typing (see globalhook/__init__.py)
 if TYPE_CHECKING:  # pragma: no cover
@@ -374,8 +375,16 @@ def _render_text(summary: Summary, show_stores: bool) -> str:
 
     row = f"    {{:<{name_width}}}  {{:<{kind_width}}}  {{:>{count_width}}}".format
     append = lines.append
-    for module, functions, extra in blocks:
+    # The tools' own modules last, under a heading: their reads are not the project's.
+    tools = [is_tool_module(module) for module, _ in summary.modules]
+    ordered = [block for block, tool in zip(blocks, tools) if not tool]
+    ordered += [block for block, tool in zip(blocks, tools) if tool]
+    first_tool = len(ordered) - sum(tools)
+    for index, (module, functions, extra) in enumerate(ordered):
         if lines:
+            append("")
+        if index == first_tool:
+            append(TOOLS_HEADING)
             append("")
         append(module)
         for function_line, rows in functions:
@@ -412,6 +421,10 @@ def _render_text(summary: Summary, show_stores: bool) -> str:
     lines.append("Totals:")
     lines.extend(_table([(label, str(number)) for label, number in counts], "  ", right=(1,)))
     return "\n".join(lines) + "\n"
+
+
+#: Above the modules of tools (pytest, inspect...) in the text report.
+TOOLS_HEADING = "Read by tools (pytest, inspect, importlib...; check leaves these out):"
 
 
 def _not_tracked_lines(summary: Summary) -> List[str]:

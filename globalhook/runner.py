@@ -23,8 +23,10 @@ import sys
 import types
 
 try:  # what importlib.machinery re-exports, without importing it for the program
+    from _frozen_importlib import BuiltinImporter as _BuiltinImporter
     from _frozen_importlib_external import SourceFileLoader, SourcelessFileLoader
 except ImportError:  # pragma: no cover - not CPython
+    from importlib.machinery import BuiltinImporter as _BuiltinImporter
     from importlib.machinery import SourceFileLoader, SourcelessFileLoader
 
 from .globalwrites import note_code
@@ -36,7 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     ModuleFactory = Callable[[str], types.ModuleType]
 
-__all__ = ["NoSource", "Program", "prepare_path", "prepare_module"]
+__all__ = ["NoSource", "Program", "prepare_path", "prepare_module", "prepare_command"]
 
 
 class NoSource(Exception):
@@ -237,6 +239,33 @@ def prepare_path(path: str, args: "Sequence[str]", new_module: "ModuleFactory") 
             "__builtins__": builtins,
         },
     )
+    return Program(code, module, _script_entry())
+
+
+def prepare_command(text: str, args: "Sequence[str]", new_module: "ModuleFactory") -> Program:
+    """``python -c text``: argv ``['-c', *args]``, ``sys.path[0] == ''``, code named ``<string>``."""
+    _set_path0("")
+    sys.argv[:] = ["-c", *args]
+    try:
+        code = compile(text, "<string>", "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        _report_syntax_error(exc)
+    except ValueError as exc:  # NUL characters: compile() raises ValueError before 3.11
+        _report_syntax_error(SyntaxError(str(exc)))
+    RECORDER.register_code(code)
+    if sys.version_info >= (3, 13):
+        # python -c hands the command to linecache too, so that tracebacks show its lines.
+        import linecache
+
+        register = getattr(linecache, "_register_code", None)
+        if register is not None:
+            register(code if sys.version_info >= (3, 14) else "<string>", text, "<string>")
+    module = new_module("__main__")
+    _note_main(module, code)
+    namespace = {"__package__": None, "__spec__": None, "__loader__": _BuiltinImporter, "__builtins__": builtins}
+    if sys.version_info < (3, 14):
+        namespace["__annotations__"] = {}  # python's __main__ is made with one before 3.14
+    dict.update(module.__dict__, namespace)
     return Program(code, module, _script_entry())
 
 

@@ -5,10 +5,13 @@ patterns of ``--include`` (:mod:`globalhook.patterns`): a plain name is that
 module and its submodules, a wildcard is matched against the whole dotted
 name.  A bad pattern is an error, never a silent "matches nothing".
 
-Today a lookup's ``module`` is both the module whose globals were read and the
-module of the function that read them.  Reads of other modules' attributes
-(a later format) carry explicit ``owner`` and ``reader_module`` keys;
-:func:`owner_of` and :func:`reader_of` are the one place that knows this.
+A lookup's ``module`` is both the module whose globals were read and the
+module of the function that read them, except for reads of another module's
+globals (its attributes, or its namespace through ``vars(m)[name]`` and
+``frame.f_globals[name]``), which carry explicit ``owner`` and
+``reader_module`` keys; :func:`owner_of` and :func:`reader_of` are the one
+place that knows this.  Reads that tools make (pytest's collection probes,
+``inspect``...) are told apart by :func:`is_tool_read`.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import re
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 from .patterns import PatternError, validate_pattern
+from .toolreads import TOOL_PACKAGES, is_tool_module
 
 __all__ = [
     "module_matcher",
@@ -25,6 +29,8 @@ __all__ = [
     "context_matcher",
     "owner_of",
     "reader_of",
+    "TOOL_PACKAGES",
+    "is_tool_read",
     "select",
 ]
 
@@ -94,6 +100,16 @@ def reader_of(entry: Dict[str, Any]) -> str:
         if isinstance(reader, str) and reader:
             return reader
     return entry["module"]
+
+
+def is_tool_read(entry: Dict[str, Any]) -> bool:
+    """A read of a module's global made by a tool's code (:mod:`globalhook.toolreads`).
+
+    Only reads of *another* module's globals (entries with an ``owner``):
+    whatever a tracked module reads of its own namespace is its own.
+    """
+    reader = reader_of(entry)
+    return reader != owner_of(entry) and is_tool_module(reader)
 
 
 def select(

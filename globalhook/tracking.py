@@ -23,6 +23,12 @@ objects alive and the distinct names each looks up, plus one total per
 distinct (function identity, name, kind); never with the number of lookups
 or of code objects ever made (``eval`` in a loop).
 
+Code whose globals are another namespace can subscript this one too (a
+tool's ``frame.f_globals[name]``, ``vars(module)[name]``): such a read is
+that code's, kept with this namespace's module as its owner, like a read of
+the module's attribute (:func:`_foreign_read`).  A few lookups are the
+interpreter's own and are not counted (:func:`_interpreter_probe`).
+
 Only names and counts are kept, never values.  A key is kept verbatim only
 when it is a ``str`` that is a valid identifier (all that a name lookup can
 produce); any other key (``globals()["tok-" + secret]``, ``globals()[obj]``)
@@ -516,6 +522,55 @@ def _dis_sites(code: CodeType) -> List[int]:
     return offsets
 
 
+#: CPython's SETUP_ANNOTATIONS opcode per version (see _interpreter_probe).
+_SETUP_ANNOTATIONS = {
+    (3, 9): 85, (3, 10): 85, (3, 11): 85, (3, 12): 85, (3, 13): 37, (3, 14): 36,
+}.get(sys.version_info[:2]) if sys.implementation.name == "cpython" else None
+_BUILTINS_NAME = "__builtins__"
+_ANNOTATIONS_NAME = "__annotations__"
+
+
+def _interpreter_probe(code: CodeType, name: str, lasti: int) -> bool:
+    """Is this lookup one the interpreter makes for itself, not the program's read?
+
+    Two are known.  Module-level annotations make ``SETUP_ANNOTATIONS`` ask
+    the namespace for ``__annotations__`` (a miss before the first one), and
+    C code that imports (``PyImport_Import``: 3.12+ subscripting a generic
+    implemented in C, ``Generic[T]``, ``Mapped[int]``) reads ``__builtins__``
+    from the running frame's globals.  A program reads ``__builtins__`` by
+    name (a name-loading instruction); anywhere else it is the interpreter.
+    Both cores ask only for these two names.
+    """
+    if name == _BUILTINS_NAME:
+        return lasti not in _load_sites(code)
+    if name == _ANNOTATIONS_NAME and _SETUP_ANNOTATIONS is not None:
+        raw = code.co_code
+        return 0 <= lasti < len(raw) and raw[lasti] == _SETUP_ANNOTATIONS
+    return False
+
+
+def _foreign_read(code: CodeType, name: object, found: bool, namespace: dict, reader_globals: object, lasti: int) -> None:
+    """Count a read of ``namespace`` made by code whose globals are another namespace.
+
+    ``frame.f_globals["__tracebackhide__"]`` in pytest, ``vars(module)[name]``:
+    the reader is that code and its own module, the owner this namespace's
+    module, as for a read of the module's attribute (kinds ``attribute`` and
+    ``missing``).  A miss at a name-loading instruction (``exec`` given this
+    namespace as its locals) is not counted: the lookup goes on in the
+    frame's own globals and builtins.
+    """
+    if not found and lasti in _load_sites(code):
+        return
+    owner = _module_name(namespace)
+    try:
+        if found:
+            _next(_attribute_counts[_id(code)][owner][name])
+        else:
+            _next(_attribute_missing_counts[_id(code)][owner][name])
+    except (KeyError, TypeError):
+        _first_attribute(not found, code, owner, name, reader_globals)
+
+
 def _counter_value(counter: _count) -> int:
     """How many steps a counter has made (the compiled core's Tally has a faster reader)."""
     # repr(count(n)) is 'count(n)'; reading it does not advance the counter.
@@ -547,7 +602,14 @@ class _PyTrackingDict(dict):
             frame = _getframe(1)
         except ValueError:  # called from C with no Python frame: nothing to attribute
             return _dict_getitem(self, name)
+        if frame.f_globals is not self:  # another module's code reads this namespace
+            _foreign_read(frame.f_code, name, value is not _MISSING, self, frame.f_globals, frame.f_lasti)
+            if value is _MISSING:
+                raise KeyError(name)
+            return value
         if value is not _MISSING:
+            if name is _BUILTINS_NAME and _interpreter_probe(frame.f_code, name, frame.f_lasti):
+                return value
             try:
                 _next(_global_counts[_id(frame.f_code)][name])
             except KeyError:
@@ -571,9 +633,11 @@ class _PyTrackingDict(dict):
                     _next(_builtin_counts[_id(code)][name])
                 except KeyError:
                     _first(BUILTIN, code, name, self)
-                if exact and frame.f_globals is self:
+                if exact:  # this dict is the frame's globals (checked above): hand the builtin back
                     return value
                 raise KeyError(name)
+        if _type(name) is str and name == _ANNOTATIONS_NAME and _interpreter_probe(code, name, frame.f_lasti):
+            raise KeyError(name)
         try:
             _next(_missing_counts[_id(code)][name])
         except KeyError:
@@ -604,7 +668,7 @@ class _PyTrackingDict(dict):
 
 
 #: The version of the C core's interface this file expects (GH_API in _ctracking.c).
-_C_API = 5
+_C_API = 6
 #: The CPythons the compiled core knows (_ctracking.c stops the build on others).
 C_VERSIONS = ((3, 9), (3, 14))
 
@@ -662,6 +726,7 @@ def _select_core() -> Tuple[str, type, Optional[str], str]:
     global _new_counter, _counter_value, _new_epoch, _flush_writes
     _ctracking.setup(_code_tables, _first, _load_sites)
     _ctracking.setup_attributes(_first_attribute)
+    _ctracking.setup_reads(_interpreter_probe, _foreign_read)
     _new_epoch = getattr(_ctracking, "new_epoch", None)
     _flush_writes = _ctracking.flush_writes if getattr(_ctracking, "WATCHES_WRITES", 0) else None
     _new_counter = _ctracking.Tally
