@@ -74,11 +74,11 @@ class Outcome:
 
     def checked(self) -> str:
         count = len(self.rules)
-        text = f"{count} rule{'s' if count != 1 else ''}" + (" and no missing names" if self.no_missing else "")
-        if self.tool_reads_left_out:
-            reads = self.tool_reads_left_out
-            text += f"; {reads} read{'s' if reads != 1 else ''} made by tools left out: --tool-reads checks them"
-        return text
+        return f"{count} rule{'s' if count != 1 else ''}" + (" and no missing names" if self.no_missing else "")
+
+    def _left_out(self) -> str:
+        reads = self.tool_reads_left_out
+        return f"; {reads} read{'s' if reads != 1 else ''} made by tools left out: --tool-reads checks them" if reads else ""
 
     def summary(self) -> str:
         """The closing line of the text and GitHub formats."""
@@ -86,14 +86,14 @@ class Outcome:
         count = len(self.new)
         if self.baseline is None:
             if count:
-                return f"globalhook check: {count} violation{'s' if count != 1 else ''} ({checked})"
-            return f"globalhook check: no violations ({checked}, {self.lookups} lookups)"
+                return f"globalhook check: {count} violation{'s' if count != 1 else ''} ({checked}{self._left_out()})"
+            return f"globalhook check: no violations ({checked}, {self.lookups} lookups{self._left_out()})"
         accepted = f"{len(self.known)} in the baseline"
         if self.gone:
             accepted += f", {len(self.gone)} of its entries no longer occur"
         if count:
-            return f"globalhook check: {count} new violation{'s' if count != 1 else ''}, {accepted} ({checked})"
-        return f"globalhook check: no new violations, {accepted} ({checked}, {self.lookups} lookups)"
+            return f"globalhook check: {count} new violation{'s' if count != 1 else ''}, {accepted} ({checked}{self._left_out()})"
+        return f"globalhook check: no new violations, {accepted} ({checked}, {self.lookups} lookups{self._left_out()})"
 
 
 def _text(outcome: Outcome) -> str:
