@@ -31,6 +31,11 @@ _EXPORTS = {
     "context": "contexts",
     "set_context": "contexts",
     "get_context": "contexts",
+    "cache": "cache",
+    "CacheWarning": "cache",
+    "dependencies": "cache",
+    "changed_reads": "cache",
+    "fingerprint_reads": "cache",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,6 +47,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .patterns import PatternError
     from .tracking import RECORDER, TrackingDict
     from .contexts import context, get_context, set_context
+    from .cache import CacheWarning, cache, changed_reads, dependencies, fingerprint_reads
 
 
 def __getattr__(name: str):
