@@ -12,8 +12,8 @@ length-prefixed tokens into a BLAKE2b digest, stable across processes (no
   fingerprint), names, variable names, flags, argument counts, exception
   table; never file, name or line numbers, so comments, blank lines and
   moved code keep the fingerprint.
-- Functions of tracked modules by code, defaults, keyword defaults and the
-  contents of their closure cells; classes of tracked modules by their bases
+- Functions of the program's own modules (:func:`is_project_module`) by code, defaults, keyword defaults and the
+  contents of their closure cells; classes of those modules by their bases
   and attributes under the same rules.  Functions, classes and modules from
   elsewhere (the standard library, site-packages, C) by qualified name.
 - Other objects: an object with ``__globalhook_fingerprint__()`` by what it
@@ -41,7 +41,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Callable, Dict, List, Optional, Tuple
 
-__all__ = ["Fingerprint", "fingerprint", "code_digest", "ABSENT"]
+__all__ = ["Fingerprint", "fingerprint", "code_digest", "is_project_module", "ABSENT"]
 
 #: A name that is not bound (a missing global): fingerprinted as such.
 ABSENT = type("Absent", (), {"__repr__": lambda self: "<absent>"})()
@@ -87,15 +87,45 @@ def _qualified(obj: object) -> str:
     return f"{module}:{qualname}"
 
 
-def _is_tracked_namespace(namespace: object) -> bool:
-    from .tracking import TrackingDict
-
-    return isinstance(namespace, TrackingDict)
+_project: Dict[str, bool] = {}
+_outside: List[str] = []
 
 
-def _module_tracked(name: object) -> bool:
-    module = sys.modules.get(name) if isinstance(name, str) else None
-    return module is not None and _is_tracked_namespace(getattr(module, "__dict__", None))
+def is_project_module(name: object) -> bool:
+    """Is ``name`` the program's own code (its functions and classes count by content)?
+
+    Yes for a module whose file lies outside the interpreter's prefixes and
+    any site-packages, and for ``__main__`` without a file (``-c``, a
+    notebook); no for built-in and frozen modules.  Decided by files, never
+    by whether the module is tracked, so every process agrees.
+    """
+    if not isinstance(name, str):
+        return False
+    found = _project.get(name)
+    if found is None:
+        found = _project[name] = _decide_project(name)
+    return found
+
+
+def _decide_project(name: str) -> bool:
+    module = sys.modules.get(name)
+    if module is None:
+        return False
+    path = getattr(module, "__file__", None)
+    if not isinstance(path, str):
+        return name == "__main__"
+    if not _outside:
+        import os
+
+        _outside.extend(sorted({os.path.realpath(p) + os.sep for p in
+                                (sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix) if p}))
+    import os
+
+    real = os.path.realpath(path)
+    parts = real.split(os.sep)
+    if "site-packages" in parts or "dist-packages" in parts:
+        return False
+    return not any(real.startswith(prefix) for prefix in _outside)
 
 
 class _Walker:
@@ -207,7 +237,7 @@ class _Walker:
         self.out.extend(parts)
 
     def function(self, func: types.FunctionType) -> None:
-        if not self.by_content(func.__module__) and not _is_tracked_namespace(func.__globals__):
+        if not self.by_content(func.__module__):
             self.token("f", _qualified(func))
             return
         self.immutable = False  # __code__, __defaults__ and cells can be rebound
@@ -312,9 +342,9 @@ def fingerprint(value: object, by_content: Optional[Callable[[str], bool]] = Non
     """The fingerprint of ``value``.
 
     ``by_content(module name)`` says whether functions and classes of that
-    module are fingerprinted by content; default: those of tracked modules.
+    module are fingerprinted by content; default: :func:`is_project_module`.
     """
-    walker = _Walker(by_content or _module_tracked)
+    walker = _Walker(by_content or is_project_module)
     try:
         walker.walk(value)
     except RecursionError:
