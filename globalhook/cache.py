@@ -34,6 +34,8 @@ import warnings
 from _thread import allocate_lock
 
 from .fingerprint import ABSENT, fingerprint
+from .globalwrites import namespace_version as _namespace_version
+from .globalwrites import watch as _watch_namespace
 from .readsets import CollectError, ReadSet, collect, collecting, note_reads
 
 TYPE_CHECKING = False
@@ -134,17 +136,47 @@ def _qualified_name(func: Callable) -> str:
     return f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', getattr(func, '__name__', '?'))}"
 
 
+def _quick_state(value: object) -> Optional[tuple]:
+    """For a function: (function, code, defaults), unchanged while those are the same objects.
+
+    A function's fingerprint is its code, defaults, keyword defaults, closure
+    and ``__wrapped__``.  With no closure (cells can be rebound), no keyword
+    defaults, an empty ``__dict__`` and immutable defaults, the same code and
+    defaults objects mean the same fingerprint: a hit need not walk it.
+    """
+    if isinstance(value, CachedFunction):
+        value = value._func
+    if type(value) is not types.FunctionType or value.__closure__ is not None or value.__kwdefaults__ is not None:
+        return None
+    if value.__dict__ or not fingerprint(value.__defaults__).immutable:
+        return None
+    return (value, value.__code__, value.__defaults__)
+
+
+def _same_state(state: tuple) -> bool:
+    func = state[0]
+    return (func.__code__ is state[1] and func.__defaults__ is state[2] and func.__kwdefaults__ is None
+            and not func.__dict__)
+
+
 class _Check:
-    """One read to revalidate: where it lives, the value kept when immutable, its digest."""
+    """One read to revalidate: where it lives, the value kept when immutable, its digest.
 
-    __slots__ = ("owner", "name", "namespace", "value", "digest")
+    ``value`` is the object read when its fingerprint is immutable (found
+    again, it is unchanged); ``quick`` the state of a function that is
+    unchanged while its code and defaults are the same objects.
+    """
 
-    def __init__(self, owner: str, name: str, namespace: Optional[dict], value: object, digest: bytes) -> None:
+    __slots__ = ("owner", "name", "namespace", "value", "digest", "quick")
+
+    def __init__(self, owner: str, name: str, namespace: Optional[dict], value: object, digest: bytes,
+                 quick: Optional[tuple] = None) -> None:
         self.owner = owner
         self.name = name
         self.namespace = namespace
         self.value = value
         self.digest = digest
+        self.quick = quick
 
     def changed(self) -> bool:
         namespace = self.namespace
@@ -156,7 +188,8 @@ class _Check:
         if value is ABSENT:
             value = _builtins_get(self.name, ABSENT)
         if value is self.value:
-            return False
+            if self.quick is None or _same_state(self.quick):
+                return False
         return fingerprint(value).digest != self.digest
 
 
@@ -173,8 +206,9 @@ def _checks_now(reads: Iterable[Tuple[str, str]], namespaces: Dict[str, dict], r
                 f"globalhook.cache: {reader} read {owner}.{name}, which holds a {found.opaque[0]} "
                 "that cannot be fingerprinted: it counts as unchanged while its type stays the same",
             )
-        kept = value if found.immutable else _NOT_KEPT
-        checks.append(_Check(owner, name, namespace, kept, found.digest))
+        quick = None if found.immutable else _quick_state(value)
+        kept = value if found.immutable or quick is not None else _NOT_KEPT
+        checks.append(_Check(owner, name, namespace, kept, found.digest, quick))
     return checks
 
 
@@ -187,17 +221,57 @@ def _first_changed(checks: List[_Check]) -> Optional[_Check]:
 
 # -- the cache -----------------------------------------------------------------------------
 
-_SIMPLE_ARGS = frozenset((int, str, bytes, bool, type(None)))
+#: Arguments that are their own key: equal only to values of the same type (not bool: True == 1).
+_SIMPLE_ARGS = frozenset((int, str, bytes, type(None)))
 
 
 class _Entry:
-    __slots__ = ("result", "checks", "reads", "namespaces")
+    """A result and the checks that keep it valid.
+
+    ``fixed`` holds (namespace, name, object) for every read whose value was
+    immutable: the hit path's common case, a dict lookup and an identity test
+    each; only when one differs, or for the ``others``, is anything walked.
+    """
+
+    __slots__ = ("result", "checks", "reads", "namespaces", "fixed", "states", "others", "version")
 
     def __init__(self, result: object, checks: List[_Check], namespaces: Dict[str, dict]) -> None:
         self.result = result
         self.checks = checks
         self.reads = [(check.owner, check.name) for check in checks]
         self.namespaces = namespaces
+        fast = [check for check in checks if check.namespace is not None and check.value is not _NOT_KEPT]
+        self.fixed = [(check.namespace, check.name, check.value) for check in fast]
+        #: functions among them: (function, code, defaults) to find the same again
+        self.states = [check.quick for check in fast if check.quick is not None]
+        self.others = [check for check in checks if check.namespace is None or check.value is _NOT_KEPT]
+        #: namespace_version() when the fixed reads were last found unchanged (None: unknown).
+        self.version: Optional[int] = None
+        if self.fixed:
+            watched = {id(ns): ns for ns, _, _ in self.fixed}
+            watched[id(builtins.__dict__)] = builtins.__dict__  # names not found in a namespace are looked up there
+            for namespace in watched.values():
+                _watch_namespace(namespace)  # tracking namespaces are watched already; builtins and others now
+
+    def valid(self) -> bool:
+        version = _namespace_version()
+        if version is None or version != self.version:
+            get = _dict_get
+            for namespace, name, value in self.fixed:
+                found = get(namespace, name, ABSENT)
+                if found is ABSENT:
+                    found = _builtins_get(name, ABSENT)
+                if found is not value:
+                    return _first_changed(self.checks) is None  # maybe rebound to an equal value
+            self.version = version  # read before the checks: a write since bumps it again
+        for func, code, defaults in self.states:
+            if func.__code__ is not code or func.__defaults__ is not defaults or func.__kwdefaults__ is not None \
+                    or func.__dict__:
+                return _first_changed(self.checks) is None
+        for check in self.others:
+            if check.changed():
+                return False
+        return True
 
 
 class Explanation:
@@ -263,16 +337,16 @@ class CachedFunction:
     def _current_code(self) -> str:
         """The digest of the function itself (code, defaults, closure); entries of another are dropped."""
         func = self._func
-        state = (func.__code__, func.__defaults__, func.__kwdefaults__) if hasattr(func, "__code__") else (func,)
-        closure = getattr(func, "__closure__", None)
-        if state != self._code_state or closure:
-            code = fingerprint(func).digest.hex()
-            if code != self._code:
-                with self._lock:
-                    self._entries.clear()
-                self._code = code
-            self._code_state = state
-        return self._code
+        state = self._code_state
+        if state is not None and _same_state(state):
+            return self._code
+        code = fingerprint(func).digest.hex()
+        if code != self._code:
+            with self._lock:
+                self._entries.clear()
+            self._code = code
+        self._code_state = _quick_state(func)
+        return code
 
     def _key(self, args: tuple, kwargs: dict) -> Tuple[object, Optional[str]]:
         """(memory key, argument digest or None): the key is None for arguments that cannot be fingerprinted."""
@@ -281,7 +355,7 @@ class CachedFunction:
                 if type(arg) not in _SIMPLE_ARGS:
                     break
             else:
-                return (tuple(map(type, args)), args), None
+                return args, None
         found = fingerprint((args, tuple(sorted(kwargs.items()))))
         if found.opaque:
             _warn_once(
@@ -308,7 +382,7 @@ class CachedFunction:
         if key is None:
             return self._func(*args, **kwargs)
         entry = self._entries.get(key)
-        if entry is not None and _first_changed(entry.checks) is None:
+        if entry is not None and entry.valid():
             if collecting():
                 note_reads(entry.reads, entry.namespaces)
             return entry.result

@@ -33,6 +33,7 @@ it again.
 from __future__ import annotations
 
 import hashlib
+import io as _io
 import pickle
 import sys
 import types
@@ -174,6 +175,8 @@ class _Walker:
             del self.active[key]
 
     def walk_compound(self, cls: type, value: object) -> None:
+        if (cls is list or (cls is tuple and len(value) > 16)) and self.plain_data(value):  # type: ignore[arg-type]
+            return
         if cls is tuple or cls is list:
             if cls is list:
                 self.immutable = False
@@ -216,6 +219,31 @@ class _Walker:
                     self.walk(getattr(value, part))
         else:
             self.instance(cls, value)
+
+    def plain_data(self, value: object) -> bool:
+        """A list (or long tuple) of atoms and plain containers, at C speed: its pickle (no memo).
+
+        The pickler refuses anything that would need a reduction (an
+        instance, a function, a class, a subclass of an atom), so what is
+        pickled is data only; for anything else the walk goes on item by item.
+        A set's pickle follows its iteration order, which str hashing makes
+        differ between processes: a pickle that may hold one (its opcode
+        bytes appear anywhere) is not used either.  Nested dicts keep their
+        order in the pickle: one reordered is a (harmless) miss.
+        """
+        buffer = _io.BytesIO()
+        pickler = _DataPickler(buffer, 4)
+        pickler.fast = True  # no memo: equal values give equal bytes, however they share objects
+        try:
+            pickler.dump(value)
+        except Exception:  # _NotData, a cycle (fast mode), too deep
+            return False
+        data = buffer.getvalue()
+        if b"\x8f" in data or b"\x91" in data:  # EMPTY_SET, FROZENSET
+            return False
+        self.immutable = False
+        self.raw("Q", hashlib.blake2b(data, digest_size=16).digest())
+        return True
 
     def unordered(self, tag: str, items: list) -> None:
         """Items of a dict or set: fingerprinted one by one, then sorted, as equality ignores order."""
@@ -300,6 +328,15 @@ class _Walker:
         name = _qualified(type(value))
         self.opaque.append(name)
         self.token("?", name)
+
+
+class _NotData(Exception):
+    pass
+
+
+class _DataPickler(pickle.Pickler):
+    def reducer_override(self, obj: object) -> object:
+        raise _NotData
 
 
 def _slot_names(cls: type) -> List[str]:

@@ -190,6 +190,39 @@ SCENARIOS = {
         g.__defaults__ = (7,)
         out(h())
     """,
+    # a builtin rebound in the builtins module; a function's code and keyword defaults replaced
+    "rebound": """\
+        import builtins
+        @cache
+        def f(x):
+            return abs(x)
+        out(f(-3))
+        original = abs
+        builtins.abs = lambda x: "patched"
+        out(f(-3))
+        builtins.abs = original
+        out(f(-3))
+        def helper(x):
+            return x + 1
+        def other(x):
+            return x + 2
+        @cache
+        def g(x):
+            return helper(x)
+        out(g(1))
+        helper.__code__ = other.__code__
+        out(g(1))
+        def kw(*, k=1):
+            return k
+        @cache
+        def h():
+            return kw()
+        out(h())
+        kw.__kwdefaults__ = {"k": 5}
+        out(h())
+        kw.__kwdefaults__["k"] = 6
+        out(h())
+    """,
     # a dict read, changed by value; an unrelated global changed (no recompute needed, same result)
     "dict": """\
         CONFIG = {"a": 1}
@@ -435,10 +468,13 @@ class TestStore:
         store = str(tmp_path / "store")
         procs = [subprocess.Popen([sys.executable, "fill.py", store], cwd=str(root), env=_env(),
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        computed = 0
         for proc in procs:
             out, err = proc.communicate(timeout=TIMEOUT)
             assert proc.returncode == 0, err
-            assert 0 < out.count("computing") <= 20
+            assert out.count("computing") <= 20  # none twice in one process; the other may have stored it first
+            computed += out.count("computing")
+        assert computed >= 20
         assert lines(run(root, "check.py", store)) == []  # every entry is there and loads
         assert not list(Path(store).rglob("*.tmp"))
 

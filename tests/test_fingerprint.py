@@ -100,7 +100,7 @@ class TestData:
         assert fingerprint(os).immutable
 
     def test_stable_across_processes(self):
-        probe = "from globalhook.fingerprint import fingerprint; print(fingerprint({'a': {1, 'x', 2.5}, 'b': ('y', b'z')}).digest.hex())"
+        probe = "from globalhook.fingerprint import fingerprint; print(fingerprint({'a': {1, 'x', 2.5}, 'b': ('y', b'z'), 'c': [{'p', 'q'}, 'r']}).digest.hex())"
         outputs = {
             subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                            env={**os.environ, "PYTHONPATH": REPO, "PYTHONHASHSEED": seed}).stdout

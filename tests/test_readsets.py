@@ -126,3 +126,29 @@ class TestCollect:
 
 def test_public_names():
     assert {"cache", "dependencies", "changed_reads", "fingerprint_reads", "CacheWarning"} <= set(dir(globalhook))
+
+
+class TestNamespaceVersion:
+    """globalwrites.namespace_version: what lets a cache hit skip its immutable reads."""
+
+    def test_any_write_to_a_watched_namespace_changes_it(self, mods):
+        from globalhook import globalwrites
+
+        m, _ = mods
+        before = globalwrites.namespace_version()
+        if not globalwrites.OBSERVED:
+            assert before is None  # no dict watchers here: a cache checks every read
+            return
+        m.LIMIT = 4  # setattr on the module
+        after_setattr = globalwrites.namespace_version()
+        m.__dict__["FLAG"] = False  # a plain dict write
+        after_item = globalwrites.namespace_version()
+        import builtins
+
+        globalwrites.watch(builtins.__dict__)
+        builtins.__dict__["_globalhook_probe"] = 1
+        del builtins.__dict__["_globalhook_probe"]
+        after_builtins = globalwrites.namespace_version()
+        assert before < after_setattr < after_item < after_builtins
+        m.inner(1)  # reads write nothing
+        assert globalwrites.namespace_version() == after_builtins
