@@ -475,9 +475,13 @@ def cache(func: Optional[Callable] = None, *, store: Optional[str] = None, track
     code should count as well.
     """
     if func is None:
-        return lambda f: CachedFunction(f, store, track)
+        return lambda f: cache(f, store=store, track=track)
     if not callable(func):
         raise TypeError(f"globalhook.cache: expected a function, got {type(func).__name__}")
+    flags = getattr(getattr(func, "__code__", None), "co_flags", 0)
+    if flags & (0x20 | 0x80 | 0x200):  # CO_GENERATOR, CO_COROUTINE, CO_ASYNC_GENERATOR
+        raise TypeError(f"globalhook.cache: {_qualified_name(func)} returns a generator or coroutine, "
+                        "which runs once: cache a function that returns the values")
     return CachedFunction(func, store, track)
 
 

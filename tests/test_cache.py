@@ -500,6 +500,35 @@ class TestStore:
         assert not list(Path(store).rglob("*.tmp"))
 
 
+class TestRefusals:
+    def test_generators_and_coroutines_are_refused(self, tmp_path):
+        root = write(tmp_path, {"main.py": """\
+            import globalhook
+            for source in ("def f():\\n    yield 1", "async def f():\\n    return 1", "async def f():\\n    yield 1"):
+                namespace = {"__name__": "gen"}
+                exec(source, namespace)
+                try:
+                    globalhook.cache(namespace["f"])
+                except TypeError as exc:
+                    print(str(exc).split(": ", 1)[1][:30])
+            try:
+                globalhook.cache(store="x")(5)
+            except TypeError as exc:
+                print(exc)
+        """})
+        assert lines(run(root)) == ["gen.f returns a generator or c"] * 3 + [
+            "globalhook.cache: expected a function, got int"]
+
+
+def test_benchmark_prints_figures_for_5_and_20_names(tmp_path):
+    done = subprocess.run([sys.executable, str(Path(REPO) / "benchmarks" / "cache.py"), "--quick"], env=_env(),
+                          capture_output=True, text=True, timeout=TIMEOUT, cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines()[2:]]
+    assert [row[0] for row in rows] == ["5", "5", "20", "20"]
+    assert all(float(row[-2]) > 0 and float(row[-1]) > 0 for row in rows)
+
+
 class TestDependencies:
     def test_state_across_processes(self, tmp_path):
         root = write(tmp_path, {
