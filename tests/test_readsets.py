@@ -88,6 +88,14 @@ class TestCollect:
         assert outer.reads[(m.__name__, "LIMIT")] == 2
         assert outer.reads[("elsewhere", "NAME")] == 1
 
+    def test_each_collection_sees_code_that_ran_before(self, mods):
+        """sys.monitoring reports a code location once: the next collection must see it again."""
+        m, _ = mods
+        for _ in range(3):
+            with readsets.collect() as found:
+                m.inner(1)
+            assert found.reads.get((m.__name__, "LIMIT")) == 1
+
     def test_another_threads_reads_are_not_this_calls(self, mods):
         m, _ = mods
         stop = threading.Event()
@@ -102,14 +110,21 @@ class TestCollect:
         assert found.reads[(m.__name__, "LIMIT")] == 1  # spin read it thousands of times meanwhile
 
     def test_another_profiler_is_refused_and_kept(self, mods):
+        m, _ = mods
+
         def profiler(frame, event, arg):
             pass
 
         sys.setprofile(profiler)
         try:
-            with pytest.raises(readsets.CollectError, match="another profiler"):
-                with readsets.collect():
-                    pass
+            if readsets.uses_monitoring():  # no profile function needed: both work
+                with readsets.collect() as found:
+                    m.inner(1)
+                assert (m.__name__, "LIMIT") in found.reads
+            else:
+                with pytest.raises(readsets.CollectError, match="another profiler"):
+                    with readsets.collect():
+                        pass
             assert sys.getprofile() is profiler
         finally:
             sys.setprofile(None)
