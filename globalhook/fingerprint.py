@@ -226,23 +226,20 @@ class _Walker:
         The pickler refuses anything that would need a reduction (an
         instance, a function, a class, a subclass of an atom), so what is
         pickled is data only; for anything else the walk goes on item by item.
-        A set's pickle follows its iteration order, which str hashing makes
-        differ between processes: a pickle that may hold one (its opcode
-        bytes appear anywhere) is not used either.  Nested dicts keep their
+        Protocol 3 pickles sets through a reduction too, so they are refused
+        as well (a set's pickle would follow its iteration order, which str
+        hashing makes differ between processes).  Nested dicts keep their
         order in the pickle: one reordered is a (harmless) miss.
         """
         buffer = _io.BytesIO()
-        pickler = _DataPickler(buffer, 4)
+        pickler = _DataPickler(buffer, 3)
         pickler.fast = True  # no memo: equal values give equal bytes, however they share objects
         try:
             pickler.dump(value)
         except Exception:  # _NotData, a cycle (fast mode), too deep
             return False
-        data = buffer.getvalue()
-        if b"\x8f" in data or b"\x91" in data:  # EMPTY_SET, FROZENSET
-            return False
         self.immutable = False
-        self.raw("Q", hashlib.blake2b(data, digest_size=16).digest())
+        self.raw("Q", hashlib.blake2b(buffer.getvalue(), digest_size=16).digest())
         return True
 
     def unordered(self, tag: str, items: list) -> None:
