@@ -357,10 +357,11 @@ class CachedFunction:
             else:
                 return args, None
         found = fingerprint((args, tuple(sorted(kwargs.items()))))
-        if found.opaque:
+        if found.opaque or found.volatile:
+            what = found.opaque[0] if found.opaque else "value nested too deeply"
             _warn_once(
-                ("argument", self._name, found.opaque[0]),
-                f"globalhook.cache: {self._name} was given a {found.opaque[0]}, which cannot be "
+                ("argument", self._name, what),
+                f"globalhook.cache: {self._name} was given a {what}, which cannot be "
                 "fingerprinted: calls with it run uncached",
             )
             return None, None

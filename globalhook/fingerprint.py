@@ -23,6 +23,8 @@ length-prefixed tokens into a BLAKE2b digest, stable across processes (no
   that refuses pickling) is *opaque*: it counts by its type alone, and the
   caller is told (:attr:`Fingerprint.opaque`).  Lazy import objects (PEP 810)
   count by their type and are never reified.
+- A value nested deeper than the walk goes (200 levels) gets a random digest
+  (:attr:`Fingerprint.volatile`): it never counts as unchanged.
 
 Each fingerprint also says whether the value is *immutable*: made only of
 atoms, tuples, frozensets, code and things compared by name.  Then the
@@ -65,12 +67,15 @@ _MAX_DEPTH = 200
 class Fingerprint:
     """The digest of one value, whether it is immutable, and the opaque types met inside it."""
 
-    __slots__ = ("digest", "immutable", "opaque")
+    __slots__ = ("digest", "immutable", "opaque", "volatile")
 
-    def __init__(self, digest: bytes, immutable: bool, opaque: Tuple[str, ...]) -> None:
+    def __init__(self, digest: bytes, immutable: bool, opaque: Tuple[str, ...], volatile: bool = False) -> None:
         self.digest = digest
         self.immutable = immutable
         self.opaque = opaque
+        #: True when part of the value could not be walked at all (nested too deeply): the
+        #: digest is then random, so that the value never counts as unchanged.
+        self.volatile = volatile
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Fingerprint) and other.digest == self.digest
@@ -130,7 +135,7 @@ def _decide_project(name: str) -> bool:
 
 
 class _Walker:
-    __slots__ = ("out", "opaque", "immutable", "active", "by_content")
+    __slots__ = ("out", "opaque", "immutable", "active", "by_content", "volatile")
 
     def __init__(self, by_content: Callable[[str], bool]) -> None:
         self.out: List[bytes] = []
@@ -138,6 +143,7 @@ class _Walker:
         self.immutable = True
         self.active: Dict[int, int] = {}  # id -> depth, for cycles
         self.by_content = by_content
+        self.volatile = False
 
     def token(self, tag: str, text: str = "") -> None:
         data = text.encode("utf-8", "surrogatepass")
@@ -166,13 +172,25 @@ class _Walker:
             self.token("R", str(len(self.active) - depth))  # a cycle: how far back
             return
         if len(self.active) > _MAX_DEPTH:
-            self.opaque_value(value, "nested too deeply")
+            self.too_deep()
             return
         self.active[key] = len(self.active)
         try:
             self.walk_compound(cls, value)
+        except RecursionError:
+            self.too_deep()
+        except Exception:  # a value's own attribute lookups, reductions...: it cannot be walked
+            self.opaque_value(value, "cannot be walked")
         finally:
             del self.active[key]
+
+    def too_deep(self) -> None:
+        """Nested deeper than the walk goes: never equal to anything (the value is always recomputed)."""
+        import os
+
+        self.volatile = True
+        self.immutable = False
+        self.raw("!", os.urandom(16))
 
     def walk_compound(self, cls: type, value: object) -> None:
         if (cls is list or (cls is tuple and len(value) > 16)) and self.plain_data(value):  # type: ignore[arg-type]
@@ -255,6 +273,7 @@ class _Walker:
                 sub.walk(item)
             if not sub.immutable:
                 self.immutable = False
+            self.volatile = self.volatile or sub.volatile
             self.opaque.extend(sub.opaque)
             parts.append(b"".join(sub.out))
         parts.sort()
@@ -382,6 +401,6 @@ def fingerprint(value: object, by_content: Optional[Callable[[str], bool]] = Non
     try:
         walker.walk(value)
     except RecursionError:
-        walker.opaque_value(value, "nested too deeply")
+        walker.too_deep()
     digest = hashlib.blake2b(b"".join(walker.out), digest_size=16).digest()
-    return Fingerprint(digest, walker.immutable, tuple(walker.opaque))
+    return Fingerprint(digest, walker.immutable, tuple(walker.opaque), walker.volatile)

@@ -130,3 +130,25 @@ class TestOpaque:
 
         assert digest(Handle("a")) == digest(Handle("a")) != digest(Handle("b"))
         assert not fingerprint(Handle("a")).opaque
+
+
+class TestLimits:
+    def test_too_deep_never_counts_as_unchanged(self):
+        deep: dict = {}
+        for _ in range(500):
+            deep = {"next": deep}
+        first, second = fingerprint(deep), fingerprint(deep)
+        assert first.volatile and first != second
+
+    def test_a_value_whose_attributes_raise_is_opaque_not_an_error(self):
+        class Meta(type):
+            def __getattribute__(cls, name):
+                if name in ("__reduce_ex__", "__reduce__", "__globalhook_fingerprint__"):
+                    raise RuntimeError("no")
+                return super().__getattribute__(name)
+
+        class Odd(metaclass=Meta):
+            pass
+
+        found = fingerprint(Odd())
+        assert found.opaque and not found.volatile
