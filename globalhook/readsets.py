@@ -21,7 +21,7 @@ it did not run itself are not seen.  Only tracked code records reads at all.
 from __future__ import annotations
 
 import sys
-from _thread import _local
+from _thread import _local, allocate_lock
 
 from .tracking import RECORDER
 
@@ -111,9 +111,7 @@ _monitoring = getattr(sys, "monitoring", None) if "free-threading" not in sys.ve
 _tool: Optional[int] = None
 _open: List[_Collection] = []
 _generation = 0
-from _thread import allocate_lock as _allocate_lock  # noqa: E402
-
-_open_lock = _allocate_lock()
+_open_lock = allocate_lock()
 
 
 def _monitoring_tool() -> Optional[int]:
