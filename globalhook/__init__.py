@@ -33,6 +33,11 @@ _EXPORTS = {
     "get_context": "contexts",
     "watch": "watching",
     "unwatch": "watching",
+    "cache": "cache",
+    "CacheWarning": "cache",
+    "dependencies": "cache",
+    "changed_reads": "cache",
+    "fingerprint_reads": "cache",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,6 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .tracking import RECORDER, TrackingDict
     from .contexts import context, get_context, set_context
     from .watching import unwatch, watch
+    from .cache import CacheWarning, cache, changed_reads, dependencies, fingerprint_reads
 
 
 def __getattr__(name: str):

@@ -1571,11 +1571,24 @@ known_counter(PyCodeObject *code, int kind, PyObject *name)
 #endif
 }
 
+/* Bumped by every change of a watched namespace (any writer: STORE_GLOBAL,
+ * STORE_NAME, setattr on the module, globals()[k] = v, clear): a reader that
+ * saw the same number twice knows no watched namespace changed in between
+ * (globalhook.cache revalidates its immutable reads in O(1) that way). */
+static Py_ssize_t namespaces_version;
+
 static int
 global_written(PyDict_WatchEvent event, PyObject *dict, PyObject *key, PyObject *new_value)
 {
     (void)new_value;
     int kind;
+    if (event != PyDict_EVENT_DEALLOCATED) {
+#if GH_FREE_THREADED
+        (void)_Py_atomic_add_ssize(&namespaces_version, 1);
+#else
+        namespaces_version++;
+#endif
+    }
     if (event == PyDict_EVENT_ADDED || event == PyDict_EVENT_MODIFIED) {
         kind = KIND_STORE;
     }
@@ -1652,6 +1665,23 @@ writes_after_fork(PyObject *module, PyObject *unused)
     _Py_atomic_store_int_release(&pending_spin, 0);
 #endif
     Py_RETURN_NONE;
+}
+
+/* namespace_version(): the number bumped by every change of a watched namespace (None before 3.12). */
+static PyObject *
+namespace_version(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+#ifdef GH_WATCHES_WRITES
+#if GH_FREE_THREADED
+    return PyLong_FromSsize_t(_Py_atomic_load_ssize(&namespaces_version));
+#else
+    return PyLong_FromSsize_t(namespaces_version);
+#endif
+#else
+    Py_RETURN_NONE;
+#endif
 }
 
 /* lost_writes(): how many global writes could not be counted (no memory). */
@@ -2450,6 +2480,8 @@ static PyMethodDef module_methods[] = {
      "watch_writes(namespace): count its global writes (STORE_GLOBAL/DELETE_GLOBAL); False before 3.12."},
     {"unwatch_writes", unwatch_writes, METH_O, "unwatch_writes(namespace): stop counting its global writes."},
     {"flush_writes", flush_writes, METH_NOARGS, "Count the global writes still pending (first sights)."},
+    {"namespace_version", namespace_version, METH_NOARGS,
+     "A number that changes whenever a watched namespace changes (3.12+; None before)."},
     {"lost_writes", lost_writes, METH_NOARGS, "How many global writes could not be counted (no memory)."},
     {"writes_after_fork", writes_after_fork, METH_NOARGS, "In a forked child (free-threaded): free the pending writes' lock."},
     {"class_bodies", class_bodies, METH_VARARGS,

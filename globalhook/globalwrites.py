@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     _Site = Tuple[str, int, str, str, str]  # (file, first line, function, name, kind)
 
-__all__ = ["OBSERVED", "watch", "unwatch", "note_file", "note_code", "note_main", "scan", "static_entries"]
+__all__ = ["OBSERVED", "namespace_version", "watch", "unwatch", "note_file", "note_code", "note_main", "scan", "static_entries"]
 
 _core = None
 if tracking.CORE == "c":
@@ -51,6 +51,18 @@ _OPCODES = {
     (3, 13): (113, 66, 71),
     (3, 14): (115, 64, 69),
 }.get(sys.version_info[:2]) if sys.implementation.name == "cpython" else None
+
+
+def _no_version() -> None:
+    return None
+
+
+#: ``namespace_version()``: a number that changes whenever a watched namespace
+#: changes, by any writer (every tracking namespace is watched; :func:`watch`
+#: adds others, such as the builtins).  Seen twice the same, nothing watched
+#: was rebound in between.  None where dict watchers are not used (before
+#: 3.12, the pure-Python core).
+namespace_version = getattr(_core, "namespace_version", _no_version) if OBSERVED else _no_version
 
 
 def watch(namespace: dict) -> None:

@@ -14,6 +14,11 @@ own packages are left out of the data, and so is the ``get_ipython`` that
 IPython writes into a cell for each ``%magic`` line: the report shows cells
 and the functions they define (and any tracked module).
 
+``%globalhook stale`` lists the cells whose reads changed since they ran: each
+cell runs inside a read-set collection (:mod:`globalhook.readsets`), so what it
+read through functions defined in other cells counts too, and the values are
+fingerprinted when it ends (:mod:`globalhook.cache`'s rule).
+
 ``%globalhook report`` prints the report (the text of ``globalhook report``),
 ``%globalhook save [PATH]`` writes the data file (default: the configured
 one); the data is also saved when the process exits.
@@ -104,8 +109,11 @@ def load_ipython_extension(ip) -> None:
         if started:
             session.abandon()
         return
-    _state.update(shell=ip, session=session, started=started, namespaces=namespaces, folders=_own_folders())
+    _state.update(shell=ip, session=session, started=started, namespaces=namespaces, folders=_own_folders(),
+                  cells={}, open=None)
     session.entry_filter = keep_entry
+    ip.events.register("pre_run_cell", _pre_run_cell)
+    ip.events.register("post_run_cell", _post_run_cell)
     ip.register_magic_function(_magic, magic_kind="line", magic_name="globalhook")
 
 
@@ -115,17 +123,93 @@ def unload_ipython_extension(ip) -> None:
 
     if _state.get("shell") is not ip:
         return
+    for event, callback in (("pre_run_cell", _pre_run_cell), ("post_run_cell", _post_run_cell)):
+        try:
+            ip.events.unregister(event, callback)
+        except ValueError:
+            pass
+    _close_cell()
     for namespace in _state.get("namespaces", ()):
         detach(namespace)
     _state.clear()
 
 
+# -- %globalhook stale ---------------------------------------------------------------------
+
+#: Names IPython writes into a cell for its own purposes (``%magic`` lines read get_ipython).
+_IGNORED_READS = frozenset(("get_ipython",))
+
+
+def _pre_run_cell(info: "Any" = None) -> None:
+    from .readsets import CollectError, collect
+
+    _close_cell()
+    collection = collect()
+    try:
+        reads = collection.__enter__()
+    except CollectError:  # another profiler in this thread: this cell's reads are not known
+        return
+    source = getattr(info, "raw_cell", "") or ""
+    _state["open"] = (collection, reads, source)
+
+
+def _close_cell() -> "Optional[Tuple[Any, str]]":
+    opened = _state.get("open")
+    if not opened:
+        return None
+    _state["open"] = None
+    collection, reads, source = opened
+    collection.__exit__(None, None, None)
+    return reads, source
+
+
+def _post_run_cell(result: "Any" = None) -> None:
+    closed = _close_cell()
+    if closed is None:
+        return
+    reads, source = closed
+    from .cache import _checks_now
+
+    number = getattr(getattr(result, "info", None), "execution_count", None) or getattr(result, "execution_count", None)
+    shell = _state.get("shell")
+    if number is None and shell is not None:
+        number = shell.execution_count
+    wanted = {key: count for key, count in reads.reads.items() if key[1] not in _IGNORED_READS}
+    checks = _checks_now(wanted, reads.namespaces, f"cell [{number}]")
+    first = next((line.strip() for line in source.splitlines() if line.strip()), "")
+    cells = _state["cells"]
+    for earlier in [n for n, cell in cells.items() if cell[2] == source]:
+        del cells[earlier]  # the same cell run again: its last run is the one that counts
+    cells[number] = (first, checks, source)
+
+
+def stale_cells() -> "List[Tuple[object, str, List[str]]]":
+    """(execution count, first line, changed names) of every cell whose reads changed since it ran."""
+    found = []
+    for number, (first, checks, _) in list(_state.get("cells", {}).items()):
+        changed = [_display(check.owner, check.name) for check in checks if check.changed()]
+        if changed:
+            found.append((number, first, changed))
+    return found
+
+
+def _display(owner: str, name: str) -> str:
+    return name if owner == "__main__" else f"{owner}.{name}"
+
+
 def _magic(line: str) -> None:
-    """%globalhook report | save [PATH]"""
+    """%globalhook report | save [PATH] | stale"""
     words = line.split()
     session = _state.get("session")
     if session is None:
         print("globalhook: error: not tracking (run %load_ext globalhook)", file=sys.stderr)
+        return
+    if words == ["stale"]:
+        stale = stale_cells()
+        if not stale:
+            print("globalhook: no cell read a value that changed since it ran")
+        for number, first, changed in stale:
+            print(f"[{number}] {first[:60]}: {', '.join(changed)} changed")
         return
     if words == ["report"]:
         from .printable import escape_controls
@@ -144,4 +228,4 @@ def _magic(line: str) -> None:
             return
         print(f"globalhook: data written to {path}")
         return
-    print("usage: %globalhook report | save [PATH]", file=sys.stderr)
+    print("usage: %globalhook report | save [PATH] | stale", file=sys.stderr)

@@ -1019,6 +1019,38 @@ class Recorder:
                             result[key] = result.get(key, 0) + count
         return result
 
+    def code_reads(self, code: CodeType) -> Dict[Tuple[str, str], int]:
+        """``{(owner module, name): count}`` of what one code object read so far, in every context.
+
+        Globals, builtins and missing names are owned by the module of the
+        code's globals; reads of a tracked module's attributes by that module.
+        Counts only grow while the code is alive: a caller that keeps the code
+        alive and takes this before and after some work learns which names
+        the work read (:mod:`globalhook.readsets`).
+        """
+        record = _records.get(_id(code))
+        result: Dict[Tuple[str, str], int] = {}
+        if record is None or record() is not code:
+            return result
+        owners = record.owners
+        for _, tables in _labelled_tables(record):
+            for kind in (GLOBAL, BUILTIN, MISSING):
+                inner = tables[kind]
+                if inner:
+                    for name, counter in list(inner.items()):
+                        count = _counter_value(counter)
+                        if count > 0:
+                            key = (owners.get(name, "<unknown>"), name)
+                            result[key] = result.get(key, 0) + count
+            for by_owner in (tables[ATTRIBUTE], tables[ATTRIBUTE_MISSING]):
+                for owner, inner in list(by_owner.items()):
+                    for name, counter in list(inner.items()):
+                        count = _counter_value(counter)
+                        if count > 0:
+                            key = (owner, name)
+                            result[key] = result.get(key, 0) + count
+        return result
+
     def total(self) -> int:
         return sum(row[-1] for row in self.rows())
 

@@ -125,3 +125,48 @@ def test_unload_makes_the_namespace_plain_again(tmp_path):
     if REFUSED:
         pytest.skip("refused (see the notebook fixture)")
     assert result.stdout.splitlines()[:2] == ["TrackingDict", "dict"]
+
+
+#: Deepnote #512: a function defined in one cell reads a global another cell defines; a third
+#: cell calls it.  Cells run one by one through run_cell, as a notebook front end runs them.
+STALE_DRIVER = """\
+from IPython.core.interactiveshell import InteractiveShell
+ip = InteractiveShell.instance()
+cells = [
+    "%load_ext globalhook",
+    "def total():\\n    return K * len(ITEMS)",
+    "K = 1\\nITEMS = [1, 2]",
+    "result = total()",
+    "unrelated = 5",
+    "%globalhook stale",
+    "K = 2",
+    "%globalhook stale",
+    "result = total()",
+    "%globalhook stale",
+    "ITEMS.append(3)",
+    "unrelated = 6",
+    "%globalhook stale",
+]
+for cell in cells:
+    print("--", cell.splitlines()[0])
+    ip.run_cell(cell, store_history=True)
+"""
+
+
+def test_stale_lists_cells_whose_reads_changed(tmp_path):
+    """``%globalhook stale``: reads made inside a function another cell defined count (Deepnote #512)."""
+    (tmp_path / "driver.py").write_text(STALE_DRIVER)
+    variables = env()
+    variables["IPYTHONDIR"] = str(tmp_path / "ipythondir")
+    done = subprocess.run([sys.executable, "driver.py"], cwd=str(tmp_path), env=variables, capture_output=True,
+                          text=True, timeout=TIMEOUT)
+    assert done.returncode == 0, done.stderr
+    if REFUSED:
+        assert "cannot attach '__main__'" in done.stderr
+        pytest.skip("refused, as it should be: the pure-Python core on a free-threaded build with IPython's thread")
+    # what each %globalhook stale printed, up to the next cell's marker
+    out = [part.split("-- ")[0] for part in done.stdout.split("-- %globalhook stale\n")[1:]]
+    assert out[0] == "globalhook: no cell read a value that changed since it ran\n"
+    assert out[1] == "[4] result = total(): K changed\n"
+    assert out[2] == "globalhook: no cell read a value that changed since it ran\n"  # run again: fresh
+    assert out[3] == "[9] result = total(): ITEMS changed\n"  # an in-place change; "unrelated" was never read
