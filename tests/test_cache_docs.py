@@ -17,7 +17,8 @@ DOCS = REPO / "docs"
 
 
 def blocks(page: Path, language: str) -> list:
-    return re.findall(rf"```{language}\n(.*?)```", page.read_text(), re.S)
+    """The fenced blocks of that language, whatever follows it on the fence line (file=..., runnable)."""
+    return re.findall(rf"```{language}(?: [^\n]*)?\n(.*?)```", page.read_text(), re.S)
 
 
 def run(root: Path, script: str, *args: str) -> subprocess.CompletedProcess:
@@ -32,7 +33,9 @@ def run(root: Path, script: str, *args: str) -> subprocess.CompletedProcess:
 
 def test_tutorial_example_prints_what_the_page_says(tmp_path):
     page = DOCS / "tutorials" / "cache.md"
-    example, expected = blocks(page, "python")[0], blocks(page, "text")[0]
+    example, shown = blocks(page, "python")[0], blocks(page, "console")[0]
+    command, _, expected = shown.partition("\n")
+    assert command == "$ python tax.py"
     assert len(example.strip().splitlines()) <= 15
     (tmp_path / "tax.py").write_text(example)
     assert run(tmp_path, "tax.py").stdout == expected
