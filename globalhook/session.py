@@ -31,6 +31,7 @@ import time
 from _thread import allocate_lock
 
 from . import __version__, multiproc, sigterm
+from .datalock import DataFileLock, LockError
 from .finder import install
 from .tracking import CORE, RECORDER
 
@@ -99,6 +100,15 @@ def _after_fork_in_child() -> None:
         _current._after_fork()
 
 
+def _file_identity(path: str) -> "Optional[tuple]":
+    """What tells one version of a file from the next: (device, inode, mtime, size), or None."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)
+
+
 def _host() -> str:
     try:
         return os.uname().nodename
@@ -149,6 +159,10 @@ class Session:
         self._sigterm_pending = False
         self._lock = allocate_lock()
         self._part: "Optional[str]" = None
+        #: The data file as it was when this run started (see _written_meanwhile).
+        self._found_at_start: "Optional[tuple]" = None
+        #: Said on stderr once the data is saved (what the save merged).
+        self._save_notes: "List[str]" = []
         #: Keeps an entry in the data when it says True (IPython leaves its own lookups out).
         self.entry_filter: "Optional[Callable[[dict], bool]]" = None
 
@@ -164,6 +178,7 @@ class Session:
         if self.hook.warning:
             print(self.hook.warning, file=sys.stderr)
         _current = self
+        self._found_at_start = _file_identity(self.config.data_file)
         atexit.register(self._save_at_exit)
         _register_fork_hooks()
         sigterm.install_handler()
@@ -268,12 +283,14 @@ class Session:
                 self._write_part(data)
                 return True
         except Exception as exc:  # whatever went wrong, one line, never a traceback at exit
-            problem = str(exc) if isinstance(exc, DataError) else f"saving failed: {type(exc).__name__}: {exc}"
+            problem = str(exc) if isinstance(exc, (DataError, LockError)) else f"saving failed: {type(exc).__name__}: {exc}"
             whose = "this run's" if self.primary else "this process's"
             print(f"globalhook: error: {problem}; {whose} data was not saved anywhere", file=sys.stderr)
             return False
         finally:
             self._end_write()
+        for note in self._save_notes:
+            print(f"globalhook: {note}", file=sys.stderr)
         if self.config.report:
             from .report import text_report
 
@@ -358,5 +375,38 @@ class Session:
 
         multiproc.stop_helpers()
 
-        combined, _, _ = combine(self.config.data_file, [data], select=ours)
+        # One writer at a time (another run's save, a combine): each reads
+        # the file only once the one before it has written.
+        with DataFileLock(self.config.data_file):
+            base = self._written_meanwhile() + [data]
+            combined, _, _ = combine(self.config.data_file, base, select=ours)
         return combined
+
+    def _written_meanwhile(self) -> "List[dict]":
+        """The data file, if another process wrote it while this run ran: merged, never replaced.
+
+        A run replaces the data of the runs before it; a run that ended (or
+        a ``combine``) while this one ran is of the same time as this one,
+        and its data stays, beside this run's.  The exit line says so.
+        """
+        from .data import DataError, load
+        from .printable import printable
+
+        if _file_identity(self.config.data_file) in (None, self._found_at_start):
+            return []
+        shown = printable(self.config.data_file)
+        try:
+            other = load(self.config.data_file)
+        except DataError as exc:
+            self._save_notes.append(f"replaced {shown}, written while this run ran but unreadable ({exc})")
+            return []
+        runs = [run for run in other["runs"] if isinstance(run, dict)]
+        described = ", ".join(
+            f"pid {printable(str(run.get('pid')))} started {printable(str(run.get('started')))}" for run in runs[:3]
+        )
+        more = f" and {len(runs) - 3} more" if len(runs) > 3 else ""
+        self._save_notes.append(
+            f"{shown} was written by another run while this one ran ({described}{more}): "
+            "its data is kept, merged with this run's"
+        )
+        return [other]
