@@ -30,7 +30,7 @@ import sys
 import time
 from _thread import allocate_lock
 
-from . import __version__, multiproc, sigterm
+from . import __version__, multiproc, osexit, sigterm
 from .datalock import DataFileLock, LockError
 from .finder import install
 from .tracking import CORE, RECORDER
@@ -98,6 +98,27 @@ def _register_fork_hooks() -> None:
 def _after_fork_in_child() -> None:
     if _current is not None:
         _current._after_fork()
+
+
+def _save_before_os_exit(status: object) -> None:
+    session = _current
+    if session is None:
+        return
+    if session.exit_code is None and isinstance(status, int):
+        session.exit_code = status
+    session.save()
+
+
+def _stale_note(data_file: str) -> str:
+    """What a data file that this run could not write still holds, for the error line."""
+    from .printable import printable
+
+    try:
+        written = os.stat(data_file).st_mtime
+    except OSError:
+        return ""
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(written))
+    return f"; {printable(data_file)} still holds the data of an earlier run (written {when})"
 
 
 def _file_identity(path: str) -> "Optional[tuple]":
@@ -180,6 +201,7 @@ class Session:
         _current = self
         self._found_at_start = _file_identity(self.config.data_file)
         atexit.register(self._save_at_exit)
+        osexit.install(_save_before_os_exit)
         _register_fork_hooks()
         sigterm.install_handler()
         return self.hook
@@ -195,6 +217,7 @@ class Session:
         with self._lock:
             self._saved = True  # nothing is ever written by this session now
         atexit.unregister(self._save_at_exit)
+        osexit.uninstall()
         if self.hook is not None:
             self.hook.uninstall()
         sigterm.drop_handler()
@@ -285,7 +308,8 @@ class Session:
         except Exception as exc:  # whatever went wrong, one line, never a traceback at exit
             problem = str(exc) if isinstance(exc, (DataError, LockError)) else f"saving failed: {type(exc).__name__}: {exc}"
             whose = "this run's" if self.primary else "this process's"
-            print(f"globalhook: error: {problem}; {whose} data was not saved anywhere", file=sys.stderr)
+            stale = _stale_note(self.config.data_file) if self.primary else ""
+            print(f"globalhook: error: {problem}; {whose} data was not saved anywhere{stale}", file=sys.stderr)
             return False
         finally:
             self._end_write()
@@ -327,7 +351,7 @@ class Session:
                     stream.flush()
                 except Exception:
                     pass
-            os._exit(2)
+            osexit.real_exit(2)
 
     def flush(self) -> None:
         """Write this (non-primary) process's data so far; later saves overwrite it."""

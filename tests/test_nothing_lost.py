@@ -114,3 +114,62 @@ class TestTwoRunsOnOneDataFile:
         saved = data.load(str(tmp_path / "d.json"))
         assert len(saved["runs"]) == 1
         assert {e["name"] for e in saved["lookups"] if e["kind"] == "global"} == {"B", "g"}
+
+
+def _run(args, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "globalhook", *args], cwd=cwd, env=core_env("auto"),
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+class TestOsExit:
+    def test_os_exit_saves_the_run(self, tmp_path: Path) -> None:
+        (tmp_path / "s.py").write_text("import os\nX = 1\ndef f():\n    return X\nf()\nos._exit(3)\n")
+        plain = subprocess.run([sys.executable, "s.py"], cwd=tmp_path, capture_output=True, text=True)
+        tracked = _run(["run", "--data-file", "d.json", "s.py"], tmp_path)
+        assert (tracked.returncode, tracked.stdout, tracked.stderr) == (plain.returncode, plain.stdout, plain.stderr)
+        saved = data.load(str(tmp_path / "d.json"))
+        assert {"function": "f", "name": "X", "count": 1}.items() <= next(
+            e for e in saved["lookups"] if e["function"] == "f"
+        ).items()
+        assert saved["runs"][0]["exit_code"] == 3
+
+    @pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork")
+    def test_a_forked_child_that_leaves_by_os_exit_is_counted(self, tmp_path: Path) -> None:
+        (tmp_path / "s.py").write_text(textwrap.dedent("""\
+            import os
+            CHILD = 1
+            def child():
+                return CHILD
+            pid = os.fork()
+            if pid == 0:
+                child()
+                os._exit(0)
+            os.waitpid(pid, 0)
+        """))
+        tracked = _run(["run", "--data-file", "d.json", "s.py"], tmp_path)
+        assert tracked.returncode == 0, tracked.stderr
+        saved = data.load(str(tmp_path / "d.json"))
+        assert [e["count"] for e in saved["lookups"] if e["function"] == "child" and e["name"] == "CHILD"] == [1]
+        assert data.find_parts(str(tmp_path / "d.json")) == []
+
+    def test_pickles_by_reference_as_before(self, tmp_path: Path) -> None:
+        (tmp_path / "s.py").write_text("import os, pickle\nprint(pickle.loads(pickle.dumps(os._exit)) is os._exit)\n")
+        tracked = _run(["run", "--data-file", "d.json", "s.py"], tmp_path)
+        assert tracked.stdout == "True\n", tracked.stderr
+
+    def test_a_failed_save_says_what_the_data_file_still_holds(self, tmp_path: Path) -> None:
+        (tmp_path / "s.py").write_text("X = 1\n")
+        assert _run(["run", "--data-file", "d.json", "s.py"], tmp_path).returncode == 0
+        (tmp_path / "t.py").write_text(textwrap.dedent("""\
+            import os
+            import globalhook.data
+            def cannot(data, path):
+                raise globalhook.data.DataError(path + ": cannot write (No space left on device)")
+            globalhook.data.save = cannot
+            os._exit(0)
+        """))
+        failed = _run(["run", "--data-file", "d.json", "t.py"], tmp_path)
+        assert f"this run's data was not saved anywhere; {tmp_path / 'd.json'} still holds the data of an earlier run (written 2" in failed.stderr
+        assert len(failed.stderr.splitlines()) == 1
