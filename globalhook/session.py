@@ -282,6 +282,8 @@ class Session:
     def data(self) -> dict:
         from .data import make_data
 
+        if self.hook is not None:
+            self.hook.finder.note_untracked_imports()
         not_tracked = [{"module": name, "reason": reason} for name, reason in sorted(RECORDER.not_tracked.items())]
         lookups = RECORDER.lookups()
         if self.entry_filter is not None:

@@ -87,3 +87,48 @@ class TestCoverage:
         plain = _run(["w.py"], tmp_path)
         tracked = _run(["-m", "globalhook", "run", "--data-file", "out.json", "w.py"], tmp_path)
         assert tracked.stderr == plain.stderr
+
+
+class TestProgramsOwnFinder:
+    """A module served by the program's finder ahead of globalhook's is listed, with the reason."""
+
+    FINDER = """\
+        import sys, importlib.abc, importlib.util
+
+        class Synth(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+            def find_spec(self, name, path=None, target=None):
+                if name == "synthmod":
+                    return importlib.util.spec_from_loader(name, self)
+            def create_module(self, spec):
+                return None
+            def exec_module(self, module):
+                exec("X = 1\\ndef f():\\n    return X\\n", module.__dict__)
+
+        sys.meta_path.insert(0, Synth())
+        import synthmod
+        print(synthmod.f())
+    """
+
+    def test_listed_as_not_tracked(self, tmp_path: Path) -> None:
+        _write(tmp_path, {"s.py": self.FINDER})
+        ran = _run(["-m", "globalhook", "run", "--data-file", "d.json", "--include", "synthmod", "s.py"], tmp_path)
+        assert ran.returncode == 0 and ran.stdout == "1\n", ran.stderr
+        not_tracked = {e["module"]: e["reason"] for e in json.loads((tmp_path / "d.json").read_text())["not_tracked"]}
+        assert "finder ahead of globalhook's" in not_tracked["synthmod"]
+        assert "loader Synth" in not_tracked["synthmod"]
+        report = _run(["-m", "globalhook", "report", "--data-file", "d.json"], tmp_path)
+        assert "synthmod" in report.stdout
+
+    def test_made_by_hand_is_listed_and_unwanted_ones_are_not(self, tmp_path: Path) -> None:
+        _write(tmp_path, {"s.py": """\
+            import sys, types
+            sys.modules["handmade"] = types.ModuleType("handmade")
+            sys.modules["other"] = types.ModuleType("other")
+            import json
+        """})
+        ran = _run(["-m", "globalhook", "run", "--data-file", "d.json", "--include", "handmade", "--include", "json", "s.py"], tmp_path)
+        assert ran.returncode == 0, ran.stderr
+        not_tracked = {e["module"]: e["reason"] for e in json.loads((tmp_path / "d.json").read_text())["not_tracked"]}
+        assert "not imported" in not_tracked["handmade"]
+        assert "other" not in not_tracked
+        assert "json" not in not_tracked and "json.decoder" not in not_tracked  # tracked
