@@ -2349,8 +2349,32 @@ unretype_dict(PyObject *module_, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* The recorder's own containers are never garbage (nothing of the program's
+ * points back into them), so the collector need not know of them, and then
+ * gc.get_objects() does not list them either: a program that counts the
+ * objects in its heap counts the same with and without tracking. */
+static PyObject *
+hide_from_gc(PyObject *self, PyObject *obj)
+{
+    (void)self;
+    if (PyObject_IS_GC(obj)) {
+#ifdef Py_GIL_DISABLED
+        Py_BEGIN_CRITICAL_SECTION(obj);  /* the same lock a dict's own insertions take */
+#endif
+        if (PyObject_GC_IsTracked(obj)) {
+            PyObject_GC_UnTrack(obj);
+        }
+#ifdef Py_GIL_DISABLED
+        Py_END_CRITICAL_SECTION();
+#endif
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
     {"setup", setup, METH_VARARGS, "Connect the compiled core to tracking.py's tables and slow paths."},
+    {"hide_from_gc", hide_from_gc, METH_O,
+     "hide_from_gc(obj): untrack one of the recorder's own containers, which cannot be part of a cycle."},
     {"new_epoch", new_epoch, METH_NOARGS, "The context changed: cached per-code tables are stale."},
     {"set_module_dict", set_module_dict, METH_VARARGS,
      "set_module_dict(module, namespace): make a tracking dict a fresh module's __dict__."},

@@ -80,7 +80,33 @@ _TABLES = (
 
 def _new_tables() -> tuple:
     """One code object's inner tables: one per kind, then the attribute misses."""
-    return ({}, {}, {}, {}, {}, {}, {})
+    tables = ({}, {}, {}, {}, {}, {}, {})
+    _hide(tables)
+    return tables
+
+
+def _no_hide(obj: object) -> None:
+    pass
+
+
+def _gc_hider():
+    """The compiled core's ``hide_from_gc`` (used by the pure-Python core too where it is built).
+
+    Everything the recorder allocates on first sight (records, tables,
+    counters) is made while the program runs, inside the program's heap: a
+    program that counts ``gc.get_objects()`` around some work (sortedcontainers'
+    test_ref_counts) would count them.  None of them can be part of a cycle,
+    so they are untracked.  Without the compiled module this does nothing.
+    """
+    try:
+        from globalhook import _ctracking
+    except ImportError:
+        return _no_hide
+    return getattr(_ctracking, "hide_from_gc", _no_hide)
+
+
+#: Untracks one of the recorder's own containers (see _gc_hider).
+_hide = _gc_hider()
 
 # Contexts (globalhook.context): each label has tables of its own, the shape of
 # _TABLES.  Switching rebinds the five per-kind names above, so the hot path
@@ -156,10 +182,13 @@ def _record(code: CodeType) -> _CodeRecord:
     record.owners = {}
     record.reader = None  # the module of the code's globals, noted on its first attribute read
     record.contexts = None  # label -> inner tables, for the contexts it recorded in
+    _hide(record)
     found = _records.setdefault(code_id, record)
     if found is record:
+        _hide(_records)
         for table, inner in zip(_TABLES, record.tables):
             table[code_id] = inner
+            _hide(table)
         if len(_dead) >= _FOLD_AT and _lock.acquire(False):
             try:
                 _fold_dead()
@@ -185,8 +214,10 @@ def _tables_in_context(record: _CodeRecord, label: str) -> Tuple[_Table, ...]:
     tables = contexts.get(label)
     if tables is None:
         tables = contexts.setdefault(label, _new_tables())
+        _hide(contexts)
         for table, inner in zip(_context_tables[label], tables):
             table.setdefault(record.code_id, inner)
+            _hide(table)
     return tables
 
 
@@ -202,6 +233,7 @@ def switch_context(label: str) -> str:
             tables = _context_tables.get(label)
             if tables is None:
                 tables = _context_tables.setdefault(label, _new_tables())
+                _hide(_context_tables)
             _context = label
             (_global_counts, _builtin_counts, _missing_counts, _store_counts, _delete_counts,
              _attribute_counts, _attribute_missing_counts) = tables
@@ -256,7 +288,10 @@ def _fold_dead(upto: Optional[int] = None) -> None:
         if record.file in _forgotten_files:
             continue
         for key, count in _record_counts(record):
+            if key not in folded:
+                _hide(key)
             folded[key] = get(key, 0) + count
+    _hide(folded)
 
 
 def _labelled_tables(record: _CodeRecord) -> List[Tuple[str, Tuple[_Table, ...]]]:
@@ -326,7 +361,14 @@ def _first(kind: int, code: CodeType, name: object, namespace: dict) -> None:
         record = _record(code)
     label = _context
     tables = record.tables if not label else _tables_in_context(record, label)
-    _next(tables[kind].setdefault(name, _new_counter()))
+    table = tables[kind]
+    counter = table.get(name)
+    if counter is None:
+        counter = _new_counter()
+        _hide(counter)
+        counter = table.setdefault(name, counter)
+        _hide(table)
+    _next(counter)
     owners = record.owners
     if name not in owners:
         owners.setdefault(name, _module_name(namespace))
@@ -364,7 +406,14 @@ def _first_attribute(missing: bool, code: CodeType, owner: str, name: object, na
     inner = by_owner.get(owner)
     if inner is None:
         inner = by_owner.setdefault(owner, {})
-    _next(inner.setdefault(name, _new_counter()))
+        _hide(by_owner)
+    counter = inner.get(name)
+    if counter is None:
+        counter = _new_counter()
+        _hide(counter)
+        counter = inner.setdefault(name, counter)
+        _hide(inner)
+    _next(counter)
     if record.reader is None:
         record.reader = _module_name(namespace) if isinstance(namespace, dict) else "<unknown>"
 
@@ -399,7 +448,10 @@ def _load_sites(code: CodeType) -> FrozenSet[int]:
     if found is None:
         offsets = _scan_sites(code) if _OPCODES is not None else _dis_sites(code)
         _record(code)  # its entry in _sites goes when the code does
-        found = _sites.setdefault(_id(code), frozenset(offsets))
+        found = frozenset(offsets)
+        _hide(found)
+        found = _sites.setdefault(_id(code), found)
+        _hide(_sites)
     return found
 
 

@@ -132,3 +132,79 @@ class TestProgramsOwnFinder:
         assert "not imported" in not_tracked["handmade"]
         assert "other" not in not_tracked
         assert "json" not in not_tracked and "json.decoder" not in not_tracked  # tracked
+
+
+_HEAP_LIB = """\
+    class Box:
+        def __init__(self):
+            self.items = make()
+        def size(self):
+            return len(self.items)
+
+    def make():
+        return [helper(i) for i in range(3)]
+
+    def helper(i):
+        return i * FACTOR
+
+    FACTOR = 2
+"""
+
+_HEAP_COUNT = """\
+    import gc
+    import heaplib
+
+    def test_ref_counts():
+        # sortedcontainers 2.4.0's test_ref_counts, on code that runs here for the first time
+        gc.collect()
+        start = len(gc.get_objects())
+        box = heaplib.Box()
+        assert box.size() == 3 and heaplib.Box.size(box) == 3
+        made = len(gc.get_objects())
+        del box
+        end = len(gc.get_objects())
+        return made - start, end - start
+
+    if __name__ == "__main__":
+        print(test_ref_counts())
+"""
+
+
+class TestHeap:
+    """The recorder's first-sight state (records, tables, counters) is not in ``gc.get_objects()``."""
+
+    @pytest.fixture
+    def project(self, tmp_path: Path) -> Path:
+        _write(tmp_path, {"heaplib.py": _HEAP_LIB, "test_heap.py": _HEAP_COUNT})
+        return tmp_path
+
+    @pytest.mark.parametrize("strategy", ["native", "proxy"])
+    @pytest.mark.parametrize("core", ["c", "python"])
+    def test_object_count_is_as_untracked(self, project: Path, strategy: str, core: str) -> None:
+        from conftest import c_core_built
+
+        if not c_core_built():
+            pytest.skip("the compiled core (and its hide_from_gc) is not built here")
+        plain = _run(["test_heap.py"], project)
+        assert plain.returncode == 0, plain.stderr
+        tracked = _run(
+            ["-m", "globalhook", "run", "--strategy", strategy, "--data-file", "d.json",
+             "--include", "heaplib", "--include", "__main__", "test_heap.py"],
+            project, GLOBALHOOK_CORE=core,
+        )
+        assert tracked.stdout == plain.stdout, tracked.stderr
+        data = json.loads((project / "d.json").read_text())
+        assert any(e["function"] == "helper" and e["name"] == "FACTOR" and e["count"] == 3 for e in data["lookups"])
+
+    def test_under_the_pytest_plugin(self, project: Path) -> None:
+        from conftest import c_core_built
+
+        if not c_core_built():
+            pytest.skip("the compiled core (and its hide_from_gc) is not built here")
+        code = "import test_heap\ndef test_counts():\n    made, left = test_heap.test_ref_counts()\n    assert left == 0\n"
+        _write(project, {"test_wrap.py": code})
+        ran = _run(["-m", "pytest", "-q", "-p", "no:cacheprovider", "--globalhook", "heaplib", "--globalhook-data",
+                    "d.json", "test_wrap.py"], project, PYTHONPATH=os.pathsep.join([str(project), core_env("auto")["PYTHONPATH"]]))
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        data = json.loads((project / "d.json").read_text())
+        assert any(e["name"] == "FACTOR" and e.get("context", "").endswith("|call") for e in data["lookups"])
