@@ -2371,8 +2371,59 @@ hide_from_gc(PyObject *self, PyObject *obj)
     Py_RETURN_NONE;
 }
 
+/* Runners that exec a script in a __main__ of their own (globalhook/runmain.py):
+ * an audit hook in C, so that the program's other audited events (every
+ * sys._getframe among them) cost a string compare, not a call into Python. */
+static PyObject *runner_exec_callback = NULL;
+static int runner_hook_added = 0;
+
+static int
+runner_audit_hook(const char *event, PyObject *args, void *user_data)
+{
+    (void)user_data;
+    if (event[0] != 'e' || strcmp(event, "exec") != 0) {
+        return 0;
+    }
+    PyObject *callback = runner_exec_callback;
+    if (callback == NULL || !PyTuple_Check(args) || PyTuple_GET_SIZE(args) < 1
+            || !PyCode_Check(PyTuple_GET_ITEM(args, 0))) {
+        return 0;
+    }
+    Py_INCREF(callback);
+    PyObject *result = PyObject_CallOneArg(callback, PyTuple_GET_ITEM(args, 0));
+    Py_DECREF(callback);
+    if (result == NULL) {
+        PyErr_Clear();  /* never into the program's exec */
+    }
+    else {
+        Py_DECREF(result);
+    }
+    return 0;
+}
+
+static PyObject *
+watch_runner_execs(PyObject *self, PyObject *callback)
+{
+    (void)self;
+    if (callback == Py_None) {
+        Py_CLEAR(runner_exec_callback);
+        Py_RETURN_NONE;
+    }
+    if (!runner_hook_added) {
+        if (PySys_AddAuditHook(runner_audit_hook, NULL) < 0) {
+            return NULL;
+        }
+        runner_hook_added = 1;
+    }
+    Py_INCREF(callback);
+    Py_XSETREF(runner_exec_callback, callback);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
     {"setup", setup, METH_VARARGS, "Connect the compiled core to tracking.py's tables and slow paths."},
+    {"watch_runner_execs", watch_runner_execs, METH_O,
+     "watch_runner_execs(callback): call callback(code) before every exec of a code object (None: stop)."},
     {"hide_from_gc", hide_from_gc, METH_O,
      "hide_from_gc(obj): untrack one of the recorder's own containers, which cannot be part of a cycle."},
     {"new_epoch", new_epoch, METH_NOARGS, "The context changed: cached per-code tables are stale."},

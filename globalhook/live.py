@@ -35,6 +35,7 @@ import builtins
 import sys
 import types
 
+from .globalwrites import note_code as _note_code
 from .globalwrites import note_file as _note_file
 from .globalwrites import unwatch as _unwatch_writes
 from .globalwrites import watch as _watch_writes
@@ -333,6 +334,24 @@ def attach_dict(namespace: dict, name: str, module: "Optional[types.ModuleType]"
         _attached.append(name)
     _retyped[id(namespace)] = namespace
     return namespace
+
+
+def attach_runner_namespace(namespace: dict, code: types.CodeType) -> "Optional[str]":
+    """Track the ``__main__`` namespace a runner made for ``code`` (:mod:`globalhook.runmain`).
+
+    Returns why it cannot be, or None.  Not listed as attached: the
+    script has not run yet, so none of its lookups were missed.
+    """
+    problem = _check_process() or _threads_problem()
+    if problem is not None:
+        return problem
+    try:
+        _retype_or_say(namespace, "__main__")
+    except AttachError as exc:
+        return str(exc)
+    _watch_writes(namespace)
+    _note_code("__main__", code)
+    return None
 
 
 def detach(namespace: dict) -> bool:

@@ -30,7 +30,7 @@ import sys
 import time
 from _thread import allocate_lock
 
-from . import __version__, multiproc, osexit, sigterm
+from . import __version__, multiproc, osexit, runmain, sigterm
 from .datalock import DataFileLock, LockError
 from .finder import install
 from .tracking import CORE, RECORDER
@@ -199,6 +199,9 @@ class Session:
         if self.hook.warning:
             print(self.hook.warning, file=sys.stderr)
         _current = self
+        # cProfile, coverage...: the script they run is __main__ too
+        command = self.command or []
+        runmain.watch(self.hook.finder.filter, eager=command[:1] == ["-m"] and command[1:2] in map(list, zip(runmain.RUNNERS)))
         self._found_at_start = _file_identity(self.config.data_file)
         atexit.register(self._save_at_exit)
         osexit.install(_save_before_os_exit)
@@ -218,6 +221,7 @@ class Session:
             self._saved = True  # nothing is ever written by this session now
         atexit.unregister(self._save_at_exit)
         osexit.uninstall()
+        runmain.stop()
         if self.hook is not None:
             self.hook.uninstall()
         sigterm.drop_handler()

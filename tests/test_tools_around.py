@@ -208,3 +208,60 @@ class TestHeap:
         assert ran.returncode == 0, ran.stdout + ran.stderr
         data = json.loads((project / "d.json").read_text())
         assert any(e["name"] == "FACTOR" and e.get("context", "").endswith("|call") for e in data["lookups"])
+
+
+_SCRIPT = "X = 1\ndef f():\n    return X\nfor i in range(3):\n    f()\nprint('ran', __name__)\n"
+
+
+class TestRunnersThatMakeTheirOwnMain:
+    """cProfile, profile, trace, runpy.run_path and coverage exec the script in a ``__main__`` of their own."""
+
+    RUNNERS = {
+        "cProfile": ["-m", "cProfile", "-o", "out.prof", "s.py"],
+        "profile": ["-m", "profile", "-o", "out.prof", "s.py"],
+        "trace": ["-m", "trace", "--count", "--coverdir", "cov", "s.py"],
+        "runpy": ["r.py"],
+        "coverage": ["-m", "coverage", "run", "s.py"],
+    }
+
+    @pytest.mark.parametrize("runner", list(RUNNERS))
+    @pytest.mark.parametrize("core", ["c", "python"])
+    def test_the_script_is_tracked(self, tmp_path: Path, runner: str, core: str) -> None:
+        if runner == "coverage":
+            pytest.importorskip("coverage")
+        _write(tmp_path, {"s.py": _SCRIPT, "r.py": "import runpy\nrunpy.run_path('s.py', run_name='__main__')\n"})
+        args = self.RUNNERS[runner]
+        plain = _run(args, tmp_path)
+        assert plain.returncode == 0, plain.stderr
+        tracked = _run(["-m", "globalhook", "run", "--data-file", "d.json", *args], tmp_path, GLOBALHOOK_CORE=core)
+        assert (tracked.returncode, tracked.stdout) == (plain.returncode, plain.stdout), tracked.stderr
+        data = json.loads((tmp_path / "d.json").read_text())
+        reads = [
+            (e["module"], e["count"]) for e in data["lookups"]
+            if e["function"] == "f" and e["name"] == "X" and os.path.basename(e["file"]) == "s.py"
+        ]
+        assert reads == [("__main__", 3)], data["not_tracked"]
+
+    def test_excluding_main_leaves_it_alone(self, tmp_path: Path) -> None:
+        _write(tmp_path, {"s.py": _SCRIPT})
+        tracked = _run(["-m", "globalhook", "run", "--data-file", "d.json", "--exclude", "__main__",
+                        "-m", "cProfile", "-o", "out.prof", "s.py"], tmp_path)
+        assert tracked.returncode == 0, tracked.stderr
+        data = json.loads((tmp_path / "d.json").read_text())
+        assert not [e for e in data["lookups"] if os.path.basename(e["file"]) == "s.py"]
+
+    def test_other_execs_of_a_main_namespace_are_left_alone(self, tmp_path: Path) -> None:
+        """Only a runner's own function (runctx, _run_code, run) is looked into, never any exec."""
+        _write(tmp_path, {"e.py": """\
+            import weakref
+            class Namespace(dict):
+                pass
+            def helper():
+                namespace = {"__name__": "__main__", "__file__": "x.py"}
+                exec(compile("Y = 1\\ndef g():\\n    return Y\\ng()\\n", "x.py", "exec"), namespace)
+                return type(namespace).__name__
+            print(helper())
+        """})
+        plain = _run(["e.py"], tmp_path)
+        tracked = _run(["-m", "globalhook", "run", "--data-file", "d.json", "e.py"], tmp_path)
+        assert tracked.stdout == plain.stdout == "dict\n", tracked.stderr
