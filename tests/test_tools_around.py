@@ -265,3 +265,21 @@ class TestRunnersThatMakeTheirOwnMain:
         plain = _run(["e.py"], tmp_path)
         tracked = _run(["-m", "globalhook", "run", "--data-file", "d.json", "e.py"], tmp_path)
         assert tracked.stdout == plain.stdout == "dict\n", tracked.stderr
+
+    def test_coverage_run_with_the_start_up_hook(self, tmp_path: Path) -> None:
+        """``coverage run s.py`` in an enabled project: the start-up hook tracks coverage's process."""
+        pytest.importorskip("coverage")
+        _write(tmp_path, {
+            "s.py": _SCRIPT,
+            "pyproject.toml": '[tool.globalhook]\nenabled = true\ndata_file = "d.json"\n',
+            # what the start-up hook's .pth line does (globalhook install), without installing it
+            "site/sitecustomize.py": "import globalhook.startup\nglobalhook.startup.process_start()\n",
+        })
+        pythonpath = os.pathsep.join([core_env("auto")["PYTHONPATH"], str(tmp_path / "site")])
+        ran = _run(["-m", "coverage", "run", "s.py"], tmp_path, PYTHONPATH=pythonpath)
+        assert ran.returncode == 0 and ran.stdout == "ran __main__\n", ran.stderr
+        combined = _run(["-m", "globalhook", "combine", "--data-file", "d.json"], tmp_path)
+        assert combined.returncode == 0, combined.stderr
+        data = json.loads((tmp_path / "d.json").read_text())
+        reads = [e["count"] for e in data["lookups"] if e["function"] == "f" and e["name"] == "X"]
+        assert reads == [3], (data["not_tracked"], sorted({e["file"] for e in data["lookups"]}))
