@@ -82,6 +82,8 @@ def _new_tables() -> tuple:
     """One code object's inner tables: one per kind, then the attribute misses."""
     tables = ({}, {}, {}, {}, {}, {}, {})
     _hide(tables)
+    for table in tables:
+        _hide(table)  # free-threaded builds track every dict from the start
     return tables
 
 
@@ -180,6 +182,7 @@ def _record(code: CodeType) -> _CodeRecord:
     record.function = _str(code.co_qualname if _HAS_QUALNAME else code.co_name)
     record.tables = _new_tables()
     record.owners = {}
+    _hide(record.owners)
     record.reader = None  # the module of the code's globals, noted on its first attribute read
     record.contexts = None  # label -> inner tables, for the contexts it recorded in
     _hide(record)
@@ -211,6 +214,7 @@ def _tables_in_context(record: _CodeRecord, label: str) -> Tuple[_Table, ...]:
     contexts = record.contexts
     if contexts is None:
         contexts = record.contexts = {}
+        _hide(contexts)
     tables = contexts.get(label)
     if tables is None:
         tables = contexts.setdefault(label, _new_tables())
@@ -405,7 +409,9 @@ def _first_attribute(missing: bool, code: CodeType, owner: str, name: object, na
     by_owner = tables[ATTRIBUTE_MISSING if missing else ATTRIBUTE]
     inner = by_owner.get(owner)
     if inner is None:
-        inner = by_owner.setdefault(owner, {})
+        inner = {}
+        _hide(inner)
+        inner = by_owner.setdefault(owner, inner)
         _hide(by_owner)
     counter = inner.get(name)
     if counter is None:
