@@ -201,7 +201,8 @@ class Session:
         _current = self
         # cProfile, coverage...: the script they run is __main__ too
         command = self.command or []
-        runmain.watch(self.hook.finder.filter, eager=command[:1] == ["-m"] and command[1:2] in map(list, zip(runmain.RUNNERS)))
+        runner_asked = len(command) > 1 and command[0] == "-m" and command[1] in runmain.RUNNERS
+        runmain.watch(self.hook.finder.filter, eager=runner_asked)
         self._found_at_start = _file_identity(self.config.data_file)
         atexit.register(self._save_at_exit)
         osexit.install(_save_before_os_exit)
