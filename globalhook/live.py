@@ -32,6 +32,7 @@ then seen and that freeing it gives the type's reference back.
 from __future__ import annotations
 
 import builtins
+import gc
 import sys
 import types
 
@@ -174,15 +175,24 @@ def _probe() -> "Optional[str]":
         func = namespace["probe"]
         for _ in range(64):
             func(64)  # specialised (3.11+), and traced by the tier-2 optimiser if it is on
-        before = sys.getrefcount(TrackingDict)
-        _retype(namespace, TrackingDict)  # type: ignore[misc]
-        if type(namespace) is not TrackingDict or func.__globals__ is not namespace:
-            return "the retyped namespace is not the tracking dict"
-        if func(64) != 64 or RECORDER.reads(func).get("probe_global") != 64:
-            return "reads of a function that ran before the retype are not seen after it"
-        namespace.clear()  # breaks the function <-> namespace cycle: freed right now
-        del func, namespace
-        after = sys.getrefcount(TrackingDict)
+        # No collection inside the window: one that frees some other tracking
+        # dict of the program's (a cycle through a tracked namespace) would
+        # take a reference from the type and fail the probe for nothing.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            before = sys.getrefcount(TrackingDict)
+            _retype(namespace, TrackingDict)  # type: ignore[misc]
+            if type(namespace) is not TrackingDict or func.__globals__ is not namespace:
+                return "the retyped namespace is not the tracking dict"
+            if func(64) != 64 or RECORDER.reads(func).get("probe_global") != 64:
+                return "reads of a function that ran before the retype are not seen after it"
+            namespace.clear()  # breaks the function <-> namespace cycle: freed right now
+            del func, namespace
+            after = sys.getrefcount(TrackingDict)
+        finally:
+            if collecting:
+                gc.enable()
         if before != after and "free-threading" not in sys.version:  # 3.14t counts type references per thread
             return f"freeing a retyped dict left the type's reference count at {after}, not {before}"
     except Exception as exc:  # any failure means: do not retype here

@@ -130,18 +130,20 @@ def _is_script_namespace(namespace: object, filename: str) -> bool:
 def _runner_namespace(frame, filename: str) -> "Optional[dict]":
     """The plain namespace named ``__main__``, for ``filename``, that a runner is about to run.
 
+    Only when the frame calling ``exec`` is a runner's own function (IPython
+    runs a ``.ipy`` file's cells in a ``__main__`` of that file too, from its
+    ``run_code``: its extension tracks that namespace its own way).
     ``sys.modules["__main__"]`` first (coverage and runpy put their module
-    there); then the arguments of a runner's own function.  Only those
-    frames' locals are read: on 3.9-3.12 reading ``f_locals`` keeps a copy
-    of the values in the frame until it returns, and there they are alive
-    anyway.
+    there); then that function's arguments.  On 3.9-3.12 reading
+    ``f_locals`` keeps a copy of the values in the frame until it returns;
+    in a runner's frame they are alive until then anyway.
     """
+    if frame.f_code.co_name not in _RUNNER_FUNCTIONS:
+        return None
     main = sys.modules.get("__main__")
     namespace = getattr(main, "__dict__", None)
     if _is_script_namespace(namespace, filename):
         return namespace  # type: ignore[return-value]
-    if frame.f_code.co_name not in _RUNNER_FUNCTIONS:
-        return None
     for value in frame.f_locals.values():
         namespace = value if type(value) is dict else getattr(value, "__dict__", None)
         if _is_script_namespace(namespace, filename):
