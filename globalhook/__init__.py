@@ -10,6 +10,11 @@ Public API (re-exports only)::
 
 Names are imported on first use (PEP 562), so that ``import globalhook.startup``
 at every interpreter start stays cheap.
+
+PYTEST_DONT_REWRITE: pytest marks the package of every ``pytest11`` plugin for
+assertion rewriting and warns when it is imported already, as it is under
+``globalhook run -m pytest``; with ``filterwarnings = error`` that warning
+would stop the program's test run.
 """
 
 TYPE_CHECKING = False  # not from typing (~10 ms at every start-up), and no __future__ import either

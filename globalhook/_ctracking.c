@@ -2469,10 +2469,85 @@ unretype_dict(PyObject *module_, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* The recorder's own containers are never garbage (nothing of the program's
+ * points back into them), so the collector need not know of them, and then
+ * gc.get_objects() does not list them either: a program that counts the
+ * objects in its heap counts the same with and without tracking. */
+static PyObject *
+hide_from_gc(PyObject *self, PyObject *obj)
+{
+    (void)self;
+    if (PyObject_IS_GC(obj)) {
+#ifdef Py_GIL_DISABLED
+        Py_BEGIN_CRITICAL_SECTION(obj);  /* the same lock a dict's own insertions take */
+#endif
+        if (PyObject_GC_IsTracked(obj)) {
+            PyObject_GC_UnTrack(obj);
+        }
+#ifdef Py_GIL_DISABLED
+        Py_END_CRITICAL_SECTION();
+#endif
+    }
+    Py_RETURN_NONE;
+}
+
+/* Runners that exec a script in a __main__ of their own (globalhook/runmain.py):
+ * an audit hook in C, so that the program's other audited events (every
+ * sys._getframe among them) cost a string compare, not a call into Python. */
+static PyObject *runner_exec_callback = NULL;
+static int runner_hook_added = 0;
+
+static int
+runner_audit_hook(const char *event, PyObject *args, void *user_data)
+{
+    (void)user_data;
+    if (event[0] != 'e' || strcmp(event, "exec") != 0) {
+        return 0;
+    }
+    PyObject *callback = runner_exec_callback;
+    if (callback == NULL || !PyTuple_Check(args) || PyTuple_GET_SIZE(args) < 1
+            || !PyCode_Check(PyTuple_GET_ITEM(args, 0))) {
+        return 0;
+    }
+    Py_INCREF(callback);
+    PyObject *result = PyObject_CallOneArg(callback, PyTuple_GET_ITEM(args, 0));
+    Py_DECREF(callback);
+    if (result == NULL) {
+        PyErr_Clear();  /* never into the program's exec */
+    }
+    else {
+        Py_DECREF(result);
+    }
+    return 0;
+}
+
+static PyObject *
+watch_runner_execs(PyObject *self, PyObject *callback)
+{
+    (void)self;
+    if (callback == Py_None) {
+        Py_CLEAR(runner_exec_callback);
+        Py_RETURN_NONE;
+    }
+    if (!runner_hook_added) {
+        if (PySys_AddAuditHook(runner_audit_hook, NULL) < 0) {
+            return NULL;
+        }
+        runner_hook_added = 1;
+    }
+    Py_INCREF(callback);
+    Py_XSETREF(runner_exec_callback, callback);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
     {"setup", setup, METH_VARARGS, "Connect the compiled core to tracking.py's tables and slow paths."},
     {"setup_reads", setup_reads, METH_VARARGS,
      "Connect the interpreter's probes and reads of another module's namespace to tracking.py."},
+    {"watch_runner_execs", watch_runner_execs, METH_O,
+     "watch_runner_execs(callback): call callback(code) before every exec of a code object (None: stop)."},
+    {"hide_from_gc", hide_from_gc, METH_O,
+     "hide_from_gc(obj): untrack one of the recorder's own containers, which cannot be part of a cycle."},
     {"new_epoch", new_epoch, METH_NOARGS, "The context changed: cached per-code tables are stale."},
     {"set_module_dict", set_module_dict, METH_VARARGS,
      "set_module_dict(module, namespace): make a tracking dict a fresh module's __dict__."},

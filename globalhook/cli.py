@@ -335,6 +335,7 @@ def cmd_combine(argv: "Sequence[str]") -> int:
 
     from .config import ConfigError, load_config
     from .data import DataError, combine_parts, find_parts, load
+    from .datalock import DataFileLock, LockError
     from .printable import printable
 
     parser = argparse.ArgumentParser(
@@ -354,9 +355,12 @@ def cmd_combine(argv: "Sequence[str]") -> int:
         if not parts:
             print(f"globalhook: no per-process data files to combine into {shown}", file=sys.stderr)
             return 0
-        base = [load(config.data_file)] if os.path.exists(config.data_file) else []
-        result = combine_parts(config.data_file, base, keep=options.keep)
-    except (ConfigError, DataError) as exc:
+        # Alone from reading the data file to deleting the parts: a second
+        # combine (or a run's save) reads the file only once this one wrote it.
+        with DataFileLock(config.data_file):
+            base = [load(config.data_file)] if os.path.exists(config.data_file) else []
+            result = combine_parts(config.data_file, base, keep=options.keep)
+    except (ConfigError, DataError, LockError) as exc:
         return _fail(str(exc))
     for error in result.errors:
         print(f"globalhook: warning: skipped {error}", file=sys.stderr)

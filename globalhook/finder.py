@@ -106,6 +106,8 @@ class TrackingFinder:
         self.recorder = recorder
         self._busy = _local()
         self._adopted: List[object] = []
+        #: Names in sys.modules when this finder was made (see note_untracked_imports).
+        self._there_before = frozenset(sys.modules)
 
     # -- finding -----------------------------------------------------------
 
@@ -243,6 +245,40 @@ class TrackingFinder:
                     self.recorder.not_tracked.setdefault(
                         name, f"already imported before globalhook started, and cannot be attached: {problem}"
                     )
+
+
+    def note_untracked_imports(self, skip: Sequence[str] = ("__main__",)) -> None:
+        """List the wanted modules that stayed plain without this finder being asked.
+
+        A finder the program put ahead of this one answers before this one
+        hears of the import (it is adopted only once some import reaches this
+        finder), and a module put into ``sys.modules`` by hand was never
+        imported.  Both keep a plain dict; checked when the data is saved.
+        """
+        not_tracked = self.recorder.not_tracked
+        for name, module in list(sys.modules.items()):
+            if name in skip or name in not_tracked or name in self._there_before:
+                continue
+            namespace = getattr(module, "__dict__", None)
+            if type(namespace) is not dict:  # tracked (a TrackingDict), or no module at all
+                continue
+            spec = namespace.get("__spec__")
+            loader = getattr(spec, "loader", None)
+            origin = getattr(spec, "origin", None) if spec is not None else namespace.get("__file__")
+            if spec is not None and (
+                loader is None or origin in _PASS_THROUGH_ORIGINS or isinstance(loader, (type, machinery.ExtensionFileLoader))
+            ):
+                continue  # a namespace package, built-in, frozen or compiled module: no globals of Python code
+            if not self.filter.wants(name, origin if isinstance(origin, str) else None):
+                continue
+            if spec is None:
+                not_tracked[name] = "put into sys.modules by the program, not imported: globalhook never saw it"
+            else:
+                not_tracked[name] = (
+                    f"its import never reached globalhook: a finder ahead of globalhook's on sys.meta_path "
+                    f"served it (loader {type(loader).__qualname__}); globalhook adopts such a finder at the "
+                    "next import that reaches it"
+                )
 
 
 class ImportHook:

@@ -32,9 +32,11 @@ then seen and that freeing it gives the type's reference back.
 from __future__ import annotations
 
 import builtins
+import gc
 import sys
 import types
 
+from .globalwrites import note_code as _note_code
 from .globalwrites import note_file as _note_file
 from .globalwrites import unwatch as _unwatch_writes
 from .globalwrites import watch as _watch_writes
@@ -190,15 +192,24 @@ def _probe_once() -> "Optional[str]":
         func = namespace["probe"]
         for _ in range(64):
             func(64)  # specialised (3.11+), and traced by the tier-2 optimiser if it is on
-        before = sys.getrefcount(TrackingDict)
-        _retype(namespace, TrackingDict)  # type: ignore[misc]
-        if type(namespace) is not TrackingDict or func.__globals__ is not namespace:
-            return "the retyped namespace is not the tracking dict"
-        if func(64) != 64 or RECORDER.reads(func).get("probe_global") != 64:
-            return "reads of a function that ran before the retype are not seen after it"
-        namespace.clear()  # breaks the function <-> namespace cycle: freed right now
-        del func, namespace
-        after = sys.getrefcount(TrackingDict)
+        # No collection inside the window: one that frees some other tracking
+        # dict of the program's (a cycle through a tracked namespace) would
+        # take a reference from the type and fail the probe for nothing.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            before = sys.getrefcount(TrackingDict)
+            _retype(namespace, TrackingDict)  # type: ignore[misc]
+            if type(namespace) is not TrackingDict or func.__globals__ is not namespace:
+                return "the retyped namespace is not the tracking dict"
+            if func(64) != 64 or RECORDER.reads(func).get("probe_global") != 64:
+                return "reads of a function that ran before the retype are not seen after it"
+            namespace.clear()  # breaks the function <-> namespace cycle: freed right now
+            del func, namespace
+            after = sys.getrefcount(TrackingDict)
+        finally:
+            if collecting:
+                gc.enable()
         if before != after and "free-threading" not in sys.version:  # 3.14t counts type references per thread
             return f"freeing a retyped dict left the type's reference count at {after}, not {before}"
     except Exception as exc:  # any failure means: do not retype here
@@ -350,6 +361,24 @@ def attach_dict(namespace: dict, name: str, module: "Optional[types.ModuleType]"
         _attached.append(name)
     _retyped[id(namespace)] = namespace
     return namespace
+
+
+def attach_runner_namespace(namespace: dict, code: types.CodeType) -> "Optional[str]":
+    """Track the ``__main__`` namespace a runner made for ``code`` (:mod:`globalhook.runmain`).
+
+    Returns why it cannot be, or None.  Not listed as attached: the
+    script has not run yet, so none of its lookups were missed.
+    """
+    problem = _check_process() or _threads_problem()
+    if problem is not None:
+        return problem
+    try:
+        _retype_or_say(namespace, "__main__")
+    except AttachError as exc:
+        return str(exc)
+    _watch_writes(namespace)
+    _note_code("__main__", code)
+    return None
 
 
 def detach(namespace: dict) -> bool:

@@ -92,7 +92,7 @@ def _start(options, early_config):
     from .config import ConfigError, load_config
     from .modules import StrategyError
     from .patterns import PatternError
-    from .session import Session
+    from .session import Session, writable_problem
 
     include = [p for p in (options.globalhook or ()) if p]
     include += list(options.globalhook_include or ())
@@ -114,6 +114,10 @@ def _start(options, early_config):
     if CORE_PROBLEM:
         raise _PluginError(CORE_PROBLEM)
 
+    # As run does: found out before the first test, not after the whole suite.
+    problem = writable_problem(config.data_file)
+    if problem:
+        raise _PluginError(problem)
     joined = os.environ.get(ENV_RUN, "")
     worker = bool(os.environ.get("PYTEST_XDIST_WORKER")) and joined
     if worker:

@@ -150,6 +150,12 @@ def _script_entry() -> "Callable":
     # (3.13+: "<sys>", line 0), with the globals of sys.
     if sys.version_info >= (3, 13):
         return _entry("<sys>", 0, "<module>", sys.__dict__)
+    if "coverage" in sys.modules:
+        # coverage.py measures us: it would take a frame of file "sys" for a
+        # source file in the current folder, and its report then fails ("No
+        # source for code").  A name in <> is no file to it; its own frames
+        # lie below the script anyway, so warnings never named sys here.
+        return _entry("<sys>", 1, "<module>", sys.__dict__)
     return _entry("sys", 1, "<module>", sys.__dict__)
 
 

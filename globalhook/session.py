@@ -30,7 +30,8 @@ import sys
 import time
 from _thread import allocate_lock
 
-from . import __version__, multiproc, sigterm
+from . import __version__, multiproc, osexit, runmain, sigterm
+from .datalock import DataFileLock, LockError
 from .finder import install
 from .stdlibonly import stdlib_imports
 from .tracking import CORE, RECORDER
@@ -103,6 +104,36 @@ def _after_fork_in_child() -> None:
         _current._after_fork()
 
 
+def _save_before_os_exit(status: object) -> None:
+    session = _current
+    if session is None:
+        return
+    if session.exit_code is None and isinstance(status, int):
+        session.exit_code = status
+    session.save()
+
+
+def _stale_note(data_file: str) -> str:
+    """What a data file that this run could not write still holds, for the error line."""
+    from .printable import printable
+
+    try:
+        written = os.stat(data_file).st_mtime
+    except OSError:
+        return ""
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(written))
+    return f"; {printable(data_file)} still holds the data of an earlier run (written {when})"
+
+
+def _file_identity(path: str) -> "Optional[tuple]":
+    """What tells one version of a file from the next: (device, inode, mtime, size), or None."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)
+
+
 def _host() -> str:
     try:
         return os.uname().nodename
@@ -153,6 +184,10 @@ class Session:
         self._sigterm_pending = False
         self._lock = allocate_lock()
         self._part: "Optional[str]" = None
+        #: The data file as it was when this run started (see _written_meanwhile).
+        self._found_at_start: "Optional[tuple]" = None
+        #: Said on stderr once the data is saved (what the save merged).
+        self._save_notes: "List[str]" = []
         #: Keeps an entry in the data when it says True (IPython leaves its own lookups out).
         self.entry_filter: "Optional[Callable[[dict], bool]]" = None
 
@@ -173,7 +208,13 @@ class Session:
 
             watch_frameworks()
         _current = self
+        # cProfile, coverage...: the script they run is __main__ too
+        command = self.command or []
+        runner_asked = len(command) > 1 and command[0] == "-m" and command[1] in runmain.RUNNERS
+        runmain.watch(self.hook.finder.filter, eager=runner_asked)
+        self._found_at_start = _file_identity(self.config.data_file)
         atexit.register(self._save_at_exit)
+        osexit.install(_save_before_os_exit)
         _register_fork_hooks()
         sigterm.install_handler()
         return self.hook
@@ -189,6 +230,8 @@ class Session:
         with self._lock:
             self._saved = True  # nothing is ever written by this session now
         atexit.unregister(self._save_at_exit)
+        osexit.uninstall()
+        runmain.stop()
         if self.hook is not None:
             self.hook.uninstall()
         sigterm.drop_handler()
@@ -253,6 +296,8 @@ class Session:
     def data(self) -> dict:
         from .data import make_data
 
+        if self.hook is not None:
+            self.hook.finder.note_untracked_imports()
         not_tracked = [{"module": name, "reason": reason} for name, reason in sorted(RECORDER.not_tracked.items())]
         lookups = RECORDER.lookups()
         if self.entry_filter is not None:
@@ -283,12 +328,15 @@ class Session:
                 self._write_part(data)
                 return True
         except Exception as exc:  # whatever went wrong, one line, never a traceback at exit
-            problem = str(exc) if isinstance(exc, DataError) else f"saving failed: {type(exc).__name__}: {exc}"
+            problem = str(exc) if isinstance(exc, (DataError, LockError)) else f"saving failed: {type(exc).__name__}: {exc}"
             whose = "this run's" if self.primary else "this process's"
-            print(f"globalhook: error: {problem}; {whose} data was not saved anywhere", file=sys.stderr)
+            stale = _stale_note(self.config.data_file) if self.primary else ""
+            print(f"globalhook: error: {problem}; {whose} data was not saved anywhere{stale}", file=sys.stderr)
             return False
         finally:
             self._end_write()
+        for note in self._save_notes:
+            print(f"globalhook: {note}", file=sys.stderr)
         if self.config.report:
             from .printable import escape_controls
             from .report import text_report
@@ -326,7 +374,7 @@ class Session:
                     stream.flush()
                 except Exception:
                     pass
-            os._exit(2)
+            osexit.real_exit(2)
 
     def flush(self) -> None:
         """Write this (non-primary) process's data so far; later saves overwrite it."""
@@ -375,5 +423,38 @@ class Session:
 
         multiproc.stop_helpers()
 
-        combined, _, _ = combine(self.config.data_file, [data], select=ours)
+        # One writer at a time (another run's save, a combine): each reads
+        # the file only once the one before it has written.
+        with DataFileLock(self.config.data_file):
+            base = self._written_meanwhile() + [data]
+            combined, _, _ = combine(self.config.data_file, base, select=ours)
         return combined
+
+    def _written_meanwhile(self) -> "List[dict]":
+        """The data file, if another process wrote it while this run ran: merged, never replaced.
+
+        A run replaces the data of the runs before it; a run that ended (or
+        a ``combine``) while this one ran is of the same time as this one,
+        and its data stays, beside this run's.  The exit line says so.
+        """
+        from .data import DataError, load
+        from .printable import printable
+
+        if _file_identity(self.config.data_file) in (None, self._found_at_start):
+            return []
+        shown = printable(self.config.data_file)
+        try:
+            other = load(self.config.data_file)
+        except DataError as exc:
+            self._save_notes.append(f"replaced {shown}, written while this run ran but unreadable ({exc})")
+            return []
+        runs = [run for run in other["runs"] if isinstance(run, dict)]
+        described = ", ".join(
+            f"pid {printable(str(run.get('pid')))} started {printable(str(run.get('started')))}" for run in runs[:3]
+        )
+        more = f" and {len(runs) - 3} more" if len(runs) > 3 else ""
+        self._save_notes.append(
+            f"{shown} was written by another run while this one ran ({described}{more}): "
+            "its data is kept, merged with this run's"
+        )
+        return [other]

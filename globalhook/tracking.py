@@ -91,7 +91,35 @@ _TABLES = (
 
 def _new_tables() -> tuple:
     """One code object's inner tables: one per kind up to attribute, the attribute misses, reads, writes."""
-    return ({}, {}, {}, {}, {}, {}, {}, {}, {})
+    tables = ({}, {}, {}, {}, {}, {}, {}, {}, {})
+    _hide(tables)
+    for table in tables:
+        _hide(table)  # free-threaded builds track every dict from the start
+    return tables
+
+
+def _no_hide(obj: object) -> None:
+    pass
+
+
+def _gc_hider():
+    """The compiled core's ``hide_from_gc`` (used by the pure-Python core too where it is built).
+
+    Everything the recorder allocates on first sight (records, tables,
+    counters) is made while the program runs, inside the program's heap: a
+    program that counts ``gc.get_objects()`` around some work (sortedcontainers'
+    test_ref_counts) would count them.  None of them can be part of a cycle,
+    so they are untracked.  Without the compiled module this does nothing.
+    """
+    try:
+        from globalhook import _ctracking
+    except ImportError:
+        return _no_hide
+    return getattr(_ctracking, "hide_from_gc", _no_hide)
+
+
+#: Untracks one of the recorder's own containers (see _gc_hider).
+_hide = _gc_hider()
 
 # Contexts (globalhook.context): each label has tables of its own, the shape of
 # _TABLES.  Switching rebinds the five per-kind names above, so the hot path
@@ -165,12 +193,16 @@ def _record(code: CodeType) -> _CodeRecord:
     record.function = _str(code.co_qualname if _HAS_QUALNAME else code.co_name)
     record.tables = _new_tables()
     record.owners = {}
+    _hide(record.owners)
     record.reader = None  # the module of the code's globals, noted on its first attribute read
     record.contexts = None  # label -> inner tables, for the contexts it recorded in
+    _hide(record)
     found = _records.setdefault(code_id, record)
     if found is record:
+        _hide(_records)
         for table, inner in zip(_TABLES, record.tables):
             table[code_id] = inner
+            _hide(table)
         if len(_dead) >= _FOLD_AT and _lock.acquire(False):
             try:
                 _fold_dead()
@@ -193,11 +225,14 @@ def _tables_in_context(record: _CodeRecord, label: str) -> Tuple[_Table, ...]:
     contexts = record.contexts
     if contexts is None:
         contexts = record.contexts = {}
+        _hide(contexts)
     tables = contexts.get(label)
     if tables is None:
         tables = contexts.setdefault(label, _new_tables())
+        _hide(contexts)
         for table, inner in zip(_context_tables[label], tables):
             table.setdefault(record.code_id, inner)
+            _hide(table)
     return tables
 
 
@@ -213,6 +248,7 @@ def switch_context(label: str) -> str:
             tables = _context_tables.get(label)
             if tables is None:
                 tables = _context_tables.setdefault(label, _new_tables())
+                _hide(_context_tables)
             _context = label
             (_global_counts, _builtin_counts, _missing_counts, _store_counts, _delete_counts,
              _attribute_counts, _attribute_missing_counts, _read_counts, _write_counts) = tables
@@ -267,7 +303,10 @@ def _fold_dead(upto: Optional[int] = None) -> None:
         if record.file in _forgotten_files:
             continue
         for key, count in _record_counts(record):
+            if key not in folded:
+                _hide(key)
             folded[key] = get(key, 0) + count
+    _hide(folded)
 
 
 def _labelled_tables(record: _CodeRecord) -> List[Tuple[str, Tuple[_Table, ...]]]:
@@ -341,7 +380,14 @@ def _first(kind: int, code: CodeType, name: object, namespace: dict) -> None:
         record = _record(code)
     label = _context
     tables = record.tables if not label else _tables_in_context(record, label)
-    _next(tables[kind].setdefault(name, _new_counter()))
+    table = tables[kind]
+    counter = table.get(name)
+    if counter is None:
+        counter = _new_counter()
+        _hide(counter)
+        counter = table.setdefault(name, counter)
+        _hide(table)
+    _next(counter)
     owners = record.owners
     if name not in owners:
         owners.setdefault(name, _module_name(namespace))
@@ -378,8 +424,17 @@ def _first_attribute(missing: bool, code: CodeType, owner: str, name: object, na
     by_owner = tables[ATTRIBUTE_MISSING if missing else ATTRIBUTE]
     inner = by_owner.get(owner)
     if inner is None:
-        inner = by_owner.setdefault(owner, {})
-    _next(inner.setdefault(name, _new_counter()))
+        inner = {}
+        _hide(inner)
+        inner = by_owner.setdefault(owner, inner)
+        _hide(by_owner)
+    counter = inner.get(name)
+    if counter is None:
+        counter = _new_counter()
+        _hide(counter)
+        counter = inner.setdefault(name, counter)
+        _hide(inner)
+    _next(counter)
     if record.reader is None:
         record.reader = _module_name(namespace) if isinstance(namespace, dict) else "<unknown>"
 
@@ -471,7 +526,10 @@ def _load_sites(code: CodeType) -> FrozenSet[int]:
     if found is None:
         offsets = _scan_sites(code) if _OPCODES is not None else _dis_sites(code)
         _record(code)  # its entry in _sites goes when the code does
-        found = _sites.setdefault(_id(code), frozenset(offsets))
+        found = frozenset(offsets)
+        _hide(found)
+        found = _sites.setdefault(_id(code), found)
+        _hide(_sites)
     return found
 
 

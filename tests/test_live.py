@@ -408,3 +408,30 @@ def test_an_attached_module_gets_what_a_new_one_gets(tmp_path):
     assert stores == ([(2, False)] if OBSERVED else [(0, True)])
     reads = sorted((e["name"], e["count"]) for e in lookups if e["kind"] == "attribute" and e.get("owner") == "writer")
     assert reads == [("TAX", 1), ("bump", 2), ("counter", 1)]
+
+
+def test_the_probe_ignores_other_tracking_dicts_the_collector_frees(attachable, monkeypatch):
+    """Found under IPython on 3.9: an automatic collection inside the probe's window freed
+    a tracking dict of the program's (in a cycle), and the probe refused every attach."""
+    import gc
+
+    assert live._check_process() is None
+    reads = RECORDER.reads
+
+    def reads_while_the_collector_runs(func):
+        if gc.isenabled():  # where an automatic collection would run, if it may
+            gc.collect()
+        return reads(func)
+
+    threshold = gc.get_threshold()
+    monkeypatch.setattr(RECORDER, "reads", reads_while_the_collector_runs)
+    try:
+        gc.set_threshold(10**9)  # no automatic collection before the probe's window
+        garbage = TrackingDict()
+        garbage["self"] = garbage  # only the collector frees it
+        del garbage
+        assert live._probe() is None
+    finally:
+        gc.set_threshold(*threshold)
+        monkeypatch.undo()
+        gc.collect()

@@ -204,6 +204,16 @@ def test_bad_option_is_one_line(project: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("where", ["missing-folder/out.json", "a-folder"])
+def test_unwritable_data_file_stops_before_any_test(project: Path, where: str) -> None:
+    (project / "a-folder").mkdir()
+    result = run_pytest(project, "--globalhook", "--globalhook-data", where)
+    assert result.returncode == 4, result.stdout + result.stderr  # pytest's usage error
+    assert "cannot write the data file" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "passed" not in result.stdout and "test_two_levels" not in result.stdout
+
+
 def test_xdist_gives_the_same_counts(project: Path) -> None:
     pytest.importorskip("xdist")
     serial = run_pytest(project, "--globalhook", "--globalhook-data", "serial.json")

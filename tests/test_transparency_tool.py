@@ -277,6 +277,13 @@ class TestPins:
             for dep in package.deps + package.build_deps:
                 assert "==" in dep or "<" in dep, (package.name, dep)
 
+    def test_ci_runs_a_project_that_makes_warnings_errors(self, tp):
+        """jinja2 sets filterwarnings = ["error"]: any warning of ours at start-up fails its suite."""
+        assert "jinja2" in tp.PACKAGES
+        ci = (TOOL.parent.parent / ".ci" / "run").read_text()
+        packages = re.search(r"transparency\.py --packages (\S+)", ci).group(1).split(",")
+        assert "jinja2" in packages
+
     def test_no_machine_paths(self, tp):
         text = TOOL.read_text()
         assert "/root" not in text and "/tmp/" not in text and "/home/" not in text

@@ -103,6 +103,16 @@ PACKAGES: Dict[str, Package] = {
             "tlz's own meta-path importer and loader, a namespace filled through locals().update at module level",
         ),
         Package(
+            "jinja2", "3.1.6",
+            "0137fb05990d35f1275a587e9aee6d56da821fc83491a0fb838183be43f66d6d",
+            # tests/ has no __init__.py: pytest imports its files as top-level test_* modules.
+            modules=("jinja2",), test_modules=("test_*", "conftest"), tests=("tests",),
+            deps=(PYTEST, "markupsafe==3.0.3", "trio==0.27.0"),
+            build_deps=("flit_core>=3.11,<4",),
+            stresses="filterwarnings = error (any warning of ours fails its suite), code generation "
+            "with compile/exec of templates, async",
+        ),
+        Package(
             "attrs", "24.2.0",
             "5cfb1b9148b5b086569baec03f20d7b6bf3bcacc9a42bebf87ffaaca362f6346",
             modules=("attr", "attrs"), test_modules=("tests",),
