@@ -17,25 +17,7 @@ TYPE_CHECKING = False  # not from typing
 if TYPE_CHECKING:  # pragma: no cover
     import types
 
-__all__ = ["interact", "main_module"]
-
-
-def main_module(new_module) -> "types.ModuleType":
-    """A ``__main__`` as the interpreter makes it for its REPL, from ``new_module`` (tracked)."""
-    import builtins
-
-    module = new_module("__main__")
-    fresh = {
-        "__doc__": None,
-        "__package__": None,
-        "__spec__": None,
-        "__loader__": getattr(sys.modules.get("__main__"), "__loader__", None),
-        "__builtins__": builtins,
-    }
-    if sys.version_info < (3, 14):
-        fresh["__annotations__"] = {}
-    dict.update(module.__dict__, fresh)
-    return module
+__all__ = ["interact"]
 
 
 def interact(module: "types.ModuleType", banner: "str | None" = None) -> None:

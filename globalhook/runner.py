@@ -351,10 +351,26 @@ def _prepare_module_spec(name: str, new_module: "ModuleFactory", set_argv0: bool
     return Program(code, module, _module_entry())
 
 
+def main_module(new_module: "ModuleFactory") -> "types.ModuleType":
+    """A ``__main__`` as the interpreter makes it for its REPL, from ``new_module`` (tracked)."""
+    import builtins
+
+    module = new_module("__main__")
+    fresh = {
+        "__doc__": None,
+        "__package__": None,
+        "__spec__": None,
+        "__loader__": getattr(sys.modules.get("__main__"), "__loader__", None),
+        "__builtins__": builtins,
+    }
+    if sys.version_info < (3, 14):
+        fresh["__annotations__"] = {}
+    dict.update(module.__dict__, fresh)
+    return module
+
+
 def prepare_console(new_module: "ModuleFactory") -> Program:
     """``globalhook repl``: no code to run, a tracked ``__main__`` for the interactive console."""
-    from .console import main_module
-
     sys.argv[:] = [""]  # what python's own REPL has
     _set_path0("")
     return Program(None, main_module(new_module), None)  # type: ignore[arg-type]
