@@ -119,19 +119,32 @@ def test_a_missing_data_file_breaks_the_contract_saying_so(project):
     assert "Cannot check: " in shown(result) and "nowhere.json: no such file" in shown(result)
 
 
-#: globalhook's layers (see DESIGN.md): the engine and the process & data layer below the answers.
-ENGINE = ["tracking", "modules", "finder", "live", "classbodies", "globalwrites", "contexts", "postimport", "picklers", "patterns"]
+#: globalhook's layers (see DESIGN.md), top down; a module imports only from its own layer or below.
+ANSWERS = ["cli", "cli_views", "pytest_plugin", "ipython", "console", "report", "reverse", "diff", "check",
+           "checkformats", "baseline", "importlinter", "htmlreport", "pertest", "cache", "cachestore", "fingerprint"]
 PROCESS = ["session", "sigterm", "multiproc", "runner", "sitehook", "startup", "workers", "data", "atomic", "gcpause",
-           "printable", "config", "toml", "selection", "sourcemap"]
-CI_ANSWERS = ["check", "checkformats", "baseline", "importlinter", "cli_views"]
+           "printable", "config", "toml", "selection", "sourcemap", "limits", "datalock", "osexit", "replaceable",
+           "stdlibonly", "integrations"]
+ENGINE = ["tracking", "modules", "finder", "live", "classbodies", "globalwrites", "contexts", "postimport", "picklers",
+          "patterns", "readsets", "runmain", "envreads", "configreads", "watching", "toolreads"]
+#: Known debt, to untie: the session prints the text report at exit when config asks for it.
+UPWARD = ["globalhook.session -> globalhook.report"]
 
 
-def test_nothing_below_the_answers_imports_the_ci_formats(tmp_path):
-    modules = lambda names: "".join(f"    globalhook.{name}\n" for name in names)
+def test_every_module_has_a_layer():
+    package = REPO / "globalhook"
+    found = {path.stem for path in package.glob("*.py")} | {path.name for path in package.iterdir() if (path / "__init__.py").is_file()}
+    found -= {"__init__", "__main__"}
+    assert found == set(ANSWERS) | set(PROCESS) | set(ENGINE), "give each new module its layer here and in DESIGN.md"
+
+
+def test_imports_run_down_the_layers(tmp_path):
+    layer = lambda names: " : ".join(f"(globalhook.{name})" for name in names)
     (tmp_path / ".importlinter").write_text(
-        "[importlinter]\nroot_package = globalhook\n\n"
-        "[importlinter:contract:layers]\nname = engine, process and data never import the CI formats\n"
-        "type = forbidden\nsource_modules =\n" + modules(ENGINE + PROCESS) + "forbidden_modules =\n" + modules(CI_ANSWERS)
+        "[importlinter]\nroot_package = globalhook\nexclude_type_checking_imports = true\n\n"
+        "[importlinter:contract:layers]\nname = globalhook's layers\ntype = layers\nlayers =\n"
+        f"    {layer(ANSWERS)}\n    {layer(PROCESS)}\n    {layer(ENGINE)}\n"
+        "ignore_imports =\n" + "".join(f"    {rule}\n" for rule in UPWARD)
     )
     result = lint_imports(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
