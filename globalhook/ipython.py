@@ -218,11 +218,11 @@ def _magic(line: str) -> None:
         sys.stdout.write(escape_controls(text_report(session.data())))
         return
     if words[:1] == ["save"] and len(words) <= 2:
-        from .data import DataError, save
+        from .data import DataError
 
         path = os.path.abspath(os.path.expanduser(words[1])) if len(words) == 2 else session.config.data_file
         try:
-            save(session.data(), path)
+            session.snapshot(path)
         except (DataError, OSError) as exc:
             print(f"globalhook: error: {path}: cannot write the data file ({exc})", file=sys.stderr)
             return

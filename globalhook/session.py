@@ -186,6 +186,8 @@ class Session:
         self._part: "Optional[str]" = None
         #: The data file as it was when this run started (see _written_meanwhile).
         self._found_at_start: "Optional[tuple]" = None
+        #: Other runs' data found in the data file by a snapshot (kept at the final save).
+        self._kept: "List[dict]" = []
         #: Said on stderr once the data is saved (what the save merged).
         self._save_notes: "List[str]" = []
         #: Keeps an entry in the data when it says True (IPython leaves its own lookups out).
@@ -376,6 +378,26 @@ class Session:
                     pass
             osexit.real_exit(2)
 
+    def snapshot(self, path: "Optional[str]" = None) -> str:
+        """Write this run's data so far to ``path`` (default: the data file); the final save replaces it.
+
+        A snapshot in the run's own data file is this run's, not another
+        run's: the save at exit replaces it (merging it would count every
+        lookup twice), and keeps what other runs had written there.  Raises
+        ``DataError``/``OSError``.
+        """
+        from .data import combine, save
+
+        target = self.config.data_file if path is None else path
+        if os.path.abspath(target) != os.path.abspath(self.config.data_file):
+            save(self.data(), target)
+            return target
+        with DataFileLock(self.config.data_file):
+            self._kept = self._written_meanwhile()
+            combine(self.config.data_file, self._kept + [self.data()], select=lambda part: False, keep=True)
+            self._found_at_start = _file_identity(self.config.data_file)
+        return target
+
     def flush(self) -> None:
         """Write this (non-primary) process's data so far; later saves overwrite it."""
         if self.primary or not self._begin_write(final=False):
@@ -441,13 +463,13 @@ class Session:
         from .printable import printable
 
         if _file_identity(self.config.data_file) in (None, self._found_at_start):
-            return []
+            return list(self._kept)
         shown = printable(self.config.data_file)
         try:
             other = load(self.config.data_file)
         except DataError as exc:
             self._save_notes.append(f"replaced {shown}, written while this run ran but unreadable ({exc})")
-            return []
+            return list(self._kept)
         runs = [run for run in other["runs"] if isinstance(run, dict)]
         described = ", ".join(
             f"pid {printable(str(run.get('pid')))} started {printable(str(run.get('started')))}" for run in runs[:3]
@@ -457,4 +479,4 @@ class Session:
             f"{shown} was written by another run while this one ran ({described}{more}): "
             "its data is kept, merged with this run's"
         )
-        return [other]
+        return self._kept + [other]

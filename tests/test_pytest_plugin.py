@@ -204,12 +204,15 @@ def test_bad_option_is_one_line(project: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("where", ["missing-folder/out.json", "a-folder"])
-def test_unwritable_data_file_stops_before_any_test(project: Path, where: str) -> None:
+@pytest.mark.parametrize("where, why", [
+    ("missing-folder/out.json", "cannot write the data file"),
+    ("a-folder", "is a folder, not a data file; globalhook never replaces one"),
+])
+def test_unwritable_data_file_stops_before_any_test(project: Path, where: str, why: str) -> None:
     (project / "a-folder").mkdir()
     result = run_pytest(project, "--globalhook", "--globalhook-data", where)
     assert result.returncode == 4, result.stdout + result.stderr  # pytest's usage error
-    assert "cannot write the data file" in result.stderr
+    assert why in result.stderr
     assert "Traceback" not in result.stderr
     assert "passed" not in result.stdout and "test_two_levels" not in result.stdout
 
