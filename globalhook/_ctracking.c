@@ -2250,6 +2250,95 @@ attribute_module_ready(PyObject *module)
     return 0;
 }
 
+/* ---- benchmarks/floor.py: what the generic paths cost when nothing is recorded ----
+ *
+ * Private, for measurement only (nothing in globalhook uses them): _FloorDict
+ * is a dict subclass like TrackingDictBase whose lookup only looks up (a miss
+ * goes on to the frame's builtins and hands the builtin back, as the tracking
+ * dict does, without an exception); _FloorModule is a ModuleType subtype like
+ * AttributeModule whose attribute lookup is ModuleType's own, called through a
+ * slot of its own.  The distance from these to the tracking types is what
+ * recording costs. */
+
+static PyObject *
+floor_subscript(PyObject *self, PyObject *name)
+{
+    PyObject *value;
+    int found = gh_dict_get_ref(self, name, &value);
+    if (found != 0) {
+        return found > 0 ? value : NULL;
+    }
+    PyObject *builtins = PyEval_GetBuiltins();
+    if (builtins != NULL && PyDict_Check(builtins)) {
+        found = gh_dict_get_ref(builtins, name, &value);
+        if (found != 0) {
+            return found > 0 ? value : NULL;
+        }
+    }
+    set_key_error(name);
+    return NULL;
+}
+
+static PyMappingMethods floor_as_mapping = {
+    NULL, /* mp_length: inherited from dict */
+    floor_subscript,
+    NULL, /* mp_ass_subscript: inherited from dict */
+};
+
+static PyTypeObject FloorDict_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "globalhook._ctracking._FloorDict",
+};
+
+static PyObject *
+floor_module_getattro(PyObject *self, PyObject *name)
+{
+    return PyModule_Type.tp_getattro(self, name);
+}
+
+static PyTypeObject FloorModule_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "globalhook._ctracking._FloorModule",
+};
+
+static int
+floor_types_ready(PyObject *module)
+{
+    FloorDict_Type.tp_base = &PyDict_Type;
+    FloorDict_Type.tp_basicsize = PyDict_Type.tp_basicsize;
+    FloorDict_Type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC;
+    FloorDict_Type.tp_traverse = PyDict_Type.tp_traverse;
+    FloorDict_Type.tp_clear = PyDict_Type.tp_clear;
+    FloorDict_Type.tp_as_mapping = &floor_as_mapping;
+    FloorDict_Type.tp_doc = "benchmarks/floor.py only: a dict subclass whose lookup records nothing.";
+    FloorModule_Type.tp_base = &PyModule_Type;
+    FloorModule_Type.tp_basicsize = PyModule_Type.tp_basicsize;
+    FloorModule_Type.tp_itemsize = PyModule_Type.tp_itemsize;
+    FloorModule_Type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC;
+    FloorModule_Type.tp_getattro = floor_module_getattro;
+    FloorModule_Type.tp_traverse = PyModule_Type.tp_traverse;
+    FloorModule_Type.tp_clear = PyModule_Type.tp_clear;
+    FloorModule_Type.tp_dealloc = PyModule_Type.tp_dealloc;
+    FloorModule_Type.tp_free = PyModule_Type.tp_free;
+    FloorModule_Type.tp_dictoffset = PyModule_Type.tp_dictoffset;
+    FloorModule_Type.tp_weaklistoffset = PyModule_Type.tp_weaklistoffset;
+    FloorModule_Type.tp_doc = "benchmarks/floor.py only: a module subtype whose attribute lookup records nothing.";
+    if (PyType_Ready(&FloorDict_Type) < 0 || PyType_Ready(&FloorModule_Type) < 0) {
+        return -1;
+    }
+    Py_INCREF(&FloorDict_Type);
+    if (PyModule_AddObject(module, "_FloorDict", (PyObject *)&FloorDict_Type) < 0) {
+        Py_DECREF(&FloorDict_Type);
+        return -1;
+    }
+    Py_INCREF(&FloorModule_Type);
+    if (PyModule_AddObject(module, "_FloorModule", (PyObject *)&FloorModule_Type) < 0) {
+        Py_DECREF(&FloorModule_Type);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- issue 11: live modules (retype a live dict in place) ---- */
 
 /* A module imported before tracking started has an exact dict as its one
@@ -2468,7 +2557,7 @@ PyInit__ctracking(void)
         Py_DECREF(module);
         return NULL;
     }
-    if (attribute_module_ready(module) < 0) {
+    if (attribute_module_ready(module) < 0 || floor_types_ready(module) < 0) {
         Py_DECREF(module);
         return NULL;
     }
