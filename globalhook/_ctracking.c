@@ -150,6 +150,7 @@ static PyMutex first_sight_lock;
 #define GH_LOAD_PTR(p) _Py_atomic_load_ptr_acquire(&(p))
 #define GH_STORE_PTR(p, v) _Py_atomic_store_ptr_release(&(p), (v))
 #define GH_LOAD_U64(v) _Py_atomic_load_uint64_acquire(&(v))
+#define GH_LOAD_U64_RELAXED(v) _Py_atomic_load_uint64_relaxed(&(v))
 #define GH_STORE_U64(v, x) _Py_atomic_store_uint64_release(&(v), (x))
 #else
 #define GH_FREE_THREADED 0
@@ -158,6 +159,7 @@ static PyMutex first_sight_lock;
 #define GH_LOAD_PTR(p) (p)
 #define GH_STORE_PTR(p, v) ((p) = (v))
 #define GH_LOAD_U64(v) (v)
+#define GH_LOAD_U64_RELAXED(v) (v)
 #define GH_STORE_U64(v, x) ((v) = (x))
 #endif
 
@@ -374,15 +376,19 @@ typedef struct {
     unsigned char bits[1];
 } load_sites_t;
 
-#if GH_FREE_THREADED
-/* Free-threaded builds find a counter without the dict: a dict lookup takes
- * a reference to the counter, and threads counting the same name would all
- * write its reference count.  Per code object and kind, an open-addressing
- * table of (interned name, counter), filled from the dict under the lock and
- * read without one.  It holds references, so a counter it hands out is
- * alive; a table that is replaced (grown, or dropped because the dict tables
- * lost entries: Recorder.clear, forget_file, seen by a dict watcher) is kept
- * until the code object goes, as a thread may still be reading it. */
+/* The hot path finds a counter without the dict: per code object and kind,
+ * an open-addressing table of (interned name, counter) looked up by the
+ * name's address, a few instructions where a dict lookup costs a hundred.
+ * Free-threaded builds gain more: a dict lookup takes a reference to the
+ * counter, and threads counting the same name would all write its reference
+ * count.  Filled from the dict (under the lock when free-threaded) and read
+ * without one.  It holds references, so a counter it hands out is alive.
+ * It is dropped whenever the dict tables may have lost an entry
+ * (tables_epoch: Recorder.clear and forget_file call new_epoch(), as does a
+ * context switch; free-threaded builds also watch the tables).  A table that
+ * is replaced is freed at once with the GIL (no other thread can be reading
+ * it), and kept until the code object goes on free-threaded builds, as a
+ * thread may still be reading it. */
 typedef struct {
     PyObject *name;
     PyObject *tally;
@@ -398,6 +404,8 @@ typedef struct cache_s {
 
 /* Bumped when a dict table loses or replaces an entry: every cache is stale. */
 static uint64_t tables_epoch;
+
+#if GH_FREE_THREADED
 static int table_watcher = -1;
 
 static int
@@ -417,14 +425,18 @@ typedef struct {
     PyObject *tables;     /* tuple of dicts, shared with tracking.py; set before publishing */
     load_sites_t *sites;  /* NULL until first needed */
     uint64_t context;     /* context_epoch the tables belong to */
-#if GH_FREE_THREADED
     cache_t *cache[KIND_DELETE + 1];
     uint64_t epoch;       /* tables_epoch the caches were filled in */
-    cache_t *retired;     /* replaced caches, freed with the code object */
-#endif
+    cache_t *retired;     /* free-threaded: replaced caches, freed with the code object */
 } code_extra_t;
 
-#if GH_FREE_THREADED
+#if !GH_FREE_THREADED
+/* With the GIL: the code object asked last and its extra, so that a loop's
+ * reads skip the co_extra call.  free_extra() forgets them with the code. */
+static PyCodeObject *last_code;
+static code_extra_t *last_extra;
+#endif
+
 static void
 free_cache(cache_t *cache)
 {
@@ -437,20 +449,33 @@ free_cache(cache_t *cache)
     PyMem_RawFree(cache);
 }
 
+/* A cache no longer published: freed now with the GIL, with the code object when free-threaded. */
+static inline void
+retire_cache(code_extra_t *extra, cache_t *cache)
+{
+#if GH_FREE_THREADED
+    cache->retired = extra->retired;
+    extra->retired = cache;
+#else
+    (void)extra;
+    free_cache(cache);
+#endif
+}
+
 /* The counter for `name`, borrowed, or NULL (not cached: ask the dict). */
 static inline PyObject *
 cache_find(code_extra_t *extra, int kind, PyObject *name)
 {
-    if (_Py_atomic_load_uint64_relaxed(&tables_epoch) != _Py_atomic_load_uint64_acquire(&extra->epoch)) {
+    if (GH_LOAD_U64_RELAXED(tables_epoch) != GH_LOAD_U64(extra->epoch)) {
         return NULL;
     }
-    cache_t *cache = (cache_t *)_Py_atomic_load_ptr_acquire(&extra->cache[kind]);
+    cache_t *cache = (cache_t *)GH_LOAD_PTR(extra->cache[kind]);
     if (cache == NULL) {
         return NULL;
     }
     Py_ssize_t i = (Py_ssize_t)(((uintptr_t)name >> 4) & (uintptr_t)cache->mask);
     for (Py_ssize_t probes = 0; probes <= cache->mask; probes++) {
-        PyObject *key = (PyObject *)_Py_atomic_load_ptr_acquire(&cache->entries[i].name);
+        PyObject *key = (PyObject *)GH_LOAD_PTR(cache->entries[i].name);
         if (key == name) {
             return cache->entries[i].tally; /* written before the name was published */
         }
@@ -473,7 +498,7 @@ cache_insert(cache_t *cache, PyObject *name, PyObject *tally)
         i = (i + 1) & cache->mask;
     }
     cache->entries[i].tally = tally;
-    _Py_atomic_store_ptr_release(&cache->entries[i].name, name);
+    GH_STORE_PTR(cache->entries[i].name, name);
     cache->used++;
 }
 
@@ -485,17 +510,16 @@ cache_add(code_extra_t *extra, int kind, PyObject *name, PyObject *tally)
         return; /* looked up by identity: only names that are always the same object */
     }
     GH_LOCK();
-    uint64_t epoch = _Py_atomic_load_uint64_relaxed(&tables_epoch);
-    if (extra->epoch != epoch) { /* stale: start again, keep the old ones for readers */
+    uint64_t epoch = GH_LOAD_U64_RELAXED(tables_epoch);
+    if (extra->epoch != epoch) { /* stale: start again (free-threaded: keep the old ones for readers) */
         for (int k = 0; k <= KIND_DELETE; k++) {
             cache_t *old = extra->cache[k];
             if (old != NULL) {
-                _Py_atomic_store_ptr_release(&extra->cache[k], NULL);
-                old->retired = extra->retired;
-                extra->retired = old;
+                GH_STORE_PTR(extra->cache[k], NULL);
+                retire_cache(extra, old);
             }
         }
-        _Py_atomic_store_uint64_release(&extra->epoch, epoch);
+        GH_STORE_U64(extra->epoch, epoch);
     }
     cache_t *cache = extra->cache[kind];
     if (cache == NULL || (cache->used + 1) * 2 > cache->mask + 1) {
@@ -514,10 +538,11 @@ cache_add(code_extra_t *extra, int kind, PyObject *name, PyObject *tally)
                 }
             }
             cache->owns_refs = 0;
-            cache->retired = extra->retired;
-            extra->retired = cache;
         }
-        _Py_atomic_store_ptr_release(&extra->cache[kind], grown);
+        GH_STORE_PTR(extra->cache[kind], grown);
+        if (cache != NULL) {
+            retire_cache(extra, cache);
+        }
         cache = grown;
     }
     if (cache_find(extra, kind, name) == NULL) {
@@ -527,7 +552,6 @@ cache_add(code_extra_t *extra, int kind, PyObject *name, PyObject *tally)
     }
     GH_UNLOCK();
 }
-#endif
 
 static void
 free_extra(void *pointer)
@@ -536,9 +560,14 @@ free_extra(void *pointer)
     if (extra == NULL) {
         return;
     }
+#if !GH_FREE_THREADED
+    if (last_extra == extra) {
+        last_code = NULL;
+        last_extra = NULL;
+    }
+#endif
     Py_XDECREF(extra->tables);
     PyMem_Free(extra->sites);
-#if GH_FREE_THREADED
     for (int k = 0; k <= KIND_DELETE; k++) {
         if (extra->cache[k] != NULL) {
             free_cache(extra->cache[k]);
@@ -549,7 +578,6 @@ free_extra(void *pointer)
         free_cache(extra->retired);
         extra->retired = next;
     }
-#endif
     PyMem_Free(extra);
 }
 
@@ -572,8 +600,21 @@ watch_tables(PyObject *tables)
 
 /* The tables of one code object for the current context, from its co_extra
  * slot, made on first sight, or fetched again after a context switch. */
-static code_extra_t *
+static code_extra_t *extra_for_slow(PyCodeObject *code);
+
+static inline code_extra_t *
 extra_for(PyCodeObject *code)
+{
+#if !GH_FREE_THREADED
+    if (code == last_code && last_extra->context == context_epoch) {
+        return last_extra;
+    }
+#endif
+    return extra_for_slow(code);
+}
+
+static code_extra_t *
+extra_for_slow(PyCodeObject *code)
 {
     void *found = NULL;
     if (GH_GET_EXTRA((PyObject *)code, extra_index, &found) < 0) {
@@ -581,6 +622,10 @@ extra_for(PyCodeObject *code)
     }
     uint64_t context = GH_LOAD_U64(context_epoch);
     if (found != NULL && GH_LOAD_U64(((code_extra_t *)found)->context) == context) {
+#if !GH_FREE_THREADED
+        last_code = code;
+        last_extra = (code_extra_t *)found;
+#endif
         return (code_extra_t *)found;
     }
     PyObject *tables = PyObject_CallFunctionObjArgs(code_tables_func, (PyObject *)code, NULL);
@@ -622,9 +667,7 @@ extra_for(PyCodeObject *code)
         extra = NULL;
         goto done;
     }
-#if GH_FREE_THREADED
-    extra->epoch = _Py_atomic_load_uint64_relaxed(&tables_epoch);
-#endif
+    extra->epoch = GH_LOAD_U64_RELAXED(tables_epoch);
     extra->context = context;
     extra->tables = tables;
     tables = NULL;
@@ -642,29 +685,20 @@ done:
 static int
 count_one(PyCodeObject *code, code_extra_t *extra, int kind, PyObject *name, PyObject *namespace)
 {
-    PyObject *table = PyTuple_GET_ITEM((PyObject *)GH_LOAD_PTR(extra->tables), kind);
-    PyObject *counter;
-#if GH_FREE_THREADED
-    counter = cache_find(extra, kind, name);
+    PyObject *counter = cache_find(extra, kind, name);
     if (counter != NULL) {
         tally_step((TallyObject *)counter);
         return 0;
     }
+    PyObject *table = PyTuple_GET_ITEM((PyObject *)GH_LOAD_PTR(extra->tables), kind);
     /* Another thread may empty the table (Recorder.clear): hold the counter. */
-    int found = PyDict_GetItemRef(table, name, &counter);
+    int found = gh_dict_get_ref(table, name, &counter);
     if (found < 0) {
         return -1;
     }
     if (found && Py_TYPE(counter) == &Tally_Type) {
         cache_add(extra, kind, name, counter);
     }
-#else
-    counter = PyDict_GetItemWithError(table, name);
-    int found = counter != NULL;
-    if (!found && PyErr_Occurred()) {
-        return -1;
-    }
-#endif
     if (!found) {
         PyObject *result = PyObject_CallFunction(first_func, "iOOO", kind, (PyObject *)code, name, namespace);
         if (result == NULL) {
@@ -684,9 +718,7 @@ count_one(PyCodeObject *code, code_extra_t *extra, int kind, PyObject *name, PyO
         }
         Py_XDECREF(step);
     }
-#if GH_FREE_THREADED
     Py_DECREF(counter);
-#endif
     return status;
 }
 
@@ -1009,10 +1041,31 @@ new_epoch(PyObject *module, PyObject *unused)
     (void)unused;
 #if GH_FREE_THREADED
     _Py_atomic_add_uint64(&context_epoch, 1);
-    _Py_atomic_add_uint64(&tables_epoch, 1); /* and the lock-free counter caches with them */
+    _Py_atomic_add_uint64(&tables_epoch, 1); /* and the counter caches with them */
 #else
     context_epoch++;
+    tables_epoch++;
 #endif
+    Py_RETURN_NONE;
+}
+
+/* clear_counts(table): empty one inner table, and drop every cached counter
+ * first, with no Python code in between (with the GIL nothing can step a
+ * dropped counter after; free-threaded builds' watcher bumps again). */
+static PyObject *
+clear_counts(PyObject *module, PyObject *table)
+{
+    (void)module;
+    if (!PyDict_Check(table)) {
+        PyErr_Format(PyExc_TypeError, "clear_counts: expected a dict, got %.200s", Py_TYPE(table)->tp_name);
+        return NULL;
+    }
+#if GH_FREE_THREADED
+    _Py_atomic_add_uint64(&tables_epoch, 1);
+#else
+    tables_epoch++;
+#endif
+    PyDict_Clear(table);
     Py_RETURN_NONE;
 }
 
@@ -2441,6 +2494,7 @@ unretype_dict(PyObject *module_, PyObject *args)
 static PyMethodDef module_methods[] = {
     {"setup", setup, METH_VARARGS, "Connect the compiled core to tracking.py's tables and slow paths."},
     {"new_epoch", new_epoch, METH_NOARGS, "The context changed: cached per-code tables are stale."},
+    {"clear_counts", clear_counts, METH_O, "clear_counts(table): empty an inner table and every cached counter."},
     {"set_module_dict", set_module_dict, METH_VARARGS,
      "set_module_dict(module, namespace): make a tracking dict a fresh module's __dict__."},
     {"watch_writes", watch_writes, METH_O,
