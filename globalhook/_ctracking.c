@@ -391,8 +391,12 @@ typedef struct {
  * thread may still be reading it. */
 typedef struct {
     PyObject *name;
+    PyObject *owner; /* attribute reads: the module's __name__; NULL for the other kinds */
     PyObject *tally;
 } cache_entry_t;
+
+/* One cache per kind, and one per table of attribute reads ({owner: {name: counter}}). */
+#define GH_CACHES (TABLE_ATTRIBUTE_MISSING + 1)
 
 typedef struct cache_s {
     Py_ssize_t mask; /* capacity - 1, capacity a power of two */
@@ -425,7 +429,7 @@ typedef struct {
     PyObject *tables;     /* tuple of dicts, shared with tracking.py; set before publishing */
     load_sites_t *sites;  /* NULL until first needed */
     uint64_t context;     /* context_epoch the tables belong to */
-    cache_t *cache[KIND_DELETE + 1];
+    cache_t *cache[GH_CACHES];
     uint64_t epoch;       /* tables_epoch the caches were filled in */
     cache_t *retired;     /* free-threaded: replaced caches, freed with the code object */
 } code_extra_t;
@@ -443,6 +447,7 @@ free_cache(cache_t *cache)
     if (cache->owns_refs) {
         for (Py_ssize_t i = 0; i <= cache->mask; i++) {
             Py_XDECREF(cache->entries[i].name);
+            Py_XDECREF(cache->entries[i].owner);
             Py_XDECREF(cache->entries[i].tally);
         }
     }
@@ -462,9 +467,15 @@ retire_cache(code_extra_t *extra, cache_t *cache)
 #endif
 }
 
-/* The counter for `name`, borrowed, or NULL (not cached: ask the dict). */
+static inline Py_ssize_t
+cache_hash(PyObject *name, PyObject *owner, Py_ssize_t mask)
+{
+    return (Py_ssize_t)((((uintptr_t)name >> 4) ^ ((uintptr_t)owner >> 3)) & (uintptr_t)mask);
+}
+
+/* The counter for `name` (of `owner`, or NULL), borrowed, or NULL (not cached: ask the dict). */
 static inline PyObject *
-cache_find(code_extra_t *extra, int kind, PyObject *name)
+cache_find(code_extra_t *extra, int kind, PyObject *name, PyObject *owner)
 {
     if (GH_LOAD_U64_RELAXED(tables_epoch) != GH_LOAD_U64(extra->epoch)) {
         return NULL;
@@ -473,10 +484,10 @@ cache_find(code_extra_t *extra, int kind, PyObject *name)
     if (cache == NULL) {
         return NULL;
     }
-    Py_ssize_t i = (Py_ssize_t)(((uintptr_t)name >> 4) & (uintptr_t)cache->mask);
+    Py_ssize_t i = cache_hash(name, owner, cache->mask);
     for (Py_ssize_t probes = 0; probes <= cache->mask; probes++) {
         PyObject *key = (PyObject *)GH_LOAD_PTR(cache->entries[i].name);
-        if (key == name) {
+        if (key == name && cache->entries[i].owner == owner) {
             return cache->entries[i].tally; /* written before the name was published */
         }
         if (key == NULL) {
@@ -488,23 +499,25 @@ cache_find(code_extra_t *extra, int kind, PyObject *name)
 }
 
 static void
-cache_insert(cache_t *cache, PyObject *name, PyObject *tally)
+cache_insert(cache_t *cache, PyObject *name, PyObject *owner, PyObject *tally)
 {
-    Py_ssize_t i = (Py_ssize_t)(((uintptr_t)name >> 4) & (uintptr_t)cache->mask);
+    Py_ssize_t i = cache_hash(name, owner, cache->mask);
     while (cache->entries[i].name != NULL) {
-        if (cache->entries[i].name == name) {
+        if (cache->entries[i].name == name && cache->entries[i].owner == owner) {
             return;
         }
         i = (i + 1) & cache->mask;
     }
     cache->entries[i].tally = tally;
+    cache->entries[i].owner = owner;
     GH_STORE_PTR(cache->entries[i].name, name);
     cache->used++;
 }
 
-/* Remember `tally` as the counter of `name` (an interned str) for this kind. */
+/* Remember `tally` as the counter of `name` (an interned str; of `owner`, an
+ * exact str the cache keeps alive, or NULL) for this kind. */
 static void
-cache_add(code_extra_t *extra, int kind, PyObject *name, PyObject *tally)
+cache_add(code_extra_t *extra, int kind, PyObject *name, PyObject *owner, PyObject *tally)
 {
     if (!PyUnicode_CheckExact(name) || !PyUnicode_CHECK_INTERNED(name)) {
         return; /* looked up by identity: only names that are always the same object */
@@ -512,7 +525,7 @@ cache_add(code_extra_t *extra, int kind, PyObject *name, PyObject *tally)
     GH_LOCK();
     uint64_t epoch = GH_LOAD_U64_RELAXED(tables_epoch);
     if (extra->epoch != epoch) { /* stale: start again (free-threaded: keep the old ones for readers) */
-        for (int k = 0; k <= KIND_DELETE; k++) {
+        for (int k = 0; k < GH_CACHES; k++) {
             cache_t *old = extra->cache[k];
             if (old != NULL) {
                 GH_STORE_PTR(extra->cache[k], NULL);
@@ -534,7 +547,7 @@ cache_add(code_extra_t *extra, int kind, PyObject *name, PyObject *tally)
         if (cache != NULL) {
             for (Py_ssize_t i = 0; i <= cache->mask; i++) {
                 if (cache->entries[i].name != NULL) {
-                    cache_insert(grown, cache->entries[i].name, cache->entries[i].tally);
+                    cache_insert(grown, cache->entries[i].name, cache->entries[i].owner, cache->entries[i].tally);
                 }
             }
             cache->owns_refs = 0;
@@ -545,10 +558,11 @@ cache_add(code_extra_t *extra, int kind, PyObject *name, PyObject *tally)
         }
         cache = grown;
     }
-    if (cache_find(extra, kind, name) == NULL) {
+    if (cache_find(extra, kind, name, owner) == NULL) {
         Py_INCREF(name);
+        Py_XINCREF(owner);
         Py_INCREF(tally);
-        cache_insert(cache, name, tally);
+        cache_insert(cache, name, owner, tally);
     }
     GH_UNLOCK();
 }
@@ -568,7 +582,7 @@ free_extra(void *pointer)
 #endif
     Py_XDECREF(extra->tables);
     PyMem_Free(extra->sites);
-    for (int k = 0; k <= KIND_DELETE; k++) {
+    for (int k = 0; k < GH_CACHES; k++) {
         if (extra->cache[k] != NULL) {
             free_cache(extra->cache[k]);
         }
@@ -587,7 +601,7 @@ static int
 watch_tables(PyObject *tables)
 {
 #if GH_FREE_THREADED
-    for (int k = 0; k <= KIND_DELETE; k++) {
+    for (int k = 0; k < GH_CACHES; k++) {
         if (PyDict_Check(PyTuple_GET_ITEM(tables, k)) && PyDict_Watch(table_watcher, PyTuple_GET_ITEM(tables, k)) < 0) {
             return -1;
         }
@@ -685,7 +699,7 @@ done:
 static int
 count_one(PyCodeObject *code, code_extra_t *extra, int kind, PyObject *name, PyObject *namespace)
 {
-    PyObject *counter = cache_find(extra, kind, name);
+    PyObject *counter = cache_find(extra, kind, name, NULL);
     if (counter != NULL) {
         tally_step((TallyObject *)counter);
         return 0;
@@ -697,7 +711,7 @@ count_one(PyCodeObject *code, code_extra_t *extra, int kind, PyObject *name, PyO
         return -1;
     }
     if (found && Py_TYPE(counter) == &Tally_Type) {
-        cache_add(extra, kind, name, counter);
+        cache_add(extra, kind, name, NULL, counter);
     }
     if (!found) {
         PyObject *result = PyObject_CallFunction(first_func, "iOOO", kind, (PyObject *)code, name, namespace);
@@ -1526,7 +1540,7 @@ known_counter(PyCodeObject *code, int kind, PyObject *name)
         return NULL; /* another context's tables: fetching ours runs Python code */
     }
 #if GH_FREE_THREADED
-    return cache_find(extra, kind, name);
+    return cache_find(extra, kind, name, NULL);
 #else
     PyObject *table = PyTuple_GET_ITEM(extra->tables, kind);
     PyObject *counter = PyDict_GetItemWithError(table, name); /* an exact str key: no Python code */
@@ -2136,6 +2150,7 @@ class_bodies_init(PyObject *module)
  * goes through tracking._first_attribute. */
 
 static PyObject *first_attribute_func = NULL; /* (missing, code, owner, name, globals) -> None */
+static PyObject *str_dunder_name = NULL;      /* "__name__", interned */
 
 static PyTypeObject AttributeModule_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
@@ -2164,6 +2179,27 @@ gh_is_dunder(PyObject *name)
            PyUnicode_READ(kind, data, length - 1) == '_' && PyUnicode_READ(kind, data, length - 2) == '_';
 }
 
+/* PyModule_GetNameObject without its subtype check (an AttributeModule is a module). */
+static inline PyObject *
+module_name(PyObject *module)
+{
+    PyObject *namespace = *(PyObject **)((char *)module + PyModule_Type.tp_dictoffset);
+    PyObject *name = NULL;
+    if (namespace != NULL && PyDict_Check(namespace)) {
+        int found = gh_dict_get_ref(namespace, str_dunder_name, &name);
+        if (found < 0) {
+            return NULL;
+        }
+        if (found > 0) {
+            if (PyUnicode_Check(name)) {
+                return name;
+            }
+            Py_DECREF(name);
+        }
+    }
+    return PyModule_GetNameObject(module); /* its error, as before */
+}
+
 /* Count one read of `name` of `module` for the innermost Python frame's code. */
 static int
 count_attribute(PyObject *module, PyObject *name, int missing)
@@ -2176,7 +2212,7 @@ count_attribute(PyObject *module, PyObject *name, int missing)
     if (extra == NULL) {
         return -1;
     }
-    PyObject *owner = PyModule_GetNameObject(module); /* new reference */
+    PyObject *owner = module_name(module); /* new reference */
     if (owner == NULL) {
         PyErr_Clear(); /* a module without a usable __name__: count it under "<unknown>" */
         owner = PyUnicode_FromString("<unknown>");
@@ -2184,11 +2220,18 @@ count_attribute(PyObject *module, PyObject *name, int missing)
             return -1;
         }
     }
-    PyObject *table = PyTuple_GET_ITEM((PyObject *)GH_LOAD_PTR(extra->tables),
-                                       missing ? TABLE_ATTRIBUTE_MISSING : KIND_ATTRIBUTE);
-    PyObject *inner = NULL, *counter = NULL;
+    int kind = missing ? TABLE_ATTRIBUTE_MISSING : KIND_ATTRIBUTE;
+    int exact = PyUnicode_CheckExact(name) && PyUnicode_CheckExact(owner);
+    PyObject *counter = exact ? cache_find(extra, kind, name, owner) : NULL;
+    if (counter != NULL) {
+        tally_step((TallyObject *)counter);
+        Py_DECREF(owner);
+        return 0;
+    }
+    PyObject *table = PyTuple_GET_ITEM((PyObject *)GH_LOAD_PTR(extra->tables), kind);
+    PyObject *inner = NULL;
     int found = 0;
-    if (PyUnicode_CheckExact(name) && PyUnicode_CheckExact(owner)) {
+    if (exact) {
         found = gh_dict_get_ref(table, owner, &inner);
         if (found > 0) {
             found = PyDict_Check(inner) ? gh_dict_get_ref(inner, name, &counter) : 0;
@@ -2201,6 +2244,7 @@ count_attribute(PyObject *module, PyObject *name, int missing)
     }
     int result = 0;
     if (found && Py_TYPE(counter) == &Tally_Type) {
+        cache_add(extra, kind, name, owner, counter);
         tally_step((TallyObject *)counter);
     }
     else {
@@ -2265,6 +2309,10 @@ setup_attributes(PyObject *module, PyObject *first_attribute)
 static int
 attribute_module_ready(PyObject *module)
 {
+    str_dunder_name = PyUnicode_InternFromString("__name__");
+    if (str_dunder_name == NULL) {
+        return -1;
+    }
     AttributeModule_Type.tp_base = &PyModule_Type;
     AttributeModule_Type.tp_basicsize = PyModule_Type.tp_basicsize;
     AttributeModule_Type.tp_itemsize = PyModule_Type.tp_itemsize;
