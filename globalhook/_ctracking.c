@@ -25,6 +25,14 @@
 #error "globalhook: the compiled core supports free-threaded CPython from 3.14 on"
 #endif
 
+#if defined(__GNUC__) || defined(__clang__)
+#define GH_NOINLINE __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define GH_NOINLINE __declspec(noinline)
+#else
+#define GH_NOINLINE
+#endif
+
 /* Bumped whenever tracking.py and this file must change together. */
 #define GH_API 5
 
@@ -695,15 +703,11 @@ done:
     return extra;
 }
 
-/* Count one lookup of `name` of one kind for `code`. */
-static int
-count_one(PyCodeObject *code, code_extra_t *extra, int kind, PyObject *name, PyObject *namespace)
+/* Count one lookup of `name` of one kind for `code`: a counter not cached yet. */
+static GH_NOINLINE int
+count_one_slow(PyCodeObject *code, code_extra_t *extra, int kind, PyObject *name, PyObject *namespace)
 {
-    PyObject *counter = cache_find(extra, kind, name, NULL);
-    if (counter != NULL) {
-        tally_step((TallyObject *)counter);
-        return 0;
-    }
+    PyObject *counter;
     PyObject *table = PyTuple_GET_ITEM((PyObject *)GH_LOAD_PTR(extra->tables), kind);
     /* Another thread may empty the table (Recorder.clear): hold the counter. */
     int found = gh_dict_get_ref(table, name, &counter);
@@ -734,6 +738,19 @@ count_one(PyCodeObject *code, code_extra_t *extra, int kind, PyObject *name, PyO
     }
     Py_DECREF(counter);
     return status;
+}
+
+/* Count one lookup of `name` of one kind for `code`.  The cached case is
+ * inlined into the callers: a call frame costs as much as the step. */
+static inline int
+count_one(PyCodeObject *code, code_extra_t *extra, int kind, PyObject *name, PyObject *namespace)
+{
+    PyObject *counter = cache_find(extra, kind, name, NULL);
+    if (counter != NULL) {
+        tally_step((TallyObject *)counter);
+        return 0;
+    }
+    return count_one_slow(code, extra, kind, name, namespace);
 }
 
 /* What the hot path needs to know about the code that asked (borrowed). */
@@ -886,26 +903,37 @@ done:
     return sites;
 }
 
+/* The code's load sites, made on first need (NULL with an exception set on failure). */
+static GH_NOINLINE load_sites_t *
+first_load_sites(caller_t *caller, code_extra_t *extra)
+{
+    load_sites_t *made = make_load_sites(caller->code);
+    if (made == NULL) {
+        return NULL;
+    }
+    GH_LOCK();
+    load_sites_t *sites = extra->sites;
+    if (sites == NULL) {
+        GH_STORE_PTR(extra->sites, made);
+        sites = made;
+        made = NULL;
+    }
+    GH_UNLOCK();
+    PyMem_Free(made);
+    return sites;
+}
+
 /* Is the caller's current instruction one that loads a name (so that CPython
  * would go on to the builtins itself after a miss)? */
-static int
+static inline int
 at_load_site(caller_t *caller, code_extra_t *extra)
 {
     load_sites_t *sites = (load_sites_t *)GH_LOAD_PTR(extra->sites);
     if (sites == NULL) {
-        load_sites_t *made = make_load_sites(caller->code);
-        if (made == NULL) {
+        sites = first_load_sites(caller, extra);
+        if (sites == NULL) {
             return -1;
         }
-        GH_LOCK();
-        sites = extra->sites;
-        if (sites == NULL) {
-            GH_STORE_PTR(extra->sites, made);
-            sites = made;
-            made = NULL;
-        }
-        GH_UNLOCK();
-        PyMem_Free(made);
     }
     int lasti = caller_lasti(caller);
     if (lasti < 0 || lasti % 2 != 0 || lasti / 2 >= sites->units) {
