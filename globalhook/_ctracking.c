@@ -2207,19 +2207,68 @@ gh_is_dunder(PyObject *name)
            PyUnicode_READ(kind, data, length - 1) == '_' && PyUnicode_READ(kind, data, length - 2) == '_';
 }
 
-/* PyModule_GetNameObject without its subtype check (an AttributeModule is a module). */
+/* The owner of a module's attributes is its __name__, read from its dict at
+ * every read (it can be rebound).  With the GIL, up to 3.13, a small table
+ * remembers (dict, dict version) -> __name__: a dict's version tag is globally
+ * unique and changes with every change of the dict, so an equal pair means the
+ * same dict, unchanged, and the same __name__; any write to the module's
+ * globals only sends the next read back to the dict.  3.14 has no version tag
+ * (and free-threaded builds would need it atomic): there, always the dict. */
+#if !GH_FREE_THREADED && PY_VERSION_HEX < 0x030E0000
+#define GH_OWNER_SLOTS 16
+typedef struct {
+    PyObject *namespace; /* compared only, never dereferenced */
+    uint64_t version;
+    PyObject *owner;     /* strong */
+} owner_slot_t;
+static owner_slot_t owner_slots[GH_OWNER_SLOTS];
+
+static inline uint64_t
+gh_dict_version(PyObject *namespace)
+{
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+    return ((PyDictObject *)namespace)->ma_version_tag; /* deprecated (not removed) in 3.12 and 3.13 */
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+}
+#endif
+
+/* A module's __name__ (new reference), as PyModule_GetNameObject, without its
+ * subtype check (an AttributeModule is a module). */
 static inline PyObject *
 module_name(PyObject *module)
 {
     PyObject *namespace = *(PyObject **)((char *)module + PyModule_Type.tp_dictoffset);
     PyObject *name = NULL;
     if (namespace != NULL && PyDict_Check(namespace)) {
+#ifdef GH_OWNER_SLOTS
+        owner_slot_t *slot = &owner_slots[((uintptr_t)namespace >> 4) % GH_OWNER_SLOTS];
+        uint64_t version = gh_dict_version(namespace);
+        if (slot->namespace == namespace && slot->version == version && slot->owner != NULL) {
+            Py_INCREF(slot->owner);
+            return slot->owner;
+        }
+#endif
         int found = gh_dict_get_ref(namespace, str_dunder_name, &name);
         if (found < 0) {
             return NULL;
         }
         if (found > 0) {
             if (PyUnicode_Check(name)) {
+#ifdef GH_OWNER_SLOTS
+                if (gh_dict_version(namespace) == version) { /* the lookup changed nothing */
+                    Py_INCREF(name);
+                    PyObject *old = slot->owner;
+                    slot->namespace = namespace;
+                    slot->version = version;
+                    slot->owner = name;
+                    Py_XDECREF(old);
+                }
+#endif
                 return name;
             }
             Py_DECREF(name);
