@@ -164,6 +164,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, 1 round (proves it works)")
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 9; --quick 1)")
     parser.add_argument("--instructions", action="store_true", help="also count instructions under valgrind")
+    parser.add_argument("--instruction-loops", type=int, default=None, metavar="N",
+                        help="loop iterations per valgrind run (default 20000; --quick 200)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
@@ -184,7 +186,8 @@ def main(argv=None) -> int:
         results["cpu_ns"] = measure_cpu(Path(folder), iterations, rounds)
     _table(f"CPU time per read, medians of {rounds} interleaved rounds:", results["cpu_ns"], "ns")
     if options.instructions:
-        results["instructions"] = measure_instructions(200 if options.quick else 20_000)
+        loops = options.instruction_loops or (200 if options.quick else 20_000)
+        results["instructions"] = measure_instructions(loops)
         _table("Instructions per read (valgrind --tool=callgrind):", results["instructions"], "instructions")
     if options.json:
         Path(options.json).write_text(json.dumps(results, indent=2) + "\n")

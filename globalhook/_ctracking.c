@@ -3,9 +3,11 @@
  * It records exactly what the pure-Python core in tracking.py records, in the
  * same tables: per kind, id(code) -> {name: counter}.  The tables for one
  * code object are fetched once through tracking._code_tables and then cached
- * on the code object itself (PEP 523's co_extra), so the hot path is a frame
- * read, one dict lookup and one counter step.  Anything seen for the first
- * time goes through tracking._first, shared by both cores.
+ * on the code object itself (PEP 523's co_extra), and each counter found is
+ * remembered there by the name's address, so the hot path is a frame read,
+ * the namespace's own lookup, a probe of that small table and one counter
+ * step.  Anything seen for the first time goes through tracking._first,
+ * shared by both cores.
  *
  * Known CPythons: 3.9 to 3.14, with the GIL or free-threaded (3.14t).  Any
  * other version stops the build here, and setup.py says so in one line:
@@ -392,8 +394,9 @@ typedef struct {
  * count.  Filled from the dict (under the lock when free-threaded) and read
  * without one.  It holds references, so a counter it hands out is alive.
  * It is dropped whenever the dict tables may have lost an entry
- * (tables_epoch: Recorder.clear and forget_file call new_epoch(), as does a
- * context switch; free-threaded builds also watch the tables).  A table that
+ * (tables_epoch: Recorder.clear and forget_file empty them through
+ * clear_counts(), a context switch calls new_epoch(); free-threaded builds
+ * also watch the tables).  A table that
  * is replaced is freed at once with the GIL (no other thread can be reading
  * it), and kept until the code object goes on free-threaded builds, as a
  * thread may still be reading it. */
