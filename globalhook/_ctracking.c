@@ -1184,6 +1184,74 @@ set_module_dict(PyObject *module_, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* The owner of a module's attributes is its __name__, read from its dict at
+ * every read (it can be rebound).  With the GIL a small table remembers
+ * dict -> __name__, valid while the dict is unchanged:
+ * - up to 3.13, per dict version tag: a dict's version is globally unique and
+ *   changes with every change of the dict, so an equal pair means the same
+ *   dict, unchanged; any write to the module's globals only sends the next
+ *   read back to the dict;
+ * - 3.14 has no version tag: only dicts the writes watcher watches are
+ *   remembered, and its callback forgets a dict when its __name__ (or any key
+ *   that is not an exact str) changes, when it is cleared or freed, and
+ *   unwatch_writes() when it stops watching.
+ * Free-threaded builds (the table would need atomics) always read the dict. */
+static PyObject *str_dunder_name = NULL;      /* "__name__", interned */
+#if !GH_FREE_THREADED
+#define GH_OWNER_SLOTS 16
+#if PY_VERSION_HEX >= 0x030E0000
+#define GH_OWNER_WATCHED 1
+#endif
+typedef struct {
+    PyObject *namespace; /* compared only, never dereferenced */
+    uint64_t version;
+    PyObject *owner;     /* strong */
+} owner_slot_t;
+static owner_slot_t owner_slots[GH_OWNER_SLOTS];
+
+static inline owner_slot_t *
+owner_slot(PyObject *namespace)
+{
+    uintptr_t bits = (uintptr_t)namespace;
+    return &owner_slots[((bits >> 4) ^ (bits >> 9)) % GH_OWNER_SLOTS];
+}
+
+#ifdef GH_OWNER_WATCHED
+static int writes_watcher = -1;
+/* 0 when the dict is not watched by the writes watcher (never remembered then). */
+static inline uint64_t
+gh_dict_version(PyObject *namespace)
+{
+    return writes_watcher >= 0 ? (((PyDictObject *)namespace)->_ma_watcher_tag >> writes_watcher) & 1 : 0;
+}
+
+static void
+forget_owner(PyObject *namespace)
+{
+    owner_slot_t *slot = owner_slot(namespace);
+    if (slot->namespace == namespace) {
+        PyObject *old = slot->owner;
+        slot->namespace = NULL;
+        slot->owner = NULL;
+        Py_XDECREF(old);
+    }
+}
+#else
+static inline uint64_t
+gh_dict_version(PyObject *namespace)
+{
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+    return ((PyDictObject *)namespace)->ma_version_tag; /* deprecated (not removed) in 3.12 and 3.13 */
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+}
+#endif
+#endif
+
 /* ---- issue 11: global writes ----
  *
  * STORE_GLOBAL and DELETE_GLOBAL write the globals dict with PyDict_SetItem /
@@ -1219,7 +1287,9 @@ set_module_dict(PyObject *module_, PyObject *args)
 #define GH_WATCHES_WRITES 1
 #include "opcode.h"
 
+#ifndef GH_OWNER_WATCHED
 static int writes_watcher = -1;
+#endif
 static Py_ssize_t writes_extra_index = -1;
 
 /* One bit per code unit: STORE_GLOBAL / DELETE_GLOBAL, and their EXTENDED_ARGs;
@@ -1583,6 +1653,12 @@ static int
 global_written(PyDict_WatchEvent event, PyObject *dict, PyObject *key, PyObject *new_value)
 {
     (void)new_value;
+#ifdef GH_OWNER_WATCHED
+    if (key == NULL || !PyUnicode_CheckExact(key) || key == str_dunder_name ||
+        PyUnicode_Compare(key, str_dunder_name) == 0) {
+        forget_owner(dict); /* __name__ may change, or the dict go: runs no Python code */
+    }
+#endif
     int kind;
     if (event == PyDict_EVENT_ADDED || event == PyDict_EVENT_MODIFIED) {
         kind = KIND_STORE;
@@ -1710,6 +1786,9 @@ unwatch_writes(PyObject *module, PyObject *namespace)
     if (PyDict_Unwatch(writes_watcher, namespace) < 0) {
         return NULL;
     }
+#ifdef GH_OWNER_WATCHED
+    forget_owner(namespace);
+#endif
 #endif
     Py_RETURN_NONE;
 }
@@ -2181,7 +2260,6 @@ class_bodies_init(PyObject *module)
  * goes through tracking._first_attribute. */
 
 static PyObject *first_attribute_func = NULL; /* (missing, code, owner, name, globals) -> None */
-static PyObject *str_dunder_name = NULL;      /* "__name__", interned */
 
 static PyTypeObject AttributeModule_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
@@ -2210,36 +2288,6 @@ gh_is_dunder(PyObject *name)
            PyUnicode_READ(kind, data, length - 1) == '_' && PyUnicode_READ(kind, data, length - 2) == '_';
 }
 
-/* The owner of a module's attributes is its __name__, read from its dict at
- * every read (it can be rebound).  With the GIL, up to 3.13, a small table
- * remembers (dict, dict version) -> __name__: a dict's version tag is globally
- * unique and changes with every change of the dict, so an equal pair means the
- * same dict, unchanged, and the same __name__; any write to the module's
- * globals only sends the next read back to the dict.  3.14 has no version tag
- * (and free-threaded builds would need it atomic): there, always the dict. */
-#if !GH_FREE_THREADED && PY_VERSION_HEX < 0x030E0000
-#define GH_OWNER_SLOTS 16
-typedef struct {
-    PyObject *namespace; /* compared only, never dereferenced */
-    uint64_t version;
-    PyObject *owner;     /* strong */
-} owner_slot_t;
-static owner_slot_t owner_slots[GH_OWNER_SLOTS];
-
-static inline uint64_t
-gh_dict_version(PyObject *namespace)
-{
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-#endif
-    return ((PyDictObject *)namespace)->ma_version_tag; /* deprecated (not removed) in 3.12 and 3.13 */
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
-}
-#endif
-
 /* A module's __name__ (new reference), as PyModule_GetNameObject, without its
  * subtype check (an AttributeModule is a module). */
 static inline PyObject *
@@ -2249,9 +2297,13 @@ module_name(PyObject *module)
     PyObject *name = NULL;
     if (namespace != NULL && PyDict_Check(namespace)) {
 #ifdef GH_OWNER_SLOTS
-        owner_slot_t *slot = &owner_slots[((uintptr_t)namespace >> 4) % GH_OWNER_SLOTS];
+        owner_slot_t *slot = owner_slot(namespace);
         uint64_t version = gh_dict_version(namespace);
-        if (slot->namespace == namespace && slot->version == version && slot->owner != NULL) {
+        if (slot->namespace == namespace && slot->version == version && slot->owner != NULL
+#ifdef GH_OWNER_WATCHED
+            && version != 0
+#endif
+        ) {
             Py_INCREF(slot->owner);
             return slot->owner;
         }
@@ -2263,7 +2315,11 @@ module_name(PyObject *module)
         if (found > 0) {
             if (PyUnicode_Check(name)) {
 #ifdef GH_OWNER_SLOTS
-                if (gh_dict_version(namespace) == version) { /* the lookup changed nothing */
+                if (gh_dict_version(namespace) == version /* the lookup changed nothing */
+#ifdef GH_OWNER_WATCHED
+                    && version != 0
+#endif
+                ) {
                     Py_INCREF(name);
                     PyObject *old = slot->owner;
                     slot->namespace = namespace;

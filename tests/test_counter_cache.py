@@ -41,6 +41,10 @@ def many(n):
 def attrs(a, b, n):
     for _ in range(n):
         a.X; b.X; a.Y
+
+def one(m, n):
+    for _ in range(n):
+        m.X
 """
 
 
@@ -103,6 +107,17 @@ class TestOwners:
             (f"{unique}_a", "X", "attribute"): 4, (f"{unique}_a", "Y", "attribute"): 4,
             (f"{unique}_renamed", "X", "attribute"): 2, (f"{unique}_renamed", "Y", "attribute"): 2,
             (f"{unique}_b", "X", "attribute"): 6}
+
+    def test_a_renamed_module_read_alone(self, modules, unique):
+        reader, a, _ = modules
+        reader.one(a, 3)
+        a.__name__ = f"{unique}_renamed"
+        reader.one(a, 2)
+        vars(a)["__name__"] = f"{unique}_again"  # through the dict, not setattr
+        reader.one(a, 4)
+        assert _counts(unique, "one") == {
+            (f"{unique}_a", "X", "attribute"): 3, (f"{unique}_renamed", "X", "attribute"): 2,
+            (f"{unique}_again", "X", "attribute"): 4}
 
     def test_writes_to_the_module_between_reads(self, modules, unique):
         reader, a, b = modules
