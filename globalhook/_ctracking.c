@@ -3,9 +3,11 @@
  * It records exactly what the pure-Python core in tracking.py records, in the
  * same tables: per kind, id(code) -> {name: counter}.  The tables for one
  * code object are fetched once through tracking._code_tables and then cached
- * on the code object itself (PEP 523's co_extra), so the hot path is a frame
- * read, one dict lookup and one counter step.  Anything seen for the first
- * time goes through tracking._first, shared by both cores.
+ * on the code object itself (PEP 523's co_extra), and each counter found is
+ * remembered there by the name's address, so the hot path is a frame read,
+ * the namespace's own lookup, a probe of that small table and one counter
+ * step.  Anything seen for the first time goes through tracking._first,
+ * shared by both cores.
  *
  * Known CPythons: 3.9 to 3.14, with the GIL or free-threaded (3.14t).  Any
  * other version stops the build here, and setup.py says so in one line:
@@ -23,6 +25,14 @@
 #endif
 #if defined(Py_GIL_DISABLED) && PY_VERSION_HEX < 0x030E0000
 #error "globalhook: the compiled core supports free-threaded CPython from 3.14 on"
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define GH_NOINLINE __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define GH_NOINLINE __declspec(noinline)
+#else
+#define GH_NOINLINE
 #endif
 
 /* Bumped whenever tracking.py and this file must change together. */
@@ -150,6 +160,7 @@ static PyMutex first_sight_lock;
 #define GH_LOAD_PTR(p) _Py_atomic_load_ptr_acquire(&(p))
 #define GH_STORE_PTR(p, v) _Py_atomic_store_ptr_release(&(p), (v))
 #define GH_LOAD_U64(v) _Py_atomic_load_uint64_acquire(&(v))
+#define GH_LOAD_U64_RELAXED(v) _Py_atomic_load_uint64_relaxed(&(v))
 #define GH_STORE_U64(v, x) _Py_atomic_store_uint64_release(&(v), (x))
 #else
 #define GH_FREE_THREADED 0
@@ -158,6 +169,7 @@ static PyMutex first_sight_lock;
 #define GH_LOAD_PTR(p) (p)
 #define GH_STORE_PTR(p, v) ((p) = (v))
 #define GH_LOAD_U64(v) (v)
+#define GH_LOAD_U64_RELAXED(v) (v)
 #define GH_STORE_U64(v, x) ((v) = (x))
 #endif
 
@@ -379,19 +391,28 @@ typedef struct {
     unsigned char bits[1];
 } load_sites_t;
 
-#if GH_FREE_THREADED
-/* Free-threaded builds find a counter without the dict: a dict lookup takes
- * a reference to the counter, and threads counting the same name would all
- * write its reference count.  Per code object and kind, an open-addressing
- * table of (interned name, counter), filled from the dict under the lock and
- * read without one.  It holds references, so a counter it hands out is
- * alive; a table that is replaced (grown, or dropped because the dict tables
- * lost entries: Recorder.clear, forget_file, seen by a dict watcher) is kept
- * until the code object goes, as a thread may still be reading it. */
+/* The hot path finds a counter without the dict: per code object and kind,
+ * an open-addressing table of (interned name, counter) looked up by the
+ * name's address, a few instructions where a dict lookup costs a hundred.
+ * Free-threaded builds gain more: a dict lookup takes a reference to the
+ * counter, and threads counting the same name would all write its reference
+ * count.  Filled from the dict (under the lock when free-threaded) and read
+ * without one.  It holds references, so a counter it hands out is alive.
+ * It is dropped whenever the dict tables may have lost an entry
+ * (tables_epoch: Recorder.clear and forget_file empty them through
+ * clear_counts(), a context switch calls new_epoch(); free-threaded builds
+ * also watch the tables).  A table that
+ * is replaced is freed at once with the GIL (no other thread can be reading
+ * it), and kept until the code object goes on free-threaded builds, as a
+ * thread may still be reading it. */
 typedef struct {
     PyObject *name;
+    PyObject *owner; /* attribute reads: the module's __name__; NULL for the other kinds */
     PyObject *tally;
 } cache_entry_t;
+
+/* One cache per kind, and one per table of attribute reads ({owner: {name: counter}}). */
+#define GH_CACHES (TABLE_ATTRIBUTE_MISSING + 1)
 
 typedef struct cache_s {
     Py_ssize_t mask; /* capacity - 1, capacity a power of two */
@@ -403,6 +424,8 @@ typedef struct cache_s {
 
 /* Bumped when a dict table loses or replaces an entry: every cache is stale. */
 static uint64_t tables_epoch;
+
+#if GH_FREE_THREADED
 static int table_watcher = -1;
 
 static int
@@ -422,41 +445,65 @@ typedef struct {
     PyObject *tables;     /* tuple of dicts, shared with tracking.py; set before publishing */
     load_sites_t *sites;  /* NULL until first needed */
     uint64_t context;     /* context_epoch the tables belong to */
-#if GH_FREE_THREADED
-    cache_t *cache[KIND_DELETE + 1];
+    cache_t *cache[GH_CACHES];
     uint64_t epoch;       /* tables_epoch the caches were filled in */
-    cache_t *retired;     /* replaced caches, freed with the code object */
-#endif
+    cache_t *retired;     /* free-threaded: replaced caches, freed with the code object */
 } code_extra_t;
 
-#if GH_FREE_THREADED
+#if !GH_FREE_THREADED
+/* With the GIL: the code object asked last and its extra, so that a loop's
+ * reads skip the co_extra call.  free_extra() forgets them with the code. */
+static PyCodeObject *last_code;
+static code_extra_t *last_extra;
+#endif
+
 static void
 free_cache(cache_t *cache)
 {
     if (cache->owns_refs) {
         for (Py_ssize_t i = 0; i <= cache->mask; i++) {
             Py_XDECREF(cache->entries[i].name);
+            Py_XDECREF(cache->entries[i].owner);
             Py_XDECREF(cache->entries[i].tally);
         }
     }
     PyMem_RawFree(cache);
 }
 
-/* The counter for `name`, borrowed, or NULL (not cached: ask the dict). */
-static inline PyObject *
-cache_find(code_extra_t *extra, int kind, PyObject *name)
+/* A cache no longer published: freed now with the GIL, with the code object when free-threaded. */
+static inline void
+retire_cache(code_extra_t *extra, cache_t *cache)
 {
-    if (_Py_atomic_load_uint64_relaxed(&tables_epoch) != _Py_atomic_load_uint64_acquire(&extra->epoch)) {
+#if GH_FREE_THREADED
+    cache->retired = extra->retired;
+    extra->retired = cache;
+#else
+    (void)extra;
+    free_cache(cache);
+#endif
+}
+
+static inline Py_ssize_t
+cache_hash(PyObject *name, PyObject *owner, Py_ssize_t mask)
+{
+    return (Py_ssize_t)((((uintptr_t)name >> 4) ^ ((uintptr_t)owner >> 3)) & (uintptr_t)mask);
+}
+
+/* The counter for `name` (of `owner`, or NULL), borrowed, or NULL (not cached: ask the dict). */
+static inline PyObject *
+cache_find(code_extra_t *extra, int kind, PyObject *name, PyObject *owner)
+{
+    if (GH_LOAD_U64_RELAXED(tables_epoch) != GH_LOAD_U64(extra->epoch)) {
         return NULL;
     }
-    cache_t *cache = (cache_t *)_Py_atomic_load_ptr_acquire(&extra->cache[kind]);
+    cache_t *cache = (cache_t *)GH_LOAD_PTR(extra->cache[kind]);
     if (cache == NULL) {
         return NULL;
     }
-    Py_ssize_t i = (Py_ssize_t)(((uintptr_t)name >> 4) & (uintptr_t)cache->mask);
+    Py_ssize_t i = cache_hash(name, owner, cache->mask);
     for (Py_ssize_t probes = 0; probes <= cache->mask; probes++) {
-        PyObject *key = (PyObject *)_Py_atomic_load_ptr_acquire(&cache->entries[i].name);
-        if (key == name) {
+        PyObject *key = (PyObject *)GH_LOAD_PTR(cache->entries[i].name);
+        if (key == name && cache->entries[i].owner == owner) {
             return cache->entries[i].tally; /* written before the name was published */
         }
         if (key == NULL) {
@@ -468,39 +515,40 @@ cache_find(code_extra_t *extra, int kind, PyObject *name)
 }
 
 static void
-cache_insert(cache_t *cache, PyObject *name, PyObject *tally)
+cache_insert(cache_t *cache, PyObject *name, PyObject *owner, PyObject *tally)
 {
-    Py_ssize_t i = (Py_ssize_t)(((uintptr_t)name >> 4) & (uintptr_t)cache->mask);
+    Py_ssize_t i = cache_hash(name, owner, cache->mask);
     while (cache->entries[i].name != NULL) {
-        if (cache->entries[i].name == name) {
+        if (cache->entries[i].name == name && cache->entries[i].owner == owner) {
             return;
         }
         i = (i + 1) & cache->mask;
     }
     cache->entries[i].tally = tally;
-    _Py_atomic_store_ptr_release(&cache->entries[i].name, name);
+    cache->entries[i].owner = owner;
+    GH_STORE_PTR(cache->entries[i].name, name);
     cache->used++;
 }
 
-/* Remember `tally` as the counter of `name` (an interned str) for this kind. */
+/* Remember `tally` as the counter of `name` (an interned str; of `owner`, an
+ * exact str the cache keeps alive, or NULL) for this kind. */
 static void
-cache_add(code_extra_t *extra, int kind, PyObject *name, PyObject *tally)
+cache_add(code_extra_t *extra, int kind, PyObject *name, PyObject *owner, PyObject *tally)
 {
     if (!PyUnicode_CheckExact(name) || !PyUnicode_CHECK_INTERNED(name)) {
         return; /* looked up by identity: only names that are always the same object */
     }
     GH_LOCK();
-    uint64_t epoch = _Py_atomic_load_uint64_relaxed(&tables_epoch);
-    if (extra->epoch != epoch) { /* stale: start again, keep the old ones for readers */
-        for (int k = 0; k <= KIND_DELETE; k++) {
+    uint64_t epoch = GH_LOAD_U64_RELAXED(tables_epoch);
+    if (extra->epoch != epoch) { /* stale: start again (free-threaded: keep the old ones for readers) */
+        for (int k = 0; k < GH_CACHES; k++) {
             cache_t *old = extra->cache[k];
             if (old != NULL) {
-                _Py_atomic_store_ptr_release(&extra->cache[k], NULL);
-                old->retired = extra->retired;
-                extra->retired = old;
+                GH_STORE_PTR(extra->cache[k], NULL);
+                retire_cache(extra, old);
             }
         }
-        _Py_atomic_store_uint64_release(&extra->epoch, epoch);
+        GH_STORE_U64(extra->epoch, epoch);
     }
     cache_t *cache = extra->cache[kind];
     if (cache == NULL || (cache->used + 1) * 2 > cache->mask + 1) {
@@ -515,24 +563,25 @@ cache_add(code_extra_t *extra, int kind, PyObject *name, PyObject *tally)
         if (cache != NULL) {
             for (Py_ssize_t i = 0; i <= cache->mask; i++) {
                 if (cache->entries[i].name != NULL) {
-                    cache_insert(grown, cache->entries[i].name, cache->entries[i].tally);
+                    cache_insert(grown, cache->entries[i].name, cache->entries[i].owner, cache->entries[i].tally);
                 }
             }
             cache->owns_refs = 0;
-            cache->retired = extra->retired;
-            extra->retired = cache;
         }
-        _Py_atomic_store_ptr_release(&extra->cache[kind], grown);
+        GH_STORE_PTR(extra->cache[kind], grown);
+        if (cache != NULL) {
+            retire_cache(extra, cache);
+        }
         cache = grown;
     }
-    if (cache_find(extra, kind, name) == NULL) {
+    if (cache_find(extra, kind, name, owner) == NULL) {
         Py_INCREF(name);
+        Py_XINCREF(owner);
         Py_INCREF(tally);
-        cache_insert(cache, name, tally);
+        cache_insert(cache, name, owner, tally);
     }
     GH_UNLOCK();
 }
-#endif
 
 static void
 free_extra(void *pointer)
@@ -541,10 +590,15 @@ free_extra(void *pointer)
     if (extra == NULL) {
         return;
     }
+#if !GH_FREE_THREADED
+    if (last_extra == extra) {
+        last_code = NULL;
+        last_extra = NULL;
+    }
+#endif
     Py_XDECREF(extra->tables);
     PyMem_Free(extra->sites);
-#if GH_FREE_THREADED
-    for (int k = 0; k <= KIND_DELETE; k++) {
+    for (int k = 0; k < GH_CACHES; k++) {
         if (extra->cache[k] != NULL) {
             free_cache(extra->cache[k]);
         }
@@ -554,7 +608,6 @@ free_extra(void *pointer)
         free_cache(extra->retired);
         extra->retired = next;
     }
-#endif
     PyMem_Free(extra);
 }
 
@@ -564,7 +617,7 @@ static int
 watch_tables(PyObject *tables)
 {
 #if GH_FREE_THREADED
-    for (int k = 0; k <= KIND_DELETE; k++) {
+    for (int k = 0; k < GH_CACHES; k++) {
         if (PyDict_Check(PyTuple_GET_ITEM(tables, k)) && PyDict_Watch(table_watcher, PyTuple_GET_ITEM(tables, k)) < 0) {
             return -1;
         }
@@ -577,8 +630,21 @@ watch_tables(PyObject *tables)
 
 /* The tables of one code object for the current context, from its co_extra
  * slot, made on first sight, or fetched again after a context switch. */
-static code_extra_t *
+static code_extra_t *extra_for_slow(PyCodeObject *code);
+
+static inline code_extra_t *
 extra_for(PyCodeObject *code)
+{
+#if !GH_FREE_THREADED
+    if (code == last_code && last_extra->context == context_epoch) {
+        return last_extra;
+    }
+#endif
+    return extra_for_slow(code);
+}
+
+static code_extra_t *
+extra_for_slow(PyCodeObject *code)
 {
     void *found = NULL;
     if (GH_GET_EXTRA((PyObject *)code, extra_index, &found) < 0) {
@@ -586,6 +652,10 @@ extra_for(PyCodeObject *code)
     }
     uint64_t context = GH_LOAD_U64(context_epoch);
     if (found != NULL && GH_LOAD_U64(((code_extra_t *)found)->context) == context) {
+#if !GH_FREE_THREADED
+        last_code = code;
+        last_extra = (code_extra_t *)found;
+#endif
         return (code_extra_t *)found;
     }
     PyObject *tables = PyObject_CallFunctionObjArgs(code_tables_func, (PyObject *)code, NULL);
@@ -627,9 +697,7 @@ extra_for(PyCodeObject *code)
         extra = NULL;
         goto done;
     }
-#if GH_FREE_THREADED
-    extra->epoch = _Py_atomic_load_uint64_relaxed(&tables_epoch);
-#endif
+    extra->epoch = GH_LOAD_U64_RELAXED(tables_epoch);
     extra->context = context;
     extra->tables = tables;
     tables = NULL;
@@ -643,33 +711,20 @@ done:
     return extra;
 }
 
-/* Count one lookup of `name` of one kind for `code`. */
-static int
-count_one(PyCodeObject *code, code_extra_t *extra, int kind, PyObject *name, PyObject *namespace)
+/* Count one lookup of `name` of one kind for `code`: a counter not cached yet. */
+static GH_NOINLINE int
+count_one_slow(PyCodeObject *code, code_extra_t *extra, int kind, PyObject *name, PyObject *namespace)
 {
-    PyObject *table = PyTuple_GET_ITEM((PyObject *)GH_LOAD_PTR(extra->tables), kind);
     PyObject *counter;
-#if GH_FREE_THREADED
-    counter = cache_find(extra, kind, name);
-    if (counter != NULL) {
-        tally_step((TallyObject *)counter);
-        return 0;
-    }
+    PyObject *table = PyTuple_GET_ITEM((PyObject *)GH_LOAD_PTR(extra->tables), kind);
     /* Another thread may empty the table (Recorder.clear): hold the counter. */
-    int found = PyDict_GetItemRef(table, name, &counter);
+    int found = gh_dict_get_ref(table, name, &counter);
     if (found < 0) {
         return -1;
     }
     if (found && Py_TYPE(counter) == &Tally_Type) {
-        cache_add(extra, kind, name, counter);
+        cache_add(extra, kind, name, NULL, counter);
     }
-#else
-    counter = PyDict_GetItemWithError(table, name);
-    int found = counter != NULL;
-    if (!found && PyErr_Occurred()) {
-        return -1;
-    }
-#endif
     if (!found) {
         PyObject *result = PyObject_CallFunction(first_func, "iOOO", kind, (PyObject *)code, name, namespace);
         if (result == NULL) {
@@ -689,10 +744,21 @@ count_one(PyCodeObject *code, code_extra_t *extra, int kind, PyObject *name, PyO
         }
         Py_XDECREF(step);
     }
-#if GH_FREE_THREADED
     Py_DECREF(counter);
-#endif
     return status;
+}
+
+/* Count one lookup of `name` of one kind for `code`.  The cached case is
+ * inlined into the callers: a call frame costs as much as the step. */
+static inline int
+count_one(PyCodeObject *code, code_extra_t *extra, int kind, PyObject *name, PyObject *namespace)
+{
+    PyObject *counter = cache_find(extra, kind, name, NULL);
+    if (counter != NULL) {
+        tally_step((TallyObject *)counter);
+        return 0;
+    }
+    return count_one_slow(code, extra, kind, name, namespace);
 }
 
 /* What the hot path needs to know about the code that asked (borrowed). */
@@ -845,26 +911,37 @@ done:
     return sites;
 }
 
+/* The code's load sites, made on first need (NULL with an exception set on failure). */
+static GH_NOINLINE load_sites_t *
+first_load_sites(caller_t *caller, code_extra_t *extra)
+{
+    load_sites_t *made = make_load_sites(caller->code);
+    if (made == NULL) {
+        return NULL;
+    }
+    GH_LOCK();
+    load_sites_t *sites = extra->sites;
+    if (sites == NULL) {
+        GH_STORE_PTR(extra->sites, made);
+        sites = made;
+        made = NULL;
+    }
+    GH_UNLOCK();
+    PyMem_Free(made);
+    return sites;
+}
+
 /* Is the caller's current instruction one that loads a name (so that CPython
  * would go on to the builtins itself after a miss)? */
-static int
+static inline int
 at_load_site(caller_t *caller, code_extra_t *extra)
 {
     load_sites_t *sites = (load_sites_t *)GH_LOAD_PTR(extra->sites);
     if (sites == NULL) {
-        load_sites_t *made = make_load_sites(caller->code);
-        if (made == NULL) {
+        sites = first_load_sites(caller, extra);
+        if (sites == NULL) {
             return -1;
         }
-        GH_LOCK();
-        sites = extra->sites;
-        if (sites == NULL) {
-            GH_STORE_PTR(extra->sites, made);
-            sites = made;
-            made = NULL;
-        }
-        GH_UNLOCK();
-        PyMem_Free(made);
     }
     int lasti = caller_lasti(caller);
     if (lasti < 0 || lasti % 2 != 0 || lasti / 2 >= sites->units) {
@@ -1099,10 +1176,31 @@ new_epoch(PyObject *module, PyObject *unused)
     (void)unused;
 #if GH_FREE_THREADED
     _Py_atomic_add_uint64(&context_epoch, 1);
-    _Py_atomic_add_uint64(&tables_epoch, 1); /* and the lock-free counter caches with them */
+    _Py_atomic_add_uint64(&tables_epoch, 1); /* and the counter caches with them */
 #else
     context_epoch++;
+    tables_epoch++;
 #endif
+    Py_RETURN_NONE;
+}
+
+/* clear_counts(table): empty one inner table, and drop every cached counter
+ * first, with no Python code in between (with the GIL nothing can step a
+ * dropped counter after; free-threaded builds' watcher bumps again). */
+static PyObject *
+clear_counts(PyObject *module, PyObject *table)
+{
+    (void)module;
+    if (!PyDict_Check(table)) {
+        PyErr_Format(PyExc_TypeError, "clear_counts: expected a dict, got %.200s", Py_TYPE(table)->tp_name);
+        return NULL;
+    }
+#if GH_FREE_THREADED
+    _Py_atomic_add_uint64(&tables_epoch, 1);
+#else
+    tables_epoch++;
+#endif
+    PyDict_Clear(table);
     Py_RETURN_NONE;
 }
 
@@ -1176,6 +1274,74 @@ set_module_dict(PyObject *module_, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* The owner of a module's attributes is its __name__, read from its dict at
+ * every read (it can be rebound).  With the GIL a small table remembers
+ * dict -> __name__, valid while the dict is unchanged:
+ * - up to 3.13, per dict version tag: a dict's version is globally unique and
+ *   changes with every change of the dict, so an equal pair means the same
+ *   dict, unchanged; any write to the module's globals only sends the next
+ *   read back to the dict;
+ * - 3.14 has no version tag: only dicts the writes watcher watches are
+ *   remembered, and its callback forgets a dict when its __name__ (or any key
+ *   that is not an exact str) changes, when it is cleared or freed, and
+ *   unwatch_writes() when it stops watching.
+ * Free-threaded builds (the table would need atomics) always read the dict. */
+static PyObject *str_dunder_name = NULL;      /* "__name__", interned */
+#if !GH_FREE_THREADED
+#define GH_OWNER_SLOTS 16
+#if PY_VERSION_HEX >= 0x030E0000
+#define GH_OWNER_WATCHED 1
+#endif
+typedef struct {
+    PyObject *namespace; /* compared only, never dereferenced */
+    uint64_t version;
+    PyObject *owner;     /* strong */
+} owner_slot_t;
+static owner_slot_t owner_slots[GH_OWNER_SLOTS];
+
+static inline owner_slot_t *
+owner_slot(PyObject *namespace)
+{
+    uintptr_t bits = (uintptr_t)namespace;
+    return &owner_slots[((bits >> 4) ^ (bits >> 9)) % GH_OWNER_SLOTS];
+}
+
+#ifdef GH_OWNER_WATCHED
+static int writes_watcher = -1;
+/* 0 when the dict is not watched by the writes watcher (never remembered then). */
+static inline uint64_t
+gh_dict_version(PyObject *namespace)
+{
+    return writes_watcher >= 0 ? (((PyDictObject *)namespace)->_ma_watcher_tag >> writes_watcher) & 1 : 0;
+}
+
+static void
+forget_owner(PyObject *namespace)
+{
+    owner_slot_t *slot = owner_slot(namespace);
+    if (slot->namespace == namespace) {
+        PyObject *old = slot->owner;
+        slot->namespace = NULL;
+        slot->owner = NULL;
+        Py_XDECREF(old);
+    }
+}
+#else
+static inline uint64_t
+gh_dict_version(PyObject *namespace)
+{
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+    return ((PyDictObject *)namespace)->ma_version_tag; /* deprecated (not removed) in 3.12 and 3.13 */
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+}
+#endif
+#endif
+
 /* ---- issue 11: global writes ----
  *
  * STORE_GLOBAL and DELETE_GLOBAL write the globals dict with PyDict_SetItem /
@@ -1211,7 +1377,9 @@ set_module_dict(PyObject *module_, PyObject *args)
 #define GH_WATCHES_WRITES 1
 #include "opcode.h"
 
+#ifndef GH_OWNER_WATCHED
 static int writes_watcher = -1;
+#endif
 static Py_ssize_t writes_extra_index = -1;
 
 /* One bit per code unit: STORE_GLOBAL / DELETE_GLOBAL, and their EXTENDED_ARGs;
@@ -1563,7 +1731,7 @@ known_counter(PyCodeObject *code, int kind, PyObject *name)
         return NULL; /* another context's tables: fetching ours runs Python code */
     }
 #if GH_FREE_THREADED
-    return cache_find(extra, kind, name);
+    return cache_find(extra, kind, name, NULL);
 #else
     PyObject *table = PyTuple_GET_ITEM(extra->tables, kind);
     PyObject *counter = PyDict_GetItemWithError(table, name); /* an exact str key: no Python code */
@@ -1581,6 +1749,12 @@ static int
 global_written(PyDict_WatchEvent event, PyObject *dict, PyObject *key, PyObject *new_value)
 {
     (void)new_value;
+#ifdef GH_OWNER_WATCHED
+    if (key == NULL || !PyUnicode_CheckExact(key) || key == str_dunder_name ||
+        PyUnicode_Compare(key, str_dunder_name) == 0) {
+        forget_owner(dict); /* __name__ may change, or the dict go: runs no Python code */
+    }
+#endif
     int kind;
     if (event != PyDict_EVENT_DEALLOCATED) {
 #if GH_FREE_THREADED
@@ -1732,6 +1906,9 @@ unwatch_writes(PyObject *module, PyObject *namespace)
     if (PyDict_Unwatch(writes_watcher, namespace) < 0) {
         return NULL;
     }
+#ifdef GH_OWNER_WATCHED
+    forget_owner(namespace);
+#endif
 #endif
     Py_RETURN_NONE;
 }
@@ -2231,6 +2408,54 @@ gh_is_dunder(PyObject *name)
            PyUnicode_READ(kind, data, length - 1) == '_' && PyUnicode_READ(kind, data, length - 2) == '_';
 }
 
+/* A module's __name__ (new reference), as PyModule_GetNameObject, without its
+ * subtype check (an AttributeModule is a module). */
+static inline PyObject *
+module_name(PyObject *module)
+{
+    PyObject *namespace = *(PyObject **)((char *)module + PyModule_Type.tp_dictoffset);
+    PyObject *name = NULL;
+    if (namespace != NULL && PyDict_Check(namespace)) {
+#ifdef GH_OWNER_SLOTS
+        owner_slot_t *slot = owner_slot(namespace);
+        uint64_t version = gh_dict_version(namespace);
+        if (slot->namespace == namespace && slot->version == version && slot->owner != NULL
+#ifdef GH_OWNER_WATCHED
+            && version != 0
+#endif
+        ) {
+            Py_INCREF(slot->owner);
+            return slot->owner;
+        }
+#endif
+        int found = gh_dict_get_ref(namespace, str_dunder_name, &name);
+        if (found < 0) {
+            return NULL;
+        }
+        if (found > 0) {
+            if (PyUnicode_Check(name)) {
+#ifdef GH_OWNER_SLOTS
+                if (gh_dict_version(namespace) == version /* the lookup changed nothing */
+#ifdef GH_OWNER_WATCHED
+                    && version != 0
+#endif
+                ) {
+                    Py_INCREF(name);
+                    PyObject *old = slot->owner;
+                    slot->namespace = namespace;
+                    slot->version = version;
+                    slot->owner = name;
+                    Py_XDECREF(old);
+                }
+#endif
+                return name;
+            }
+            Py_DECREF(name);
+        }
+    }
+    return PyModule_GetNameObject(module); /* its error, as before */
+}
+
 /* Count one read of `name` of `module` for the innermost Python frame's code. */
 static int
 count_attribute(PyObject *module, PyObject *name, int missing)
@@ -2243,7 +2468,7 @@ count_attribute(PyObject *module, PyObject *name, int missing)
     if (extra == NULL) {
         return -1;
     }
-    PyObject *owner = PyModule_GetNameObject(module); /* new reference */
+    PyObject *owner = module_name(module); /* new reference */
     if (owner == NULL) {
         PyErr_Clear(); /* a module without a usable __name__: count it under "<unknown>" */
         owner = PyUnicode_FromString("<unknown>");
@@ -2251,11 +2476,18 @@ count_attribute(PyObject *module, PyObject *name, int missing)
             return -1;
         }
     }
-    PyObject *table = PyTuple_GET_ITEM((PyObject *)GH_LOAD_PTR(extra->tables),
-                                       missing ? TABLE_ATTRIBUTE_MISSING : KIND_ATTRIBUTE);
-    PyObject *inner = NULL, *counter = NULL;
+    int kind = missing ? TABLE_ATTRIBUTE_MISSING : KIND_ATTRIBUTE;
+    int exact = PyUnicode_CheckExact(name) && PyUnicode_CheckExact(owner);
+    PyObject *counter = exact ? cache_find(extra, kind, name, owner) : NULL;
+    if (counter != NULL) {
+        tally_step((TallyObject *)counter);
+        Py_DECREF(owner);
+        return 0;
+    }
+    PyObject *table = PyTuple_GET_ITEM((PyObject *)GH_LOAD_PTR(extra->tables), kind);
+    PyObject *inner = NULL;
     int found = 0;
-    if (PyUnicode_CheckExact(name) && PyUnicode_CheckExact(owner)) {
+    if (exact) {
         found = gh_dict_get_ref(table, owner, &inner);
         if (found > 0) {
             found = PyDict_Check(inner) ? gh_dict_get_ref(inner, name, &counter) : 0;
@@ -2268,6 +2500,7 @@ count_attribute(PyObject *module, PyObject *name, int missing)
     }
     int result = 0;
     if (found && Py_TYPE(counter) == &Tally_Type) {
+        cache_add(extra, kind, name, owner, counter);
         tally_step((TallyObject *)counter);
     }
     else {
@@ -2332,6 +2565,10 @@ setup_attributes(PyObject *module, PyObject *first_attribute)
 static int
 attribute_module_ready(PyObject *module)
 {
+    str_dunder_name = PyUnicode_InternFromString("__name__");
+    if (str_dunder_name == NULL) {
+        return -1;
+    }
     AttributeModule_Type.tp_base = &PyModule_Type;
     AttributeModule_Type.tp_basicsize = PyModule_Type.tp_basicsize;
     AttributeModule_Type.tp_itemsize = PyModule_Type.tp_itemsize;
@@ -2365,6 +2602,95 @@ attribute_module_ready(PyObject *module)
     Py_INCREF(&AttributeModule_Type);
     if (PyModule_AddObject(module, "AttributeModule", (PyObject *)&AttributeModule_Type) < 0) {
         Py_DECREF(&AttributeModule_Type);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- benchmarks/floor.py: what the generic paths cost when nothing is recorded ----
+ *
+ * Private, for measurement only (nothing in globalhook uses them): _FloorDict
+ * is a dict subclass like TrackingDictBase whose lookup only looks up (a miss
+ * goes on to the frame's builtins and hands the builtin back, as the tracking
+ * dict does, without an exception); _FloorModule is a ModuleType subtype like
+ * AttributeModule whose attribute lookup is ModuleType's own, called through a
+ * slot of its own.  The distance from these to the tracking types is what
+ * recording costs. */
+
+static PyObject *
+floor_subscript(PyObject *self, PyObject *name)
+{
+    PyObject *value;
+    int found = gh_dict_get_ref(self, name, &value);
+    if (found != 0) {
+        return found > 0 ? value : NULL;
+    }
+    PyObject *builtins = PyEval_GetBuiltins();
+    if (builtins != NULL && PyDict_Check(builtins)) {
+        found = gh_dict_get_ref(builtins, name, &value);
+        if (found != 0) {
+            return found > 0 ? value : NULL;
+        }
+    }
+    set_key_error(name);
+    return NULL;
+}
+
+static PyMappingMethods floor_as_mapping = {
+    NULL, /* mp_length: inherited from dict */
+    floor_subscript,
+    NULL, /* mp_ass_subscript: inherited from dict */
+};
+
+static PyTypeObject FloorDict_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "globalhook._ctracking._FloorDict",
+};
+
+static PyObject *
+floor_module_getattro(PyObject *self, PyObject *name)
+{
+    return PyModule_Type.tp_getattro(self, name);
+}
+
+static PyTypeObject FloorModule_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "globalhook._ctracking._FloorModule",
+};
+
+static int
+floor_types_ready(PyObject *module)
+{
+    FloorDict_Type.tp_base = &PyDict_Type;
+    FloorDict_Type.tp_basicsize = PyDict_Type.tp_basicsize;
+    FloorDict_Type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC;
+    FloorDict_Type.tp_traverse = PyDict_Type.tp_traverse;
+    FloorDict_Type.tp_clear = PyDict_Type.tp_clear;
+    FloorDict_Type.tp_as_mapping = &floor_as_mapping;
+    FloorDict_Type.tp_doc = "benchmarks/floor.py only: a dict subclass whose lookup records nothing.";
+    FloorModule_Type.tp_base = &PyModule_Type;
+    FloorModule_Type.tp_basicsize = PyModule_Type.tp_basicsize;
+    FloorModule_Type.tp_itemsize = PyModule_Type.tp_itemsize;
+    FloorModule_Type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC;
+    FloorModule_Type.tp_getattro = floor_module_getattro;
+    FloorModule_Type.tp_traverse = PyModule_Type.tp_traverse;
+    FloorModule_Type.tp_clear = PyModule_Type.tp_clear;
+    FloorModule_Type.tp_dealloc = PyModule_Type.tp_dealloc;
+    FloorModule_Type.tp_free = PyModule_Type.tp_free;
+    FloorModule_Type.tp_dictoffset = PyModule_Type.tp_dictoffset;
+    FloorModule_Type.tp_weaklistoffset = PyModule_Type.tp_weaklistoffset;
+    FloorModule_Type.tp_doc = "benchmarks/floor.py only: a module subtype whose attribute lookup records nothing.";
+    if (PyType_Ready(&FloorDict_Type) < 0 || PyType_Ready(&FloorModule_Type) < 0) {
+        return -1;
+    }
+    Py_INCREF(&FloorDict_Type);
+    if (PyModule_AddObject(module, "_FloorDict", (PyObject *)&FloorDict_Type) < 0) {
+        Py_DECREF(&FloorDict_Type);
+        return -1;
+    }
+    Py_INCREF(&FloorModule_Type);
+    if (PyModule_AddObject(module, "_FloorModule", (PyObject *)&FloorModule_Type) < 0) {
+        Py_DECREF(&FloorModule_Type);
         return -1;
     }
     return 0;
@@ -2549,6 +2875,7 @@ static PyMethodDef module_methods[] = {
     {"hide_from_gc", hide_from_gc, METH_O,
      "hide_from_gc(obj): untrack one of the recorder's own containers, which cannot be part of a cycle."},
     {"new_epoch", new_epoch, METH_NOARGS, "The context changed: cached per-code tables are stale."},
+    {"clear_counts", clear_counts, METH_O, "clear_counts(table): empty an inner table and every cached counter."},
     {"set_module_dict", set_module_dict, METH_VARARGS,
      "set_module_dict(module, namespace): make a tracking dict a fresh module's __dict__."},
     {"watch_writes", watch_writes, METH_O,
@@ -2667,7 +2994,7 @@ PyInit__ctracking(void)
         Py_DECREF(module);
         return NULL;
     }
-    if (attribute_module_ready(module) < 0) {
+    if (attribute_module_ready(module) < 0 || floor_types_ready(module) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -163,6 +163,8 @@ _MISSING = object()
 _switch_lock = allocate_lock()
 #: Tells the compiled core that its cached per-code tables are stale (set by _select_core).
 _new_epoch = None
+#: Empties one inner table; the compiled core's also drops the counters it caches.
+_clear_counts = dict.clear
 #: Counts the `global` writes the compiled core's dict watcher left pending (first sights; 3.12+).
 _flush_writes = None
 #: Makes the counters: itertools.count, or the compiled core's Tally (same repr).
@@ -781,11 +783,12 @@ def _select_core() -> Tuple[str, type, Optional[str], str]:
         reason = "the compiled core is out of date; reinstall globalhook"
         problem = f"GLOBALHOOK_CORE=c: {reason}" if wanted == "c" else None
         return "python", _PyTrackingDict, problem, reason
-    global _new_counter, _counter_value, _new_epoch, _flush_writes
+    global _new_counter, _counter_value, _new_epoch, _flush_writes, _clear_counts
     _ctracking.setup(_code_tables, _first, _load_sites)
     _ctracking.setup_attributes(_first_attribute)
     _ctracking.setup_reads(_interpreter_probe, _foreign_read)
     _new_epoch = getattr(_ctracking, "new_epoch", None)
+    _clear_counts = _ctracking.clear_counts
     _flush_writes = _ctracking.flush_writes if getattr(_ctracking, "WATCHES_WRITES", 0) else None
     _new_counter = _ctracking.Tally
     _counter_value = _ctracking.Tally.value.__get__
@@ -1133,7 +1136,7 @@ class Recorder:
                 if record.file == filename:
                     for _, tables in _labelled_tables(record):
                         for inner in tables:
-                            inner.clear()
+                            _clear_counts(inner)
                     record.owners.clear()
             for key in [key for key in _folded if key[1] == filename]:
                 del _folded[key]
@@ -1149,7 +1152,7 @@ class Recorder:
             for record in records:
                 for _, tables in _labelled_tables(record):
                     for inner in tables:
-                        inner.clear()
+                        _clear_counts(inner)
                 record.owners.clear()
 
 

@@ -1,0 +1,50 @@
+"""benchmarks/floor.py and benchmarks/stdlib.py run end to end and report real figures.
+
+Not timing tests: numbers are never compared with targets here, only checked
+to be measurements (positive, finite) of the variants each script promises.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import c_core_built
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def _run(script: str, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GLOBALHOOK_")}
+    return subprocess.run([sys.executable, str(BENCHMARKS / script), *args], env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.mark.skipif(not c_core_built(), reason="the floor types live in the compiled core")
+def test_floor_reports_each_read_three_ways(tmp_path):
+    out = tmp_path / "floor.json"
+    done = _run("floor.py", "--quick", "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(out.read_text())["cpu_ns"]
+    assert set(figures) == {"global", "builtin", "attribute"}
+    for row in figures.values():
+        assert set(row) == {"untracked", "floor", "tracked"}
+        assert all(math.isfinite(value) and value >= 0 for value in row.values())
+    assert "tracked/floor" in done.stdout
+
+
+def test_stdlib_programs_run_tracked_and_plain(tmp_path):
+    out = tmp_path / "stdlib.json"
+    done = _run("stdlib.py", "--quick", "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    programs = json.loads(out.read_text())["programs"]
+    assert set(programs) == {"copy", "pprint", "logging"}
+    for row in programs.values():
+        assert row["plain_s"] > 0 and row["tracked_s"] > 0
+        assert math.isclose(row["ratio"], row["tracked_s"] / row["plain_s"])
