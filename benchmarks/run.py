@@ -246,11 +246,16 @@ def run_micro(options, settings, workdir: Path, with_peers: bool) -> Dict[str, o
         base = row["untracked"]
         result[kind] = {
             "untracked_ns": base, "tracked_ns": row["tracked"],
-            "ratio": row["tracked"] / base if base > 0 else float("nan"),
+            "ratio": _ratio(row["tracked"], base),
             "peer_ns": {k: row[k] for k in kinds},
-            "vs_peer": {k: row["tracked"] / row[k] if row[k] > 0 else float("nan") for k in kinds},
+            "vs_peer": {k: _ratio(row["tracked"], row[k]) for k in kinds},
         }
     return result
+
+
+def _ratio(ns: float, reference: float) -> "Optional[float]":
+    """ns / reference, or None where the reference cost nothing within noise (a clamped difference of medians)."""
+    return ns / reference if reference > 0 else None
 
 
 def _globalhook_path() -> str:

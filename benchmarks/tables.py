@@ -68,7 +68,8 @@ def _share_peers(data: Dict[str, object], first: str) -> None:
                 ref = micro[first][kind]
                 row["peer_ns_measured_with"] = first
                 row["vs_peer"] = {
-                    k: row["ratio"] / (ns / ref["untracked_ns"]) if ns > 0 and ref["untracked_ns"] > 0 else math.nan
+                    k: row["ratio"] / (ns / ref["untracked_ns"])
+                    if row["ratio"] is not None and ns > 0 and ref["untracked_ns"] > 0 else None
                     for k, ns in ref["peer_ns"].items()
                 }
 
