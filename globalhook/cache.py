@@ -36,7 +36,11 @@ from _thread import allocate_lock
 from .fingerprint import ABSENT, fingerprint
 from .globalwrites import namespace_version as _namespace_version
 from .globalwrites import watch as _watch_namespace
+from . import envreads as _envreads  # noqa: F401  (its resolver: what an environment variable holds now)
+from .configreads import NOT_FOUND as _CONFIG_NOT_FOUND
+from .configreads import current_value as _config_value
 from .readsets import CollectError, ReadSet, collect, collecting, note_reads
+from .tracking import CONFIG_OWNERS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -114,6 +118,25 @@ _dict_get = dict.get
 _NOT_KEPT = object()
 
 
+def _config_now(owner: str, name: str) -> object:
+    """What a configuration read (an environment variable, a setting) finds now.
+
+    ABSENT when nothing; _UNKNOWN when that cannot be told (Flask's config
+    of one app among many, a pydantic field of one instance, a watched
+    object): such a read always counts as changed, so the call is
+    recomputed rather than served stale.
+    """
+    try:
+        value = _config_value(owner, name)
+    except LookupError:
+        return _UNKNOWN
+    return ABSENT if value is _CONFIG_NOT_FOUND else value
+
+
+#: A configuration read whose current value cannot be told: never unchanged.
+_UNKNOWN = object()
+
+
 def _resolve(namespace: Optional[dict], name: str) -> object:
     """What a name load of ``name`` in ``namespace`` finds now (ABSENT when nothing)."""
     value = _dict_get(namespace, name, ABSENT)  # dict.get: not a recorded read
@@ -179,6 +202,13 @@ class _Check:
         self.quick = quick
 
     def changed(self) -> bool:
+        if self.owner in CONFIG_OWNERS:
+            value = _config_now(self.owner, self.name)
+            if value is _UNKNOWN:
+                return True
+            if value is self.value and self.quick is None:
+                return False
+            return fingerprint(value).digest != self.digest
         namespace = self.namespace
         if namespace is None:
             namespace = self.namespace = _namespace_of(self.owner)
@@ -197,8 +227,14 @@ def _checks_now(reads: Iterable[Tuple[str, str]], namespaces: Dict[str, dict], r
     """A check for every read, fingerprinting the values as they are now."""
     checks = []
     for owner, name in sorted(reads):
-        namespace = _namespace_of(owner, namespaces)
-        value = _resolve(namespace, name) if namespace is not None else ABSENT
+        if owner in CONFIG_OWNERS:
+            namespace, value = None, _config_now(owner, name)
+            if value is _UNKNOWN:  # never unchanged (see _config_now)
+                checks.append(_Check(owner, name, None, _NOT_KEPT, os.urandom(16)))
+                continue
+        else:
+            namespace = _namespace_of(owner, namespaces)
+            value = _resolve(namespace, name) if namespace is not None else ABSENT
         found = fingerprint(value)
         if found.opaque:
             _warn_once(
@@ -577,7 +613,12 @@ def fingerprint_reads(names: Iterable[str]) -> str:
     digest = hashlib.blake2b(digest_size=16)
     for key in sorted(names):
         owner, name = _split(key)
-        namespace = _namespace_of(owner)
-        value = _resolve(namespace, name) if namespace is not None else ABSENT
+        if owner in CONFIG_OWNERS:
+            value = _config_now(owner, name)
+            if value is _UNKNOWN:
+                value = os.urandom(16)  # cannot be told: a digest that matches no other
+        else:
+            namespace = _namespace_of(owner)
+            value = _resolve(namespace, name) if namespace is not None else ABSENT
         digest.update(key.encode("utf-8", "surrogatepass") + b"=" + fingerprint(value).digest)
     return digest.hexdigest()

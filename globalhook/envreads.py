@@ -22,7 +22,7 @@ import os
 import sys
 from _thread import _local
 
-from .configreads import ALL_NAMES, name_label
+from .configreads import ALL_NAMES, NOT_FOUND, name_label, register_resolver
 from .tracking import count_config
 
 TYPE_CHECKING = False  # not from typing: imported before the program starts
@@ -153,6 +153,17 @@ def _make_os_functions(originals: "Dict[str, Callable]", inside: frozenset) -> "
 
 def installed() -> bool:
     return bool(_originals)
+
+
+def _current(name: str) -> object:
+    """What the environment holds for ``name`` now, unrecorded (``*``: the names there are)."""
+    with Hushed():
+        if name == ALL_NAMES:
+            return tuple(sorted(_environ))
+        return _environ.get(name, NOT_FOUND)
+
+
+register_resolver(OWNER, _current)
 
 
 def install() -> None:

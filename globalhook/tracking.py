@@ -65,6 +65,9 @@ ATTRIBUTE_MISSING = ATTRIBUTE + 1
 #: variable, a framework's setting: see configreads), kinds "read" and
 #: "write", each {owner: {name: counter}}.
 READ_TABLE, WRITE_TABLE = ATTRIBUTE_MISSING + 1, ATTRIBUTE_MISSING + 2
+#: Owner labels of configuration reads :meth:`Recorder.code_reads` has handed out
+#: (not modules: what they hold now comes from configreads.current_value).
+CONFIG_OWNERS: "set" = set()
 
 #: Placeholders recorded instead of keys that a name lookup cannot produce.
 NON_IDENTIFIER_KEY = "<non-identifier str key>"
@@ -1084,7 +1087,9 @@ class Recorder:
         """``{(owner module, name): count}`` of what one code object read so far, in every context.
 
         Globals, builtins and missing names are owned by the module of the
-        code's globals; reads of a tracked module's attributes by that module.
+        code's globals; reads of a tracked module's attributes by that module;
+        reads of configuration names by their owner label (``os.environ``,
+        ``django.conf.settings``), which then joins :data:`CONFIG_OWNERS`.
         Counts only grow while the code is alive: a caller that keeps the code
         alive and takes this before and after some work learns which names
         the work read (:mod:`globalhook.readsets`).
@@ -1103,8 +1108,10 @@ class Recorder:
                         if count > 0:
                             key = (owners.get(name, "<unknown>"), name)
                             result[key] = result.get(key, 0) + count
-            for by_owner in (tables[ATTRIBUTE], tables[ATTRIBUTE_MISSING]):
-                for owner, inner in list(by_owner.items()):
+            for slot in (ATTRIBUTE, ATTRIBUTE_MISSING, READ_TABLE):
+                for owner, inner in list(tables[slot].items()):
+                    if slot == READ_TABLE:
+                        CONFIG_OWNERS.add(owner)
                     for name, counter in list(inner.items()):
                         count = _counter_value(counter)
                         if count > 0:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sys
 
+from ..configreads import NOT_FOUND, register_resolver
 from ..tracking import count_config
 
 TYPE_CHECKING = False
@@ -64,6 +65,15 @@ def watch_settings(conf: "ModuleType") -> None:
         function.__wrapped__ = original  # type: ignore[attr-defined]
         setattr(lazy, function.__name__, function)
     _watched.add(lazy)
+
+    def current(name: str) -> object:
+        # Read through LazySettings' own __getattribute__: not recorded.
+        try:
+            return getattribute(settings, name)
+        except AttributeError:
+            return NOT_FOUND
+
+    register_resolver(OWNER, current)
 
 
 def watch_overrides(utils: "ModuleType") -> None:
