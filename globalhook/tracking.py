@@ -372,6 +372,32 @@ def _module_name(namespace: dict) -> str:
     return _str(name) if issubclass(_type(name), str) else "<unknown>"
 
 
+def _tables_now(code: CodeType) -> tuple:
+    """``(record, tables)``: the tables ``code`` counts into in the current context, made on first sight."""
+    record = _records.get(_id(code))
+    if record is None:
+        record = _record(code)
+    label = _context
+    return record, (record.tables if not label else _tables_in_context(record, label))
+
+
+def _owned_counter(by_owner: dict, owner: str, name: str) -> object:
+    """``by_owner[owner][name]``, made on first sight, and kept out of the collector's lists (see _gc_hider)."""
+    inner = by_owner.get(owner)
+    if inner is None:
+        inner = {}
+        _hide(inner)
+        inner = by_owner.setdefault(owner, inner)
+        _hide(by_owner)
+    counter = inner.get(name)
+    if counter is None:
+        counter = _new_counter()
+        _hide(counter)
+        counter = inner.setdefault(name, counter)
+        _hide(inner)
+    return counter
+
+
 def _first(kind: int, code: CodeType, name: object, namespace: dict) -> None:
     """Slow path: count one lookup whose counter the hot path did not find.
 
@@ -380,11 +406,7 @@ def _first(kind: int, code: CodeType, name: object, namespace: dict) -> None:
     """
     if _type(name) is not str or not name.isidentifier():
         name = _key_label(name)
-    record = _records.get(_id(code))
-    if record is None:
-        record = _record(code)
-    label = _context
-    tables = record.tables if not label else _tables_in_context(record, label)
+    record, tables = _tables_now(code)
     table = tables[kind]
     counter = table.get(name)
     if counter is None:
@@ -421,25 +443,8 @@ def _first_attribute(missing: bool, code: CodeType, owner: str, name: object, na
         name = _key_label(name)
     if _type(owner) is not str:
         owner = _str(owner) if isinstance(owner, str) else "<unknown>"
-    record = _records.get(_id(code))
-    if record is None:
-        record = _record(code)
-    label = _context
-    tables = record.tables if not label else _tables_in_context(record, label)
-    by_owner = tables[ATTRIBUTE_MISSING if missing else ATTRIBUTE]
-    inner = by_owner.get(owner)
-    if inner is None:
-        inner = {}
-        _hide(inner)
-        inner = by_owner.setdefault(owner, inner)
-        _hide(by_owner)
-    counter = inner.get(name)
-    if counter is None:
-        counter = _new_counter()
-        _hide(counter)
-        counter = inner.setdefault(name, counter)
-        _hide(inner)
-    _next(counter)
+    record, tables = _tables_now(code)
+    _next(_owned_counter(tables[ATTRIBUTE_MISSING if missing else ATTRIBUTE], owner, name))
     if record.reader is None:
         record.reader = _module_name(namespace) if isinstance(namespace, dict) else "<unknown>"
 
@@ -504,16 +509,8 @@ def count_config(write: bool, owner: str, name: str, frame: object, fallback: bo
 
 def _first_config(slot: int, code: CodeType, owner: str, name: str, namespace: dict) -> None:
     """Slow path of :func:`count_config`: the first count of one (owner, name) by one code object."""
-    record = _records.get(_id(code))
-    if record is None:
-        record = _record(code)
-    label = _context
-    tables = record.tables if not label else _tables_in_context(record, label)
-    by_owner = tables[slot]
-    inner = by_owner.get(owner)
-    if inner is None:
-        inner = by_owner.setdefault(owner, {})
-    _next(inner.setdefault(name, _new_counter()))
+    record, tables = _tables_now(code)
+    _next(_owned_counter(tables[slot], owner, name))
     if record.reader is None:
         record.reader = _module_name(namespace)
 

@@ -147,6 +147,11 @@ _HEAP_LIB = """\
     def helper(i):
         return i * FACTOR
 
+    def settings():
+        # configuration reads have tables of their own (environment variables, by name)
+        import os
+        return [os.environ.get("HEAPLIB_%d" % i) for i in range(3)] + [os.getenv("HOME")]
+
     FACTOR = 2
 """
 
@@ -160,6 +165,7 @@ _HEAP_COUNT = """\
         start = len(gc.get_objects())
         box = heaplib.Box()
         assert box.size() == 3 and heaplib.Box.size(box) == 3
+        heaplib.settings()
         made = len(gc.get_objects())
         del box
         end = len(gc.get_objects())
@@ -195,6 +201,8 @@ class TestHeap:
         assert tracked.stdout == plain.stdout, tracked.stderr
         data = json.loads((project / "d.json").read_text())
         assert any(e["function"] == "helper" and e["name"] == "FACTOR" and e["count"] == 3 for e in data["lookups"])
+        assert any(e["function"].startswith("settings") and e["kind"] == "read" and e["name"] == "HEAPLIB_1"
+                   for e in data["lookups"])
 
     def test_under_the_pytest_plugin(self, project: Path) -> None:
         from conftest import c_core_built
