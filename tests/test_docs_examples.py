@@ -13,7 +13,11 @@ GitHub and Sphinx still highlight them as usual:
 - ```` ```python runnable ```` runs the block as a script there; it must exit 0
   (its asserts are the check);
 - ``requires=MODULE`` on a runnable block skips the rest of the page where
-  MODULE cannot be imported (IPython does not install everywhere).
+  MODULE cannot be imported (IPython does not install everywhere);
+- ``attaches`` on a runnable block (it attaches a live namespace while other
+  threads run, as IPython's history thread does) skips the rest of the page
+  with the pure-Python core on a free-threaded build, which refuses that by
+  design (docs/explanation/live-modules.md).
 
 ``python``, ``globalhook`` and ``pytest`` in a command are this interpreter
 with this checkout.  Other blocks are illustration and are not run.
@@ -114,6 +118,14 @@ def environment(bin_dir: Path) -> dict:
     return env
 
 
+def _pure_core_free_threaded() -> bool:
+    import sysconfig
+
+    from globalhook import tracking
+
+    return bool(sysconfig.get_config_var("Py_GIL_DISABLED")) and tracking.CORE == "python"
+
+
 def check_output(expected: str, got: str) -> bool:
     checker = doctest.OutputChecker()
     return checker.check_output(expected, got, doctest.ELLIPSIS)
@@ -141,6 +153,9 @@ def test_page_examples_run_as_shown(page: Path, tmp_path: Path) -> None:
         if required and subprocess.run([sys.executable, "-c", f"import {required}"], env=env,
                                         capture_output=True).returncode != 0:
             pytest.skip(f"{where}:{block.line}: needs {required}, which this Python cannot import")
+        if block.attribute("attaches") is not None and _pure_core_free_threaded():
+            pytest.skip(f"{where}:{block.line}: the pure-Python core on a free-threaded build refuses to attach "
+                        "while other threads run (by design: docs/explanation/live-modules.md)")
         if block.language == "python":
             script = folder / f"_block_{block.line}.py"  # its folder is sys.path[0], as for a script there
             script.write_text(block.text, encoding="utf-8")
