@@ -381,21 +381,26 @@ def _tables_now(code: CodeType) -> tuple:
     return record, (record.tables if not label else _tables_in_context(record, label))
 
 
+def _counter_in(table: dict, name: str) -> object:
+    """``table[name]``, made on first sight, and kept out of the collector's lists (see _gc_hider)."""
+    counter = table.get(name)
+    if counter is None:
+        counter = _new_counter()
+        _hide(counter)
+        counter = table.setdefault(name, counter)
+        _hide(table)
+    return counter
+
+
 def _owned_counter(by_owner: dict, owner: str, name: str) -> object:
-    """``by_owner[owner][name]``, made on first sight, and kept out of the collector's lists (see _gc_hider)."""
+    """``by_owner[owner][name]``, made (and hidden, as :func:`_counter_in`) on first sight."""
     inner = by_owner.get(owner)
     if inner is None:
         inner = {}
         _hide(inner)
         inner = by_owner.setdefault(owner, inner)
         _hide(by_owner)
-    counter = inner.get(name)
-    if counter is None:
-        counter = _new_counter()
-        _hide(counter)
-        counter = inner.setdefault(name, counter)
-        _hide(inner)
-    return counter
+    return _counter_in(inner, name)
 
 
 def _first(kind: int, code: CodeType, name: object, namespace: dict) -> None:
@@ -407,14 +412,7 @@ def _first(kind: int, code: CodeType, name: object, namespace: dict) -> None:
     if _type(name) is not str or not name.isidentifier():
         name = _key_label(name)
     record, tables = _tables_now(code)
-    table = tables[kind]
-    counter = table.get(name)
-    if counter is None:
-        counter = _new_counter()
-        _hide(counter)
-        counter = table.setdefault(name, counter)
-        _hide(table)
-    _next(counter)
+    _next(_counter_in(tables[kind], name))
     owners = record.owners
     if name not in owners:
         owners.setdefault(name, _module_name(namespace))
@@ -917,6 +915,33 @@ _PyAttributeModule.__module__ = "builtins"
 AttributeModule = _ctracking_module_type() if CORE == "c" else _PyAttributeModule  # type: ignore[name-defined]
 
 
+def _reads_of(code: CodeType) -> Iterator[Tuple[str, str, int, bool]]:
+    """``(owner, name, count, own)`` of every read one code object made, in every context, counts > 0.
+
+    ``own``: a global, builtin or missing name of the code's own module
+    (``owner`` is that module); otherwise a read of a tracked module's
+    attribute or of a configuration name (whose owner joins CONFIG_OWNERS).
+    """
+    record = _records.get(_id(code))
+    if record is None or record() is not code:
+        return
+    owners = record.owners
+    for _, tables in _labelled_tables(record):
+        for kind in (GLOBAL, BUILTIN, MISSING):
+            for name, counter in list(tables[kind].items()):
+                count = _counter_value(counter)
+                if count > 0:
+                    yield owners.get(name, "<unknown>"), name, count, True
+        for slot in (ATTRIBUTE, ATTRIBUTE_MISSING, READ_TABLE):
+            for owner, inner in list(tables[slot].items()):
+                if slot == READ_TABLE:
+                    CONFIG_OWNERS.add(owner)
+                for name, counter in list(inner.items()):
+                    count = _counter_value(counter)
+                    if count > 0:
+                        yield owner, name, count, False
+
+
 class Recorder:
     """The process-wide view of the tables: totals, qualified names, notes.
 
@@ -1060,24 +1085,10 @@ class Recorder:
         (``"settings.TAX"``), found or not, and so are reads of configuration
         names (``"os.environ.HOME"``).
         """
-        code = getattr(func, "__code__", func)
-        record = _records.get(_id(code))
         result: Dict[str, int] = {}
-        if record is None or record() is not code:
-            return result
-        for _, tables in _labelled_tables(record):
-            for kind in (GLOBAL, BUILTIN, MISSING):
-                for name, counter in list(tables[kind].items()):
-                    count = _counter_value(counter)
-                    if count > 0:
-                        result[name] = result.get(name, 0) + count
-            for by_owner in (tables[ATTRIBUTE], tables[ATTRIBUTE_MISSING], tables[READ_TABLE]):
-                for owner, inner in list(by_owner.items()):
-                    for name, counter in list(inner.items()):
-                        count = _counter_value(counter)
-                        if count > 0:
-                            key = f"{owner}.{name}"
-                            result[key] = result.get(key, 0) + count
+        for owner, name, count, own in _reads_of(getattr(func, "__code__", func)):
+            key = name if own else f"{owner}.{name}"
+            result[key] = result.get(key, 0) + count
         return result
 
     def code_reads(self, code: CodeType) -> Dict[Tuple[str, str], int]:
@@ -1091,29 +1102,10 @@ class Recorder:
         alive and takes this before and after some work learns which names
         the work read (:mod:`globalhook.readsets`).
         """
-        record = _records.get(_id(code))
         result: Dict[Tuple[str, str], int] = {}
-        if record is None or record() is not code:
-            return result
-        owners = record.owners
-        for _, tables in _labelled_tables(record):
-            for kind in (GLOBAL, BUILTIN, MISSING):
-                inner = tables[kind]
-                if inner:
-                    for name, counter in list(inner.items()):
-                        count = _counter_value(counter)
-                        if count > 0:
-                            key = (owners.get(name, "<unknown>"), name)
-                            result[key] = result.get(key, 0) + count
-            for slot in (ATTRIBUTE, ATTRIBUTE_MISSING, READ_TABLE):
-                for owner, inner in list(tables[slot].items()):
-                    if slot == READ_TABLE:
-                        CONFIG_OWNERS.add(owner)
-                    for name, counter in list(inner.items()):
-                        count = _counter_value(counter)
-                        if count > 0:
-                            key = (owner, name)
-                            result[key] = result.get(key, 0) + count
+        for owner, name, count, _ in _reads_of(code):
+            key = (owner, name)
+            result[key] = result.get(key, 0) + count
         return result
 
     def total(self) -> int:
