@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
+import importlib.util
 import itertools
 import os
 import subprocess
 import sys
 import textwrap
+import types
 from pathlib import Path
 from typing import Dict, Iterator
 
@@ -116,3 +119,19 @@ def entries(module: str, **match) -> list:
         for e in globalhook.lookups()
         if e["module"] == module and all(e[k] == v for k, v in match.items())
     ]
+
+
+@contextlib.contextmanager
+def module_from_file(name: str, path: "Path") -> "Iterator[types.ModuleType]":
+    """A module run from a file outside the package (a tool, a docs extension), in sys.modules while in use.
+
+    Registered because dataclasses look their module up in sys.modules.
+    """
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        del sys.modules[name]

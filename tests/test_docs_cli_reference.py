@@ -9,11 +9,10 @@ left out of the reference.
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import module_from_file
 
 from globalhook import cli
 
@@ -22,14 +21,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def parsers_module():
-    spec = importlib.util.spec_from_file_location("globalhook_docs_cli_parsers", REPO / "docs" / "_ext" / "cli_parsers.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    try:
-        spec.loader.exec_module(module)
+    with module_from_file("globalhook_docs_cli_parsers", REPO / "docs" / "_ext" / "cli_parsers.py") as module:
         yield module
-    finally:
-        del sys.modules[spec.name]
 
 
 def test_every_command_is_documented(parsers_module):

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import module_from_file
 
 TOOL = Path(__file__).resolve().parent.parent / "tools" / "transparency.py"
 
 
 @pytest.fixture(scope="module")
 def tp():
-    spec = importlib.util.spec_from_file_location("globalhook_transparency_tool", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    try:
-        spec.loader.exec_module(module)
+    with module_from_file("globalhook_transparency_tool", TOOL) as module:
         yield module
-    finally:
-        del sys.modules[spec.name]
 
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
