@@ -111,19 +111,26 @@ def _fingerprint(violation: Violation) -> str:
     return hashlib.sha256("\0".join(violation.key()).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def _json_violation(violation: Violation, outcome: Outcome, baselined: bool) -> Dict[str, Any]:
+def _read_fields(violation: Violation) -> Dict[str, Any]:
+    """What was read, by whom and how often: the same fields in JSON and in SARIF's properties."""
     entry = violation.entry
     return {
-        "rule": violation.rule_id,
-        "file": entry["file"],
-        "path": violation.path(outcome.cwd),
-        "line": violation.line,
         "reader": violation.reader,
         "function": entry["function"],
         "owner": violation.owner,
         "name": entry["name"],
         "kind": entry["kind"],
         "count": entry["count"],
+    }
+
+
+def _json_violation(violation: Violation, outcome: Outcome, baselined: bool) -> Dict[str, Any]:
+    return {
+        "rule": violation.rule_id,
+        "file": violation.entry["file"],
+        "path": violation.path(outcome.cwd),
+        "line": violation.line,
+        **_read_fields(violation),
         "tests": [{"context": name, "count": count} for name, count in violation.contexts],
         "baselined": baselined,
         "fingerprint": _fingerprint(violation),
@@ -175,15 +182,7 @@ def _sarif_result(violation: Violation, outcome: Outcome, index: Dict[str, int],
             }
         ],
         "partialFingerprints": {"globalhookViolation/v1": _fingerprint(violation)},
-        "properties": {
-            "reader": violation.reader,
-            "function": entry["function"],
-            "owner": violation.owner,
-            "name": entry["name"],
-            "kind": entry["kind"],
-            "count": entry["count"],
-            "tests": [name for name, _ in violation.contexts],
-        },
+        "properties": {**_read_fields(violation), "tests": [name for name, _ in violation.contexts]},
     }
     if baselined is not None:
         result["baselineState"] = "unchanged" if baselined else "new"
