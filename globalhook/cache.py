@@ -137,6 +137,19 @@ def _config_now(owner: str, name: str) -> object:
 _UNKNOWN = object()
 
 
+def _found_now(owner: str, name: str, known: Optional[Dict[str, dict]] = None) -> Tuple[Optional[dict], object]:
+    """``(namespace, value)``: what a read of ``owner.name`` finds now.
+
+    A configuration read has no namespace, and its value may be _UNKNOWN
+    (see :func:`_config_now`); a module that is not imported has no
+    namespace and the value ABSENT.
+    """
+    if owner in CONFIG_OWNERS:
+        return None, _config_now(owner, name)
+    namespace = _namespace_of(owner, known)
+    return namespace, (_resolve(namespace, name) if namespace is not None else ABSENT)
+
+
 def _resolve(namespace: Optional[dict], name: str) -> object:
     """What a name load of ``name`` in ``namespace`` finds now (ABSENT when nothing)."""
     value = _dict_get(namespace, name, ABSENT)  # dict.get: not a recorded read
@@ -202,21 +215,12 @@ class _Check:
         self.quick = quick
 
     def changed(self) -> bool:
-        if self.owner in CONFIG_OWNERS:
-            value = _config_now(self.owner, self.name)
-            if value is _UNKNOWN:
-                return True
-            if value is self.value and self.quick is None:
-                return False
-            return fingerprint(value).digest != self.digest
-        namespace = self.namespace
-        if namespace is None:
-            namespace = self.namespace = _namespace_of(self.owner)
-            if namespace is None:
-                return True  # its module is not imported here: cannot tell, recompute
-        value = _dict_get(namespace, self.name, ABSENT)
-        if value is ABSENT:
-            value = _builtins_get(self.name, ABSENT)
+        if self.namespace is not None:
+            value = _resolve(self.namespace, self.name)
+        else:
+            self.namespace, value = _found_now(self.owner, self.name)
+            if value is _UNKNOWN or (self.namespace is None and self.owner not in CONFIG_OWNERS):
+                return True  # cannot tell (its module is not imported here, or see _config_now): recompute
         if value is self.value:
             if self.quick is None or _same_state(self.quick):
                 return False
@@ -227,14 +231,10 @@ def _checks_now(reads: Iterable[Tuple[str, str]], namespaces: Dict[str, dict], r
     """A check for every read, fingerprinting the values as they are now."""
     checks = []
     for owner, name in sorted(reads):
-        if owner in CONFIG_OWNERS:
-            namespace, value = None, _config_now(owner, name)
-            if value is _UNKNOWN:  # never unchanged (see _config_now)
-                checks.append(_Check(owner, name, None, _NOT_KEPT, os.urandom(16)))
-                continue
-        else:
-            namespace = _namespace_of(owner, namespaces)
-            value = _resolve(namespace, name) if namespace is not None else ABSENT
+        namespace, value = _found_now(owner, name, namespaces)
+        if value is _UNKNOWN:  # never unchanged (see _config_now)
+            checks.append(_Check(owner, name, None, _NOT_KEPT, os.urandom(16)))
+            continue
         found = fingerprint(value)
         if found.opaque:
             _warn_once(
@@ -612,13 +612,8 @@ def fingerprint_reads(names: Iterable[str]) -> str:
 
     digest = hashlib.blake2b(digest_size=16)
     for key in sorted(names):
-        owner, name = _split(key)
-        if owner in CONFIG_OWNERS:
-            value = _config_now(owner, name)
-            if value is _UNKNOWN:
-                value = os.urandom(16)  # cannot be told: a digest that matches no other
-        else:
-            namespace = _namespace_of(owner)
-            value = _resolve(namespace, name) if namespace is not None else ABSENT
+        _, value = _found_now(*_split(key))
+        if value is _UNKNOWN:
+            value = os.urandom(16)  # cannot be told: a digest that matches no other
         digest.update(key.encode("utf-8", "surrogatepass") + b"=" + fingerprint(value).digest)
     return digest.hexdigest()
