@@ -334,12 +334,14 @@ class Explanation:
 class CachedFunction:
     """A function whose results are reused until its arguments or its reads change."""
 
-    def __init__(self, func: Callable, store: Optional[str] = None, track: Sequence[str] = ()) -> None:
+    def __init__(self, func: Callable, store: Optional[str] = None, track: Sequence[str] = (),
+                 maxsize: Optional[int] = None) -> None:
         functools.update_wrapper(self, func)
         self._func = func
         self._name = _qualified_name(func)
         self._track = tuple(track)
         self._entries: Dict[object, _Entry] = {}
+        self._maxsize = maxsize
         self._problem: Optional[str] = None
         self._ready = False
         self._code_state: Optional[tuple] = None
@@ -420,6 +422,8 @@ class CachedFunction:
             return self._func(*args, **kwargs)
         entry = self._entries.get(key)
         if entry is not None and entry.valid():
+            if self._maxsize is not None:
+                self._keep(key, entry)
             if collecting():
                 note_reads(entry.reads, entry.namespaces)
             return entry.result
@@ -432,7 +436,7 @@ class CachedFunction:
                 checks = [_Check(owner, name, None, _NOT_KEPT, bytes.fromhex(value)) for owner, name, value in deps]
                 if _first_changed(checks) is None:
                     entry = _Entry(result, _checks_now(((c.owner, c.name) for c in checks), {}, self._name), {})
-                    self._entries[key] = entry
+                    self._keep(key, entry)
                     if collecting():
                         note_reads(entry.reads)
                     return result
@@ -450,7 +454,7 @@ class CachedFunction:
         finally:
             collection.__exit__(None, None, None)
         entry = _Entry(result, _checks_now(reads.reads, reads.namespaces, self._name), reads.namespaces)
-        self._entries[key] = entry
+        self._keep(key, entry)
         store = self._store
         if store is not None:
             deps = [(check.owner, check.name, check.digest.hex()) for check in entry.checks]
@@ -464,6 +468,20 @@ class CachedFunction:
                            f"globalhook.cache: {self._name}: the result cannot be stored on disk "
                            f"({type(exc).__name__}: {exc}); it is cached in memory only")
         return result
+
+    def _keep(self, key: object, entry: _Entry) -> None:
+        """Remember ``entry`` as the most recent; past ``maxsize``, forget the least recently used."""
+        entries = self._entries
+        maxsize = self._maxsize
+        if maxsize is None:
+            entries[key] = entry
+            return
+        with self._lock:
+            entries.pop(key, None)  # re-inserted last: dicts keep insertion order
+            if maxsize > 0:
+                entries[key] = entry
+            for old in list(entries)[: max(len(entries) - maxsize, 0)]:
+                del entries[old]
 
     # -- public helpers ------------------------------------------------------
 
@@ -504,22 +522,27 @@ class CachedFunction:
             self._store.clear()
 
 
-def cache(func: Optional[Callable] = None, *, store: Optional[str] = None, track: Sequence[str] = ()) -> Any:
-    """``@cache`` or ``@cache(store=DIR, track=[...])``: reuse results while nothing they read changed.
+def cache(func: Optional[Callable] = None, *, store: Optional[str] = None, track: Sequence[str] = (),
+          maxsize: Optional[int] = None) -> Any:
+    """``@cache`` or ``@cache(store=DIR, track=[...], maxsize=N)``: reuse results while nothing they read changed.
 
     ``store``: a folder that keeps results across processes.  ``track``:
     names of imported packages outside the project (site-packages) whose
-    code should count as well.
+    code should count as well.  ``maxsize``: how many results to keep in
+    memory, the least recently used forgotten first (None: no limit, as
+    ``functools.cache``; the store on disk is not limited by it).
     """
+    if maxsize is not None and (isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 0):
+        raise TypeError(f"globalhook.cache: maxsize must be None or an int >= 0, not {maxsize!r}")
     if func is None:
-        return lambda f: cache(f, store=store, track=track)
+        return lambda f: cache(f, store=store, track=track, maxsize=maxsize)
     if not callable(func):
         raise TypeError(f"globalhook.cache: expected a function, got {type(func).__name__}")
     flags = getattr(getattr(func, "__code__", None), "co_flags", 0)
     if flags & (0x20 | 0x80 | 0x200):  # CO_GENERATOR, CO_COROUTINE, CO_ASYNC_GENERATOR
         raise TypeError(f"globalhook.cache: {_qualified_name(func)} returns a generator or coroutine, "
                         "which runs once: cache a function that returns the values")
-    return CachedFunction(func, store, track)
+    return CachedFunction(func, store, track, maxsize)
 
 
 # -- building blocks for other caches ----------------------------------------------------

@@ -311,6 +311,47 @@ class TestLikeUncached:
         assert lines(run(root)) == ["[1, 1]"]
 
 
+    def test_maxsize_forgets_the_least_recently_used(self, tmp_path):
+        """An in-memory cache grows without limit unless asked; with maxsize it keeps the most recent."""
+        root = write(tmp_path, {"main.py": """\
+            import globalhook
+            @globalhook.cache(maxsize=2)
+            def f(x):
+                print("computing", x)
+                return x
+            f(1); f(2); f(1)   # 1 is now the most recent
+            f(3)               # forgets 2, the least recently used
+            f(1); f(3); f(2)   # hits, hits, computes 2 again, forgets 1
+            print(f.cache_explain(1))
+            @globalhook.cache(maxsize=0)
+            def g(x):
+                print("g", x)
+                return x
+            g(1); g(1)
+            @globalhook.cache
+            def unbounded(x):
+                return x
+            for i in range(300):
+                unbounded(i)
+            print(all(unbounded.cache_explain(i).hit for i in range(300)))
+            for bad in (-1, 1.5, True, "2"):
+                try:
+                    globalhook.cache(maxsize=bad)
+                except TypeError as exc:
+                    print(exc)
+        """})
+        assert lines(run(root)) == [
+            "computing 1", "computing 2", "computing 3", "computing 2",
+            "miss: never computed",
+            "g 1", "g 1",
+            "True",
+            "globalhook.cache: maxsize must be None or an int >= 0, not -1",
+            "globalhook.cache: maxsize must be None or an int >= 0, not 1.5",
+            "globalhook.cache: maxsize must be None or an int >= 0, not True",
+            "globalhook.cache: maxsize must be None or an int >= 0, not '2'",
+        ]
+
+
 class TestReadSets:
     def test_three_modules_deep(self, tmp_path):
         root = write(tmp_path, {
