@@ -335,7 +335,7 @@ class TestStartUpCostIsBounded:
 
 #: Project files named like modules the save needs: each leaves a marker if it ever runs.
 #: (Not linecache: python -c itself imports it from the current folder on 3.13.)
-SHADOWS = ("json", "re", "operator", "enum", "functools", "collections", "stat", "tokenize")
+SHADOWS = ("json", "re", "operator", "enum", "functools", "collections", "stat", "tokenize", "tomllib", "tomli")
 
 
 def shadowing_project(folder: Path) -> Path:
