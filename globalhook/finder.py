@@ -26,7 +26,7 @@ from . import classbodies, envreads
 from .globalwrites import note_file
 from .modules import select_strategy
 from .patterns import ModuleFilter
-from .postimport import ForwardingLoader
+from .postimport import ForwardingLoader, stand_behind
 from .tracking import RECORDER, Recorder, TrackingDict
 
 TYPE_CHECKING = False  # not from typing: imported before the program starts
@@ -279,6 +279,9 @@ class TrackingFinder:
                     f"served it (loader {type(loader).__qualname__}); globalhook adopts such a finder at the "
                     "next import that reaches it"
                 )
+
+
+stand_behind(TrackingFinder)  # the post-import watcher goes behind ours, which asks it
 
 
 class ImportHook:
