@@ -24,9 +24,9 @@ except ImportError:  # pragma: no cover - not CPython
 
 from . import classbodies, envreads
 from .globalwrites import note_file
-from .modules import select_strategy
+from .modules import select_strategy, use_factory
 from .patterns import ModuleFilter
-from .postimport import ForwardingLoader
+from .postimport import ForwardingLoader, stand_behind
 from .tracking import RECORDER, Recorder, TrackingDict
 
 TYPE_CHECKING = False  # not from typing: imported before the program starts
@@ -281,6 +281,9 @@ class TrackingFinder:
                 )
 
 
+stand_behind(TrackingFinder)  # the post-import watcher goes behind ours, which asks it
+
+
 class ImportHook:
     """What :func:`install` returns: uninstall it, or use it as a context manager."""
 
@@ -308,6 +311,7 @@ class ImportHook:
         self.finder.release_adopted()
         if _installed is self:
             _installed = None
+            use_factory(None)
             classbodies.uninstall()
             envreads.uninstall()
 
@@ -372,6 +376,7 @@ def install(
     finder.note_already_imported()
     sys.meta_path.insert(0, finder)
     _installed = ImportHook(finder, chosen, warning)
+    use_factory(factory)
     classbodies.install()
     if config_reads:
         envreads.install()

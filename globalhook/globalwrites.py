@@ -195,3 +195,6 @@ def static_entries() -> List[dict]:
         }
         for module, file, line, function, name, kind in sorted(keys)
     ]
+
+
+tracking.add_entries(static_entries)  # the recorder adds them to its lookups

@@ -40,6 +40,7 @@ from .globalwrites import note_code as _note_code
 from .globalwrites import note_file as _note_file
 from .globalwrites import unwatch as _unwatch_writes
 from .globalwrites import watch as _watch_writes
+from .modules import factory_in_use, new_native_module
 from .tracking import CORE, RECORDER, AttributeModule, TrackingDict
 
 TYPE_CHECKING = False  # not from typing: imported before the program starts
@@ -320,11 +321,8 @@ def _record_attribute_reads(module: types.ModuleType) -> None:
     finder makes, unless the hook in use does not record them (``attributes = false``):
     it becomes of globalhook's module type (``__class__`` assignment between
     ModuleType subclasses of one layout, which CPython allows)."""
-    from .finder import installed_hook
-    from .modules import new_native_module
-
-    hook = installed_hook()
-    wants_attributes = hook is None or hook.finder.factory is new_native_module
+    factory = factory_in_use()
+    wants_attributes = factory is None or factory is new_native_module
     if wants_attributes and type(module) is types.ModuleType:
         try:
             module.__class__ = AttributeModule

@@ -46,6 +46,8 @@ __all__ = [
     "new_proxy_module",
     "probe",
     "select_strategy",
+    "use_factory",
+    "factory_in_use",
 ]
 
 STRATEGIES = ("native", "proxy")
@@ -417,3 +419,23 @@ def select_strategy(requested: str = "native", attributes: bool = True) -> Tuple
         "globalhook cannot track global lookups on this Python "
         f"({sys.version.split()[0]}): " + "; ".join(f"{s}: {r}" for s, r in zip(order, reasons))
     )
+
+
+# -- the hook in use ------------------------------------------------------------
+
+#: The factory of the hook installed in this process, None when there is none:
+#: :func:`globalhook.finder.install` sets it and ``uninstall`` clears it, so that
+#: :mod:`globalhook.live`, below the finder, gives a module it attaches what that
+#: hook's modules get.
+_in_use: Optional[ModuleFactory] = None
+
+
+def use_factory(factory: Optional[ModuleFactory]) -> None:
+    """Name the factory of the hook just installed (None: the hook is gone)."""
+    global _in_use
+    _in_use = factory
+
+
+def factory_in_use() -> Optional[ModuleFactory]:
+    """The factory of the installed hook, or None when no hook is installed."""
+    return _in_use

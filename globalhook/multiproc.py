@@ -21,7 +21,7 @@ from . import sigterm
 
 TYPE_CHECKING = False  # not from typing: imported before the program starts
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Optional
+    from typing import Callable, Optional
 
     from .session import Session
 
@@ -31,21 +31,20 @@ _WATCHED = "multiprocessing.process"
 _patched = False
 
 
-def patch_when_imported() -> None:
-    """Patch ``multiprocessing`` now if it is loaded, else as the program imports it."""
+def patch_when_imported(current_session: "Callable[[], Optional[Session]]") -> None:
+    """Patch ``multiprocessing`` now if it is loaded, else as the program imports it;
+    a child saves the session that ``current_session()`` gives (the session module's)."""
     from .postimport import when_imported
 
-    when_imported(_WATCHED, _patch)
+    when_imported(_WATCHED, lambda process: _patch(process, current_session))
 
 
-def _patch(process) -> None:
+def _patch(process, current_session: "Callable[[], Optional[Session]]") -> None:
     """Save at the end of every ``multiprocessing`` child, which skips ``atexit``."""
     global _patched
     if _patched:
         return
     _patched = True
-    from .session import current_session
-
     original = process.BaseProcess._bootstrap
 
     def _bootstrap(self, *args, **kwargs):

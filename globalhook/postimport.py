@@ -21,11 +21,21 @@ import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from types import ModuleType
-    from typing import Callable, Dict, List
+    from typing import Callable, Dict, List, Tuple
 
-__all__ = ["when_imported", "ForwardingLoader"]
+__all__ = ["when_imported", "ForwardingLoader", "stand_behind"]
 
 _pending: "Dict[str, List[Callable[[ModuleType], None]]]" = {}
+#: Finder types that ask the watcher themselves, as any finder behind them
+#: (globalhook's own, registered by :mod:`globalhook.finder`, which sits above this module).
+_FRONT: "Tuple[type, ...]" = ()
+
+
+def stand_behind(finder_type: type) -> None:
+    """Put the watcher behind finders of ``finder_type`` and never ask them: they ask it."""
+    global _FRONT
+    if finder_type not in _FRONT:
+        _FRONT += (finder_type,)
 
 
 def when_imported(name: str, callback: "Callable[[ModuleType], None]") -> None:
@@ -42,11 +52,9 @@ def _enter() -> None:
     """Put the watcher on ``sys.meta_path``, behind globalhook's own finder if it is there."""
     if _FINDER in sys.meta_path:
         return
-    from .finder import TrackingFinder
-
     place = 0
     for index, finder in enumerate(sys.meta_path):
-        if isinstance(finder, TrackingFinder):
+        if isinstance(finder, _FRONT):
             place = index + 1
     sys.meta_path.insert(place, _FINDER)
 
@@ -94,13 +102,11 @@ class _PostImportFinder:
     def find_spec(self, fullname, path=None, target=None):
         if fullname not in _pending:
             return None
-        from .finder import TrackingFinder
-
         callbacks = _pending.pop(fullname)
         if not _pending:
             self._leave()
         for finder in list(sys.meta_path):
-            if finder is self or isinstance(finder, TrackingFinder):
+            if finder is self or isinstance(finder, _FRONT):
                 continue  # ours asks us, not the other way round
             find_spec = getattr(finder, "find_spec", None)
             spec = find_spec(fullname, path, target) if find_spec is not None else None

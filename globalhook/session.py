@@ -197,7 +197,7 @@ class Session:
 
     def start(self) -> "ImportHook":
         global _current
-        multiproc.patch_when_imported()  # first, so that the finder goes in front of it
+        multiproc.patch_when_imported(current_session)  # first, so that the finder goes in front of it
         self.hook = install(
             self.config.include, self.config.exclude, self.config.strategy, self.root,
             attributes=getattr(self.config, "attributes", True),
@@ -218,7 +218,7 @@ class Session:
         atexit.register(self._save_at_exit)
         osexit.install(_save_before_os_exit)
         _register_fork_hooks()
-        sigterm.install_handler()
+        sigterm.install_handler(current_session)
         return self.hook
 
     def abandon(self) -> None:

@@ -37,7 +37,9 @@ import _signal as signal  # not signal.py, which imports enum (and more) for the
 
 TYPE_CHECKING = False  # not from typing: imported before the program starts
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Optional
+    from typing import Callable, Optional
+
+    from .session import Session
 
 __all__ = [
     "install_handler",
@@ -59,6 +61,14 @@ _real_getsignal = signal.getsignal
 _wanted = False
 
 
+def _no_session() -> "Optional[Session]":
+    return None
+
+
+#: The session to save on SIGTERM, as the session module says (it sits above this one).
+_current_session: "Callable[[], Optional[Session]]" = _no_session
+
+
 def _is_default(handler: object) -> bool:
     """``handler`` is SIG_DFL (``_signal`` gives plain ints, ``signal`` an IntEnum)."""
     return isinstance(handler, int) and not isinstance(handler, bool) and handler == signal.SIG_DFL
@@ -68,9 +78,11 @@ def _is_sigterm(signalnum: object) -> bool:
     return isinstance(signalnum, int) and signalnum == signal.SIGTERM
 
 
-def install_handler() -> None:
-    """Let globalhook's handler stand in for SIGTERM's default action from now on."""
-    global _wanted
+def install_handler(current_session: "Callable[[], Optional[Session]]") -> None:
+    """Let globalhook's handler stand in for SIGTERM's default action from now on,
+    saving the session that ``current_session()`` gives."""
+    global _wanted, _current_session
+    _current_session = current_session
     if "--multiprocessing-fork" in sys.argv:
         return  # a multiprocessing spawn child: keeps the default action (see multiproc)
     if not hasattr(signal, "SIGTERM"):  # pragma: no cover - no SIGTERM here
@@ -109,9 +121,7 @@ def _wrap_signal_module() -> None:
 
 
 def _on_sigterm(signum, frame) -> None:
-    from .session import current_session
-
-    session = current_session()
+    session = _current_session()
     if session is not None:
         if session._saving or session._lock.locked():
             # Killing now would leave a half-written file behind: the save

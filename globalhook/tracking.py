@@ -46,13 +46,13 @@ from itertools import count as _count
 TYPE_CHECKING = False  # not from typing: this module is imported before the program starts
 if TYPE_CHECKING:  # pragma: no cover
     from types import CodeType, FunctionType
-    from typing import Dict, FrozenSet, Iterator, List, Optional, Tuple
+    from typing import Callable, Dict, FrozenSet, Iterator, List, Optional, Tuple
 
     _Table = Dict[str, _count]
     #: (module, file, first line, function, name, kind) -> count
     _Key = Tuple[str, str, int, str, str, str, str, str]
 
-__all__ = ["TrackingDict", "Recorder", "RECORDER", "KINDS", "CORE", "is_tracking_dict", "count_config"]
+__all__ = ["TrackingDict", "Recorder", "RECORDER", "KINDS", "CORE", "is_tracking_dict", "count_config", "add_entries"]
 
 #: Kinds of lookup, in report order.  New kinds are added at the end.
 KINDS = ("global", "builtin", "missing", "store", "delete", "attribute", "read", "write")
@@ -942,6 +942,18 @@ def _reads_of(code: CodeType) -> Iterator[Tuple[str, str, int, bool]]:
                         yield owner, name, count, False
 
 
+#: Makers of entries that no table holds, which :meth:`Recorder.lookups` adds:
+#: engine modules above this one register theirs (:mod:`globalhook.globalwrites`,
+#: the `global` writes a bytecode scan found), so that this module imports none of them.
+_EXTRA_ENTRIES: List[Callable[[], List[dict]]] = []
+
+
+def add_entries(source: Callable[[], List[dict]]) -> None:
+    """Have :meth:`Recorder.lookups` add the entries ``source()`` returns to the tables' own."""
+    if source not in _EXTRA_ENTRIES:
+        _EXTRA_ENTRIES.append(source)
+
+
 class Recorder:
     """The process-wide view of the tables: totals, qualified names, notes.
 
@@ -1056,9 +1068,7 @@ class Recorder:
                     entry["owner"] = owner
                     entry["reader_module"] = module
                 append(entry)
-            from .globalwrites import static_entries
-
-            static = static_entries()  # `global` writes this Python cannot observe, found by a scan
+            static = [entry for source in _EXTRA_ENTRIES for entry in source()]  # e.g. `global` writes found by a scan
             if static:
                 result.extend(static)
                 result.sort(key=_entry_order)

@@ -106,6 +106,20 @@ class TestAttach:
         assert reader() == 3
         assert globalhook.reads(reader) == {f"{early.__name__}.LIMIT": 1}  # early: a closure variable here
 
+    def test_an_attached_module_records_attribute_reads_as_the_installed_hook_does(self, early, src, unique, install):
+        """Under a hook that records no attribute reads (attributes=False) an attached module
+        stays a plain module; once that hook is uninstalled, attaching records them again."""
+        from globalhook.tracking import AttributeModule
+
+        hook = install(include=[f"{unique}_other"], attributes=False)
+        globalhook.attach(early)
+        assert type(early) is types.ModuleType
+        hook.uninstall()
+        src({f"{unique}_later.py": "X = 1\n"})
+        later = importlib.import_module(f"{unique}_later")
+        globalhook.attach(later)
+        assert type(later) is AttributeModule
+
     def test_global_writes_of_an_attached_module_are_counted_or_found_statically(self, early):
         from globalhook import globalwrites
 
