@@ -144,7 +144,7 @@ def test_html_lists_the_reads(project, tmp_path):
     out = tmp_path / "html"
     made = _globalhook("html", "-d", str(out), cwd=project)
     assert made.returncode == 0, made.stderr
-    pages = "".join(page.read_text() for page in out.rglob("*.html"))
+    pages = "".join(page.read_text() for page in out.rglob("*") if page.suffix in (".html", ".js"))
     assert "GH_GREETING" in pages and "os.environ" in pages
 
 

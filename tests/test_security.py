@@ -404,7 +404,8 @@ def data_naming(path: Path) -> dict:
 
 
 def html_text(folder: Path) -> str:
-    return "\n".join(p.read_text(encoding="utf-8") for p in folder.rglob("*.html"))
+    """The pages and the data files they draw from (a module's source lines are in data/m/N.js)."""
+    return "\n".join(p.read_text(encoding="utf-8") for p in folder.rglob("*") if p.suffix in (".html", ".js"))
 
 
 class TestHtmlSourceRoots:
