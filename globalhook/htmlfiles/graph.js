@@ -265,9 +265,11 @@
     target.textContent = "";
     if (!selected.length) {
       status(modules.length ? "Choose a module on the left." : "No modules in this report.");
+      GH.drawn();
       return;
     }
     target.appendChild(root);
+    GH.drawn();
     var text = "Showing " + shown + " of " + total + " functions in " + selected.length + " module" +
       (selected.length === 1 ? "" : "s") + ", " + order.length + " names, " + links.length + " edges.";
     if (shown < total && !needle) text += " Filter the functions to see others.";

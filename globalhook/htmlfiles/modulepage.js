@@ -151,6 +151,7 @@
     }
     texts = lineTexts(data);
     render();
+    GH.drawn();
     GH.showTarget();
     window.addEventListener("hashchange", function () {
       if (render()) {

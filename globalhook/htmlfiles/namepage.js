@@ -135,6 +135,7 @@
     names = gather(container.getAttribute("data-owner"));
     parts = views(names, Number(container.getAttribute("data-per-page")) || 2000, Number(container.getAttribute("data-shown")) || 5000);
     render();
+    GH.drawn();
     GH.showTarget();
     window.addEventListener("hashchange", function () {
       if (render()) {
