@@ -446,9 +446,10 @@ def cmd_report(argv: "Sequence[str]") -> int:
     import argparse
 
     from .config import ConfigError, load_config
-    from .data import DataError, find_parts, load
+    from .data import DataError, find_parts
     from .patterns import PatternError, validate_pattern
     from .printable import printable
+    from .records import read
 
     parser = argparse.ArgumentParser(
         prog="globalhook report",
@@ -482,7 +483,7 @@ def cmd_report(argv: "Sequence[str]") -> int:
                     f"{printable(config.data_file)}: no such file, but {count} per-process data "
                     f"file{'s wait' if count != 1 else ' waits'} beside it: run 'globalhook combine' first"
                 )
-        data = load(config.data_file)
+        data = read(config.data_file)
     except (ConfigError, DataError) as exc:
         return _fail(str(exc))
     from .report import Summary, render_json, render_text

@@ -17,6 +17,7 @@ from .config import ConfigError, load_config
 from .data import DataError, find_parts, load
 from .patterns import PatternError
 from .printable import printable
+from .records import read
 
 __all__ = ["cmd_html", "cmd_diff", "cmd_check", "cmd_tests_for", "per_test_view"]
 
@@ -37,8 +38,9 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="TOML file with a [tool.globalhook] table")
 
 
-def _load_data(options: argparse.Namespace) -> Dict[str, Any]:
-    """The data file the options name (raises ConfigError or DataError)."""
+def _load_data(options: argparse.Namespace, records: bool = True) -> Dict[str, Any]:
+    """The data file the options name, its lookups as records unless not ``records``
+    (raises ConfigError or DataError)."""
     config = load_config({"data_file": options.data_file, "config": options.config})
     for warning in config.warnings:
         print(f"globalhook: warning: {warning}", file=sys.stderr)
@@ -48,7 +50,7 @@ def _load_data(options: argparse.Namespace) -> Dict[str, Any]:
             "run 'globalhook combine' first"
         )
     options.data_path = config.data_file
-    return load(config.data_file)
+    return read(config.data_file) if records else load(config.data_file)
 
 
 def cmd_html(argv: Sequence[str]) -> int:
@@ -86,7 +88,7 @@ def cmd_html(argv: Sequence[str]) -> int:
             return _fail(f"--source-root: {printable(root)}: not a folder")
     started = time.perf_counter()
     try:
-        data = _load_data(options)
+        data = _load_data(options, records=False)  # the HTML report reads entry dicts
         summary = write_html(
             data, options.directory, options.module, options.context, title=options.title, workers=options.jobs,
             source_roots=options.source_roots, path_map=path_map,
@@ -116,7 +118,7 @@ def cmd_diff(argv: Sequence[str]) -> int:
     from .diff import diff, json_diff, text_diff
 
     try:
-        old, new = load(options.old), load(options.new)
+        old, new = read(options.old), read(options.new)
     except DataError as exc:
         return _fail(str(exc))
     result = diff(old, new, options.counts)
@@ -233,7 +235,7 @@ def per_test_view(data: Dict[str, Any], modules: Sequence[str], options: argpars
     from .report import _module_matcher
 
     matches = _module_matcher(modules)
-    lookups = [entry for entry in data["lookups"] if matches(pertest.owner_of(entry))]
+    lookups = [entry for entry in data["lookups"] if matches(entry.owner)]
     if options.by_context:
         if options.format == "json":
             text = pertest.by_context_json(lookups)
@@ -270,7 +272,7 @@ def cmd_tests_for(argv: Sequence[str]) -> int:
     )
     _add_data_options(parser)
     options = parser.parse_args(argv)
-    from .pertest import owner_of, parse_name_spec, which_tests_read
+    from .pertest import parse_name_spec, which_tests_read
 
     try:
         specs = [parse_name_spec(text) for text in options.names]
@@ -294,7 +296,7 @@ def cmd_tests_for(argv: Sequence[str]) -> int:
         return 0
     # Nothing on stdout: `pytest $(globalhook tests-for ...)` would run every test.
     asked = ", ".join(printable(str(spec)) for spec in specs)
-    seen = any(spec.matches(owner_of(e), e["name"]) for e in data["lookups"] for spec in specs)
+    seen = any(spec.matches(e.owner, e.name) for e in data["lookups"] for spec in specs)
     why = "recorded outside tests only" if seen else "no lookup of it was recorded: check the name"
     print(f"globalhook: no test read {asked} ({why})", file=sys.stderr)
     return 1

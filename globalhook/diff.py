@@ -14,7 +14,8 @@ import json
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
-from .data import STATIC_SUFFIX, shown_kind
+from .data import STATIC_SUFFIX
+from .records import lookups_of
 from .printable import printable
 
 __all__ = ["FunctionDeps", "Change", "Diff", "diff", "text_diff", "json_diff"]
@@ -37,15 +38,14 @@ class FunctionDeps:
 
 def _functions(data: Dict[str, Any]) -> Dict[Tuple[str, str], List[FunctionDeps]]:
     found: Dict[Tuple[str, str, str, int], FunctionDeps] = {}
-    for entry in data.get("lookups", ()):
-        key = (entry["module"], entry["function"], entry["file"], entry["line"])
+    for entry in lookups_of(data):
+        key = (entry.module, entry.function, entry.file, entry.line)
         deps = found.get(key)
         if deps is None:
             deps = found[key] = FunctionDeps(*key)
-        owner = entry.get("owner")
         # A read of another module's attribute is shown as owner.name (names have no dots).
-        dep = (f"{owner}.{entry['name']}" if owner else entry["name"], shown_kind(entry))
-        deps.deps[dep] = deps.deps.get(dep, 0) + entry["count"]
+        dep = (entry.shown_name, entry.shown_kind)
+        deps.deps[dep] = deps.deps.get(dep, 0) + entry.count
     grouped: Dict[Tuple[str, str], List[FunctionDeps]] = {}
     for key in sorted(found, key=lambda k: (k[0], k[1], k[3], k[2])):
         grouped.setdefault((key[0], key[1]), []).append(found[key])

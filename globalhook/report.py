@@ -29,6 +29,7 @@ import shlex
 from .data import KINDS, STATIC_SUFFIX
 from .gcpause import paused
 from .printable import printable
+from .records import Lookup, lookups_of
 from .toolreads import is_tool_module
 
 TYPE_CHECKING = False  # not from typing (see globalhook/__init__.py)
@@ -70,7 +71,9 @@ def _module_matcher(patterns: Sequence[str]) -> Callable[[str], bool]:
     return matches
 
 
-_FIELDS = operator.itemgetter("module", "file", "line", "function", "name", "kind", "count")
+_FIELDS = operator.itemgetter(
+    *(Lookup._fields.index(field) for field in ("module", "file", "line", "function", "shown_name", "shown_kind", "count"))
+)
 
 
 def _name_order(row: Row) -> Tuple[float, str, str]:
@@ -100,13 +103,9 @@ class Summary:
         grouped: Dict[str, Dict[FunctionKey, Dict[Tuple[str, str], int]]] = {}
         module_functions: Optional[Dict[FunctionKey, Dict[Tuple[str, str], int]]] = None
         last_module = None
-        for entry in data.get("lookups", ()):
-            module, file, line, function, name, kind, count = _FIELDS(entry)
-            if "static" in entry and entry["static"] is True:
-                kind += STATIC_SUFFIX  # never summed with counted writes: a row of its own
-            owner = entry.get("owner")
-            if owner and isinstance(owner, str):
-                name = f"{owner}.{name}"  # a read of another module's attribute: owner.name
+        # A static write's kind is never summed with counted writes' (a row of its
+        # own); a read of another module's attribute shows as owner.name.
+        for module, file, line, function, name, kind, count in map(_FIELDS, lookups_of(data)):
             if module != last_module:  # entries come grouped by module: decide once per run of them
                 last_module = module
                 wanted = verdicts.get(module)
