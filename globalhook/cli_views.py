@@ -88,7 +88,7 @@ def cmd_html(argv: Sequence[str]) -> int:
             return _fail(f"--source-root: {printable(root)}: not a folder")
     started = time.perf_counter()
     try:
-        data = _load_data(options, records=False)  # the HTML report reads entry dicts
+        data = _load_data(options)
         summary = write_html(
             data, options.directory, options.module, options.context, title=options.title, workers=options.jobs,
             source_roots=options.source_roots, path_map=path_map,

@@ -40,9 +40,10 @@ from string import Template
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from . import __version__
-from .data import KINDS, STATIC_SUFFIX, shown_kind
+from .data import KINDS, STATIC_SUFFIX
+from .records import Lookup, lookups_of
 from .reverse import NAME_KINDS
-from .selection import owner_of, reader_of, select
+from .selection import select
 from .sourcemap import Located, SourceIndex, category
 from .workers import run_jobs
 
@@ -117,7 +118,7 @@ def _slugs(names: Iterable[str]) -> Dict[str, str]:
     return result
 
 
-def _kind_order(item: Tuple[Tuple[str, str, str], int]) -> Tuple[int, str, str, str]:
+def _kind_order(item: Tuple[Tuple[str, str, str], Any]) -> Tuple[int, str, str, str]:
     (name, kind, owner), _ = item
     return (_KIND_ORDER.get(kind, len(KINDS)), kind, name, owner)
 
@@ -158,21 +159,21 @@ class _Function:
         return sorted(self.reads.items(), key=_kind_order)
 
 
-def _functions(entries: Iterable[Dict[str, Any]]) -> List[_Function]:
-    """The entries of one module regrouped by function, in source order."""
+def _functions(lookups: Iterable[Lookup]) -> List[_Function]:
+    """The lookups of one module regrouped by function, in source order."""
     found: Dict[Tuple[str, int, str], _Function] = {}
-    for entry in entries:
-        key = (entry["file"], entry["line"], entry["function"])
+    for lookup in lookups:
+        key = (lookup.file, lookup.line, lookup.function)
         function = found.get(key)
         if function is None:
             function = found[key] = _Function(key[2], key[0], key[1])
-        name_key = (entry["name"], shown_kind(entry), owner_of(entry))
+        name_key = (lookup.name, lookup.shown_kind, lookup.owner)
         read = function.reads.get(name_key)
         if read is None:
             read = function.reads[name_key] = [0, {}]
-        count = entry["count"]
+        count = lookup.count
         read[0] += count
-        context = entry.get("context")
+        context = lookup.context
         if context:
             read[1][context] = read[1].get(context, 0) + count
     return [found[key] for key in sorted(found)]
@@ -214,15 +215,14 @@ class _Report:
         self.cwd = cwd
         self.patterns = list(modules)
         self.context = context
-        # Entries are only referenced here, never copied.
-        by_module: Dict[str, List[Dict[str, Any]]] = {}
-        for entry in select(data.get("lookups", ()), modules, context):
-            reader = reader_of(entry)
-            found = by_module.get(reader)
+        # Records are only referenced here, never copied.
+        by_module: Dict[str, List[Lookup]] = {}
+        for lookup in select(lookups_of(data), modules, context):
+            found = by_module.get(lookup.reader)
             if found is None:
-                by_module[reader] = [entry]
+                by_module[lookup.reader] = [lookup]
             else:
-                found.append(entry)
+                found.append(lookup)
         self.entries = by_module
         slugs = _slugs(sorted(by_module))
         self.modules: List[_Module] = []
@@ -635,6 +635,9 @@ def write_html(
     path_map: Sequence[Tuple[str, str]] = (),
 ) -> Dict[str, int]:
     """Write the report of ``data`` into ``folder``; returns counts of what it holds.
+
+    ``data`` is a data file as :func:`globalhook.records.read` gives it (its
+    lookups records), or as :func:`globalhook.data.load` does (entry dicts).
 
     Sources are shown only of files under ``source_roots`` (default: ``cwd``)
     or the local folders of ``path_map`` (recorded folder -> local folder);
