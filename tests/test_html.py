@@ -493,16 +493,18 @@ def test_reads_of_other_modules_attributes_link_to_their_owner(tmp_path):
 
 
 def test_the_benchmark_runs(tmp_path):
-    """benchmarks/html_scale.py works end to end (tiny sizes; its timings are not checked)."""
+    """benchmarks/html_scale.py works end to end (tiny sizes, no browser; its figures are not checked)."""
     result = subprocess.run(
         [sys.executable, str(Path(REPO) / "benchmarks" / "html_scale.py"), "--functions", "300", "--modules", "3",
-         "--work", str(tmp_path)],
+         "--work", str(tmp_path), "--no-browser"],
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert re.search(r"render time, cold \(sources compiled\): \d+\.\d+ s wall", result.stdout)
     assert re.search(r"render time, warm \(bytecode cached\): \d+\.\d+ s wall", result.stdout)
     assert "html report: 300 functions in 3 modules" in result.stdout
+    assert re.search(r"biggest file: data/m/\d\.js, [\d.]+ MB; the index loads \d+ kB", result.stdout)
+    assert re.search(r"memory: 'globalhook html -j 1' of the data file: peak RSS \d+ MB", result.stdout)
     assert list(tmp_path.iterdir()) == []  # cleaned up
 
 
