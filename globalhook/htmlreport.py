@@ -223,7 +223,8 @@ class _Report:
                 by_module[lookup.reader] = [lookup]
             else:
                 found.append(lookup)
-        self.entries = by_module
+        #: reader module -> its records
+        self.lookups = by_module
         slugs = _slugs(sorted(by_module))
         self.modules: List[_Module] = []
         #: (owner, name, kind) -> totals, for names the reverse index covers
@@ -445,7 +446,7 @@ class _Writer:
         run_jobs(jobs, workers)
 
     def module_files(self, module: _Module) -> None:
-        functions = _functions(self.report.entries[module.name])
+        functions = _functions(self.report.lookups[module.name])
         # A fresh index per module: compiled sources are let go once its page is written.
         sources = SourceIndex(since=self.since, roots=self.roots, paths=self.paths)
         self.write(f"data/m/{module.index}.js", _js_data("GH.module", _ModuleData(self.report, module, sources).value(functions)))
