@@ -534,6 +534,7 @@ _COMMANDS = {
     "diff": _view("cmd_diff"),
     "check": _view("cmd_check"),
     "tests-for": _view("cmd_tests_for"),
+    "export": _view("cmd_export"),
 }
 
 
@@ -554,7 +555,8 @@ def _own_command(args: "List[str]") -> int:
             "  install    add the start-up hook to this environment (every process can track)\n"
             "  uninstall  remove the start-up hook\n"
             "  status     say whether the start-up hook is installed, and which core tracks\n"
-            "  tests-for  list the tests that read a module global (after pytest --globalhook)\n\n"
+            "  tests-for  list the tests that read a module global (after pytest --globalhook)\n"
+            "  export     write the data file as plain JSON, one object per lookup (format version 1)\n\n"
             "'globalhook COMMAND --help' tells more."
         )
         return 0 if args else EXIT_USAGE

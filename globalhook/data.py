@@ -23,6 +23,7 @@ import os
 import re
 import stat
 
+from . import compact
 from .atomic import write_atomically
 from .gcpause import paused
 from .printable import printable
@@ -42,6 +43,8 @@ __all__ = [
     "make_data",
     "save",
     "load",
+    "load_stored",
+    "export_v1",
     "validate",
     "merge",
     "lookup_key",
@@ -56,7 +59,9 @@ __all__ = [
 ]
 
 FORMAT = "globalhook-data"
-VERSION = 1
+#: The version written.  1 held a list of entry objects; 2 holds the same
+#: entries as a string table and rows of integers (:mod:`globalhook.compact`).
+VERSION = 2
 
 #: The kinds this version writes.  Readers accept any other string too.
 KINDS = ("global", "builtin", "missing", "store", "delete", "attribute", "read", "write")
@@ -230,7 +235,7 @@ def save(data: Dict[str, Any], path: str) -> None:
     path = os.fspath(path)
     # Encoded first: an unserialisable value fails before anything is written.
     with paused():
-        content = (json.dumps(data, separators=(",", ":"), allow_nan=False) + "\n").encode("utf-8")
+        content = (json.dumps(_stored(data), separators=(",", ":"), allow_nan=False) + "\n").encode("utf-8")
     problem = replace_problem(path)  # checked last, just before the rename
     if problem is not None:
         raise DataError(f"{printable(path)}: {problem}")
@@ -459,15 +464,47 @@ def combine(
     return result.data, result.added + result.already, result.errors
 
 
+def export_v1(data: Dict[str, Any]) -> Dict[str, Any]:
+    """Loaded data (:func:`load`) as version 1 spelled it, for tools that read plain JSON."""
+    exported = {"format": FORMAT, "version": 1}
+    for key, value in data.items():
+        if key not in exported:
+            exported[key] = value
+    return exported
+
+
+def _stored(data: Dict[str, Any]) -> Dict[str, Any]:
+    """``data`` as the current version writes it: format and version first, lookups compact."""
+    stored = {"format": FORMAT, "version": VERSION}
+    for key, value in data.items():
+        if key not in stored:
+            stored[key] = value
+    lookups = stored.get("lookups")
+    if isinstance(lookups, list):
+        stored["lookups"] = compact.encode(lookups)
+    return stored
+
+
 # -- reading -------------------------------------------------------------------------------
 
 
 def load(path: str) -> Dict[str, Any]:
     """Read and check a data file; any problem is a :class:`DataError` naming it.
 
-    The result always has ``runs``, ``not_tracked`` and ``lookups`` lists, and
-    keeps any keys this version does not know.
+    The result always has ``runs``, ``not_tracked`` and ``lookups`` lists (the
+    entry objects of version 1, whatever the file's version), and keeps any
+    keys this version does not know.  Views read records instead
+    (:func:`globalhook.records.read`), which is faster and smaller.
     """
+    data = load_stored(path)
+    if isinstance(data["lookups"], dict):
+        with paused():
+            data["lookups"] = compact.decode(data["lookups"])
+    return data
+
+
+def load_stored(path: str) -> Dict[str, Any]:
+    """:func:`load`, but lookups as the file stores them: a table in version 2."""
     path = os.fspath(path)
     shown = printable(path)
     raw = _read_regular_file(path, shown)
@@ -576,7 +613,11 @@ def validate(data: object, source: str) -> None:
     if "lookups" not in data:
         fail('not a globalhook data file (missing key "lookups")')
 
-    for key in ("runs", "not_tracked", "lookups"):
+    table = data["lookups"]
+    if version >= 2 and not isinstance(table, list):
+        compact.check(table, fail, _kind_of)
+        _check_lookups(table.get("other", []), "lookups.other", fail)
+    for key in ("runs", "not_tracked") if version >= 2 and isinstance(table, dict) else ("runs", "not_tracked", "lookups"):
         if key in data and not isinstance(data[key], list):
             fail(f'"{key}" must be a list, not {_kind_of(data[key])}')
 
@@ -594,7 +635,8 @@ def validate(data: object, source: str) -> None:
             if not isinstance(entry[field], str):
                 fail(f'{where}: "{field}" must be a string, not {_kind_of(entry[field])}')
 
-    _check_lookups(data["lookups"], "lookups", fail)
+    if isinstance(table, list):
+        _check_lookups(table, "lookups", fail)
 
     open_parts = data.get(OPEN_PARTS)
     if open_parts is not None:
