@@ -115,13 +115,12 @@ def cmd_diff(argv: Sequence[str]) -> int:
     parser.add_argument("--counts", type=_non_negative, metavar="N", help="also show counts that changed by more than N (0: every change)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     options = parser.parse_args(argv)
-    from .diff import diff, json_diff, text_diff
+    from .diff import diff_files, json_diff, text_diff
 
     try:
-        old, new = read(options.old), read(options.new)
+        result = diff_files(options.old, options.new, options.counts)
     except DataError as exc:
         return _fail(str(exc))
-    result = diff(old, new, options.counts)
     render = json_diff if options.format == "json" else text_diff
     sys.stdout.write(render(result, options.old, options.new))
     return 0 if result.equal else 1

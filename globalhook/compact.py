@@ -77,11 +77,19 @@ def encode(lookups: "List[Dict[str, Any]]") -> "Dict[str, Any]":
     return result
 
 
-def rows_of(table: "Dict[str, Any]") -> "Iterator[Tuple[Tuple[Any, ...], List[int], List[str]]]":
+def rows_of(table: "Dict[str, Any]", consume: bool = False) -> "Iterator[Tuple[Tuple[Any, ...], List[int], List[str]]]":
     """(key with strings, the row, strings) per row of a checked table: the row's
-    ``[_WIDTH:]`` are its (context index, count) pairs."""
+    ``[_WIDTH:]`` are its (context index, count) pairs.
+
+    ``consume``: each row is dropped from the table once the next is asked
+    for, so a reader never holds the whole table and what it makes of it.
+    """
     strings = table["strings"]
-    for row in table["rows"]:
+    rows = table["rows"]
+    for at in range(len(rows)):
+        row = rows[at]
+        if consume:
+            rows[at] = None
         yield (
             (
                 strings[row[0]], strings[row[1]], strings[row[2]], row[3], strings[row[4]], strings[row[5]],

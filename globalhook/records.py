@@ -146,11 +146,12 @@ def read(path: str) -> Dict[str, Any]:
 
 
 def _from_table(table: "Dict[str, Any]") -> "List[Lookup]":
-    """The records of a version-2 table (:mod:`globalhook.compact`), straight from its rows."""
+    """The records of a version-2 table (:mod:`globalhook.compact`), straight from its rows
+    (which it empties as it goes)."""
     records: "List[Lookup]" = []
     append = records.append
     new = tuple.__new__
-    for (module, function, file, line, name, kind, owner, reader, static), row, strings in rows_of(table):
+    for (module, function, file, line, name, kind, owner, reader, static), row, strings in rows_of(table, consume=True):
         first = make(module, function, file, line, name, kind, 0, "", owner, reader, static)
         head, tail = first[:7], first[9:]
         for at in range(9, len(row), 2):
