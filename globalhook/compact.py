@@ -55,12 +55,13 @@ def encode(lookups: "List[Dict[str, Any]]") -> "Dict[str, Any]":
     row: "List[int]" = []
     known = _KNOWN
     for entry in lookups:
-        if not known.issuperset(entry):
+        if len(entry) > 7 and not known.issuperset(entry):  # 7: the keys every entry has
             other.append(entry)
             continue
+        field = entry.get
         key = (
             entry["module"], entry["function"], entry["file"], entry["line"], entry["name"], entry["kind"],
-            entry.get("owner", ""), entry.get("reader_module", ""), entry.get("static") is True,
+            field("owner", ""), field("reader_module", ""), field("static") is True,
         )
         if key != last_key:
             last_key = key
@@ -69,7 +70,11 @@ def encode(lookups: "List[Dict[str, Any]]") -> "Dict[str, Any]":
                 number(key[6]), number(key[7]), 1 if key[8] else 0,
             ]
             rows.append(row)
-        row.append(number(entry.get("context", "")))
+        context = field("context", "")
+        at = get(context)
+        if at is None:
+            at = index[context] = len(index)
+        row.append(at)
         row.append(entry["count"])
     result: "Dict[str, Any]" = {"fields": list(FIELDS), "strings": list(index), "rows": rows}
     if other:
@@ -146,23 +151,24 @@ def check(table: object, fail: "Callable[[str], NoReturn]", kind_of: "Callable[[
     if not isinstance(rows, list):
         fail(f"lookups.rows: must be a list, not {kind_of(rows)}")
     size = len(strings)
-    int_type = int
+    just_int = {int}
     for at, row in enumerate(rows):
+        # Whole-row checks in C (map, set, min, max): a big file is checked in a blink.
         if type(row) is not list or len(row) < _WIDTH + 2 or (len(row) - _WIDTH) % 2:
             fail(f"lookups.rows[{at}]: expected {_WIDTH} key fields and (context, count) pairs")
-        if not all(type(value) is int_type and value >= 0 for value in row):
+        if not set(map(type, row)) <= just_int or min(row) < 0:
             fail(f"lookups.rows[{at}]: every value must be an integer >= 0")
         static = row[8]
-        if static not in (0, 1):
+        if static > 1:
             fail(f"lookups.rows[{at}]: static must be 0 or 1, not {static}")
-        for field in (0, 1, 2, 4, 5, 6, 7):
-            if row[field] >= size:
-                fail(f"lookups.rows[{at}]: {FIELDS[field]} {row[field]} is not an index of lookups.strings")
-        for pair in range(_WIDTH, len(row), 2):
-            if row[pair] >= size:
-                fail(f"lookups.rows[{at}]: context {row[pair]} is not an index of lookups.strings")
-            if row[pair + 1] < 1 and not static:
-                fail(f"lookups.rows[{at}]: count must be an integer >= 1, not {row[pair + 1]}")
+        if max(row[0], row[1], row[2], row[4], row[5], row[6], row[7]) >= size:
+            field = next(f for f in (0, 1, 2, 4, 5, 6, 7) if row[f] >= size)
+            fail(f"lookups.rows[{at}]: {FIELDS[field]} {row[field]} is not an index of lookups.strings")
+        if max(row[_WIDTH::2]) >= size:
+            context = next(c for c in row[_WIDTH::2] if c >= size)
+            fail(f"lookups.rows[{at}]: context {context} is not an index of lookups.strings")
+        if not static and min(row[_WIDTH + 1::2]) < 1:
+            fail(f"lookups.rows[{at}]: count must be an integer >= 1, not {min(row[_WIDTH + 1::2])}")
     other = table.get("other", [])
     if not isinstance(other, list):
         fail(f"lookups.other: must be a list, not {kind_of(other)}")
