@@ -137,11 +137,15 @@ def _sort_key(entry: Dict[str, Any]) -> LookupKey:
     return key + (context,) if context else key
 
 
-def _sum_lookups(lookups: Iterable[Dict[str, Any]], minus: Iterable[Dict[str, Any]] = ()) -> List[Dict[str, Any]]:
+def _sum_lookups(
+    lookups: Iterable[Dict[str, Any]], minus: Iterable[Dict[str, Any]] = (), fresh: bool = False
+) -> List[Dict[str, Any]]:
     """Entries with equal keys as one, counts added (``minus`` subtracted), in source order.
 
     The caller's entries are never changed: an entry is copied the first
-    time its count must change.  Entries whose count drops to zero go.
+    time its count must change.  Entries whose count drops to zero go.  The
+    result holds copies of the others too, unless ``fresh`` (entries just
+    read from files, which no caller holds).
     """
     summed: Dict[LookupKey, Dict[str, Any]] = {}
     copied = set()
@@ -164,14 +168,14 @@ def _sum_lookups(lookups: Iterable[Dict[str, Any]], minus: Iterable[Dict[str, An
             summed[key] = seen = dict(seen)
             copied.add(key)
         seen["count"] -= entry["count"]
-    return [
-        entry if key in copied else dict(entry)
-        for key, entry in sorted(summed.items(), key=_FIRST)
-        if entry["count"] > 0 or entry.get("static") is True
-    ]
+    # Sorting the keys alone is about three times faster than sorting (key, entry) pairs.
+    keys = sorted(summed)
+    if fresh:
+        ordered = [summed[key] for key in keys]
+    else:
+        ordered = [summed[key] if key in copied else dict(summed[key]) for key in keys]
+    return [entry for entry in ordered if entry["count"] > 0 or entry.get("static") is True]
 
-
-_FIRST = operator.itemgetter(0)
 
 
 def _unique_not_tracked(entries: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
@@ -186,13 +190,14 @@ def _assemble(
     not_tracked: Iterable[Dict[str, Any]],
     lookups: Iterable[Dict[str, Any]],
     minus: Iterable[Dict[str, Any]] = (),
+    fresh: bool = False,
 ) -> Dict[str, Any]:
     return {
         "format": FORMAT,
         "version": VERSION,
         "runs": runs,
         "not_tracked": _unique_not_tracked(not_tracked),
-        "lookups": _sum_lookups(lookups, minus),
+        "lookups": _sum_lookups(lookups, minus, fresh),
     }
 
 
@@ -382,7 +387,8 @@ def combine_parts(
     bases = list(base)
     runs: List[Dict[str, Any]] = [dict(run) for data in bases for run in data.get("runs", ())]
     not_tracked: List[Dict[str, Any]] = [entry for data in bases for entry in data.get("not_tracked", ())]
-    lookups: List[Dict[str, Any]] = [entry for data in bases for entry in data.get("lookups", ())]
+    # The caller's entries copied once here: the parts' are this function's own (``fresh``).
+    lookups: List[Dict[str, Any]] = [dict(entry) for data in bases for entry in data.get("lookups", ())]
     open_parts: Dict[str, List[Dict[str, Any]]] = {}
     for data in bases:
         open_parts.update(data.get(OPEN_PARTS) or {})
@@ -440,7 +446,7 @@ def combine_parts(
         result.data = {key: value for key, value in bases[0].items() if key != OPEN_PARTS}
     else:
         with paused():
-            result.data = _assemble(runs, not_tracked, lookups, replaced)
+            result.data = _assemble(runs, not_tracked, lookups, replaced, fresh=True)
     if open_parts:
         result.data[OPEN_PARTS] = {name: open_parts[name] for name in sorted(open_parts)}
     save(result.data, data_file)
