@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from .data import STATIC_SUFFIX, load
+from .compact import rows_of
+from .data import STATIC_SUFFIX, load_stored
+from .gcpause import paused
 
 TYPE_CHECKING = False  # not from typing: the text report at exit reads records too
 if TYPE_CHECKING:  # pragma: no cover
@@ -136,6 +138,23 @@ def read(path: str) -> Dict[str, Any]:
 
     Any problem is a :class:`~globalhook.data.DataError` naming the file.
     """
-    data = load(path)
-    data["lookups"] = as_records(data["lookups"])
+    data = load_stored(path)
+    with paused():
+        lookups = data["lookups"]
+        data["lookups"] = as_records(lookups) if isinstance(lookups, list) else _from_table(lookups)
     return data
+
+
+def _from_table(table: "Dict[str, Any]") -> "List[Lookup]":
+    """The records of a version-2 table (:mod:`globalhook.compact`), straight from its rows
+    (which it empties as it goes)."""
+    records: "List[Lookup]" = []
+    append = records.append
+    new = tuple.__new__
+    for (module, function, file, line, name, kind, owner, reader, static), row, strings in rows_of(table, consume=True):
+        first = make(module, function, file, line, name, kind, 0, "", owner, reader, static)
+        head, tail = first[:7], first[9:]
+        for at in range(9, len(row), 2):
+            append(new(Lookup, head + (strings[row[at]], row[at + 1]) + tail))
+    records.extend(from_entry(entry) for entry in table.get("other", ()))
+    return records

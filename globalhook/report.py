@@ -34,7 +34,7 @@ from .toolreads import is_tool_module
 
 TYPE_CHECKING = False  # not from typing (see globalhook/__init__.py)
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+    from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
     # (file, line, function) identifies a function within a module.
     FunctionKey = Tuple[str, int, str]
@@ -453,10 +453,11 @@ def json_report(data: Dict[str, Any], modules: Sequence[str] = ()) -> str:
 def render_json(summary: Summary) -> str:
     """:func:`json_report` of data already summarised."""
     with paused():
-        return _render_json(summary)
+        return "".join(json_chunks(summary))
 
 
-def _render_json(summary: Summary) -> str:
+def json_chunks(summary: Summary) -> Iterator[str]:
+    """:func:`render_json` in pieces, to write as they come: a big report is never one string."""
     out: List[str] = ['{\n  "modules": [']
     for index, (module, functions) in enumerate(summary.modules):
         out.append("\n    {\n      \"functions\": [" if index == 0 else ",\n    {\n      \"functions\": [")
@@ -470,6 +471,8 @@ def _render_json(summary: Summary) -> str:
         out.append("\n      ],\n" if functions else "],\n")
         missing = json.dumps(summary.missing(functions), indent=2)
         out.append(f'      "missing": {_indent(missing, 6)},\n      "module": {_string(module)}\n    }}')
+        yield "".join(out)
+        out.clear()
     out.append("\n  ],\n" if summary.modules else "],\n")
     rest = {
         "not_tracked": [{"module": m, "reason": r} for m, r in summary.not_tracked],
@@ -479,7 +482,7 @@ def _render_json(summary: Summary) -> str:
     }
     tail = json.dumps(rest, indent=2, sort_keys=True)
     out.append(tail[2:])  # without its "{\n": the keys continue the object opened above
-    return "".join(out) + "\n"
+    yield "".join(out) + "\n"
 
 
 def _json_row(name: str, kind: str, count: int) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import globalhook
-from conftest import c_core_built, core_env
+from conftest import c_core_built, core_env, read_data
 from globalhook import data as gdata
 from globalhook import globalwrites, limits, tracking
 from globalhook.diff import diff, json_diff, text_diff
@@ -156,7 +156,7 @@ def run_tracked(folder: Path, core: str, *extra: str) -> tuple:
         cwd=str(folder), env=core_env(core), capture_output=True, text=True, timeout=120,
     )
     assert completed.returncode == 0, completed.stderr
-    return completed.stdout, json.loads(data_file.read_text())
+    return completed.stdout, read_data(data_file)
 
 
 def writes_of(data: dict) -> dict:
