@@ -83,16 +83,36 @@ def _entry(module, function, file, line, name, kind, count):
     return {"module": module, "function": function, "file": file, "line": line, "name": name, "kind": kind, "count": count}
 
 
+# Run in the measured process: the command as ``python -m globalhook``, then its peak RSS into a file.
+# Linux's VmHWM belongs to the process's own memory since it started the program; ru_maxrss
+# would also count the pages of the (big) benchmark process it was forked from.
+_MEASURED = """
+import atexit, resource, runpy, sys
+OUT = sys.argv[1]
+def peak():
+    try:
+        with open("/proc/self/status") as f:
+            found = [int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:")]
+    except OSError:
+        found = []
+    rss = found[0] if found else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+    with open(OUT, "w") as f:
+        f.write(str(rss))
+atexit.register(peak)
+sys.argv = ["globalhook"] + sys.argv[2:]
+runpy.run_module("globalhook", run_name="__main__", alter_sys=True)
+"""
+
+
 def html_peak_rss(work: Path, data_file: Path) -> int:
     """Peak RSS in bytes of the ``html`` command, in a process of its own, on a saved data file."""
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
-    command = [sys.executable, "-m", "globalhook", "html", "--data-file", str(data_file), "-d", str(work / "memory-html"), "-j", "1"]
-    process = subprocess.Popen(command, cwd=str(work / "src"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    stderr = process.stderr.read().decode() if process.stderr else ""
-    if status != 0:
-        raise SystemExit(f"html failed: {stderr.strip()}")
-    return usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+    report = work / "peak-rss.txt"
+    command = [sys.executable, "-c", _MEASURED, str(report), "html", "--data-file", str(data_file), "-d", str(work / "memory-html"), "-j", "1"]
+    result = subprocess.run(command, cwd=str(work / "src"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"html failed: {result.stderr.strip()}")
+    return int(report.read_text())
 
 
 def _browser_tool():
