@@ -118,7 +118,9 @@ def measure(rounds: int, quick: bool, names=tuple(PROGRAMS)) -> Dict[str, Dict[s
                 order = ("plain", "tracked") if round_no % 2 == 0 else ("tracked", "plain")
                 for label in order:
                     times[label].append(_seconds(plain if label == "plain" else tracked, folder))
-            recorded = json.loads(data.read_text())
+            from globalhook.data import load
+
+            recorded = load(str(data))
             if not any(entry.get("module") == name for entry in recorded.get("lookups", [])):
                 raise SystemExit(f"stdlib.py: {name} was not tracked (no lookups recorded for it)")
             plain_s, tracked_s = statistics.median(times["plain"]), statistics.median(times["tracked"])

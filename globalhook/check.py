@@ -18,13 +18,14 @@ of them are new.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .config import ConfigError, find_config_file, read_toml_table
 from .patterns import PatternError
 from .printable import printable
 from .reverse import NAME_KINDS
-from .selection import is_tool_read, module_matcher, name_matcher, owner_of, reader_of
+from .records import Lookup, as_records
+from .selection import is_tool_read, module_matcher, name_matcher
 from .sourcemap import SourceIndex
 
 __all__ = [
@@ -49,8 +50,8 @@ class Rule:
         self.owner = owner
         self.name = name
 
-    def forbids(self, entry: Dict[str, Any]) -> bool:
-        return self.name(entry["name"]) and self.owner(owner_of(entry)) and self.reader(reader_of(entry))
+    def forbids(self, entry: Lookup) -> bool:
+        return self.name(entry.name) and self.owner(entry.owner) and self.reader(entry.reader)
 
 
 def parse_rule(text: object) -> Rule:
@@ -129,7 +130,7 @@ class Violation:
     __slots__ = ("entry", "rule", "line", "contexts")
 
     def __init__(
-        self, entry: Dict[str, Any], rule: Optional[Rule], line: int, contexts: Sequence[Tuple[str, int]] = ()
+        self, entry: Lookup, rule: Optional[Rule], line: int, contexts: Sequence[Tuple[str, int]] = ()
     ) -> None:
         self.entry = entry
         self.rule = rule
@@ -142,25 +143,25 @@ class Violation:
 
     @property
     def reader(self) -> str:
-        return reader_of(self.entry)
+        return self.entry.reader
 
     @property
     def owner(self) -> str:
-        return owner_of(self.entry)
+        return self.entry.owner
 
     @property
     def function(self) -> str:
         """The reading function's qualified name, without its module."""
-        return self.entry["function"]
+        return self.entry.function
 
     def key(self) -> Tuple[str, str, str, str, str, str]:
         """What a baseline remembers: no file, line or count, which move without the code changing."""
         entry = self.entry
-        return (self.rule_id, self.reader, entry["function"], self.owner, entry["name"], entry["kind"])
+        return (self.rule_id, entry.reader, entry.function, entry.owner, entry.name, entry.kind)
 
     def path(self, cwd: str) -> str:
         """The file, relative to ``cwd`` when it is inside it."""
-        file = self.entry["file"]
+        file = self.entry.file
         prefix = cwd.rstrip(os.sep) + os.sep
         if os.path.isabs(file) and file.startswith(prefix):
             return file[len(prefix):]
@@ -169,12 +170,12 @@ class Violation:
     def message(self) -> str:
         """What was read, by whom, how often and in which tests (no file, line or rule)."""
         entry = self.entry
-        function = printable(f"{self.reader}.{entry['function']}")
-        times = f"{entry['count']} time{'s' if entry['count'] != 1 else ''}"
+        function = printable(f"{entry.reader}.{entry.function}")
+        times = f"{entry.count} time{'s' if entry.count != 1 else ''}"
         if self.rule is None:
-            text = f"{function} looks up {printable(entry['name'])}, which is not defined ({times})"
+            text = f"{function} looks up {printable(entry.name)}, which is not defined ({times})"
         else:
-            text = f"{function} reads {printable(self.owner)}:{printable(entry['name'])} ({printable(entry['kind'])}, {times})"
+            text = f"{function} reads {printable(entry.owner)}:{printable(entry.name)} ({printable(entry.kind)}, {times})"
         if self.contexts:
             shown = ", ".join(printable(name) for name, _ in self.contexts[:_TESTS_SHOWN])
             more = len(self.contexts) - _TESTS_SHOWN
@@ -189,7 +190,7 @@ class Violation:
 
 
 def find_violations(
-    lookups: Sequence[Dict[str, Any]], rules: Sequence[Rule], no_missing: bool = False, tool_reads: bool = False
+    lookups: Iterable[Union[Lookup, Dict[str, Any]]], rules: Sequence[Rule], no_missing: bool = False, tool_reads: bool = False
 ) -> List[Violation]:
     """Every (entry, rule) that breaks a rule, in source order.
 
@@ -201,35 +202,35 @@ def find_violations(
     probing a test module for ``setup_module``...) are not the project's and
     are left out unless ``tool_reads``.
     """
-    summed: Dict[Tuple[Any, ...], Dict[str, Any]] = {}
+    summed: Dict[Tuple[Any, ...], Lookup] = {}
     contexts: Dict[Tuple[Any, ...], Dict[str, int]] = {}
-    for entry in lookups:
-        if entry["kind"] not in NAME_KINDS or entry.get("static") is True:
+    for entry in as_records(lookups):
+        if entry.kind not in NAME_KINDS or entry.static:
             continue  # rules are about reads; a write found by a scan has no count to add
         if not tool_reads and is_tool_read(entry):
             continue
-        key = (reader_of(entry), owner_of(entry), entry["function"], entry["file"], entry["line"], entry["name"], entry["kind"])
+        key = (entry.reader, entry.owner, entry.function, entry.file, entry.line, entry.name, entry.kind)
         seen = summed.get(key)
+        # Contexts added up: a rule is about code, not tests.
         if seen is None:
-            summed[key] = seen = dict(entry)  # contexts added up: a rule is about code, not tests
-            seen.pop("context", None)
+            summed[key] = entry._replace(context="") if entry.context else entry
         else:
-            seen["count"] += entry["count"]
-        context = entry.get("context")
+            summed[key] = seen._replace(count=seen.count + entry.count)
+        context = entry.context
         if context:
             tests = contexts.setdefault(key, {})
-            tests[context] = tests.get(context, 0) + entry["count"]
+            tests[context] = tests.get(context, 0) + entry.count
     sources = SourceIndex()
     found: List[Violation] = []
     for key in sorted(summed, key=lambda k: (k[3], k[4], k[2], k[5], k[6], k[1])):
         entry = summed[key]
         broken: List[Optional[Rule]] = [rule for rule in rules if rule.forbids(entry)]
-        if no_missing and entry["kind"] == "missing":
+        if no_missing and entry.kind == "missing":
             broken.append(None)
         if not broken:
             continue
-        lines = sources.find(entry["file"], entry["function"], entry["line"]).lines_of(entry["kind"], entry["name"])
-        line = lines[0] if lines else entry["line"]
+        lines = sources.find(entry.file, entry.function, entry.line).lines_of(entry.kind, entry.name)
+        line = lines[0] if lines else entry.line
         tests = sorted(contexts.get(key, {}).items(), key=lambda item: (-item[1], item[0]))
         found.extend(Violation(entry, rule, line, tests) for rule in broken)
     return found

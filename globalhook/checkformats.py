@@ -116,18 +116,18 @@ def _read_fields(violation: Violation) -> Dict[str, Any]:
     entry = violation.entry
     return {
         "reader": violation.reader,
-        "function": entry["function"],
+        "function": entry.function,
         "owner": violation.owner,
-        "name": entry["name"],
-        "kind": entry["kind"],
-        "count": entry["count"],
+        "name": entry.name,
+        "kind": entry.kind,
+        "count": entry.count,
     }
 
 
 def _json_violation(violation: Violation, outcome: Outcome, baselined: bool) -> Dict[str, Any]:
     return {
         "rule": violation.rule_id,
-        "file": violation.entry["file"],
+        "file": violation.entry.file,
         "path": violation.path(outcome.cwd),
         "line": violation.line,
         **_read_fields(violation),
@@ -156,7 +156,7 @@ def _json(outcome: Outcome) -> str:
 
 
 def _artifact(violation: Violation, cwd: str) -> Dict[str, Any]:
-    file = violation.entry["file"]
+    file = violation.entry.file
     relative = violation.path(cwd)
     if relative != file or not os.path.isabs(file):
         return {"uri": quote(relative.replace(os.sep, "/")), "uriBaseId": SRCROOT}
@@ -177,7 +177,7 @@ def _sarif_result(violation: Violation, outcome: Outcome, index: Dict[str, int],
             {
                 "physicalLocation": physical,
                 "logicalLocations": [
-                    {"fullyQualifiedName": f"{violation.reader}.{entry['function']}", "kind": "function"}
+                    {"fullyQualifiedName": f"{violation.reader}.{entry.function}", "kind": "function"}
                 ],
             }
         ],

@@ -446,9 +446,10 @@ def cmd_report(argv: "Sequence[str]") -> int:
     import argparse
 
     from .config import ConfigError, load_config
-    from .data import DataError, find_parts, load
+    from .data import DataError, find_parts
     from .patterns import PatternError, validate_pattern
     from .printable import printable
+    from .records import read
 
     parser = argparse.ArgumentParser(
         prog="globalhook report",
@@ -482,10 +483,11 @@ def cmd_report(argv: "Sequence[str]") -> int:
                     f"{printable(config.data_file)}: no such file, but {count} per-process data "
                     f"file{'s wait' if count != 1 else ' waits'} beside it: run 'globalhook combine' first"
                 )
-        data = load(config.data_file)
+        data = read(config.data_file)
     except (ConfigError, DataError) as exc:
         return _fail(str(exc))
-    from .report import Summary, render_json, render_text
+    from .gcpause import paused
+    from .report import Summary, json_chunks, render_text
 
     # Names come from the program: never let one stop the report on a terminal that cannot show it.
     reconfigure = getattr(sys.stdout, "reconfigure", None)
@@ -504,7 +506,9 @@ def cmd_report(argv: "Sequence[str]") -> int:
     summary = Summary(data, modules)
     del data  # the summary holds what is shown: the entries can go before the output is built
     if options.format == "json":
-        sys.stdout.write(render_json(summary))
+        with paused():
+            for chunk in json_chunks(summary):  # a big report is never one string
+                sys.stdout.write(chunk)
         return 0
     sys.stdout.write(render_text(summary, show_stores=options.show_stores))
     return 0 if summary.modules else 1
@@ -533,6 +537,7 @@ _COMMANDS = {
     "diff": _view("cmd_diff"),
     "check": _view("cmd_check"),
     "tests-for": _view("cmd_tests_for"),
+    "export": _view("cmd_export"),
 }
 
 
@@ -553,7 +558,8 @@ def _own_command(args: "List[str]") -> int:
             "  install    add the start-up hook to this environment (every process can track)\n"
             "  uninstall  remove the start-up hook\n"
             "  status     say whether the start-up hook is installed, and which core tracks\n"
-            "  tests-for  list the tests that read a module global (after pytest --globalhook)\n\n"
+            "  tests-for  list the tests that read a module global (after pytest --globalhook)\n"
+            "  export     write the data file as plain JSON, one object per lookup (format version 1)\n\n"
             "'globalhook COMMAND --help' tells more."
         )
         return 0 if args else EXIT_USAGE

@@ -17,8 +17,9 @@ from .config import ConfigError, load_config
 from .data import DataError, find_parts, load
 from .patterns import PatternError
 from .printable import printable
+from .records import read
 
-__all__ = ["cmd_html", "cmd_diff", "cmd_check", "cmd_tests_for", "per_test_view"]
+__all__ = ["cmd_html", "cmd_diff", "cmd_check", "cmd_tests_for", "cmd_export", "per_test_view"]
 
 EXIT_USAGE = 2
 
@@ -37,8 +38,9 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="TOML file with a [tool.globalhook] table")
 
 
-def _load_data(options: argparse.Namespace) -> Dict[str, Any]:
-    """The data file the options name (raises ConfigError or DataError)."""
+def _load_data(options: argparse.Namespace, records: bool = True) -> Dict[str, Any]:
+    """The data file the options name, its lookups as records unless not ``records``
+    (raises ConfigError or DataError)."""
     config = load_config({"data_file": options.data_file, "config": options.config})
     for warning in config.warnings:
         print(f"globalhook: warning: {warning}", file=sys.stderr)
@@ -48,7 +50,7 @@ def _load_data(options: argparse.Namespace) -> Dict[str, Any]:
             "run 'globalhook combine' first"
         )
     options.data_path = config.data_file
-    return load(config.data_file)
+    return read(config.data_file) if records else load(config.data_file)
 
 
 def cmd_html(argv: Sequence[str]) -> int:
@@ -113,13 +115,12 @@ def cmd_diff(argv: Sequence[str]) -> int:
     parser.add_argument("--counts", type=_non_negative, metavar="N", help="also show counts that changed by more than N (0: every change)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     options = parser.parse_args(argv)
-    from .diff import diff, json_diff, text_diff
+    from .diff import diff_files, json_diff, text_diff
 
     try:
-        old, new = load(options.old), load(options.new)
+        result = diff_files(options.old, options.new, options.counts)
     except DataError as exc:
         return _fail(str(exc))
-    result = diff(old, new, options.counts)
     render = json_diff if options.format == "json" else text_diff
     sys.stdout.write(render(result, options.old, options.new))
     return 0 if result.equal else 1
@@ -233,7 +234,7 @@ def per_test_view(data: Dict[str, Any], modules: Sequence[str], options: argpars
     from .report import _module_matcher
 
     matches = _module_matcher(modules)
-    lookups = [entry for entry in data["lookups"] if matches(pertest.owner_of(entry))]
+    lookups = [entry for entry in data["lookups"] if matches(entry.owner)]
     if options.by_context:
         if options.format == "json":
             text = pertest.by_context_json(lookups)
@@ -270,7 +271,7 @@ def cmd_tests_for(argv: Sequence[str]) -> int:
     )
     _add_data_options(parser)
     options = parser.parse_args(argv)
-    from .pertest import owner_of, parse_name_spec, which_tests_read
+    from .pertest import parse_name_spec, which_tests_read
 
     try:
         specs = [parse_name_spec(text) for text in options.names]
@@ -294,7 +295,43 @@ def cmd_tests_for(argv: Sequence[str]) -> int:
         return 0
     # Nothing on stdout: `pytest $(globalhook tests-for ...)` would run every test.
     asked = ", ".join(printable(str(spec)) for spec in specs)
-    seen = any(spec.matches(owner_of(e), e["name"]) for e in data["lookups"] for spec in specs)
+    seen = any(spec.matches(e.owner, e.name) for e in data["lookups"] for spec in specs)
     why = "recorded outside tests only" if seen else "no lookup of it was recorded: check the name"
     print(f"globalhook: no test read {asked} ({why})", file=sys.stderr)
     return 1
+
+
+def cmd_export(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="globalhook export",
+        description="Write the data file as plain JSON for other tools: format version 1, one object "
+        "per lookup (the data file itself keeps them as a string table and rows of numbers).",
+        allow_abbrev=False,
+    )
+    parser.add_argument("--format", choices=("json",), default="json", help="json (default): version 1 of the data file")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE (a data file or a new file) instead of standard output")
+    _add_data_options(parser)
+    options = parser.parse_args(argv)
+    import json
+
+    from .data import export_v1
+    from .replaceable import replace_problem
+
+    try:
+        data = _load_data(options, records=False)
+    except (ConfigError, DataError) as exc:
+        return _fail(str(exc))
+    text = json.dumps(export_v1(data), separators=(",", ":"), allow_nan=False) + "\n"
+    if not options.output:
+        sys.stdout.write(text)
+        return 0
+    problem = replace_problem(options.output)
+    if problem is not None:
+        return _fail(f"{printable(options.output)}: {problem}")
+    from .atomic import write_atomically
+
+    try:
+        write_atomically(options.output, text.encode("utf-8"))
+    except OSError as exc:
+        return _fail(f"{printable(options.output)}: cannot write ({exc.strerror or exc})")
+    return 0

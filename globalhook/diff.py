@@ -14,10 +14,11 @@ import json
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
-from .data import STATIC_SUFFIX, shown_kind
+from .data import STATIC_SUFFIX
 from .printable import printable
+from .records import lookups_of, read
 
-__all__ = ["FunctionDeps", "Change", "Diff", "diff", "text_diff", "json_diff"]
+__all__ = ["FunctionDeps", "Change", "Diff", "diff", "diff_files", "text_diff", "json_diff"]
 
 Dep = Tuple[str, str]  # (name, kind); a write found by scanning bytecode has kind "store (static)"
 
@@ -37,15 +38,16 @@ class FunctionDeps:
 
 def _functions(data: Dict[str, Any]) -> Dict[Tuple[str, str], List[FunctionDeps]]:
     found: Dict[Tuple[str, str, str, int], FunctionDeps] = {}
-    for entry in data.get("lookups", ()):
-        key = (entry["module"], entry["function"], entry["file"], entry["line"])
+    shared: Dict[Dep, Dep] = {}  # one tuple per distinct dependency, not one per entry
+    for entry in lookups_of(data):
+        key = (entry.module, entry.function, entry.file, entry.line)
         deps = found.get(key)
         if deps is None:
             deps = found[key] = FunctionDeps(*key)
-        owner = entry.get("owner")
         # A read of another module's attribute is shown as owner.name (names have no dots).
-        dep = (f"{owner}.{entry['name']}" if owner else entry["name"], shown_kind(entry))
-        deps.deps[dep] = deps.deps.get(dep, 0) + entry["count"]
+        dep = (entry.shown_name, entry.shown_kind)
+        dep = shared.setdefault(dep, dep)
+        deps.deps[dep] = deps.deps.get(dep, 0) + entry.count
     grouped: Dict[Tuple[str, str], List[FunctionDeps]] = {}
     for key in sorted(found, key=lambda k: (k[0], k[1], k[3], k[2])):
         grouped.setdefault((key[0], key[1]), []).append(found[key])
@@ -154,8 +156,21 @@ class Diff:
 
 def diff(old: Dict[str, Any], new: Dict[str, Any], counts: Optional[int] = None) -> Diff:
     """Compare two data files' lookups; ``counts``: also report count changes larger than this."""
-    old_functions = _functions(old)
-    new_functions = _functions(new)
+    return _compare(_functions(old), _functions(new), counts)
+
+
+def diff_files(old: str, new: str, counts: Optional[int] = None) -> Diff:
+    """:func:`diff` of two data files, read one after the other: only one file's
+    records are in memory at a time (raises :class:`~globalhook.data.DataError`)."""
+    old_functions = _functions(read(old))
+    return _compare(old_functions, _functions(read(new)), counts)
+
+
+def _compare(
+    old_functions: Dict[Tuple[str, str], List[FunctionDeps]],
+    new_functions: Dict[Tuple[str, str], List[FunctionDeps]],
+    counts: Optional[int],
+) -> Diff:
     changes = []
     compared = 0
     for key in sorted(set(old_functions) | set(new_functions)):

@@ -1,23 +1,29 @@
-"""``globalhook html``: a static, self-contained HTML report of a data file.
+"""``globalhook html``: a static HTML report of a data file that stays small at scale.
 
 The folder holds plain files only (HTML, CSS, JS and data as JS, no network
 at view time, nothing from a CDN), so it can be opened from disk or kept as
-a CI artefact:
+a CI artefact.  What a module holds is written once, as one data file, and
+every page that shows it loads that file with a script tag (fetch() is
+refused on file://):
 
-- ``index.html``: totals, runs, and the modules with their totals;
-- ``modules/<module>[.N].html``: each function with the names it read, their
-  counts, and its source with the lines that read them highlighted
-  (:mod:`globalhook.sourcemap`), a hundred functions a page;
-- ``names.html`` and ``names/<module>[.N].html``: the reverse index, per
-  global the functions (and tests, when entries carry a context) that read it;
-- ``graph.html``: functions -> the globals they read, grouped by module,
-  drawn by ``graph.js`` (our own SVG code) from per-module data files that are
-  loaded only when their module is shown.
+- ``data/m/<N>.js``: module N's functions, the names they read with counts,
+  lines and tests, and the source lines the report shows (a string table:
+  each distinct line once);
+- ``index.html``: totals, runs, and the modules (``data/modules.js``: one row
+  per module, never per function);
+- ``modules/<module>.html``: a small page that renders its module's data
+  file, a hundred functions at a time;
+- ``names.html`` (``data/names.js``: one row per name) and
+  ``names/<owner>.html``: the reverse index, built in the page from the data
+  files of the modules that read the owner's names;
+- ``graph.html``: functions -> the globals they read, drawn by ``graph.js``
+  from the same module data files, loaded only when their module is shown.
 
-Big tables (modules, names) are data files that the page pages through, so
-10^5 functions stay usable.  Everything from the data (names, paths, source
-text) is escaped: HTML by :func:`html.escape`, data files as JSON with ``<``
-escaped; the scripts insert text with ``textContent`` only.
+The pages are written one module at a time (see :func:`write_html`), so
+memory follows the biggest module, not the report.  Everything from the data
+(names, paths, source text) is escaped: HTML by :func:`html.escape`, data
+files as ASCII JSON with ``<``, ``>`` and ``&`` escaped; the scripts insert
+text with ``textContent`` only.
 """
 
 from __future__ import annotations
@@ -31,19 +37,20 @@ import re
 import shutil
 import stat
 from string import Template
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from . import __version__
-from .data import KINDS, STATIC_SUFFIX, shown_kind
-from .reverse import ReverseIndex
-from .selection import owner_of, reader_of, select
+from .data import KINDS, STATIC_SUFFIX
+from .records import Lookup, lookups_of
+from .reverse import NAME_KINDS
+from .selection import select
 from .sourcemap import Located, SourceIndex, category
 from .workers import run_jobs
 
 __all__ = ["HtmlError", "write_html", "FUNCTIONS_PER_PAGE"]
 
 FUNCTIONS_PER_PAGE = 100
-#: Reader rows per page of the reverse index (a name with more readers gets a page of its own).
+#: Reader rows per view of the reverse index (a name with more readers gets a view of its own).
 READERS_PER_PAGE = 2000
 #: A name's readers shown on its page; the rest are counted.
 MAX_READERS_SHOWN = 5000
@@ -54,14 +61,13 @@ MAX_TESTS_SHOWN = 20
 
 _MARKER = ".globalhook-html"
 _OUR_FOLDERS = ("modules", "names", "data")
-_ASSETS = ("style.css", "report.js", "graph.js")
+_ASSETS = ("style.css", "report.js", "modulepage.js", "namepage.js", "graph.js")
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 _KIND_ORDER = {kind: index for index, kind in enumerate(KINDS)}
 _KIND_CATEGORY = {kind: category(kind) for kind in KINDS}
 # Writes found by scanning bytecode (``store (static)``): their lines are the same instructions'.
 _KIND_CATEGORY.update({kind + STATIC_SUFFIX: category(kind) for kind in ("store", "delete")})
 _KIND_ORDER.update({kind + STATIC_SUFFIX: _KIND_ORDER[kind] for kind in ("store", "delete")})
-_NOT_BY_NAME = '<span class="note" title="read through globals(), eval or exec, or the source changed">not by name</span>'
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.]")
 
 esc = html.escape
@@ -82,13 +88,18 @@ def _asset(name: str) -> str:
     return _resources().joinpath(name).read_text(encoding="utf-8")
 
 
+_JS_UNSAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
 def _js_data(call: str, value: Any) -> str:
     """``call(value);``: a data file a page loads with a script tag (fetch() is refused on file://).
 
-    ASCII-only JSON with ``</`` broken up is safe whatever the strings hold.
+    ASCII-only JSON (so no U+2028 either) whose ``<``, ``>`` and ``&`` are
+    escapes: whatever the strings hold, they stay strings, even if the text
+    ever ends up inside an HTML ``<script>`` element.
     """
     text = json.dumps(value, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
-    return call + "(" + text.replace("</", "<\\/") + ");\n"
+    return call + "(" + text.translate(_JS_UNSAFE) + ");\n"
 
 
 def _slugs(names: Iterable[str]) -> Dict[str, str]:
@@ -107,7 +118,7 @@ def _slugs(names: Iterable[str]) -> Dict[str, str]:
     return result
 
 
-def _kind_order(item: Tuple[Tuple[str, str, str], int]) -> Tuple[int, str, str, str]:
+def _kind_order(item: Tuple[Tuple[str, str, str], Any]) -> Tuple[int, str, str, str]:
     (name, kind, owner), _ = item
     return (_KIND_ORDER.get(kind, len(KINDS)), kind, name, owner)
 
@@ -131,131 +142,240 @@ def _run_end(runs: Sequence[Any]) -> Optional[float]:
 
 
 class _Function:
-    __slots__ = ("fid", "module", "qualname", "file", "line", "names", "contexts", "href", "_sorted")
+    """One recorded function of a module, with what it read."""
 
-    def __init__(self, fid: int, module: str, qualname: str, file: str, line: int) -> None:
-        self.fid = fid
-        self.module = module
+    __slots__ = ("qualname", "file", "line", "reads")
+
+    def __init__(self, qualname: str, file: str, line: int) -> None:
         self.qualname = qualname
         self.file = file
         self.line = line
-        #: (name, kind, owner module) -> count; the owner is the function's
-        #: own module except for reads of other modules' attributes (later formats)
-        self.names: Dict[Tuple[str, str, str], int] = {}
-        self.contexts: Dict[str, int] = {}
-        self.href = ""
-        self._sorted: Optional[List[Tuple[Tuple[str, str], int]]] = None
+        #: (name, shown kind, owner module) -> [count, {context: count}]; the owner
+        #: is the function's own module except for reads of other modules' attributes
+        self.reads: Dict[Tuple[str, str, str], list] = {}
 
-    def count(self, kind: str) -> int:
-        return sum(1 for (_, k, _) in self.names if k == kind)
+    def sorted_reads(self) -> List[Tuple[Tuple[str, str, str], list]]:
+        """Globals first, then builtins, missing, writes; by name."""
+        return sorted(self.reads.items(), key=_kind_order)
 
-    def sorted_names(self) -> List[Tuple[Tuple[str, str, str], int]]:
-        """((name, kind), count): globals first, then builtins, missing, writes; by name."""
-        if self._sorted is None:
-            self._sorted = sorted(self.names.items(), key=_kind_order)
-        return self._sorted
+
+def _functions(lookups: Iterable[Lookup]) -> List[_Function]:
+    """The lookups of one module regrouped by function, in source order."""
+    found: Dict[Tuple[str, int, str], _Function] = {}
+    for lookup in lookups:
+        key = (lookup.file, lookup.line, lookup.function)
+        function = found.get(key)
+        if function is None:
+            function = found[key] = _Function(key[2], key[0], key[1])
+        name_key = (lookup.name, lookup.shown_kind, lookup.owner)
+        read = function.reads.get(name_key)
+        if read is None:
+            read = function.reads[name_key] = [0, {}]
+        count = lookup.count
+        read[0] += count
+        context = lookup.context
+        if context:
+            read[1][context] = read[1].get(context, 0) + count
+    return [found[key] for key in sorted(found)]
 
 
 class _Module:
-    __slots__ = ("name", "slug", "functions", "index")
+    __slots__ = ("name", "slug", "index", "first", "totals")
 
-    def __init__(self, name: str, slug: str, index: int) -> None:
+    def __init__(self, name: str, slug: str, index: int, first: int) -> None:
         self.name = name
         self.slug = slug
         self.index = index
-        self.functions: List[_Function] = []
+        #: the report-wide number of its first function (anchors are f<number>)
+        self.first = first
+        self.totals: Dict[str, int] = {}
 
-    def totals(self) -> Dict[str, int]:
-        names = {kind: set() for kind in ("global", "builtin", "missing")}
-        lookups = 0
-        for function in self.functions:
-            for (name, kind, owner), count in function.names.items():
-                if kind in names:
-                    names[kind].add((owner, name))
-                lookups += count
-        totals = {kind: len(found) for kind, found in names.items()}
-        totals["functions"] = len(self.functions)
-        totals["lookups"] = lookups
-        return totals
+    @property
+    def page(self) -> str:
+        return f"modules/{self.slug}.html"
+
+
+class _Name:
+    """One name of the reverse index: its totals for ``data/names.js``."""
+
+    __slots__ = ("count", "readers", "contexts", "modules")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.readers = 0
+        self.contexts: Set[str] = set()
+        self.modules: Set[int] = set()
 
 
 class _Report:
-    """The data regrouped once; every page is a view of this."""
+    """What the index pages need, gathered in one pass; module pages are made later, one at a time."""
 
     def __init__(self, data: Dict[str, Any], modules: Sequence[str], context: Optional[str], cwd: str) -> None:
         self.data = data
         self.cwd = cwd
-        self._short: Dict[str, str] = {}
-        entries = select(data.get("lookups", ()), modules, context)
         self.patterns = list(modules)
         self.context = context
-        functions: Dict[Tuple[str, str, int, str], _Function] = {}
-        for entry in entries:
-            key = (reader_of(entry), entry["file"], entry["line"], entry["function"])
-            function = functions.get(key)
-            if function is None:
-                function = functions[key] = _Function(0, key[0], key[3], key[1], key[2])
-            name_key = (entry["name"], shown_kind(entry), owner_of(entry))
-            function.names[name_key] = function.names.get(name_key, 0) + entry["count"]
-            context_name = entry.get("context")
-            if context_name:
-                function.contexts[context_name] = function.contexts.get(context_name, 0) + entry["count"]
-        by_module: Dict[str, List[_Function]] = {}
-        for key in sorted(functions):
-            by_module.setdefault(key[0], []).append(functions[key])
+        # Records are only referenced here, never copied.
+        by_module: Dict[str, List[Lookup]] = {}
+        for lookup in select(lookups_of(data), modules, context):
+            found = by_module.get(lookup.reader)
+            if found is None:
+                by_module[lookup.reader] = [lookup]
+            else:
+                found.append(lookup)
+        #: reader module -> its records
+        self.lookups = by_module
         slugs = _slugs(sorted(by_module))
         self.modules: List[_Module] = []
-        self.functions: Dict[Tuple[str, str, str, int], _Function] = {}
-        fid = 0
+        #: (owner, name, kind) -> totals, for names the reverse index covers
+        self.names: Dict[Tuple[str, str, str], _Name] = {}
+        self.by_kind: Dict[str, int] = {}
+        self.static_sites = 0
+        distinct: Set[Tuple[str, str]] = set()
+        wanted = set(NAME_KINDS)
+        first = 1
         for index, name in enumerate(sorted(by_module)):
-            module = _Module(name, slugs[name], index)
-            for position, function in enumerate(by_module[name]):
-                fid += 1
-                function.fid = fid
-                page = page_file(module.slug, position // FUNCTIONS_PER_PAGE)
-                function.href = f"modules/{page}#f{fid}"
-                self.functions[(function.module, function.qualname, function.file, function.line)] = function
-                module.functions.append(function)
+            module = _Module(name, slugs[name], index, first)
+            functions = _functions(by_module[name])
+            first += len(functions)
+            names: Dict[str, Set[Tuple[str, str]]] = {kind: set() for kind in ("global", "builtin", "missing")}
+            lookups = 0
+            for function in functions:
+                for (read, kind, owner), (count, contexts) in function.reads.items():
+                    distinct.add((owner, read))
+                    lookups += count
+                    if kind in names:
+                        names[kind].add((owner, read))
+                    if kind.endswith(STATIC_SUFFIX):
+                        self.static_sites += 1
+                    else:
+                        self.by_kind[kind] = self.by_kind.get(kind, 0) + count
+                    if kind in wanted:
+                        totals = self.names.get((owner, read, kind))
+                        if totals is None:
+                            totals = self.names[(owner, read, kind)] = _Name()
+                        totals.count += count
+                        totals.readers += 1
+                        totals.contexts.update(contexts)
+                        totals.modules.add(index)
+            module.totals = {kind: len(found) for kind, found in names.items()}
+            module.totals["functions"] = len(functions)
+            module.totals["lookups"] = lookups
             self.modules.append(module)
-        self.reverse = ReverseIndex({"lookups": entries})
-        owner_slugs = _slugs(self.reverse.modules)
-        #: (owner, name, kind) -> href of its entry in the reverse index
-        self.name_hrefs: Dict[Tuple[str, str, str], str] = {}
-        #: the same as a link from a page one folder down, name escaped
-        self.name_links: Dict[Tuple[str, str, str], str] = {}
-        #: owner -> [(page file, [NameReaders, ...]), ...]
-        self.name_pages: Dict[str, List[Tuple[str, list]]] = {}
-        anchor = 0
-        for owner, names in self.reverse.modules.items():
-            pages: List[Tuple[str, list]] = []
-            rows = READERS_PER_PAGE  # start a new page at once
-            for readers in names:
-                shown = min(len(readers.readers), MAX_READERS_SHOWN)
-                if rows + shown > READERS_PER_PAGE and (not pages or pages[-1][1]):
-                    pages.append((page_file(owner_slugs[owner], len(pages)), []))
-                    rows = 0
-                rows += max(shown, 1)
-                pages[-1][1].append(readers)
-                anchor += 1
-                href = f"names/{pages[-1][0]}#n{anchor}"
-                key = (owner, readers.name, readers.kind)
-                self.name_hrefs[key] = href
-                self.name_links[key] = f'<a href="../{esc(href)}">{esc(readers.name)}</a>'
-            self.name_pages[owner] = pages
+        self.functions = first - 1
+        self.distinct_names = len(distinct)
+        self.owner_slugs = _slugs(sorted({owner for owner, _, _ in self.names}))
 
     def short(self, path: str) -> str:
         """Paths under the current directory read better relative."""
-        found = self._short.get(path)
+        prefix = self.cwd.rstrip(os.sep) + os.sep
+        return path[len(prefix):] if os.path.isabs(path) and path.startswith(prefix) else path
+
+
+class _ModuleData:
+    """Builds one module's data file: functions, their reads, and the source lines shown."""
+
+    def __init__(self, report: _Report, module: _Module, sources: SourceIndex) -> None:
+        self.report = report
+        self.module = module
+        self.sources = sources
+        self.names: Dict[Tuple[str, str, str], int] = {}
+        self.name_rows: List[list] = []
+        self.owners: Dict[str, int] = {}
+        self.contexts: Dict[str, int] = {}
+        self.files: Dict[str, int] = {}
+        self.texts: Dict[str, int] = {}
+        #: file index -> line -> text index
+        self.shown: Dict[int, Dict[int, int]] = {}
+
+    def value(self, functions: Sequence[_Function]) -> Dict[str, Any]:
+        rows = [self.function(function) for function in functions]
+        source = []
+        for file, lines in sorted(self.shown.items()):
+            run: List[int] = []
+            start = previous = 0
+            for number in sorted(lines):
+                if run and number != previous + 1:
+                    source.append([file, start, run])
+                    run = []
+                if not run:
+                    start = number
+                run.append(lines[number])
+                previous = number
+            if run:
+                source.append([file, start, run])
+        module = self.module
+        return {
+            "i": module.index,
+            "module": module.name,
+            "page": module.page,
+            "first": module.first,
+            "owners": [[owner, self.report.owner_slugs.get(owner, "")] for owner in self.owners],
+            "names": self.name_rows,
+            "contexts": list(self.contexts),
+            "files": list(self.files),
+            "texts": list(self.texts),
+            "source": source,
+            "functions": rows,
+        }
+
+    def _number(self, table: Dict[str, int], text: str) -> int:
+        found = table.get(text)
         if found is None:
-            prefix = self.cwd.rstrip(os.sep) + os.sep
-            found = path[len(prefix):] if os.path.isabs(path) and path.startswith(prefix) else path
-            self._short[path] = found
+            found = table[text] = len(table)
         return found
 
+    def function(self, function: _Function) -> list:
+        """[qualname, file, line, notes, view, reads]: see modulepage.js."""
+        located = self.sources.find(function.file, function.qualname, function.line)
+        file = self._number(self.files, self.report.short(function.file))
+        hits: Set[int] = set()
+        reads = []
+        for key, (count, contexts) in function.sorted_reads():
+            name, kind, owner = key
+            index = self.names.get(key)
+            if index is None:
+                index = self.names[key] = len(self.name_rows)
+                linked = 1 if (owner, name, kind) in self.report.names else 0
+                self.name_rows.append([self._number(self.owners, owner), name, kind, linked])
+            what = _KIND_CATEGORY.get(kind)
+            lines = located.lines_in(what, name)
+            hits.update(lines)
+            read: list = [index, count, lines]
+            not_by_name = not lines and located.code is not None and what == "load"
+            if not_by_name or contexts:
+                read.append(1 if not_by_name else 0)
+            if contexts:
+                read.append([[self._number(self.contexts, c), n] for c, n in sorted(contexts.items())])
+            reads.append(read)
+        view: list = []
+        if located.code is not None:
+            windows = self.windows(located, hits)
+            view = [located.first, located.last]
+            if windows != [view]:
+                view.append(windows)
+            shown = self.shown.setdefault(file, {})
+            lines = located.source.lines
+            for start, end in windows:
+                for number in range(start, end + 1):
+                    if number not in shown:
+                        shown[number] = self._number(self.texts, lines[number - 1] if number <= len(lines) else "")
+        return [function.qualname, file, function.line, located.notes, view, reads]
 
-def page_file(slug: str, page: int) -> str:
-    """The file of a module's page number ``page`` (from 0): ``slug.html``, ``slug.2.html``, ..."""
-    return f"{slug}.html" if page == 0 else f"{slug}.{page + 1}.html"
+    @staticmethod
+    def windows(located: Located, hits: Set[int]) -> List[List[int]]:
+        """The lines shown: the whole function, or those around its reads when it is long."""
+        first, last = located.first, located.last
+        if last - first + 1 <= MAX_SOURCE_LINES:
+            return [[first, last]]
+        windows: List[List[int]] = []
+        for line in sorted(hits) or [first]:
+            start, end = max(first, line - CONTEXT_LINES), min(last, line + CONTEXT_LINES)
+            if windows and start <= windows[-1][1] + 1:
+                windows[-1][1] = max(end, windows[-1][1])
+            else:
+                windows.append([start, end])
+        return windows
 
 
 class _Writer:
@@ -268,16 +388,9 @@ class _Writer:
         self.folder = folder
         self.title = title
         self.template = Template(_asset("page.html"))
-        self.sources = SourceIndex(since=_run_end(report.data.get("runs", ())), roots=roots, paths=paths)
-        self._escaped_lines: Dict[str, List[str]] = {}
-        self._escaped: Dict[str, str] = {}
-
-    def esc(self, text: str) -> str:
-        """:func:`html.escape`, remembered: names and kinds repeat many times."""
-        found = self._escaped.get(text)
-        if found is None:
-            found = self._escaped[text] = esc(text)
-        return found
+        self.since = _run_end(report.data.get("runs", ()))
+        self.roots = roots
+        self.paths = paths
 
     # -- files ------------------------------------------------------------
 
@@ -315,73 +428,42 @@ class _Writer:
             self.write(name, _asset(name))
         self.write(_MARKER, "This folder is written by 'globalhook html'; it is replaced on the next run.\n")
         self.write("data/modules.js", _js_data("GH.load", {"modules": self.module_rows()}))
-        self.write("data/names.js", _js_data("GH.load", {"names": self.name_rows()}))
+        owners = [[owner, slug] for owner, slug in self.report.owner_slugs.items()]
+        self.write("data/names.js", _js_data("GH.load", {"names": self.name_rows(), "owners": owners}))
         self.index_page()
         self.names_page()
         self.graph_page()
-        # The pages of each module and the reverse index of each owner are
-        # independent jobs: big reports share them out among forked workers.
+        readers: Dict[str, Set[int]] = {}
+        for (owner, _, _), found in report.names.items():
+            readers.setdefault(owner, set()).update(found.modules)
+        for owner in report.owner_slugs:
+            self.reverse_page(owner, sorted(readers[owner]))
+        # Each module is an independent job: big reports share them out among
+        # forked workers, and each job holds one module at a time.
         jobs: List[Tuple[int, Callable[[], None]]] = []
         for module in report.modules:
-            jobs.append((len(module.functions) + 1, functools.partial(self.module_files, module)))
-        for owner, pages in report.name_pages.items():
-            weight = sum(len(readers.readers) for _, names in pages for readers in names) // 4 + 1
-            jobs.append((weight, functools.partial(self.reverse_pages, owner)))
+            jobs.append((module.totals["functions"] + 1, functools.partial(self.module_files, module)))
         run_jobs(jobs, workers)
 
-    def module_files(self, module: "_Module") -> None:
-        self.write(f"data/graph/{module.index}.js", _js_data("GH.graphLoaded", [module.index, self.graph_data(module)]))
-        self.module_pages(module)
-
-    def reverse_pages(self, owner: str) -> None:
-        pages = self.report.name_pages[owner]
-        for number, (file, names) in enumerate(pages):
-            self.reverse_page(owner, file, names, number, len(pages))
+    def module_files(self, module: _Module) -> None:
+        functions = _functions(self.report.lookups[module.name])
+        # A fresh index per module: compiled sources are let go once its page is written.
+        sources = SourceIndex(since=self.since, roots=self.roots, paths=self.paths)
+        self.write(f"data/m/{module.index}.js", _js_data("GH.module", _ModuleData(self.report, module, sources).value(functions)))
+        self.module_page(module)
 
     def module_rows(self) -> List[list]:
-        rows = []
-        for module in self.report.modules:
-            totals = module.totals()
-            rows.append(
-                [
-                    module.name,
-                    f"modules/{page_file(module.slug, 0)}",
-                    totals["functions"],
-                    totals["global"],
-                    totals["builtin"],
-                    totals["missing"],
-                    totals["lookups"],
-                    module.index,
-                ]
-            )
-        return rows
-
-    def name_rows(self) -> List[list]:
-        hrefs = self.report.name_hrefs
         return [
-            [r.owner, r.name, r.kind, len(r.readers), len(r.contexts), r.count, hrefs[(r.owner, r.name, r.kind)]]
-            for r in self.report.reverse
+            [m.name, m.page, m.totals["functions"], m.totals["global"], m.totals["builtin"], m.totals["missing"],
+             m.totals["lookups"], m.index]
+            for m in self.report.modules
         ]
 
-    def graph_data(self, module: _Module) -> Dict[str, Any]:
-        """Functions of one module and the names they read (builtins marked, to hide them)."""
-        nodes: Dict[Tuple[str, str, str], int] = {}
-        names: List[list] = []
-        functions = []
-        hrefs = self.report.name_hrefs
-        for function in module.functions:
-            edges = []
-            for (name, kind, owner), count in function.sorted_names():
-                if kind in ("store", "delete") or kind.endswith(STATIC_SUFFIX):
-                    continue
-                key = ("builtins" if kind == "builtin" else owner, name, kind)
-                index = nodes.get(key)
-                if index is None:
-                    index = nodes[key] = len(names)
-                    names.append([key[0], name, kind, hrefs.get(key, "")])
-                edges.append([index, count])
-            functions.append([function.qualname, function.line, function.href, edges])
-        return {"module": module.name, "functions": functions, "names": names}
+    def name_rows(self) -> List[list]:
+        return [
+            [owner, name, kind, found.readers, len(found.contexts), found.count]
+            for (owner, name, kind), found in sorted(self.report.names.items())
+        ]
 
     def nav(self, root: str, here: str) -> str:
         links = [("index.html", "Modules"), ("names.html", "Who reads what"), ("graph.html", "Graph")]
@@ -393,23 +475,14 @@ class _Writer:
     def index_page(self) -> None:
         report = self.report
         parts = [f"<h1>{esc(self.title)}</h1>"]
-        totals: Dict[str, int] = {"modules": len(report.modules), "functions": len(report.functions)}
-        by_kind: Dict[str, int] = {}
-        distinct = set()
-        for function in report.functions.values():
-            for (name, kind, owner), count in function.names.items():
-                distinct.add((owner, name))
-                if kind.endswith(STATIC_SUFFIX):
-                    by_kind["static write sites"] = by_kind.get("static write sites", 0) + 1
-                    continue
-                by_kind[kind] = by_kind.get(kind, 0) + count
-        totals["distinct names"] = len(distinct)
-        rows = [(label, value) for label, value in totals.items()]
-        static = by_kind.pop("static write sites", 0)  # places that can write, never added to counts
+        rows: List[Tuple[str, int]] = [
+            ("modules", len(report.modules)), ("functions", report.functions), ("distinct names", report.distinct_names)
+        ]
+        by_kind = report.by_kind
         rows += [(f"{kind} lookups", by_kind[kind]) for kind in sorted(by_kind, key=lambda k: (_KIND_ORDER.get(k, 99), k))]
         rows.append(("total lookups", sum(by_kind.values())))
-        if static:
-            rows.append(("static write sites", static))
+        if report.static_sites:  # places that can write, never added to counts
+            rows.append(("static write sites", report.static_sites))
         parts.append('<section class="totals"><h2>Totals</h2><table class="totals" id="totals">')
         parts.extend(f'<tr><th>{esc(label)}</th><td class="num">{value:,}</td></tr>' for label, value in rows)
         parts.append("</table>")
@@ -488,190 +561,32 @@ class _Writer:
         )
         self.page("graph.html", "Dependency graph", body, scripts=("report.js", "data/modules.js", "graph.js"), nav=self.nav("", "graph.html"))
 
-    def module_pages(self, module: _Module) -> None:
-        functions = module.functions
-        pages = max(1, -(-len(functions) // FUNCTIONS_PER_PAGE))
-        totals = module.totals()
-        summary = (
+
+    def module_page(self, module: _Module) -> None:
+        totals = module.totals
+        body = (
+            f'<h1 class="module">{esc(module.name)}</h1>'
             f'<p class="summary">{totals["functions"]:,} functions · {totals["global"]:,} globals · '
             f'{totals["builtin"]:,} builtins · {totals["missing"]:,} missing names · {totals["lookups"]:,} lookups · '
             f'<a href="../graph.html#m={module.index}">graph</a></p>'
+            f'<div id="functions" data-module="{module.index}" data-per-page="{FUNCTIONS_PER_PAGE}" '
+            f'data-tests="{MAX_TESTS_SHOWN}">'
+            f'<noscript>This page needs JavaScript: its data is in data/m/{module.index}.js.</noscript></div>'
         )
-        for number in range(pages):
-            chunk = functions[number * FUNCTIONS_PER_PAGE : (number + 1) * FUNCTIONS_PER_PAGE]
-            parts = [f'<h1 class="module">{esc(module.name)}</h1>', summary]
-            pager = _pager_files([page_file(module.slug, n) for n in range(pages)], number)
-            parts.append(pager)
-            parts.append(self.contents(chunk))
-            parts.extend(self.function_section(function) for function in chunk)
-            if pages > 1:
-                parts.append(pager)
-            self.page(
-                f"modules/{page_file(module.slug, number)}",
-                module.name,
-                "\n".join(parts),
-                root="../",
-                nav=self.nav("../", ""),
-            )
+        scripts = ("report.js", "modulepage.js", f"data/m/{module.index}.js")
+        self.page(module.page, module.name, body, root="../", scripts=scripts, nav=self.nav("../", ""))
 
-    def contents(self, functions: Sequence[_Function]) -> str:
-        rows = ['<table class="contents"><tr><th>function</th><th>line</th><th>globals</th><th>builtins</th><th>missing</th><th>lookups</th></tr>']
-        e = self.esc
-        for f in functions:
-            kinds = [kind for (_, kind, _) in f.names]
-            missing = ", ".join([e(name) for (name, kind, _), _ in f.sorted_names() if kind == "missing"])
-            rows.append(
-                f'<tr><td><a href="#f{f.fid}">{e(f.qualname)}</a></td><td class="num">{f.line}</td>'
-                f'<td class="num">{kinds.count("global")}</td><td class="num">{kinds.count("builtin")}</td>'
-                f'<td class="missing">{missing}</td><td class="num">{sum(f.names.values()):,}</td></tr>'
-            )
-        rows.append("</table>")
-        return "".join(rows)
-
-    def function_section(self, function: _Function) -> str:
+    def reverse_page(self, owner: str, readers: Sequence[int]) -> None:
+        """The page of one owner's names: the page joins the data of the modules that read them."""
         report = self.report
-        located = self.sources.find(function.file, function.qualname, function.line)
-        fid = function.fid
-        e = self.esc
-        parts = [
-            f'<section class="function" id="f{fid}">'
-            f'<h2><a class="anchor" href="#f{fid}">{e(function.qualname)}</a> '
-            f'<span class="where">{e(report.short(function.file))}:{function.line}</span></h2>'
-        ]
-        for note in located.notes:
-            parts.append(f'<p class="source-note">{esc(note)}</p>')
-        links = report.name_links
-        module = function.module
-        hits: Dict[int, List[str]] = {}
-        rows = ['<table class="names"><tr><th>name</th><th>kind</th><th>count</th><th>lines</th></tr>']
-        for (name, kind, owner), count in function.sorted_names():
-            what = _KIND_CATEGORY.get(kind)
-            lines = located.lines_in(what, name)
-            if lines:
-                for line in lines:
-                    found = hits.get(line)
-                    if found is None:
-                        hits[line] = [name]
-                    else:
-                        found.append(name)
-                where = ", ".join([f'<a href="#f{fid}-L{line}">{line}</a>' for line in lines])
-            elif located.code is not None and what == "load":
-                where = _NOT_BY_NAME
-            else:
-                where = ""
-            shown = links.get((owner, name, kind)) or e(name if owner == module else f"{owner}.{name}")
-            ekind = e(kind)
-            if kind.endswith(STATIC_SUFFIX):  # found by a scan: it can write, how often is unknown
-                css = e(kind[: -len(STATIC_SUFFIX)]) + " static"
-                rows.append(f'<tr class="k-{css}"><td>{shown}</td><td>{ekind}</td><td title="not counted: found by scanning bytecode">-</td><td>{where}</td></tr>')
-                continue
-            rows.append(f'<tr class="k-{ekind}"><td>{shown}</td><td>{ekind}</td><td>{count:,}</td><td>{where}</td></tr>')
-        rows.append("</table>")
-        parts.append("".join(rows))
-        if function.contexts:
-            tests = sorted(function.contexts.items(), key=lambda item: (-item[1], item[0]))
-            shown_tests = ", ".join(f"{esc(name)} ({count:,})" for name, count in tests[:MAX_TESTS_SHOWN])
-            more = f" and {len(tests) - MAX_TESTS_SHOWN:,} more" if len(tests) > MAX_TESTS_SHOWN else ""
-            parts.append(f'<p class="tests">Tests: {shown_tests}{more}</p>')
-        if located.code is not None:
-            parts.append(self.source(located, fid, hits))
-        parts.append("</section>")
-        return "\n".join(parts)
-
-    def escaped_lines(self, located: Located) -> List[str]:
-        path = located.source.path
-        found = self._escaped_lines.get(path)
-        if found is None:
-            found = self._escaped_lines[path] = [esc(line, quote=False) for line in located.source.lines]
-        return found
-
-    def source(self, located: Located, fid: int, hits: Dict[int, List[str]]) -> str:
-        lines = self.escaped_lines(located)
-        first, last = located.first, located.last
-        if last - first + 1 <= MAX_SOURCE_LINES:
-            windows = [(first, last)]
-        else:
-            windows = []
-            for line in sorted(hits) or [first]:
-                start, end = max(first, line - CONTEXT_LINES), min(last, line + CONTEXT_LINES)
-                if windows and start <= windows[-1][1] + 1:
-                    windows[-1] = (windows[-1][0], max(end, windows[-1][1]))
-                else:
-                    windows.append((start, end))
-        parts = []
-        previous = first - 1
-        for start, end in windows:
-            if start > previous + 1:
-                parts.append(f'<p class="gap">⋮ {start - previous - 1:,} lines</p>')
-            chunk = [f'<pre class="source" style="counter-reset:ln {start - 1}">']
-            for number in range(start, end + 1):
-                text = lines[number - 1] if number <= len(lines) else ""
-                names = hits.get(number)
-                if names:
-                    chunk.append(
-                        f'<span class="line hit" id="f{fid}-L{number}">{text}'
-                        f'<span class="reads">{esc(", ".join(names))}</span></span>'
-                    )
-                else:
-                    chunk.append(f"<span class=line>{text}</span>")
-            chunk.append("</pre>")
-            parts.append("".join(chunk))
-            previous = end
-        if last > previous:
-            parts.append(f'<p class="gap">⋮ {last - previous:,} lines</p>')
-        return "".join(parts)
-
-    def reverse_page(self, owner: str, file: str, names: list, number: int, pages: int) -> None:
-        report = self.report
-        parts = [f'<h1 class="module">Who reads what in {esc(owner)}</h1>']
-        pager = _pager_files([p for p, _ in report.name_pages[owner]], number)
-        parts.append(pager)
-        parts.append('<p class="contents">' + " · ".join(
-            f'<a href="#{esc(report.name_hrefs[(r.owner, r.name, r.kind)].rpartition("#")[2])}">{esc(r.name)}</a>'
-            for r in names
-        ) + "</p>")
-        for readers in names:
-            anchor = report.name_hrefs[(readers.owner, readers.name, readers.kind)].rpartition("#")[2]
-            count = len(readers.readers)
-            parts.append(
-                f'<section class="name k-{esc(readers.kind)}" id="{anchor}"><h2><a class="anchor" href="#{anchor}">'
-                f'{esc(readers.name)}</a> <span class="kind">{esc(readers.kind)}</span> '
-                f'<span class="where">{readers.count:,} lookups by {count:,} function{"s" if count != 1 else ""}</span></h2>'
-            )
-            rows = ['<table class="readers"><tr><th>function</th><th>where</th><th>count</th></tr>']
-            ordered = readers.sorted_readers()
-            for (module, function, path, line), number_read in ordered[:MAX_READERS_SHOWN]:
-                target = report.functions.get((module, function, path, line))
-                label = function if module == owner else f"{module}.{function}"
-                shown = f'<a href="../{self.esc(target.href)}">{self.esc(label)}</a>' if target else self.esc(label)
-                rows.append(
-                    f'<tr><td>{shown}</td><td>{self.esc(report.short(path))}:{line}</td><td class="num">{number_read:,}</td></tr>'
-                )
-            rows.append("</table>")
-            parts.append("".join(rows))
-            if len(ordered) > MAX_READERS_SHOWN:
-                parts.append(f'<p class="note">and {len(ordered) - MAX_READERS_SHOWN:,} more readers (see globalhook report --by-name)</p>')
-            if readers.contexts:
-                tests = readers.sorted_contexts()
-                shown_tests = ", ".join(f"{esc(c)} ({n:,})" for c, n in tests[:MAX_TESTS_SHOWN])
-                more = f" and {len(tests) - MAX_TESTS_SHOWN:,} more" if len(tests) > MAX_TESTS_SHOWN else ""
-                parts.append(f'<p class="tests">Tests: {shown_tests}{more}</p>')
-            parts.append("</section>")
-        if pages > 1:
-            parts.append(pager)
-        self.page(f"names/{file}", f"Who reads {owner}", "\n".join(parts), root="../", nav=self.nav("../", ""))
-
-
-def _pager_files(files: Sequence[str], number: int) -> str:
-    if len(files) <= 1:
-        return ""
-    links = []
-    for index, file in enumerate(files):
-        if index == number:
-            links.append(f'<strong>{index + 1}</strong>')
-        else:
-            links.append(f'<a href="{esc(file)}">{index + 1}</a>')
-    return f'<nav class="pager">Page {" ".join(links)}</nav>'
+        body = (
+            f'<h1 class="module">Who reads what in {esc(owner)}</h1>'
+            f'<div id="names-of" data-owner="{esc(owner)}" data-per-page="{READERS_PER_PAGE}" '
+            f'data-shown="{MAX_READERS_SHOWN}" data-tests="{MAX_TESTS_SHOWN}">'
+            '<noscript>This page needs JavaScript: its data is in the folder data/m.</noscript></div>'
+        )
+        scripts = ("report.js", "namepage.js", *(f"data/m/{index}.js" for index in readers))
+        self.page(f"names/{report.owner_slugs[owner]}.html", f"Who reads {owner}", body, root="../", scripts=scripts, nav=self.nav("../", ""))
 
 
 def _prepare(folder: str) -> None:
@@ -691,7 +606,7 @@ def _prepare(folder: str) -> None:
         except OSError as exc:
             raise HtmlError(f"{folder}: cannot remove the old report ({exc.strerror or exc})") from None
     try:
-        for name in ("", "modules", "names", "data", os.path.join("data", "graph")):
+        for name in ("", "modules", "names", "data", os.path.join("data", "m")):
             os.makedirs(os.path.join(folder, name), exist_ok=True)
     except OSError as exc:
         raise HtmlError(f"{folder}: cannot create the folder ({exc.strerror or exc})") from None
@@ -722,6 +637,9 @@ def write_html(
 ) -> Dict[str, int]:
     """Write the report of ``data`` into ``folder``; returns counts of what it holds.
 
+    ``data`` is a data file as :func:`globalhook.records.read` gives it (its
+    lookups records), or as :func:`globalhook.data.load` does (entry dicts).
+
     Sources are shown only of files under ``source_roots`` (default: ``cwd``)
     or the local folders of ``path_map`` (recorded folder -> local folder);
     any other function is listed with "source not shown" and why.
@@ -741,4 +659,4 @@ def write_html(
         writer.all(workers)
     except OSError as exc:
         raise HtmlError(f"{folder}: cannot write the report ({exc.strerror or exc})") from None
-    return {"modules": len(report.modules), "functions": len(report.functions)}
+    return {"modules": len(report.modules), "functions": report.functions}

@@ -37,7 +37,8 @@ from importlinter.domain.contract import InvalidContractOptions
 from .baseline import BaselineError, load_baseline, split
 from .check import Rule, RuleError, Violation, find_violations, parse_rule
 from .config import ConfigError, load_config
-from .data import DataError, load
+from .data import DataError
+from .records import read
 
 __all__ = ["GlobalReadsContract"]
 
@@ -73,7 +74,7 @@ class GlobalReadsContract(Contract):
 
     def check(self, graph: Any, verbose: bool) -> ContractCheck:
         try:
-            data = load(self._data_path())
+            data = read(self._data_path())
             accepted = load_baseline(self.baseline) if self.baseline else []  # type: ignore[attr-defined]
         except (ConfigError, DataError, BaselineError) as exc:
             return ContractCheck(kept=False, metadata={"error": str(exc), "violations": []})

@@ -16,9 +16,13 @@ import fnmatch
 import json
 import re
 
+from .records import Lookup, as_records, from_entry
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Any, Dict, Iterable, List, Tuple
+    from typing import Any, Dict, Iterable, List, Tuple, Union
+
+    Lookups = Iterable[Union[Lookup, Dict[str, Any]]]
 
 __all__ = ["split_context", "by_context", "which_tests_read", "shared_state", "static_writers", "NameSpec", "parse_name_spec"]
 
@@ -41,11 +45,9 @@ def split_context(context: str) -> "Tuple[str, str]":
     return context, ""
 
 
-def owner_of(entry: "Dict[str, Any]") -> str:
-    """The module whose global was read: ``owner`` where the entry says (reads of
-    another module's attributes), else the module whose namespace recorded it."""
-    owner = entry.get("owner")
-    return owner if isinstance(owner, str) else entry["module"]
+def owner_of(entry: "Union[Lookup, Dict[str, Any]]") -> str:
+    """The module whose global was read (:attr:`Lookup.owner`); takes an entry dict too."""
+    return entry.owner if type(entry) is Lookup else from_entry(entry).owner
 
 
 class NameSpec:
@@ -88,15 +90,13 @@ def parse_name_spec(text: str) -> NameSpec:
     return NameSpec(module, name)
 
 
-def by_context(lookups: "Iterable[Dict[str, Any]]") -> "Dict[str, Dict[Tuple[str, str, str], int]]":
+def by_context(lookups: "Lookups") -> "Dict[str, Dict[Tuple[str, str, str], int]]":
     """context -> {(kind, owner module, name): count}, empty context included."""
     result: "Dict[str, Dict[Tuple[str, str, str], int]]" = {}
-    for entry in lookups:
-        context = entry.get("context", "")
-        rows = result.setdefault(context, {})
-        kind = entry["kind"] + " (static)" if entry.get("static") is True else entry["kind"]
-        key = (kind, owner_of(entry), entry["name"])
-        rows[key] = rows.get(key, 0) + entry["count"]
+    for entry in as_records(lookups):
+        rows = result.setdefault(entry.context, {})
+        key = (entry.shown_kind, entry.owner, entry.name)
+        rows[key] = rows.get(key, 0) + entry.count
     return result
 
 
@@ -104,7 +104,7 @@ def by_context(lookups: "Iterable[Dict[str, Any]]") -> "Dict[str, Dict[Tuple[str
 ALL_NAMES = "*"
 
 
-def which_tests_read(lookups: "Iterable[Dict[str, Any]]", specs: "Iterable[NameSpec]") -> "List[str]":
+def which_tests_read(lookups: "Lookups", specs: "Iterable[NameSpec]") -> "List[str]":
     """Test ids (phases folded) whose contexts read a global that ``specs`` match.
 
     A test that listed an owner's names (``for name in os.environ``: a
@@ -112,13 +112,13 @@ def which_tests_read(lookups: "Iterable[Dict[str, Any]]", specs: "Iterable[NameS
     """
     specs = list(specs)
     found = set()
-    for entry in lookups:
-        context = entry.get("context", "")
-        if not context or entry["kind"] not in READ_KINDS:
+    for entry in as_records(lookups):
+        context = entry.context
+        if not context or entry.kind not in READ_KINDS:
             continue
-        owner = owner_of(entry)
-        name = entry["name"]
-        if name == ALL_NAMES and entry["kind"] == "read":
+        owner = entry.owner
+        name = entry.name
+        if name == ALL_NAMES and entry.kind == "read":
             matched = any(spec.matches(owner, spec.name) or spec.matches(owner, name) for spec in specs)
         else:
             matched = any(spec.matches(owner, name) for spec in specs)
@@ -127,7 +127,7 @@ def which_tests_read(lookups: "Iterable[Dict[str, Any]]", specs: "Iterable[NameS
     return sorted(found)
 
 
-def shared_state(lookups: "Iterable[Dict[str, Any]]") -> "List[Dict[str, Any]]":
+def shared_state(lookups: "Lookups") -> "List[Dict[str, Any]]":
     """Globals that one test writes and another test reads: the hidden coupling.
 
     Writes at import time or in session-wide code have no test to blame and
@@ -135,15 +135,15 @@ def shared_state(lookups: "Iterable[Dict[str, Any]]") -> "List[Dict[str, Any]]":
     """
     writers: "Dict[Tuple[str, str], set]" = {}
     readers: "Dict[Tuple[str, str], set]" = {}
-    for entry in lookups:
-        context = entry.get("context", "")
-        if not context or entry.get("static") is True:
+    for entry in as_records(lookups):
+        context = entry.context
+        if not context or entry.static:
             continue
-        key = (owner_of(entry), entry["name"])
+        key = (entry.owner, entry.name)
         test = split_context(context)[0]
-        if entry["kind"] in WRITE_KINDS:
+        if entry.kind in WRITE_KINDS:
             writers.setdefault(key, set()).add(test)
-        elif entry["kind"] in READ_KINDS:
+        elif entry.kind in READ_KINDS:
             readers.setdefault(key, set()).add(test)
     result = []
     for key in sorted(writers):
@@ -164,7 +164,7 @@ def _context_order(context: str) -> "Tuple[str, int]":
     return (test, PHASES.index(phase) if phase in PHASES else -1)
 
 
-def by_context_text(lookups: "Iterable[Dict[str, Any]]", escape=str) -> str:
+def by_context_text(lookups: "Lookups", escape=str) -> str:
     """Per test and phase: the globals, builtins and missing names it read."""
     grouped = by_context(lookups)
     contexts = sorted((c for c in grouped if c), key=_context_order)
@@ -188,7 +188,7 @@ def by_context_text(lookups: "Iterable[Dict[str, Any]]", escape=str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def by_context_json(lookups: "Iterable[Dict[str, Any]]") -> str:
+def by_context_json(lookups: "Lookups") -> str:
     grouped = by_context(lookups)
     report = []
     for context in sorted(grouped, key=_context_order):
@@ -207,8 +207,8 @@ def by_context_json(lookups: "Iterable[Dict[str, Any]]") -> str:
     return json.dumps({"contexts": report}, indent=2, sort_keys=True) + "\n"
 
 
-def shared_state_text(lookups: "Iterable[Dict[str, Any]]", escape=str) -> str:
-    lookups = list(lookups)
+def shared_state_text(lookups: "Lookups", escape=str) -> str:
+    lookups = as_records(lookups)
     found = shared_state(lookups)
     lines = [] if found else ["No global is written by one test and read by another."]
     for item in found:
@@ -226,8 +226,6 @@ def shared_state_text(lookups: "Iterable[Dict[str, Any]]", escape=str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def static_writers(lookups: "Iterable[Dict[str, Any]]") -> "List[Tuple[str, str, str, str]]":
+def static_writers(lookups: "Lookups") -> "List[Tuple[str, str, str, str]]":
     """(module, name, kind, function) of the writes found by scanning bytecode (``"static": true``)."""
-    return sorted(
-        {(owner_of(e), e["name"], e["kind"], e["function"]) for e in lookups if e.get("static") is True}
-    )
+    return sorted({(e.owner, e.name, e.kind, e.function) for e in as_records(lookups) if e.static})

@@ -29,11 +29,12 @@ import shlex
 from .data import KINDS, STATIC_SUFFIX
 from .gcpause import paused
 from .printable import printable
+from .records import Lookup, lookups_of
 from .toolreads import is_tool_module
 
 TYPE_CHECKING = False  # not from typing (see globalhook/__init__.py)
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+    from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
     # (file, line, function) identifies a function within a module.
     FunctionKey = Tuple[str, int, str]
@@ -70,7 +71,9 @@ def _module_matcher(patterns: Sequence[str]) -> Callable[[str], bool]:
     return matches
 
 
-_FIELDS = operator.itemgetter("module", "file", "line", "function", "name", "kind", "count")
+_FIELDS = operator.itemgetter(
+    *(Lookup._fields.index(field) for field in ("module", "file", "line", "function", "shown_name", "shown_kind", "count"))
+)
 
 
 def _name_order(row: Row) -> Tuple[float, str, str]:
@@ -100,13 +103,9 @@ class Summary:
         grouped: Dict[str, Dict[FunctionKey, Dict[Tuple[str, str], int]]] = {}
         module_functions: Optional[Dict[FunctionKey, Dict[Tuple[str, str], int]]] = None
         last_module = None
-        for entry in data.get("lookups", ()):
-            module, file, line, function, name, kind, count = _FIELDS(entry)
-            if "static" in entry and entry["static"] is True:
-                kind += STATIC_SUFFIX  # never summed with counted writes: a row of its own
-            owner = entry.get("owner")
-            if owner and isinstance(owner, str):
-                name = f"{owner}.{name}"  # a read of another module's attribute: owner.name
+        # A static write's kind is never summed with counted writes' (a row of its
+        # own); a read of another module's attribute shows as owner.name.
+        for module, file, line, function, name, kind, count in map(_FIELDS, lookups_of(data)):
             if module != last_module:  # entries come grouped by module: decide once per run of them
                 last_module = module
                 wanted = verdicts.get(module)
@@ -454,10 +453,11 @@ def json_report(data: Dict[str, Any], modules: Sequence[str] = ()) -> str:
 def render_json(summary: Summary) -> str:
     """:func:`json_report` of data already summarised."""
     with paused():
-        return _render_json(summary)
+        return "".join(json_chunks(summary))
 
 
-def _render_json(summary: Summary) -> str:
+def json_chunks(summary: Summary) -> Iterator[str]:
+    """:func:`render_json` in pieces, to write as they come: a big report is never one string."""
     out: List[str] = ['{\n  "modules": [']
     for index, (module, functions) in enumerate(summary.modules):
         out.append("\n    {\n      \"functions\": [" if index == 0 else ",\n    {\n      \"functions\": [")
@@ -471,6 +471,8 @@ def _render_json(summary: Summary) -> str:
         out.append("\n      ],\n" if functions else "],\n")
         missing = json.dumps(summary.missing(functions), indent=2)
         out.append(f'      "missing": {_indent(missing, 6)},\n      "module": {_string(module)}\n    }}')
+        yield "".join(out)
+        out.clear()
     out.append("\n  ],\n" if summary.modules else "],\n")
     rest = {
         "not_tracked": [{"module": m, "reason": r} for m, r in summary.not_tracked],
@@ -480,7 +482,7 @@ def _render_json(summary: Summary) -> str:
     }
     tail = json.dumps(rest, indent=2, sort_keys=True)
     out.append(tail[2:])  # without its "{\n": the keys continue the object opened above
-    return "".join(out) + "\n"
+    yield "".join(out) + "\n"
 
 
 def _json_row(name: str, kind: str, count: int) -> str:

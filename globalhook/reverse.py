@@ -14,7 +14,8 @@ import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .printable import printable
-from .selection import owner_of, reader_of, select
+from .records import Lookup, lookups_of
+from .selection import owner_of, select
 
 __all__ = ["NAME_KINDS", "ReverseIndex", "NameReaders", "by_name_text", "by_name_json"]
 
@@ -39,12 +40,12 @@ class NameReaders:
         self.readers: Dict[ReaderKey, int] = {}
         self.contexts: Dict[str, int] = {}
 
-    def add(self, entry: Dict[str, Any]) -> None:
-        count = entry["count"]
+    def add(self, entry: Lookup) -> None:
+        count = entry.count
         self.count += count
-        key = (reader_of(entry), entry["function"], entry["file"], entry["line"])
+        key = (entry.reader, entry.function, entry.file, entry.line)
         self.readers[key] = self.readers.get(key, 0) + count
-        context = entry.get("context")
+        context = entry.context
         if context:
             self.contexts[context] = self.contexts.get(context, 0) + count
 
@@ -72,11 +73,11 @@ class ReverseIndex:
     ) -> None:
         wanted = set(kinds)
         found: Dict[Tuple[str, str, str], NameReaders] = {}
-        for entry in select(data.get("lookups", ()), modules, context, module_of=owner_of):
-            kind = entry["kind"]
+        for entry in select(lookups_of(data), modules, context, module_of=owner_of):
+            kind = entry.kind
             if kind not in wanted:
                 continue
-            key = (owner_of(entry), entry["name"], kind)
+            key = (entry.owner, entry.name, kind)
             readers = found.get(key)
             if readers is None:
                 readers = found[key] = NameReaders(*key)

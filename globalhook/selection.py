@@ -9,8 +9,9 @@ A lookup's ``module`` is both the module whose globals were read and the
 module of the function that read them, except for reads of another module's
 globals (its attributes, or its namespace through ``vars(m)[name]`` and
 ``frame.f_globals[name]``), which carry explicit ``owner`` and
-``reader_module`` keys; :func:`owner_of` and :func:`reader_of` are the one
-place that knows this.  Reads that tools make (pytest's collection probes,
+``reader_module`` keys; :mod:`globalhook.records` works that out once per
+entry, and :func:`owner_of` and :func:`reader_of` read it from a record (or
+from an entry dict, for views not converted yet).  Reads that tools make (pytest's collection probes,
 ``inspect``...) are told apart by :func:`is_tool_read`.
 """
 
@@ -21,6 +22,7 @@ import re
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 from .patterns import PatternError, validate_pattern
+from .records import Lookup
 from .toolreads import TOOL_PACKAGES, is_tool_module
 
 __all__ = [
@@ -80,12 +82,20 @@ def context_matcher(pattern: Optional[str]) -> Callable[[Dict[str, Any]], bool]:
         return lambda entry: True
     if not pattern.strip():
         raise PatternError("empty context pattern")
-    regex = re.compile(fnmatch.translate(pattern))
-    return lambda entry: "context" in entry and regex.match(entry["context"]) is not None
+    match = re.compile(fnmatch.translate(pattern)).match
+
+    def matches(entry: Any) -> bool:
+        if type(entry) is Lookup:
+            return bool(entry.context) and match(entry.context) is not None
+        return "context" in entry and match(entry["context"]) is not None
+
+    return matches
 
 
-def owner_of(entry: Dict[str, Any]) -> str:
+def owner_of(entry: Any) -> str:
     """The module whose global was read."""
+    if type(entry) is Lookup:
+        return entry.owner
     if "owner" in entry:
         owner = entry["owner"]
         if isinstance(owner, str) and owner:
@@ -93,8 +103,10 @@ def owner_of(entry: Dict[str, Any]) -> str:
     return entry["module"]
 
 
-def reader_of(entry: Dict[str, Any]) -> str:
+def reader_of(entry: Any) -> str:
     """The module of the function that read it."""
+    if type(entry) is Lookup:
+        return entry.reader
     if "reader_module" in entry:
         reader = entry["reader_module"]
         if isinstance(reader, str) and reader:
@@ -102,7 +114,7 @@ def reader_of(entry: Dict[str, Any]) -> str:
     return entry["module"]
 
 
-def is_tool_read(entry: Dict[str, Any]) -> bool:
+def is_tool_read(entry: Any) -> bool:
     """A read of a module's global made by a tool's code (:mod:`globalhook.toolreads`).
 
     Only reads of *another* module's globals (entries with an ``owner``):

@@ -135,3 +135,10 @@ def module_from_file(name: str, path: "Path") -> "Iterator[types.ModuleType]":
         yield module
     finally:
         del sys.modules[name]
+
+
+def read_data(path: "Path") -> dict:
+    """A data file globalhook wrote, its lookups as version 1's entry objects whatever its version."""
+    from globalhook.data import load
+
+    return load(str(path))

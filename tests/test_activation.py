@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from test_processes import clean_env, make_venv, parts_in
+from conftest import read_data
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -64,7 +65,7 @@ def test_run_where_pyproject_enables_every_process(venv, project, launcher):
     result = run([*command, "run", "prog.py"], project)
     assert (result.returncode, result.stdout) == (0, "ran\n"), result.stderr
     assert "Traceback" not in result.stderr
-    data = json.loads((project / ".globalhook.json").read_text())
+    data = read_data((project / ".globalhook.json"))
     assert reads(data) == 3  # once, by one hook
     assert len(data["runs"]) == 1 and data["runs"][0]["command"] == ["prog.py"]
     assert parts_in(project) == []
@@ -82,7 +83,7 @@ def test_run_where_process_start_is_set(venv, project, value):
     result = run([str(venv), "-m", "globalhook", "run", "--include", "work", "prog.py"], project,
                  GLOBALHOOK_PROCESS_START=start)
     assert (result.returncode, result.stdout) == (0, "ran\n"), result.stderr
-    assert reads(json.loads((project / ".globalhook.json").read_text())) == 3
+    assert reads(read_data((project / ".globalhook.json"))) == 3
     assert parts_in(project) == [] and not (project / "other.json").exists()
 
 
@@ -94,7 +95,7 @@ def test_run_nested_in_a_run_joins_it(venv, project):
     )
     result = run([str(venv), "-m", "globalhook", "run", "--include", "work", "outer.py"], project)
     assert (result.returncode, result.stdout) == (0, "ran\n"), result.stderr
-    data = json.loads((project / ".globalhook.json").read_text())
+    data = read_data((project / ".globalhook.json"))
     assert reads(data) == 1 + 3  # outer's read and the nested run's three, each once
     assert len({run["run_id"] for run in data["runs"]}) == 1 and len(data["runs"]) == 2
     assert parts_in(project) == []
@@ -109,8 +110,8 @@ def test_nested_run_with_its_own_data_file_is_its_own_run(venv, project):
     )
     result = run([str(venv), "-m", "globalhook", "run", "--include", "work", "outer.py"], project)
     assert result.returncode == 0, result.stderr
-    assert reads(json.loads((project / ".globalhook.json").read_text())) == 1
-    assert reads(json.loads((project / "inner.json").read_text())) == 3
+    assert reads(read_data((project / ".globalhook.json"))) == 1
+    assert reads(read_data((project / "inner.json"))) == 3
     assert parts_in(project) == []
 
 
@@ -137,7 +138,7 @@ def test_own_command_the_start_up_hook_cannot_recognise_is_untracked_too(venv, p
     assert parts_in(project) == []
     result = run([str(venv), "-c", launcher, "run", "prog.py"], project)
     assert result.returncode == 0, result.stderr
-    assert reads(json.loads((project / ".globalhook.json").read_text())) == 3
+    assert reads(read_data((project / ".globalhook.json"))) == 3
     assert parts_in(project) == []
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import c_core_built, core_env
+from conftest import c_core_built, core_env, read_data
 from globalhook import config as config_module
 
 REPO = Path(__file__).resolve().parent.parent
@@ -159,7 +159,7 @@ def _run(folder: Path, core: str, *options: str) -> tuple:
         cwd=folder, env=core_env(core), capture_output=True, text=True,
     )
     assert tracked.returncode == 0, tracked.stderr
-    data = json.loads((folder / "data.json").read_text())
+    data = read_data((folder / "data.json"))
     return json.loads(plain.stdout), json.loads(tracked.stdout), data["lookups"]
 
 

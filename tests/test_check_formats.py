@@ -24,6 +24,8 @@ import pytest
 from globalhook import data as datafile
 from globalhook.baseline import BaselineError, load_baseline
 
+from conftest import read_data
+
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "examples" / "ci-sample"
 CHECK_SCHEMA = REPO / "globalhook" / "schemas" / "check-1.schema.json"
@@ -200,7 +202,7 @@ class TestBaseline:
         passed = globalhook(["check", "--baseline", "baseline.json"], project)
         assert passed.returncode == 0, passed.stdout
         assert passed.stdout == "globalhook check: no new violations, 1 in the baseline (1 rule, %d lookups)\n" % (
-            len(json.loads((project / ".globalhook.json").read_text())["lookups"])
+            len(read_data(project / ".globalhook.json")["lookups"])
         )
         # A new read: only it fails.
         failed = globalhook(["check", "--baseline", "baseline.json", "--forbid", "shop.prices -> shop.settings:*"], project)

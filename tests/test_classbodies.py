@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 import globalhook
-from conftest import c_core_built, core_env
+from conftest import c_core_built, core_env, read_data
 from globalhook import classbodies, limits, tracking
 
 REPO = Path(__file__).resolve().parent.parent
@@ -54,7 +54,7 @@ def run(folder: Path, script: str, core: "str | None") -> "tuple[str, dict | Non
         env = env_with(core)
     completed = subprocess.run(command, cwd=str(folder), env=env, capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
-    data = json.loads((folder / f"{core}.json").read_text()) if core else None
+    data = read_data((folder / f"{core}.json")) if core else None
     return completed.stdout, data
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import pytest
+from conftest import read_data
 
 REPO = str(Path(__file__).resolve().parent.parent)
 TIMEOUT = 120
@@ -53,7 +54,7 @@ def write(path: Path, text: str) -> Path:
 
 def load_data(path: Path) -> dict:
     assert path.exists(), f"no data file at {path}"
-    return json.loads(path.read_text(encoding="utf-8"))
+    return read_data(path)
 
 
 def modules_in(data: dict) -> set:

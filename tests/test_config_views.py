@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from globalhook.pertest import parse_name_spec, shared_state, which_tests_read
+from conftest import read_data
 
 PROJECT = {
     "app/__init__.py": "",
@@ -81,7 +82,7 @@ def project(tmp_path_factory) -> Path:
 
 
 def _lookups(project: Path) -> list:
-    return json.loads((project / ".globalhook.json").read_text())["lookups"]
+    return read_data((project / ".globalhook.json"))["lookups"]
 
 
 def test_which_tests_read_a_variable(project):
@@ -144,12 +145,12 @@ def test_html_lists_the_reads(project, tmp_path):
     out = tmp_path / "html"
     made = _globalhook("html", "-d", str(out), cwd=project)
     assert made.returncode == 0, made.stderr
-    pages = "".join(page.read_text() for page in out.rglob("*.html"))
+    pages = "".join(page.read_text() for page in out.rglob("*") if page.suffix in (".html", ".js"))
     assert "GH_GREETING" in pages and "os.environ" in pages
 
 
 def test_diff_shows_a_new_variable(project, tmp_path):
-    old = json.loads((project / ".globalhook.json").read_text())
+    old = read_data((project / ".globalhook.json"))
     new = json.loads(json.dumps(old))
     for entry in new["lookups"]:
         if entry.get("name") == "GH_GREETING":
@@ -173,6 +174,6 @@ def test_pytest_option_turns_recording_off(tmp_path):
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    lookups = json.loads((tmp_path / ".globalhook.json").read_text())["lookups"]
+    lookups = read_data((tmp_path / ".globalhook.json"))["lookups"]
     assert not [e for e in lookups if e["kind"] in ("read", "write")]
     assert [e for e in lookups if e["module"] == "app.env" and e["name"] == "os"]

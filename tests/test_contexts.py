@@ -13,7 +13,7 @@ import pytest
 import globalhook
 from globalhook.contexts import context, get_context, set_context
 
-from conftest import entries
+from conftest import entries, read_data
 
 
 @pytest.fixture(autouse=True)
@@ -100,7 +100,7 @@ def test_run_m_pytest_gains_per_test_contexts(tmp_path) -> None:
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    data = json.loads((tmp_path / ".globalhook.json").read_text())
+    data = read_data((tmp_path / ".globalhook.json"))
     found = {
         e.get("context", ""): e["count"]
         for e in data["lookups"]
@@ -178,7 +178,7 @@ def test_a_watched_module_can_be_tracked_too(tmp_path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["1", "SourceFileLoader"]
-    data = json.loads((tmp_path / ".globalhook.json").read_text())
+    data = read_data((tmp_path / ".globalhook.json"))
     modules = {e["module"] for e in data["lookups"]}
     assert {"importlib.util", "plugin_mod"} <= modules
     assert not data["not_tracked"], data["not_tracked"]
@@ -196,6 +196,6 @@ def test_a_frozen_module_is_listed_as_not_tracked(tmp_path) -> None:
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    data = json.loads((tmp_path / ".globalhook.json").read_text())
+    data = read_data((tmp_path / ".globalhook.json"))
     assert [entry["module"] for entry in data["not_tracked"]] == ["importlib.util"]
     assert "frozen" in data["not_tracked"][0]["reason"]

@@ -16,6 +16,8 @@ import pytest
 
 from globalhook import tracking
 
+from conftest import read_data
+
 PROBE = '''\
 import pickle
 import sys
@@ -110,7 +112,7 @@ def run_with_core(core: str, folder: Path) -> tuple:
         cwd=str(folder), env=env, capture_output=True, text=True, timeout=60,
     )
     assert completed.returncode == 0, completed.stderr
-    data = json.loads(data_file.read_text())
+    data = read_data(data_file)
     return completed.stdout, data
 
 

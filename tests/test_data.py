@@ -51,7 +51,7 @@ class TestMakeData:
     def test_header_and_sections(self):
         result = data.make_data([lookup()], RUN)
         assert result["format"] == "globalhook-data"
-        assert result["version"] == 1
+        assert result["version"] == data.VERSION
         assert result["runs"] == [RUN]
         assert result["not_tracked"] == []
         assert result["lookups"] == [lookup()]
@@ -242,8 +242,8 @@ BAD_FILES = [
         id="version-bool",
     ),
     pytest.param(
-        {"format": "globalhook-data", "version": 2, "whatever": "new"},
-        "written by a newer globalhook (version 2)",
+        {"format": "globalhook-data", "version": 3, "whatever": "new"},
+        "written by a newer globalhook (version 3)",
         id="newer",
     ),
     pytest.param(
@@ -475,7 +475,7 @@ class TestMerge:
 
     def test_result_is_a_valid_data_file(self, tmp_path):
         merged = data.merge([valid(), valid()])
-        assert merged["format"] == "globalhook-data" and merged["version"] == 1
+        assert merged["format"] == "globalhook-data" and merged["version"] == data.VERSION
         path = tmp_path / "combined.json"
         data.save(merged, str(path))
         assert data.load(str(path)) == merged
@@ -483,7 +483,7 @@ class TestMerge:
     def test_nothing_to_merge(self):
         assert data.merge([]) == {
             "format": "globalhook-data",
-            "version": 1,
+            "version": data.VERSION,
             "runs": [],
             "not_tracked": [],
             "lookups": [],

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import pytest
+from conftest import read_data
 
 REPO = str(Path(__file__).resolve().parent.parent)
 TIMEOUT = 60
@@ -97,7 +98,7 @@ class TestUndecodable:
         result = globalhook(["run", "prog.py"], folder)
         assert result.returncode == 0, result.stderr
         assert "Traceback" not in result.stderr
-        data = json.loads((folder / ".globalhook.json").read_text())
+        data = read_data((folder / ".globalhook.json"))
         assert counts(data) == {"LIMIT": 3}
         assert bad in parts(folder)  # left for inspection, never deleted
 
@@ -109,7 +110,7 @@ class TestUndecodable:
         assert "Traceback" not in result.stderr
         assert [line for line in result.stderr.splitlines() if bad in line]
         assert "Combined 1 data file into" in result.stdout
-        assert counts(json.loads((folder / ".globalhook.json").read_text())) == {"LIMIT": 5}
+        assert counts(read_data((folder / ".globalhook.json"))) == {"LIMIT": 5}
         assert parts(folder) == [bad] and good not in parts(folder)
 
     def test_combine_with_a_bad_data_file_is_one_line(self, folder):
@@ -133,7 +134,7 @@ class TestFifo:
         os.mkfifo(folder / ".globalhook.json.host.1.0123abcd")
         result = globalhook(["run", "prog.py"], folder)  # before the fix: blocked at exit, forever
         assert result.returncode == 0, result.stderr
-        assert counts(json.loads((folder / ".globalhook.json").read_text())) == {"LIMIT": 3}
+        assert counts(read_data((folder / ".globalhook.json"))) == {"LIMIT": 3}
         assert parts(folder) == [".globalhook.json.host.1.0123abcd"]
 
     def test_combine_skips_it(self, folder):
@@ -142,7 +143,7 @@ class TestFifo:
         result = globalhook(["combine"], folder)
         assert result.returncode == 0, result.stderr
         assert "Combined 1 data file into" in result.stdout
-        assert counts(json.loads((folder / ".globalhook.json").read_text())) == {"LIMIT": 5}
+        assert counts(read_data((folder / ".globalhook.json"))) == {"LIMIT": 5}
         assert good not in parts(folder)
 
     def test_report_of_a_fifo_data_file_is_one_line(self, folder):
@@ -164,7 +165,7 @@ class TestPartNames:
         result = globalhook(["combine", "--data-file", "out.json"], folder)
         assert "Combined 1 data file into" in result.stdout
         assert not (folder / theirs).exists()
-        assert counts(json.loads((folder / "out.json").read_text())) == {"LIMIT": 5}
+        assert counts(read_data((folder / "out.json"))) == {"LIMIT": 5}
 
 
 # -- each part once (item 3) ---------------------------------------------------------------
@@ -175,11 +176,11 @@ class TestCombineOnce:
         a_part(folder, pid=2, count=218)
         first = globalhook(["combine", "--keep"], folder)
         assert first.returncode == 0, first.stderr
-        assert counts(json.loads((folder / ".globalhook.json").read_text())) == {"LIMIT": 218}
+        assert counts(read_data((folder / ".globalhook.json"))) == {"LIMIT": 218}
         second = globalhook(["combine"], folder)  # before the fix: 436
         assert second.returncode == 0, second.stderr
         assert "Combined 0 data files" in second.stdout and "in it already: not counted again" in second.stdout
-        assert counts(json.loads((folder / ".globalhook.json").read_text())) == {"LIMIT": 218}
+        assert counts(read_data((folder / ".globalhook.json"))) == {"LIMIT": 218}
         assert parts(folder) == []
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import globalhook
-from conftest import c_core_built, core_env
+from conftest import c_core_built, core_env, read_data
 from globalhook import envreads
 
 SECRET = "s3cr3t-value-never-recorded"
@@ -135,7 +135,7 @@ def _run(folder: Path, core: str) -> tuple:
     )
     assert tracked.returncode == 0, tracked.stderr
     text = (folder / "data.json").read_text()
-    return json.loads(plain.stdout), json.loads(tracked.stdout), json.loads(text)["lookups"], text
+    return json.loads(plain.stdout), json.loads(tracked.stdout), read_data(folder / "data.json")["lookups"], text
 
 
 def _config(lookups: list) -> dict:
@@ -253,7 +253,7 @@ def test_config_reads_setting_turns_recording_off(tmp_path, how):
         cwd=tmp_path, env=env, capture_output=True, text=True,
     )
     assert tracked.returncode == 0, tracked.stderr
-    lookups = json.loads((tmp_path / "data.json").read_text())["lookups"]
+    lookups = read_data((tmp_path / "data.json"))["lookups"]
     assert not [e for e in lookups if e["kind"] in ("read", "write")]
     assert [e for e in lookups if e["module"] == "envuser" and e["kind"] == "global"]  # globals still recorded
 

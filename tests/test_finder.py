@@ -17,6 +17,7 @@ import pytest
 import globalhook
 from globalhook.finder import TrackingFinder, installed_hook
 from globalhook.tracking import RECORDER, TrackingDict
+from conftest import read_data
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -307,7 +308,7 @@ def test_pytest_assertion_rewriting_meets_the_hook(tmp_path, strategy):
     assert "assert 2 == 3" in result.stdout  # the rewriter's introspection still works
     import json
 
-    lookups = json.loads(data.read_text())["lookups"]
+    lookups = read_data(data)["lookups"]
     seen = {(e["module"], e["function"], e["name"], e["kind"]) for e in lookups}
     assert ("rwpkg.tests.test_it", "test_fails_with_introspection", "EXPECTED", "global") in seen
     assert ("rwpkg", "limit", "LIMIT", "global") in seen

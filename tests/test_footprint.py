@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Dict, List, Set
 
 import pytest
+from conftest import read_data
 
 REPO = str(Path(__file__).resolve().parent.parent)
 TIMEOUT = 120
@@ -124,7 +125,7 @@ def test_a_stdlib_module_the_program_imports_is_tracked(tmp_path):
         cwd=str(tmp_path), env=clean_env(), capture_output=True, text=True, timeout=TIMEOUT,
     )
     assert result.returncode == 0, result.stderr
-    data = json.loads((tmp_path / "d.json").read_text())
+    data = read_data((tmp_path / "d.json"))
     found = [e for e in data["lookups"] if e["module"] == "copy" and e["function"] == "deepcopy"]
     assert found, data["not_tracked"]
     assert {"module": "copy", "reason": "already imported before globalhook started"} not in data["not_tracked"]

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from globalhook.pertest import parse_name_spec, split_context, which_tests_read
+from conftest import read_data
 
 DJANGO = {
     "mysite/__init__.py": "",
@@ -182,7 +183,7 @@ def django_data(tmp_path_factory):
     root = _project(tmp_path_factory.mktemp("django"), DJANGO, ["mysite", "test_*"])
     result = _pytest(root, "--globalhook")
     assert result.returncode == 0, result.stdout + result.stderr
-    return root, json.loads((root / ".globalhook.json").read_text())["lookups"]
+    return root, read_data((root / ".globalhook.json"))["lookups"]
 
 
 class TestDjango:
@@ -236,7 +237,7 @@ def flask_data(tmp_path_factory):
     root = _project(tmp_path_factory.mktemp("flask"), FLASK, ["shop", "test_*"])
     result = _pytest(root, "--globalhook")
     assert result.returncode == 0, result.stdout + result.stderr
-    return root, json.loads((root / ".globalhook.json").read_text())["lookups"]
+    return root, read_data((root / ".globalhook.json"))["lookups"]
 
 
 class TestFlask:
@@ -325,7 +326,7 @@ def test_adapters_load_with_their_framework_and_change_nothing(tmp_path, framewo
     assert shown["after"] == ["globalhook.integrations.djangosettings", "globalhook.integrations.flaskconfig"]
     expected.pop("after"), shown.pop("after")
     assert shown == expected
-    lookups = json.loads((tmp_path / ".globalhook.json").read_text())["lookups"]
+    lookups = read_data((tmp_path / ".globalhook.json"))["lookups"]
     reads = {(e["function"], e["owner"], e["name"], e["kind"]): e["count"] for e in lookups if e.get("owner") in ("django.conf.settings", "flask.config")}
     assert reads[("greeting", "django.conf.settings", "GREETING", "read")] == 2
     assert reads[("tax", "flask.config", "TAX", "read")] == 1
@@ -377,7 +378,7 @@ def test_pydantic_settings_fields_and_their_variables(tmp_path):
     assert tracked.returncode == 0, tracked.stderr
     assert json.loads(tracked.stdout) == json.loads(plain.stdout)
     assert json.loads(plain.stdout)[0] == "eu:True"
-    lookups = json.loads((tmp_path / ".globalhook.json").read_text())["lookups"]
+    lookups = read_data((tmp_path / ".globalhook.json"))["lookups"]
     reads = {(e["function"], e["owner"], e["name"], e["kind"]): e["count"] for e in lookups if e.get("owner")}
     assert reads[("describe", "appcfg.Settings", "region", "read")] == 1
     assert reads[("describe", "appcfg.Settings", "debug", "read")] == 1

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import globalhook
-from conftest import c_core_built, core_env
+from conftest import c_core_built, core_env, read_data
 from globalhook import data as gdata
 from globalhook import globalwrites, limits, tracking
 from globalhook.diff import diff, json_diff, text_diff
@@ -156,7 +156,7 @@ def run_tracked(folder: Path, core: str, *extra: str) -> tuple:
         cwd=str(folder), env=core_env(core), capture_output=True, text=True, timeout=120,
     )
     assert completed.returncode == 0, completed.stderr
-    return completed.stdout, json.loads(data_file.read_text())
+    return completed.stdout, read_data(data_file)
 
 
 def writes_of(data: dict) -> dict:
@@ -491,10 +491,12 @@ def test_html_shows_static_entries_apart(tmp_path):
     ], {"python": "3.11.7"})
     out = tmp_path / "html"
     write_html(data, str(out), workers=1, source_roots=[str(tmp_path)])
-    page = "".join(p.read_text() for p in (out / "modules").glob("*.html"))
-    assert "store (static)</td>" in page
-    assert 'title="not counted: found by scanning bytecode">-</td>' in page
-    assert "#f" in page and "-L5" in page  # the line of the write is found in the source
+    text = (out / "data" / "m" / "0.js").read_text()  # the module page is drawn from it
+    module = json.loads(text[len("GH.module("):-len(");\n")])
+    kinds = {name[2]: index for index, name in enumerate(module["names"])}
+    reads = {read[0]: read for read in module["functions"][0][5]}
+    assert reads[kinds["store (static)"]][2] == [5]  # the line of the write is found in the source
+    assert reads[kinds["global"]][1] == 3
     index = (out / "index.html").read_text()
     assert "static write sites" in index
 

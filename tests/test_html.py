@@ -1,7 +1,8 @@
 """``globalhook html``: the files it writes, what they say, and that nothing from the data is trusted.
 
-The pages are checked as text here; tests/test_html_browser.py opens them in
-a real browser.
+The pages and their data files are checked as text here (the data as JSON);
+tests/test_html_browser.py opens them in a real browser, which draws the
+module pages, the reverse index and the graph from the same data files.
 """
 
 from __future__ import annotations
@@ -101,8 +102,31 @@ def load(project: Path) -> dict:
 def js_data(path: Path):
     text = path.read_text()
     call, _, rest = text.partition("(")
-    assert text.endswith(");\n") and call in ("GH.load", "GH.graphLoaded")
+    assert text.endswith(");\n") and call in ("GH.load", "GH.module")
     return json.loads(rest[: -len(");\n")])
+
+
+def module_data(out: Path, module: str) -> dict:
+    """A module's data file, its names as the pages see them: [owner, name, kind, in the reverse index]."""
+    index = {row[0]: row[7] for row in js_data(out / "data" / "modules.js")["modules"]}[module]
+    data = js_data(out / "data" / "m" / f"{index}.js")
+    assert data["i"] == index and data["module"] == module
+    data["names"] = [[data["owners"][o][0], name, kind, linked] for o, name, kind, linked in data["names"]]
+    return data
+
+
+def function_of(data: dict, qualname: str) -> list:
+    return next(f for f in data["functions"] if f[0] == qualname)
+
+
+def reads_of(data: dict, function: list) -> dict:
+    """(owner, name, kind) -> [count, lines, ...] of one function."""
+    return {tuple(data["names"][read[0]][:3]): read[1:] for read in function[5]}
+
+
+def source_lines(data: dict) -> dict:
+    """(file index, line) -> text of the source lines the report holds."""
+    return {(file, start + offset): data["texts"][text] for file, start, run in data["source"] for offset, text in enumerate(run)}
 
 
 def line_of(project: Path, relative: str, text: str) -> int:
@@ -118,7 +142,8 @@ class TestFiles:
         files = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
         assert files == {
             ".globalhook-html", "index.html", "names.html", "graph.html", "style.css", "report.js", "graph.js",
-            "data/modules.js", "data/names.js", "data/graph/0.js", "data/graph/1.js", "data/graph/2.js",
+            "modulepage.js", "namepage.js",
+            "data/modules.js", "data/names.js", "data/m/0.js", "data/m/1.js", "data/m/2.js",
             "modules/__main__.html", "modules/app.settings.html", "modules/app.web.html",
             "names/__main__.html", "names/app.settings.html", "names/app.web.html",
             "names/app.html",  # main.py reads attributes of the package app (kind attribute)
@@ -131,10 +156,10 @@ class TestFiles:
     def test_assets_come_from_the_package(self, project, tmp_path):
         out = tmp_path / "html"
         write_html(load(project), str(out), cwd=str(project))
-        for name in ("style.css", "report.js", "graph.js"):
+        for name in ("style.css", "report.js", "modulepage.js", "namepage.js", "graph.js"):
             assert (out / name).read_text() == htmlreport._resources().joinpath(name).read_text(encoding="utf-8")
         html_files = sorted(p.name for p in (Path(REPO) / "globalhook" / "htmlfiles").iterdir())
-        assert html_files == ["graph.js", "page.html", "report.js", "style.css"]
+        assert html_files == ["graph.js", "modulepage.js", "namepage.js", "page.html", "report.js", "style.css"]
         pyproject = (Path(REPO) / "pyproject.toml").read_text()
         package_data = pyproject.partition("[tool.setuptools.package-data]\n")[2].splitlines()[0]
         assert package_data.startswith("globalhook = [") and '"htmlfiles/*"' in package_data  # shipped as package data
@@ -149,51 +174,63 @@ class TestFiles:
         index = (out / "index.html").read_text()
         assert '<table class="totals" id="totals">' in index and "<th>functions</th><td class=\"num\">7</td>" in index
 
-    def test_module_page_highlights_the_lines_that_read_each_name(self, project, tmp_path):
+    def test_module_data_holds_the_lines_that_read_each_name(self, project, tmp_path):
         out = tmp_path / "html"
         write_html(load(project), str(out), cwd=str(project))
         page = (out / "modules" / "app.web.html").read_text()
         assert '<h1 class="module">app.web</h1>' in page
-        hits = dict(re.findall(r'<span class="line hit" id="(f\d+-L\d+)">.*?<span class="reads">([^<]*)</span>', page))
+        index = js_data(out / "data" / "modules.js")["modules"][2][7]
+        assert f'<script src="../data/m/{index}.js"></script>' in page and 'data-module="%d"' % index in page
+        data = module_data(out, "app.web")
+        view = function_of(data, "view")
+        reads = reads_of(data, view)
         view_line = line_of(project, "app/web.py", 'if CONFIG["debug"]')
         len_line = line_of(project, "app/web.py", "return len(HANDLERS)")
-        missing_line = line_of(project, "app/web.py", "return undefined_setting")
-        highlighted = {int(key.split("-L")[1]): names for key, names in hits.items()}
-        assert highlighted[view_line] == "CONFIG"
         # settings.timeout() is a read of app.settings's attribute, on that line too.
-        assert highlighted[len_line] == "HANDLERS, settings, len, timeout"
-        assert highlighted[missing_line] == "undefined_setting"
-        # Each name row links to its lines, and globals to their readers.
-        assert re.search(rf'<a href="#f\d+-L{view_line}">{view_line}</a>', page)
-        assert '<a href="../names/app.web.html#n' in page
-        # The whole function is shown, and numbered from its first line.
+        assert reads[("app.web", "CONFIG", "global")][1] == [view_line]
+        for key in (("app.web", "HANDLERS", "global"), ("app.web", "settings", "global"), ("app.web", "len", "builtin"),
+                    ("app.settings", "timeout", "attribute")):
+            assert reads[key][1] == [len_line], key
+        broken = function_of(data, "broken")
+        assert reads_of(data, broken)[("app.web", "undefined_setting", "missing")][1] == [
+            line_of(project, "app/web.py", "return undefined_setting")]
+        # Globals link to their readers; builtins do not.
+        linked = {tuple(name[:3]): name[3] for name in data["names"]}
+        assert linked[("app.web", "CONFIG", "global")] == 1 and linked[("app.web", "len", "builtin")] == 0
+        # The whole function is shown: its lines are in the file, each once.
         first = line_of(project, "app/web.py", "def view(request):")
-        assert f'style="counter-reset:ln {first - 1}"><span class=line>def view(request):</span>' in page
+        assert view[4][:2] == [first, first + 3] and len(view[4]) == 2  # no windows: all of it
+        lines = source_lines(data)
+        assert lines[(view[1], first)] == "def view(request):" and lines[(view[1], view_line)] == '    if CONFIG["debug"]:'
+        assert data["files"][view[1]] == os.path.join("app", "web.py")
+        assert len(data["texts"]) == len(set(data["texts"]))
 
     def test_reverse_index(self, project, tmp_path):
         out = tmp_path / "html"
         write_html(load(project), str(out), cwd=str(project))
         names = {(row[0], row[1]): row for row in js_data(out / "data" / "names.js")["names"]}
-        assert names[("app.web", "HANDLERS")][3] == 2  # view and Page.render
+        assert names[("app.web", "HANDLERS")][3:6] == [2, 0, 2]  # readers (view and Page.render), tests, lookups
         assert ("builtins", "len") not in names and ("app.web", "len") not in names
+        assert ["app.web", "app.web"] in js_data(out / "data" / "names.js")["owners"]
         page = (out / "names" / "app.web.html").read_text()
-        section = page[page.index(">HANDLERS</a>"):]
-        section = section[: section.index("</section>")]
-        assert '<a href="../modules/app.web.html#f' in section and ">view</a>" in section and ">Page.render</a>" in section
+        assert 'data-owner="app.web"' in page
+        # The page loads the data of the modules that read app.web's names, and only those.
+        modules = {row[0]: row[7] for row in js_data(out / "data" / "modules.js")["modules"]}
+        scripts = re.findall(r'<script src="\.\./data/m/(\d+)\.js">', page)
+        assert sorted(scripts) == sorted([str(modules["app.web"]), str(modules["__main__"])])  # main.py reads app.web.view
+        settings = (out / "names" / "app.settings.html").read_text()  # timeout is read from app.web
+        assert sorted(re.findall(r'<script src="\.\./data/m/(\d+)\.js">', settings)) == sorted(
+            [str(modules["app.settings"]), str(modules["app.web"])])
 
-    def test_graph_data(self, project, tmp_path):
+    def test_graph_uses_the_module_data(self, project, tmp_path):
         out = tmp_path / "html"
         write_html(load(project), str(out), cwd=str(project))
-        modules = {row[0]: row[7] for row in js_data(out / "data" / "modules.js")["modules"]}
-        index, graph = js_data(out / "data" / "graph" / f"{modules['app.web']}.js")
-        assert index == modules["app.web"] and graph["module"] == "app.web"
-        functions = {f[0]: f for f in graph["functions"]}
-        view = functions["view"]
-        assert view[2].startswith("modules/app.web.html#f")
-        read = {tuple(graph["names"][i][:3]) for i, _ in view[3]}
-        assert read == {("app.web", "CONFIG", "global"), ("app.web", "HANDLERS", "global"), ("builtins", "len", "builtin"),
+        assert "data/m/" in (out / "graph.js").read_text() and not (out / "data" / "graph").exists()
+        data = module_data(out, "app.web")
+        assert data["page"] == "modules/app.web.html" and data["first"] >= 1
+        read = set(reads_of(data, function_of(data, "view")))
+        assert read == {("app.web", "CONFIG", "global"), ("app.web", "HANDLERS", "global"), ("app.web", "len", "builtin"),
                         ("app.web", "settings", "global"), ("app.settings", "timeout", "attribute")}
-        assert all(name[3].startswith("names/") for name in graph["names"] if name[2] != "builtin")
 
 
 def hostile_data(root: Path) -> dict:
@@ -208,6 +245,8 @@ def hostile_data(root: Path) -> dict:
          "name": "X", "kind": "global", "count": 2, "context": "t</script><script>alert(2)//"},
         {"module": "m", "function": "g", "file": "/nowhere/<svg onload=alert(3)>.py", "line": 1,
          "name": "Y\u2028</script>", "kind": "missing", "count": 1},
+        {"module": "m", "function": "h\u2029'\"\\u0041\\", "file": "/nowhere/x.py", "line": 2,
+         "name": "<!--<script>", "kind": "global", "count": 1, "context": "]]></script><!--\u2028"},
     ]
     return datafile.make_data(lookups, {"command": ["<script>alert(4)</script>"], "notes": ["<b>note</b>"]})
 
@@ -218,18 +257,39 @@ class TestEscaping:
         out = tmp_path / "html"
         write_html(data, str(out), cwd=str(tmp_path))
         for path in out.rglob("*"):
-            if not path.is_file() or path.name in ("report.js", "graph.js"):
+            if not path.is_file() or path.parent == out and path.suffix == ".js":  # our scripts
                 continue
             text = path.read_text()
             if path.suffix == ".js":  # data: JSON that the pages insert as text only
-                assert "</" not in text and "\u2028" not in text and text.isascii()
+                assert not set("<>&") & set(text) and text.isascii(), path
                 continue
             for raw in ("<script>alert", "<img src=x", "<iframe", "<svg onload", "<b>bold", "<b>note", "</pre><script>"):
                 assert raw not in text, (path, raw)
         page = next((out / "modules").glob("app.*.html")).read_text()
-        assert "&lt;script&gt;alert(&#x27;f&#x27;)&lt;/script&gt;" in page
-        assert 'return X + "&lt;/pre&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in page
-        assert "we&quot;ird&lt;dir&gt;&amp;" in page
+        assert '<h1 class="module">app.&lt;b&gt;bold&lt;/b&gt;</h1>' in page
+        reverse = next((out / "names").glob("app.*.html")).read_text()
+        assert 'data-owner="app.&lt;b&gt;bold&lt;/b&gt;"' in reverse
+
+    def test_data_files_give_back_every_string_exactly(self, tmp_path):
+        """Whatever a name holds, its data file is one call of one JSON value that decodes to the same text."""
+        data = hostile_data(tmp_path)
+        out = tmp_path / "html"
+        write_html(data, str(out), cwd=str(tmp_path))
+        bold = module_data(out, "app.<b>bold</b>")
+        assert {f[0] for f in bold["functions"]} == {"<script>alert('f')</script>", "f"}
+        assert {name[1] for name in bold["names"]} == {"<img src=x onerror=alert(1)>", "X"}
+        assert set(bold["contexts"]) == {"<iframe src=javascript:1>", "t</script><script>alert(2)//"}
+        assert '    return X + "</pre><script>alert(1)</script>"' in bold["texts"]
+        assert bold["files"] == [os.path.join('we"ird<dir>&', "mod.py")]
+        other = module_data(out, "m")
+        assert {name[1] for name in other["names"]} == {"Y\u2028</script>", "<!--<script>"}
+        assert "h\u2029'\"\\u0041\\" in {f[0] for f in other["functions"]}
+        assert other["contexts"] == ["]]></script><!--\u2028"]
+        names = {(row[0], row[1]) for row in js_data(out / "data" / "names.js")["names"]}
+        assert ("m", "Y\u2028</script>") in names and ("app.<b>bold</b>", "<img src=x onerror=alert(1)>") in names
+        for path in (out / "data").rglob("*.js"):  # one statement: a call whose one argument is the JSON
+            text = path.read_text()
+            assert re.fullmatch(r"GH\.(?:load|module)\(\{[\x20-\x7e]*\}\);\n", text), path
 
     def test_file_names_are_made_safe(self, tmp_path):
         out = tmp_path / "html"
@@ -259,14 +319,18 @@ class TestSourceNotes:
         ]
         out = tmp_path / "html"
         write_html(datafile.make_data(lookups, {"finished": finished}), str(out), cwd=str(tmp_path))
-        page = (out / "modules" / "mod.html").read_text()
-        notes = re.findall(r'<p class="source-note">([^<]*)</p>', page)
+        data = module_data(out, "mod")
+        notes = [note for function in data["functions"] for note in function[3]]
         assert "the file was modified after the run: lines may have moved" in notes
         assert "the source has changed since the run: it now starts at line 4, not 2" in notes
         assert any("not found in the current source at line 8" in note for note in notes)
-        assert '<span class="line hit" id="f1-L5">' in page  # found where it is now
-        other = (out / "modules" / "other.html").read_text()
-        assert "source file not found: " in other and "other.py" in other
+        f = function_of(data, "f")
+        assert reads_of(data, f)[("mod", "X", "global")][1] == [5] and f[4][:2] == [4, 5]  # found where it is now
+        gone = function_of(data, "gone")
+        assert gone[4] == [] and reads_of(data, gone)[("mod", "X", "global")][1:] == [[]]  # no source: no line, no note
+        other = module_data(out, "other")
+        assert other["functions"][0][4] == [] and other["source"] == []
+        assert any(note.startswith("source file not found: ") and "other.py" in note for note in other["functions"][0][3])
 
 
 def many_functions(tmp_path: Path, count: int) -> dict:
@@ -282,22 +346,34 @@ def many_functions(tmp_path: Path, count: int) -> dict:
 
 
 class TestBigReports:
-    def test_module_pages_and_reverse_pages_are_split(self, tmp_path, monkeypatch):
+    def test_a_big_module_is_one_page_and_one_data_file(self, tmp_path, monkeypatch):
         monkeypatch.setattr(htmlreport, "READERS_PER_PAGE", 100)
         monkeypatch.setattr(htmlreport, "MAX_READERS_SHOWN", 150)
         data = many_functions(tmp_path, 250)
         out = tmp_path / "html"
         write_html(data, str(out), cwd=str(tmp_path))
-        assert sorted(p.name for p in (out / "modules").iterdir()) == ["big.2.html", "big.3.html", "big.html"]
-        third = (out / "modules" / "big.3.html").read_text()
-        assert 'id="f201"' in third and 'id="f200"' not in third
-        assert '<nav class="pager">Page <a href="big.html">1</a> <a href="big.2.html">2</a> <strong>3</strong></nav>' in third
-        _, graph = js_data(out / "data" / "graph" / "0.js")
-        assert graph["functions"][200][2] == "modules/big.3.html#f201"
+        assert sorted(p.name for p in (out / "modules").iterdir()) == ["big.html"]
+        assert sorted(p.name for p in (out / "data" / "m").iterdir()) == ["0.js"]
+        page = (out / "modules" / "big.html").read_text()
+        assert 'data-per-page="100"' in page and len(page) < 2000  # the page is drawn from the data
+        big = module_data(out, "big")
+        assert big["first"] == 1 and [f[0] for f in big["functions"]][200] == "f200"
+        # Each source line once, however many functions show it.
+        assert len(big["texts"]) == len(set(big["texts"])) == 250 + 1  # the def lines and the one return
         shared = (out / "names" / "big.html").read_text()
-        assert shared.count("<tr><td><a href") == 150  # the most frequent readers first
-        assert ">f249</a>" in shared and ">f0</a>" not in shared
-        assert "and 100 more readers" in shared
+        assert 'data-per-page="100"' in shared and 'data-shown="150"' in shared
+
+    def test_the_report_grows_with_the_data_not_the_pages(self, tmp_path):
+        """Files per module, never per function; bytes per function stay small."""
+        sizes = {}
+        for count in (200, 800):
+            out = tmp_path / f"html{count}"
+            write_html(many_functions(tmp_path, count), str(out), cwd=str(tmp_path))
+            files = [p for p in out.rglob("*") if p.is_file()]
+            sizes[count] = (len(files), sum(p.stat().st_size for p in files))
+        assert sizes[200][0] == sizes[800][0]
+        per_function = (sizes[800][1] - sizes[200][1]) / 600
+        assert per_function < 120, per_function
 
     def test_workers_write_the_same_report(self, tmp_path, monkeypatch):
         data = many_functions(tmp_path, 300)
@@ -307,7 +383,7 @@ class TestBigReports:
         write_html(data, str(tmp_path / "two"), cwd=str(tmp_path), workers=2)
         one = {p.relative_to(tmp_path / "one"): p.read_bytes() for p in (tmp_path / "one").rglob("*") if p.is_file()}
         two = {p.relative_to(tmp_path / "two"): p.read_bytes() for p in (tmp_path / "two").rglob("*") if p.is_file()}
-        assert one == two and Path("modules/big.3.html") in one and Path("modules/other.2.html") in one
+        assert one == two and Path("data/m/0.js") in one and Path("modules/other.html") in one
 
 
 class TestWorkers:
@@ -350,10 +426,11 @@ class TestSelection:
             entry["context"] = "tests/test_a.py::test_one" if entry["function"] == "view" else "tests/test_b.py::test_two"
         write_html(data, str(out), context="*test_a.py::*", cwd=str(project))
         assert write_html(data, str(out), context="*test_a.py::*", cwd=str(project))["functions"] == 1
-        page = (out / "modules" / "app.web.html").read_text()
-        assert '<p class="tests">Tests: tests/test_a.py::test_one (' in page
-        names = (out / "names" / "app.web.html").read_text()
-        assert "Tests: tests/test_a.py::test_one (1)" in names
+        web = module_data(out, "app.web")
+        assert web["contexts"] == ["tests/test_a.py::test_one"]
+        assert all(read[4] == [[0, read[1]]] for read in function_of(web, "view")[5])  # per read: [[context, count]]
+        names = {(row[0], row[1]): row for row in js_data(out / "data" / "names.js")["names"]}
+        assert names[("app.web", "CONFIG")][3:6] == [1, 1, 1]  # one reader, one test, one lookup
         with pytest.raises(PatternError):
             write_html(data, str(out), ["no good"])
 
@@ -408,24 +485,26 @@ def test_reads_of_other_modules_attributes_link_to_their_owner(tmp_path):
     ]
     out = tmp_path / "html"
     write_html(datafile.make_data(lookups, {}), str(out))
-    page = (out / "modules" / "app.web.html").read_text()
-    assert '<a href="../names/app.settings.html#n1">DEBUG</a>' in page
+    web = module_data(out, "app.web")
+    assert ["app.settings", "DEBUG", "attribute", 1] in web["names"]
     assert sorted(p.name for p in (out / "modules").iterdir()) == ["app.web.html"]
-    _, graph = js_data(out / "data" / "graph" / "0.js")
-    assert sorted(name[0] for name in graph["names"]) == ["app.settings", "app.web"]
+    assert sorted(p.name for p in (out / "names").iterdir()) == ["app.settings.html", "app.web.html"]
+    assert '<script src="../data/m/0.js">' in (out / "names" / "app.settings.html").read_text()
 
 
 def test_the_benchmark_runs(tmp_path):
-    """benchmarks/html_scale.py works end to end (tiny sizes; its timings are not checked)."""
+    """benchmarks/html_scale.py works end to end (tiny sizes, no browser; its figures are not checked)."""
     result = subprocess.run(
         [sys.executable, str(Path(REPO) / "benchmarks" / "html_scale.py"), "--functions", "300", "--modules", "3",
-         "--work", str(tmp_path)],
+         "--work", str(tmp_path), "--no-browser"],
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert re.search(r"render time, cold \(sources compiled\): \d+\.\d+ s wall", result.stdout)
     assert re.search(r"render time, warm \(bytecode cached\): \d+\.\d+ s wall", result.stdout)
     assert "html report: 300 functions in 3 modules" in result.stdout
+    assert re.search(r"biggest file: data/m/\d\.js, [\d.]+ MB; the index loads \d+ kB", result.stdout)
+    assert re.search(r"memory: 'globalhook html -j 1' of the data file: peak RSS \d+ MB", result.stdout)
     assert list(tmp_path.iterdir()) == []  # cleaned up
 
 

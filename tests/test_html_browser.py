@@ -73,6 +73,11 @@ APP = {
 HOSTILE = [
     {"module": "shop.cart", "function": "<img src=x onerror=window.__pwned=1>", "file": "/x/<svg onload=window.__pwned=2>.py",
      "line": 1, "name": "<script>window.__pwned=3</script>", "kind": "global", "count": 1},
+    # Names that would end a <script> element or a JS string if a data file were written carelessly.
+    {"module": "shop.cart", "function": "f\u2028</script><script>window.__pwned=4</script>", "file": "/x/y.py", "line": 2,
+     "name": "Z\u2029'\"\\", "kind": "global", "count": 2, "context": "t::x</script><!--\u2028|call"},
+    {"module": "shop.cart", "function": "add", "file": "/x/y.py", "line": 3, "name": "__proto__", "kind": "global",
+     "count": 1, "context": "__proto__"},
 ]
 
 
@@ -245,6 +250,72 @@ def test_graph_from_a_module_page_link(page, report):
     page.wait_for("document.querySelectorAll('#graph svg .node.fn').length == 1")
     assert "currency" in page.evaluate("document.querySelector('#graph svg').textContent")
     assert page.evaluate("document.querySelectorAll('#module-list input:checked').length") == 1
+
+
+def test_hostile_names_are_shown_as_they_are(page, report):
+    page.navigate(url(report / "modules" / "shop.cart.html"))
+    functions = page.evaluate("Array.from(document.querySelectorAll('section.function h2 a')).map(a => a.textContent)")
+    assert "f\u2028</script><script>window.__pwned=4</script>" in functions
+    names = page.evaluate("Array.from(document.querySelectorAll('table.names td:first-child')).map(td => td.textContent)")
+    assert "Z\u2029'\"\\" in names and "__proto__" in names
+    tests = page.evaluate("Array.from(document.querySelectorAll('p.tests')).map(p => p.textContent)")
+    assert "Tests: t::x</script><!--\u2028|call (2)" in tests and "Tests: __proto__ (1)" in tests
+    page.navigate(url(report / "names" / "shop.cart.html"))
+    shown = text(page)
+    assert "<script>window.__pwned=3</script>" in shown and "Z\u2029'\"\\" in shown
+    # A name's link from the list of names lands on its section.
+    page.navigate(url(report / "names.html"))
+    type_into(page, "#names input", "proto")
+    href = page.evaluate("document.querySelector('#names tbody a').getAttribute('href')")
+    page.navigate(url(report, "/" + href))
+    assert page.evaluate("document.querySelector(':target h2 a').textContent") == "__proto__"
+
+
+@pytest.fixture(scope="module")
+def big_report(tmp_path_factory) -> Path:
+    """One module of 250 functions that all read one global: the module page and the reverse index need views."""
+    root = tmp_path_factory.mktemp("big")
+    lines, lookups = ["SHARED = 1", ""], []
+    for index in range(250):
+        lookups.append({"module": "big", "function": f"f{index}", "file": str(root / "big.py"), "line": len(lines) + 1,
+                        "name": "SHARED", "kind": "global", "count": index + 1})
+        lines += [f"def f{index}():", "    return SHARED", ""]
+    (root / "big.py").write_text("\n".join(lines))
+    out = root / "html"
+    from globalhook import htmlreport
+
+    saved = htmlreport.READERS_PER_PAGE, htmlreport.MAX_READERS_SHOWN
+    htmlreport.READERS_PER_PAGE, htmlreport.MAX_READERS_SHOWN = 100, 150
+    try:
+        write_html(datafile.make_data(lookups, {}), str(out), cwd=str(root))
+    finally:
+        htmlreport.READERS_PER_PAGE, htmlreport.MAX_READERS_SHOWN = saved
+    return out
+
+
+def test_a_big_module_is_shown_a_hundred_functions_at_a_time(page, big_report):
+    page.navigate(url(big_report / "modules" / "big.html"))
+    assert page.evaluate("document.querySelectorAll('section.function').length") == 100
+    assert page.evaluate("document.querySelector('nav.pager strong').textContent") == "1"
+    # A link to a function on another view opens that view and lands on it.
+    page.navigate(url(big_report / "modules" / "big.html", "#f201-L" + str(3 * 200 + 4)))  # the same page: a hashchange
+    page.wait_for("document.querySelector(':target') !== null")
+    assert page.evaluate("document.querySelector(':target').classList.contains('hit')")
+    assert page.evaluate("document.querySelector(':target').closest('section').id") == "f201"
+    assert page.evaluate("document.querySelector('#f200')") is None
+    assert page.evaluate("document.querySelector('nav.pager strong').textContent") == "3"
+    page.evaluate("document.querySelector('nav.pager a').click()")  # to view 1
+    page.wait_for("document.querySelector('#f1') !== null")
+    assert page.evaluate("document.querySelectorAll('section.function').length") == 100
+
+
+def test_the_reverse_index_shows_the_most_frequent_readers(page, big_report):
+    page.navigate(url(big_report / "names" / "big.html"))
+    readers = page.evaluate("Array.from(document.querySelectorAll('table.readers tr td:first-child')).map(td => td.textContent)")
+    assert len(readers) == 150 and readers[0] == "f249" and "f0" not in readers
+    assert "and 100 more readers" in text(page)
+    href = page.evaluate("document.querySelector('table.readers a').getAttribute('href')")
+    assert href == "../modules/big.html#f250"
 
 
 def test_an_empty_report(page, tmp_path):

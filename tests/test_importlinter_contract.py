@@ -125,8 +125,8 @@ def test_a_missing_data_file_breaks_the_contract_saying_so(project):
 ANSWERS = ["cli", "cli_views", "pytest_plugin", "ipython", "console", "reverse", "diff", "check",
            "checkformats", "baseline", "importlinter", "htmlreport", "pertest", "cache", "cachestore", "fingerprint"]
 PROCESS = ["session", "sigterm", "multiproc", "runner", "sitehook", "startup", "workers", "data", "atomic", "gcpause",
-           "printable", "config", "toml", "selection", "sourcemap", "limits", "datalock", "osexit", "replaceable",
-           "stdlibonly", "integrations", "report"]
+           "printable", "config", "toml", "selection", "records", "compact", "sourcemap", "limits", "datalock", "osexit",
+           "replaceable", "stdlibonly", "integrations", "report"]
 ENGINE = ["tracking", "modules", "finder", "live", "classbodies", "globalwrites", "contexts", "postimport", "picklers",
           "patterns", "readsets", "runmain", "envreads", "configreads", "watching", "toolreads"]
 #: Imports allowed to run up a layer ("globalhook.x -> globalhook.y"): none.  A lower module

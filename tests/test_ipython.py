@@ -15,6 +15,8 @@ pytest.importorskip("IPython", reason="IPython is not installed for this Python 
 
 from globalhook.tracking import CORE  # noqa: E402
 
+from conftest import read_data
+
 REPO = str(Path(__file__).resolve().parent.parent)
 TIMEOUT = 180
 
@@ -95,7 +97,7 @@ def test_report_magic_prints_the_report_text(notebook):
 
 def test_ipython_own_lookups_are_left_out(notebook):
     folder, _ = notebook
-    data = json.loads((folder / "saved.json").read_text())
+    data = read_data((folder / "saved.json"))
     files = {e["file"] for e in data["lookups"]}
     assert all(f.startswith("<ipython-input-") for f in files), files
     names = {e["name"] for e in data["lookups"]}
@@ -104,7 +106,7 @@ def test_ipython_own_lookups_are_left_out(notebook):
 
 def test_data_is_saved_at_exit(notebook):
     folder, _ = notebook
-    data = json.loads((folder / ".globalhook.json").read_text())
+    data = read_data((folder / ".globalhook.json"))
     found = {(e["function"], e["name"], e["kind"], e["count"]) for e in data["lookups"]}
     assert ("is_large", "threshold", "global", 2) in found
     assert ("defined_before", "threshold", "global", 1) in found

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import read_data
 
 pytestmark = pytest.mark.skipif(sys.version_info < (3, 15), reason="lazy imports arrive in CPython 3.15 (PEP 810)")
 
@@ -64,6 +65,6 @@ def test_lazy_names_resolve_as_untracked(tmp_path: Path, strategy: str) -> None:
                   "--data-file", str(tmp_path / "d.json"), "prog.py")
     assert tracked.returncode == 0, tracked.stderr
     assert tracked.stdout == plain.stdout
-    lookups = json.loads((tmp_path / "d.json").read_text())["lookups"]
+    lookups = read_data((tmp_path / "d.json"))["lookups"]
     reads = {(e["function"], e["name"]) for e in lookups if e["kind"] == "global" and e["module"] == "__main__"}
     assert {("use", "lazy_target"), ("use", "lazy_helper")} <= reads

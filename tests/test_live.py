@@ -17,6 +17,7 @@ import pytest
 import globalhook
 from globalhook import live
 from globalhook.tracking import CORE, RECORDER, TrackingDict
+from conftest import read_data
 
 REPO = str(Path(__file__).resolve().parent.parent)
 TIMEOUT = 180
@@ -232,7 +233,7 @@ def test_early_import_by_sitecustomize_is_attached_by_include(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "2\n"
-    data = json.loads((tmp_path / "d.json").read_text())
+    data = read_data((tmp_path / "d.json"))
     over = [(e["name"], e["kind"], e["count"]) for e in data["lookups"] if e["module"] == "early_mod" and e["function"] == "over"]
     assert over == [("LIMIT", "global", 3)]  # the run's three reads; the one sitecustomize made is not seen
     assert not [e for e in data["not_tracked"] if e["module"] == "early_mod"]
@@ -323,7 +324,7 @@ CONSOLE_INPUT = "Y = 2\ndef g():\n    return X + Y\n\nprint('console', g(), f())
 
 
 def _lookups(path: Path) -> set:
-    data = json.loads(path.read_text())
+    data = read_data(path)
     return {(e["function"], e["name"], e["kind"], e["count"]) for e in data["lookups"]}
 
 
@@ -353,7 +354,7 @@ class TestInteractive:
         (tmp_path / "s.py").write_text("X = 1\n")
         tracked = run(["-m", "globalhook", "run", "-i", "--data-file", "d.json", "s.py"], tmp_path, stdin="import sys; sys.exit(4)\n")
         assert tracked.returncode == 4
-        data = json.loads((tmp_path / "d.json").read_text())
+        data = read_data((tmp_path / "d.json"))
         assert data["runs"][0]["exit_code"] == 4
 
     def test_repl_tracks_main_and_saves_at_exit(self, tmp_path):
@@ -364,7 +365,7 @@ class TestInteractive:
         assert ">>> " in result.stderr  # prompts on stderr, as python -i
         found = _lookups(tmp_path / "r.json")
         assert ("h", "Z", "global", 2) in found
-        data = json.loads((tmp_path / "r.json").read_text())
+        data = read_data((tmp_path / "r.json"))
         assert data["runs"][0]["command"] == ["<repl>"]
 
     def test_repl_takes_no_program(self, tmp_path):

@@ -137,6 +137,7 @@ def test_the_sdist_holds_the_c_source_the_html_assets_the_tests_and_the_docs(tmp
                    "tests/conftest.py", "tests/test_packaging.py", "tests/probes/completeness",
                    "tools/completeness.py", "benchmarks/run.py", "examples/quickstart.py",
                    "docs/conf.py", "docs/index.md", "globalhook/schemas/data-1.schema.json",
+                   "globalhook/schemas/data-2.schema.json", "tests/data-v1/pytest-contexts.json",
                    "globalhook/schemas/check-1.schema.json"):
         assert wanted in names, f"{wanted} is not in the sdist"
     assert not [name for name in names if name.endswith((".so", ".pyd", ".pyc")) or "__pycache__" in name]

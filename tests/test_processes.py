@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import read_data
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -142,7 +143,7 @@ def test_every_process_of_a_run_lands_in_the_data_file(venv, project):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["fork", "20", "spawn", "20", "forkserver", "20"]
-    data = json.loads((project / ".globalhook.json").read_text())
+    data = read_data((project / ".globalhook.json"))
     assert counts(data) == {
         "in_parent": 1,
         "in_subprocess": 3,
@@ -176,7 +177,7 @@ def test_combine_merges_processes_started_from_the_install_alone(venv, project):
     assert ".globalhook.json.host.1.deadbeef" in result.stderr
     assert "Combined 2 data files" in result.stdout
     assert parts_in(project) == [".globalhook.json.host.1.deadbeef"]  # kept for inspection
-    data = json.loads((project / ".globalhook.json").read_text())
+    data = read_data((project / ".globalhook.json"))
     assert counts(data) == {"in_subprocess": 6}
     # Combining again adds nothing twice.
     again = subprocess.run(
@@ -184,7 +185,7 @@ def test_combine_merges_processes_started_from_the_install_alone(venv, project):
         capture_output=True, text=True,
     )
     assert again.returncode == 0
-    assert counts(json.loads((project / ".globalhook.json").read_text())) == {"in_subprocess": 6}
+    assert counts(read_data((project / ".globalhook.json"))) == {"in_subprocess": 6}
 
 
 def test_pyproject_enabled_activates_every_process(venv, project):
@@ -206,7 +207,7 @@ def test_sigterm_still_writes(venv, project):
         cwd=project, capture_output=True, text=True, env=clean_env(), timeout=60,
     )
     assert result.returncode == -signal.SIGTERM
-    assert counts(json.loads((project / ".globalhook.json").read_text())) == {"in_parent": 1}
+    assert counts(read_data((project / ".globalhook.json"))) == {"in_parent": 1}
 
 
 def test_without_the_install_children_are_reported_untracked(tmp_path, project):
@@ -216,7 +217,7 @@ def test_without_the_install_children_are_reported_untracked(tmp_path, project):
         cwd=project, capture_output=True, text=True, env=clean_env(), timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    data = json.loads((project / ".globalhook.json").read_text())
+    data = read_data((project / ".globalhook.json"))
     found = counts(data)
     # fork children inherit the hook; new interpreters cannot have it.
     assert found["in_fork"] == 4 and found["in_worker_fork"] == 5

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from globalhook.pertest import shared_state, split_context, which_tests_read, parse_name_spec
+from conftest import read_data
 
 PROJECT = {
     "app/__init__.py": "",
@@ -124,7 +125,7 @@ def per_test(data: dict, module: str = "app.core") -> dict:
 def test_per_test_counts_in_every_import_mode(project: Path, mode: str) -> None:
     result = run_pytest(project, "--globalhook", f"--import-mode={mode}")
     assert result.returncode == 0, result.stdout + result.stderr
-    data = json.loads((project / ".globalhook.json").read_text())
+    data = read_data((project / ".globalhook.json"))
     seen = per_test(data)
     assert seen[("tests/test_app.py::test_two_levels", "call")] == {
         ("gross", "rate", "global"): 1,
@@ -146,7 +147,7 @@ def test_tests_for_and_shared_state(project: Path) -> None:
     result = run_pytest(project, "--globalhook")
     assert result.returncode == 0, result.stdout + result.stderr
     data_file = project / ".globalhook.json"
-    data = json.loads(data_file.read_text())
+    data = read_data(data_file)
     readers = which_tests_read(data["lookups"], [parse_name_spec("app.core:FACTOR")])
     assert readers == ["tests/test_app.py::test_fixture", "tests/test_app.py::test_two_levels"]
     # Reads of another module's attribute count for the module that owns it.
@@ -223,7 +224,7 @@ def test_xdist_gives_the_same_counts(project: Path) -> None:
     assert serial.returncode == 0, serial.stdout + serial.stderr
     parallel = run_pytest(project, "--globalhook", "--globalhook-data", "parallel.json", "-n", "2")
     assert parallel.returncode == 0, parallel.stdout + parallel.stderr
-    one = per_test(json.loads((project / "serial.json").read_text()))
-    two = per_test(json.loads((project / "parallel.json").read_text()))
+    one = per_test(read_data((project / "serial.json")))
+    two = per_test(read_data((project / "parallel.json")))
     assert one == two
     assert not list(project.glob("parallel.json.*")), "worker files left behind"

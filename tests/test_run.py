@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import pytest
+from conftest import read_data
 
 REPO = str(Path(__file__).resolve().parent.parent)
 PROBES = Path(__file__).resolve().parent / "probes"
@@ -100,7 +101,7 @@ def dump(result) -> dict:
 
 def load_data(path: Path) -> dict:
     assert path.exists(), f"no data file at {path}"
-    return json.loads(path.read_text(encoding="utf-8"))
+    return read_data(path)
 
 
 def lookups(data: dict, **match) -> List[dict]:
@@ -701,7 +702,7 @@ def test_pool_workers_keep_default_sigterm(tmp_path):
     write(tmp_path / "prog.py", POOL_SIGNAL_PROGRAM)
     command = [sys.executable, "-m", "globalhook", "run", "--data-file", "data.json", "prog.py"]
     assert run_in_own_group(command, tmp_path) == "[True, True]\n"
-    data = json.loads((tmp_path / "data.json").read_text())
+    data = read_data((tmp_path / "data.json"))
     # Both calls' lookups arrive, saved before terminate().
     assert sum(e["count"] for e in data["lookups"] if e["function"] == "disposition" and e["name"] == "sigterm_is_default") == 2
 

@@ -18,6 +18,7 @@ from typing import Dict, List
 import pytest
 
 from test_processes import make_venv
+from conftest import read_data
 
 REPO = str(Path(__file__).resolve().parent.parent)
 TIMEOUT = 120
@@ -224,7 +225,7 @@ class TestNeverReplaceWhatIsNotOurs:
         (tmp_path / "gh.json").write_text(content)
         result = run(["-m", "globalhook", "run", "--data-file", "gh.json", "prog.py"], tmp_path)
         assert result.returncode == 0, result.stderr
-        assert json.loads((tmp_path / "gh.json").read_text())["lookups"]
+        assert read_data((tmp_path / "gh.json"))["lookups"]
 
 
 # -- item 2: html -d writes only into its own folder, never through a symlink -----------------
@@ -352,7 +353,7 @@ def markers(folder: Path) -> List[str]:
 
 def saved(folder: Path) -> List[dict]:
     files = [p for p in folder.iterdir() if p.name.startswith(".globalhook.json")]
-    return [json.loads(p.read_text()) for p in files]
+    return [read_data(p) for p in files]
 
 
 @posix_only
@@ -404,7 +405,8 @@ def data_naming(path: Path) -> dict:
 
 
 def html_text(folder: Path) -> str:
-    return "\n".join(p.read_text(encoding="utf-8") for p in folder.rglob("*.html"))
+    """The pages and the data files they draw from (a module's source lines are in data/m/N.js)."""
+    return "\n".join(p.read_text(encoding="utf-8") for p in folder.rglob("*") if p.suffix in (".html", ".js"))
 
 
 class TestHtmlSourceRoots:

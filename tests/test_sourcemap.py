@@ -17,6 +17,8 @@ import pytest
 from globalhook import sourcemap
 from globalhook.sourcemap import FileSource, SourceIndex, attribute_sites, code_tree, name_sites
 
+from conftest import read_data
+
 REPO = Path(__file__).resolve().parent.parent
 
 PROBE = '''\
@@ -173,7 +175,7 @@ def run_probe(tmp_path: Path, source: str = PROBE) -> dict:
         [sys.executable, "-m", "globalhook", "run", "--data-file", str(data_file), str(script)],
         cwd=str(tmp_path), env=env, check=True, capture_output=True, timeout=120,
     )
-    return json.loads(data_file.read_text())
+    return read_data(data_file)
 
 
 class TestFindRecordedFunctions:
@@ -215,7 +217,7 @@ class TestFindRecordedFunctions:
         )
         reads = {
             (e["function"], e["name"]): e
-            for e in json.loads((tmp_path / "data.json").read_text())["lookups"]
+            for e in read_data((tmp_path / "data.json"))["lookups"]
             if e["kind"] == "attribute" and e["module"] == "shop"
         }
         index = SourceIndex()

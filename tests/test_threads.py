@@ -17,6 +17,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from conftest import read_data
+
 REPO = str(Path(__file__).resolve().parent.parent)
 THREADS = 8
 
@@ -104,7 +106,7 @@ def run_tracked(folder: Path, program: str, *options: str) -> tuple:
         cwd=str(folder), env=env, capture_output=True, text=True, timeout=300,
     )
     assert completed.returncode == 0, completed.stderr
-    return completed.stdout, json.loads(data_file.read_text())["lookups"]
+    return completed.stdout, read_data(data_file)["lookups"]
 
 
 def counts(lookups: list, function: str) -> dict:

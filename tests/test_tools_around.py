@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import core_env
+from conftest import core_env, read_data
 
 
 def _run(args, cwd: Path, **extra: str) -> subprocess.CompletedProcess:
@@ -78,7 +78,7 @@ class TestCoverage:
         report = _run(["-m", "coverage", "report"], tmp_path)
         assert report.returncode == 0, report.stdout + report.stderr
         assert any(line.split()[:1] == ["x.py"] and line.endswith("100%") for line in report.stdout.splitlines())
-        data = json.loads((tmp_path / "out.json").read_text())
+        data = read_data((tmp_path / "out.json"))
         assert any(e["function"] == "f" and e["name"] == "X" and e["count"] == 1 for e in data["lookups"])
 
     def test_warnings_still_name_sys_without_coverage(self, tmp_path: Path) -> None:
@@ -113,7 +113,7 @@ class TestProgramsOwnFinder:
         _write(tmp_path, {"s.py": self.FINDER})
         ran = _run(["-m", "globalhook", "run", "--data-file", "d.json", "--include", "synthmod", "s.py"], tmp_path)
         assert ran.returncode == 0 and ran.stdout == "1\n", ran.stderr
-        not_tracked = {e["module"]: e["reason"] for e in json.loads((tmp_path / "d.json").read_text())["not_tracked"]}
+        not_tracked = {e["module"]: e["reason"] for e in read_data((tmp_path / "d.json"))["not_tracked"]}
         assert "finder ahead of globalhook's" in not_tracked["synthmod"]
         assert "loader Synth" in not_tracked["synthmod"]
         report = _run(["-m", "globalhook", "report", "--data-file", "d.json"], tmp_path)
@@ -128,7 +128,7 @@ class TestProgramsOwnFinder:
         """})
         ran = _run(["-m", "globalhook", "run", "--data-file", "d.json", "--include", "handmade", "--include", "json", "s.py"], tmp_path)
         assert ran.returncode == 0, ran.stderr
-        not_tracked = {e["module"]: e["reason"] for e in json.loads((tmp_path / "d.json").read_text())["not_tracked"]}
+        not_tracked = {e["module"]: e["reason"] for e in read_data((tmp_path / "d.json"))["not_tracked"]}
         assert "not imported" in not_tracked["handmade"]
         assert "other" not in not_tracked
         assert "json" not in not_tracked and "json.decoder" not in not_tracked  # tracked
@@ -199,7 +199,7 @@ class TestHeap:
             project, GLOBALHOOK_CORE=core,
         )
         assert tracked.stdout == plain.stdout, tracked.stderr
-        data = json.loads((project / "d.json").read_text())
+        data = read_data((project / "d.json"))
         assert any(e["function"] == "helper" and e["name"] == "FACTOR" and e["count"] == 3 for e in data["lookups"])
         assert any(e["function"].startswith("settings") and e["kind"] == "read" and e["name"] == "HEAPLIB_1"
                    for e in data["lookups"])
@@ -214,7 +214,7 @@ class TestHeap:
         ran = _run(["-m", "pytest", "-q", "-p", "no:cacheprovider", "--globalhook", "heaplib", "--globalhook-data",
                     "d.json", "test_wrap.py"], project, PYTHONPATH=os.pathsep.join([str(project), core_env("auto")["PYTHONPATH"]]))
         assert ran.returncode == 0, ran.stdout + ran.stderr
-        data = json.loads((project / "d.json").read_text())
+        data = read_data((project / "d.json"))
         assert any(e["name"] == "FACTOR" and e.get("context", "").endswith("|call") for e in data["lookups"])
 
 
@@ -243,7 +243,7 @@ class TestRunnersThatMakeTheirOwnMain:
         assert plain.returncode == 0, plain.stderr
         tracked = _run(["-m", "globalhook", "run", "--data-file", "d.json", *args], tmp_path, GLOBALHOOK_CORE=core)
         assert (tracked.returncode, tracked.stdout) == (plain.returncode, plain.stdout), tracked.stderr
-        data = json.loads((tmp_path / "d.json").read_text())
+        data = read_data((tmp_path / "d.json"))
         reads = [
             (e["module"], e["count"]) for e in data["lookups"]
             if e["function"] == "f" and e["name"] == "X" and os.path.basename(e["file"]) == "s.py"
@@ -255,7 +255,7 @@ class TestRunnersThatMakeTheirOwnMain:
         tracked = _run(["-m", "globalhook", "run", "--data-file", "d.json", "--exclude", "__main__",
                         "-m", "cProfile", "-o", "out.prof", "s.py"], tmp_path)
         assert tracked.returncode == 0, tracked.stderr
-        data = json.loads((tmp_path / "d.json").read_text())
+        data = read_data((tmp_path / "d.json"))
         assert not [e for e in data["lookups"] if os.path.basename(e["file"]) == "s.py"]
 
     def test_other_execs_of_a_main_namespace_are_left_alone(self, tmp_path: Path) -> None:
@@ -288,6 +288,6 @@ class TestRunnersThatMakeTheirOwnMain:
         assert ran.returncode == 0 and ran.stdout == "ran __main__\n", ran.stderr
         combined = _run(["-m", "globalhook", "combine", "--data-file", "d.json"], tmp_path)
         assert combined.returncode == 0, combined.stderr
-        data = json.loads((tmp_path / "d.json").read_text())
+        data = read_data((tmp_path / "d.json"))
         reads = [e["count"] for e in data["lookups"] if e["function"] == "f" and e["name"] == "X"]
         assert reads == [3], (data["not_tracked"], sorted({e["file"] for e in data["lookups"]}))

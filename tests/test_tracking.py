@@ -18,7 +18,7 @@ import globalhook
 from globalhook import tracking
 from globalhook.tracking import RECORDER, TrackingDict
 
-from conftest import entries
+from conftest import entries, read_data
 
 
 @pytest.fixture
@@ -275,7 +275,7 @@ class TestKeys:
         assert (result.returncode, result.stdout, result.stderr) == (0, "4\n", "")
         text = data_file.read_text()
         assert "s3cr3t" not in text
-        data = json.loads(text)
+        data = read_data(data_file)
         names = {(e["name"], e["kind"]): e["count"] for e in data["lookups"] if e["function"] == "probe"}
         assert names[("<key of type Key>", "missing")] == 2
 

@@ -19,6 +19,7 @@ from globalhook import data as datafile
 from globalhook.check import CheckConfig, RuleError, find_violations, load_check_config, parse_rule
 from globalhook.config import ConfigError, load_config
 from globalhook.diff import diff, json_diff, text_diff
+from globalhook.records import from_entry
 from globalhook.patterns import PatternError
 from globalhook.reverse import ReverseIndex, by_name_json, by_name_text
 
@@ -248,7 +249,7 @@ class TestRules:
     )
     def test_matching(self, text, reader, owner, name, expected):
         rule = parse_rule(text)
-        assert rule.forbids(entry(owner, "f", name, owner=owner, reader_module=reader)) is expected
+        assert rule.forbids(from_entry(entry(owner, "f", name, owner=owner, reader_module=reader))) is expected
 
     @pytest.mark.parametrize(
         "text, words",
@@ -270,8 +271,8 @@ class TestRules:
 
     def test_today_the_reader_and_the_owner_are_the_entrys_module(self):
         rule = parse_rule("app.web -> app.web:CONFIG")
-        assert rule.forbids(entry("app.web", "view", "CONFIG"))
-        assert not parse_rule("app.web -> app.core:CONFIG").forbids(entry("app.web", "view", "CONFIG"))
+        assert rule.forbids(from_entry(entry("app.web", "view", "CONFIG")))
+        assert not parse_rule("app.web -> app.core:CONFIG").forbids(from_entry(entry("app.web", "view", "CONFIG")))
 
     def test_violations(self, tmp_path):
         source = tmp_path / "web.py"

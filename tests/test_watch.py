@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import globalhook
-from conftest import c_core_built, core_env
+from conftest import c_core_built, core_env, read_data
 from globalhook import watching
 
 FILES = {
@@ -128,7 +128,7 @@ def recorded(request, tmp_path_factory):
         cwd=folder, env=env, capture_output=True, text=True,
     )
     assert tracked.returncode == 0, tracked.stderr
-    return json.loads(plain.stdout), json.loads(tracked.stdout), json.loads((folder / "data.json").read_text())["lookups"]
+    return json.loads(plain.stdout), json.loads(tracked.stdout), read_data(folder / "data.json")["lookups"]
 
 
 def test_program_behaves_as_unwatched_and_untracked(recorded):

@@ -20,7 +20,7 @@ from typing import Dict, List
 
 import pytest
 
-from conftest import c_core_built, core_env
+from conftest import c_core_built, core_env, read_data
 from globalhook.check import find_violations, load_check_config
 from globalhook.config import ConfigError
 from globalhook.report import TOOLS_HEADING
@@ -56,7 +56,7 @@ def tracked(tmp_path: Path, core: str, script: str) -> List[dict]:
     result = run(["-m", "globalhook", "run", "--data-file", "data.json", "probe.py"], tmp_path, core)
     assert result.returncode == 0, result.stderr
     assert result.stdout == plain.stdout  # transparency: the program sees the same
-    return json.loads((tmp_path / "data.json").read_text())["lookups"]
+    return read_data((tmp_path / "data.json"))["lookups"]
 
 
 def names(lookups: List[dict], kind: str, function: str = None) -> List[str]:
@@ -302,7 +302,7 @@ def test_check_no_missing_after_pytest_on_a_clean_package(tmp_path, core, how):
     heading = report.index(TOOLS_HEADING)
     assert report.index("mypkg.core") < heading < report.index("_pytest.python")
     assert all(not line.startswith(("_pytest", "unittest")) for line in report[:heading])
-    lookups = json.loads((tmp_path / ".globalhook.json").read_text())["lookups"]
+    lookups = read_data((tmp_path / ".globalhook.json"))["lookups"]
     probes = [e for e in lookups if e["name"] == "setup_module"]
     assert probes and all(e["reader_module"].startswith("_pytest.") for e in probes)
     assert all(e["owner"] == "test_mypkg" or e["owner"].endswith(".test_mypkg") for e in probes)

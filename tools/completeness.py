@@ -207,8 +207,17 @@ def run_probe(python: str, core: str) -> Dict[str, str]:
         done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"the probe failed under {python} ({core} core):\n{done.stderr}")
-        lookups = json.loads(data.read_text())["lookups"]
+        lookups = load_data(data)["lookups"]
     return classify(lookups, version)
+
+
+def load_data(path: Path) -> dict:
+    """A data file with version 1's lookup objects, whatever its version (this checkout's reader)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from globalhook.data import load
+
+    return load(str(path))
 
 
 def classify(lookups: Iterable[dict], version: Tuple[int, int]) -> Dict[str, str]:

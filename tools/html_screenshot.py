@@ -46,7 +46,7 @@ def main() -> int:
             page.navigate((report / "modules" / "__main__.html").as_uri())
             anchor = page.evaluate(
                 "Array.from(document.querySelectorAll('section.function')).find("
-                "s => s.querySelector('h2 a').innerText == 'Retrier.run').id"
+                "s => s.querySelector('h2 a').textContent == 'Retrier.run').id"
             )
             page.navigate((report / "modules" / "__main__.html").as_uri() + "#" + anchor)
             page.evaluate("window.scrollBy(0, -12)")

@@ -44,6 +44,17 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def load_data(path: Path) -> dict:
+    """A data file with version 1's lookup objects, whatever its version (this checkout's reader)."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from globalhook.data import load
+
+    return load(str(path))
+
+
 STRATEGIES = ("native", "proxy")
 #: Not a strategy: the suite run with ``pytest --globalhook`` (the plugin, native strategy, per-test contexts).
 PLUGIN = "plugin"
@@ -727,8 +738,8 @@ def check(package: Package, interpreter: Interpreter, strategies: Sequence[str],
             result.tracked, result.tracked_status, result.tracked_seconds = totals(tracked), status, seconds
             result.differences = compare(plain, tracked)
             try:
-                data = json.loads(data_file.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
+                data = load_data(data_file)
+            except Exception as exc:  # no file, or not a data file: said below
                 result.error = f"no readable data file after the tracked run ({exc.__class__.__name__}); see {log}"
                 continue
             result.lookups, result.functions = lookup_stats(data, package.modules)

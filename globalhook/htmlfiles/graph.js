@@ -3,9 +3,9 @@
  * Left: functions, grouped by module, in source order.  Right: the names they
  * read, grouped by the module that owns them, each placed near the average
  * height of its readers to keep edges short.  A module's data file
- * (data/graph/N.js) is loaded with a script tag when the module is first
- * shown, so a report of 10^5 functions opens at once.  Text from the data is
- * set with textContent only. */
+ * (data/m/N.js, the one its page shows; see modulepage.js) is loaded with a
+ * script tag when the module is first shown, so a report of 10^5 functions
+ * opens at once.  Text from the data is set with textContent only. */
 (function () {
   "use strict";
   var GH = window.GH;
@@ -30,8 +30,29 @@
     return text.length > size ? text.slice(0, size - 1) + "\u2026" : text;
   }
 
-  GH.graphLoaded = function (loaded) {  // [module index, data]
-    cache[loaded[0]] = loaded[1];
+  // A module's data as the graph draws it: {module, functions: [[name, line,
+  // href, [[name index, count], ...]]], names: [[owner, name, kind, href]]},
+  // writes left out and every builtin owned by "builtins".
+  function graphOf(data) {
+    var names = [], seen = Object.create(null), map = [];
+    data.names.forEach(function (name, index) {
+      var kind = name[2];
+      if (kind === "store" || kind === "delete" || kind.slice(-GH.STATIC.length) === GH.STATIC) { map.push(-1); return; }
+      var owner = kind === "builtin" ? "builtins" : name[0];
+      var key = owner + "\u0000" + name[1] + "\u0000" + kind;
+      if (!(key in seen)) { seen[key] = names.length; names.push([owner, name[1], kind, name[3]]); }
+      map.push(seen[key]);
+    });
+    var functions = data.functions.map(function (fn, position) {
+      var edges = [];
+      fn[5].forEach(function (read) { if (map[read[0]] >= 0) edges.push([map[read[0]], read[1]]); });
+      return [fn[0], fn[2], data.page + "#f" + (data.first + position), edges];
+    });
+    return { module: data.module, functions: functions, names: names };
+  }
+
+  GH.onModule = function (data) {
+    cache[data.i] = graphOf(data);
     draw();
   };
 
@@ -39,7 +60,7 @@
     if (cache[index] || requested[index]) return;
     requested[index] = true;
     var script = document.createElement("script");
-    script.src = "data/graph/" + index + ".js";
+    script.src = "data/m/" + index + ".js";
     script.onerror = function () { status("Could not load the data of " + modules[index][0] + "."); };
     document.body.appendChild(script);
   }
@@ -244,9 +265,11 @@
     target.textContent = "";
     if (!selected.length) {
       status(modules.length ? "Choose a module on the left." : "No modules in this report.");
+      GH.drawn();
       return;
     }
     target.appendChild(root);
+    GH.drawn();
     var text = "Showing " + shown + " of " + total + " functions in " + selected.length + " module" +
       (selected.length === 1 ? "" : "s") + ", " + order.length + " names, " + links.length + " edges.";
     if (shown < total && !needle) text += " Filter the functions to see others.";

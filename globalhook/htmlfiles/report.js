@@ -8,6 +8,30 @@
   GH.load = function (values) {
     Object.keys(values).forEach(function (key) { GH.data[key] = values[key]; });
   };
+  // data/m/N.js calls GH.module(data of module N); a page may set GH.onModule to hear of late ones.
+  GH.modules = GH.modules || {};
+  GH.module = function (data) {
+    // Names arrive as [owner index, name, kind, in the reverse index (0/1)]; pages use [owner, name, kind, href].
+    data.names = data.names.map(function (name) {
+      var owner = data.owners[name[0]];
+      return [owner[0], name[1], name[2], name[3] ? GH.nameHref(owner[1], name[2], name[1]) : ""];
+    });
+    GH.modules[data.i] = data;
+    if (GH.onModule) GH.onModule(data);
+  };
+  // A name's place in the reverse index, from the report's folder: its id there is n-<kind>-<name>.
+  GH.nameHref = function (slug, kind, name) {
+    return "names/" + slug + ".html#" + encodeURIComponent("n-" + kind + "-" + name);
+  };
+  // Marks when a page has built what it shows, and when the next frame has
+  // been painted with it (benchmarks/html_scale.py reads them).
+  GH.drawn = function () {
+    if (!window.performance || !performance.mark) return;
+    performance.mark("globalhook-drawn");
+    requestAnimationFrame(function () { setTimeout(function () { performance.mark("globalhook-shown"); }, 0); });
+  };
+  GH.number = function (value) { return Number(value).toLocaleString("en-US"); };
+  GH.STATIC = " (static)";
 
   GH.el = function (tag, attrs, text) {
     var node = document.createElement(tag);
@@ -19,7 +43,31 @@
   };
   var el = GH.el;
 
-  function number(value) { return Number(value).toLocaleString("en-US"); }
+  // "Tests: a (3), b (1) and 5 more": the most frequent first.
+  GH.testsLine = function (counts, most) {
+    var names = Object.keys(counts).sort(function (a, b) { return counts[b] - counts[a] || (a < b ? -1 : a > b ? 1 : 0); });
+    var shown = names.slice(0, most).map(function (name) { return name + " (" + GH.number(counts[name]) + ")"; }).join(", ");
+    return "Tests: " + shown + (names.length > most ? " and " + GH.number(names.length - most) + " more" : "");
+  };
+
+  // The pager of a page drawn in views: links to #p=N.
+  GH.pager = function (pages, current) {
+    var nav = GH.el("nav", { "class": "pager" }, "Page ");
+    for (var page = 0; page < pages; page++) {
+      if (page) nav.appendChild(document.createTextNode(" "));
+      nav.appendChild(page === current ? GH.el("strong", null, page + 1) : GH.el("a", { href: "#p=" + (page + 1) }, page + 1));
+    }
+    return nav;
+  };
+
+  // Show the element the address names, now that it exists (:target and scrolling).
+  GH.showTarget = function () {
+    if (window.location.hash.length > 1 && /^#(?!p=)/.test(window.location.hash)) window.location.replace(window.location.href);
+  };
+
+  var number = GH.number;
+
+  var slugs = new Map();  // owner -> file name of its page in names/ (data/names.js)
 
   // Column: title, get(row) -> value, optional link(row) -> href, num (right-aligned, sorts numerically).
   var TABLES = {
@@ -43,7 +91,7 @@
       search: function (r) { return r[0] + " " + r[1]; },
       columns: [
         { title: "module", get: function (r) { return r[0]; }, cls: "mono" },
-        { title: "name", get: function (r) { return r[1]; }, link: function (r) { return r[6]; }, cls: "link" },
+        { title: "name", get: function (r) { return r[1]; }, link: function (r) { return GH.nameHref(slugs.get(r[0]), r[2], r[1]); }, cls: "link" },
         { title: "kind", get: function (r) { return r[2]; } },
         { title: "readers", get: function (r) { return r[3]; }, num: true },
         { title: "tests", get: function (r) { return r[4]; }, num: true },
@@ -164,11 +212,13 @@
   GH.PagedTable = PagedTable;
 
   document.addEventListener("DOMContentLoaded", function () {
+    (GH.data.owners || []).forEach(function (pair) { slugs.set(pair[0], pair[1]); });
     var containers = document.querySelectorAll(".gh-table[data-source]");
     Array.prototype.forEach.call(containers, function (container) {
       var source = container.getAttribute("data-source");
       var spec = TABLES[source];
       if (spec && GH.data[source]) container.table = new PagedTable(container, spec, GH.data[source]);
     });
+    if (containers.length) GH.drawn();
   });
 })();
