@@ -34,12 +34,14 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Dict, Iterable, List, Optional, Set, Tuple
 
-__all__ = ["Definition", "module_definitions", "file_definitions", "digests", "EFFECTS", "AUTOUSE"]
+__all__ = ["Definition", "module_definitions", "file_definitions", "digests", "EFFECTS", "AUTOUSE", "HOOKS"]
 
 #: The pseudo-definition of a module's statements that bind nothing but run at import.
 EFFECTS = "@effects"
 #: The pseudo-definition of a module's autouse fixtures (one digest for them all).
 AUTOUSE = "@autouse"
+#: The pseudo-definition of a module's pytest hooks (``pytest_*`` functions: a conftest's).
+HOOKS = "@hooks"
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _SCOPES = _FUNCTIONS + (ast.Lambda, ast.ClassDef)
@@ -116,6 +118,8 @@ def module_definitions(source: "str | bytes", filename: str, module: str, is_pac
             definition.imports.extend(imports.get(name, ()))
             if name != EFFECTS and _is_autouse(statement):
                 _define(found, AUTOUSE).add(digest)
+            if name.startswith("pytest_"):
+                _define(found, HOOKS).add(digest)
     return found
 
 

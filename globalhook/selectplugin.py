@@ -236,8 +236,9 @@ def _wide_fixture_labels(item: object) -> "Set[str]":
 
 def roots_of(item: object, root: str) -> "List[str]":
     """``module:name`` of the code a test runs that is not recorded as read: its function or class,
-    its fixtures' functions (also each fixture name in its own module: an override added there), its
-    autouse fixtures, and ``conftest:*`` for each conftest file above it."""
+    its fixtures' functions (also each fixture name in its own module and in each conftest file
+    above it: an override added there), the autouse fixtures, hooks and import-time statements of
+    those files."""
     from .testrecords import module_key
 
     module = getattr(item, "module", None)
@@ -251,9 +252,20 @@ def roots_of(item: object, root: str) -> "List[str]":
     else:
         name = getattr(item, "originalname", None) or getattr(item, "name", "").split("[")[0]
         roots.append(f"{key}:{name}")
-    roots.append(f"{key}:@autouse")
-    for name in getattr(item, "fixturenames", ()):
-        roots.append(f"{key}:{name}")
+    places = [key]
+    path = getattr(item, "path", None)
+    if path is not None:
+        for plugin in _conftests(item):
+            folder = os.path.dirname(os.path.abspath(plugin.__file__))
+            if str(path).startswith(folder + os.sep):
+                conftest_key = module_key(plugin, root)
+                if conftest_key:
+                    places.append(conftest_key)
+                    roots.extend(f"{conftest_key}:{special}" for special in ("@hooks", "@effects"))
+    for place in places:
+        roots.append(f"{place}:@autouse")
+        for name in getattr(item, "fixturenames", ()):
+            roots.append(f"{place}:{name}")
     info = getattr(item, "_fixtureinfo", None)
     for fixturedefs in (getattr(info, "name2fixturedefs", None) or {}).values():
         for fixturedef in fixturedefs:
@@ -263,14 +275,6 @@ def roots_of(item: object, root: str) -> "List[str]":
             qualname = getattr(func, "__qualname__", None)
             if owner_key and isinstance(qualname, str):
                 roots.append(f"{owner_key}:{qualname.split('.')[0]}")
-    path = getattr(item, "path", None)
-    if path is not None:
-        for plugin in _conftests(item):
-            folder = os.path.dirname(os.path.abspath(plugin.__file__))
-            if str(path).startswith(folder + os.sep):
-                conftest_key = module_key(plugin, root)
-                if conftest_key:
-                    roots.append(f"{conftest_key}:*")
     return sorted(set(roots))
 
 

@@ -86,7 +86,12 @@ def reads_by_label(lookups: "Iterable[Dict[str, Any]]") -> "Dict[str, _Reads]":
         context = entry.get("context")
         if not context or is_tool_read(entry):
             continue
-        if not context.endswith((COLLECT, FIXTURE)):
+        if context.endswith(COLLECT):
+            if entry.get("function") == "<module>" and reader_of(entry) == owner_of(entry):
+                # A module's own code as it is imported (whichever test file imported it
+                # first): what it made is followed statically, for every test alike.
+                continue
+        elif not context.endswith(FIXTURE):
             context, phase = split_context(context)
             if not phase:
                 continue
