@@ -55,11 +55,13 @@ class Definition:
     by ``import m``, ``(module, name)`` for ``from m import name``.
     """
 
-    __slots__ = ("digest", "run", "body", "members", "imports")
+    __slots__ = ("digest", "run", "calls", "body", "members", "imports")
 
     def __init__(self) -> None:
         self.digest = ""
         self.run: Set[str] = set()
+        #: The part of ``run`` that is called at import (a decorator, ``f()``): its body ran then too.
+        self.calls: Set[str] = set()
         self.body: Set[str] = set()
         self.members: List[str] = []
         self.imports: List[Tuple[str, Optional[str]]] = []
@@ -106,7 +108,8 @@ def module_definitions(source: "str | bytes", filename: str, module: str, is_pac
         bound = _bound_names(statement)
         run: Set[str] = set()
         body: Set[str] = set()
-        _refs(statement, run, body, top=True)
+        calls: Set[str] = set()
+        _refs(statement, run, body, top=True, calls=calls)
         imports = _imports(statement, package)
         if not bound:
             bound = [EFFECTS]
@@ -114,6 +117,7 @@ def module_definitions(source: "str | bytes", filename: str, module: str, is_pac
             definition = _define(found, name)
             definition.add(digest)
             definition.run |= run
+            definition.calls |= calls
             definition.body |= body
             definition.imports.extend(imports.get(name, ()))
             if name != EFFECTS and _is_autouse(statement):
@@ -140,7 +144,9 @@ def _class(found: "Dict[str, Definition]", name: str, node: ast.ClassDef, filena
     parts = [_digest([header_node], filename, flags)]
     for field in ("bases", "keywords", "decorator_list"):
         for child in getattr(node, field, ()):
-            _refs(child, header.run, header.body)
+            _refs(child, header.run, header.body, calls=header.calls)
+    for decorator in node.decorator_list:
+        _called(decorator, header.calls)
     if _is_autouse(node):
         _define(found, AUTOUSE).add(whole)
     for statement in node.body:
@@ -153,13 +159,13 @@ def _class(found: "Dict[str, Definition]", name: str, node: ast.ClassDef, filena
         bound = _bound_names(statement)
         if not bound:
             parts.append(digest)  # a docstring, a call: part of the class itself
-            _refs(statement, header.run, header.body, top=True)
+            _refs(statement, header.run, header.body, top=True, calls=header.calls)
             continue
         for bound_name in bound:
             member = f"{name}.{bound_name}"
             definition = _define(found, member)
             definition.add(digest)
-            _refs(statement, definition.run, definition.body, top=True)
+            _refs(statement, definition.run, definition.body, top=True, calls=definition.calls)
             if member not in header.members:
                 header.members.append(member)
     header.add(_hex("".join(parts)))
@@ -242,21 +248,30 @@ def _bound_names(statement: ast.stmt) -> "List[str]":
     return unique
 
 
-def _refs(node: ast.AST, run: "Set[str]", body: "Set[str]", top: bool = False) -> None:
-    """Names ``node`` loads: into ``run`` when evaluated with it, into ``body`` inside functions."""
+def _refs(node: ast.AST, run: "Set[str]", body: "Set[str]", top: bool = False, calls: "Optional[Set[str]]" = None) -> None:
+    """Names ``node`` loads: into ``run`` when evaluated with it, into ``body`` inside functions;
+    those called as it runs (decorators, call targets) into ``calls`` as well."""
+    if calls is None:
+        calls = set()
     if isinstance(node, _FUNCTIONS):
         for decorator in node.decorator_list:
-            _refs(decorator, run, body)
-        _refs(node.args, run, body)
+            _refs(decorator, run, body, calls=calls)
+            _called(decorator, calls)
+        _refs(node.args, run, body, calls=calls)
         if node.returns is not None:
-            _refs(node.returns, run, body)
+            _refs(node.returns, run, body, calls=calls)
         for statement in node.body:
             _refs(statement, body, body)
         return
+    if isinstance(node, ast.ClassDef):
+        for decorator in node.decorator_list:
+            _called(decorator, calls)
     if isinstance(node, ast.Lambda):
-        _refs(node.args, run, body)
+        _refs(node.args, run, body, calls=calls)
         _refs(node.body, body, body)
         return
+    if isinstance(node, ast.Call):
+        _called(node.func, calls)
     if isinstance(node, ast.Name):
         if isinstance(node.ctx, ast.Load):
             run.add(node.id)
@@ -266,7 +281,17 @@ def _refs(node: ast.AST, run: "Set[str]", body: "Set[str]", top: bool = False) -
         run.add(f"{node.value.id}.{node.attr}")
         return
     for child in ast.iter_child_nodes(node):
-        _refs(child, run, body)
+        _refs(child, run, body, calls=calls)
+
+
+def _called(node: ast.AST, calls: "Set[str]") -> None:
+    if isinstance(node, ast.Call):
+        node = node.func  # @decorator(arguments): what it returns is called too
+    if isinstance(node, ast.Name):
+        calls.add(node.id)
+    elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        calls.add(node.value.id)
+        calls.add(f"{node.value.id}.{node.attr}")
 
 
 def _imports(statement: ast.stmt, package: str) -> "Dict[str, List[Tuple[str, Optional[str]]]]":

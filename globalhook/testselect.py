@@ -164,14 +164,17 @@ class Selector:
             yield _IMPORT, module, "@effects"
         if definition is None:
             return
-        inner = _IMPORT if mode != _STATIC else _STATIC
-        refs = set(definition.run)
-        if mode != _RUN:
-            refs |= definition.body
-        for ref in sorted(refs):
+        # What was only loaded at import counts as read; what was called there ran unrecorded.
+        for ref in sorted(definition.run):
+            inner = _STATIC if mode == _STATIC else (_IMPORT if ref in definition.calls else _RUN)
             for target in self._resolve(module, ref):
                 if target != (module, name):
                     yield self._mode_for(inner, target[0]), target[0], target[1]
+        if mode != _RUN:
+            for ref in sorted(definition.body - definition.run):
+                for target in self._resolve(module, ref):
+                    if target != (module, name):
+                        yield self._mode_for(mode, target[0]), target[0], target[1]
         for target, imported in definition.imports:
             if imported is None or imported == "*" or target not in self.old_modules:
                 continue
@@ -223,6 +226,8 @@ class Selector:
             return Decision(True, [f"{outcome or 'unfinished'} last time"])
         if self.environment_changed:
             return Decision(True, ["Python or the installed distributions changed"])
+        if self._module_of_file(test.split("::", 1)[0]) is None:
+            return Decision(True, ["its file was not fingerprinted when it was recorded"])
         env = record.get("env")
         if isinstance(env, dict) and env.get("digest") != environment_variables_digest(_names(env.get("names"))):
             return Decision(True, [f"environment variables it read changed ({', '.join(_names(env.get('names')))})"])
