@@ -34,7 +34,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Dict, Iterable, List, Optional, Set, Tuple
 
-__all__ = ["Definition", "module_definitions", "file_definitions", "digests", "EFFECTS", "AUTOUSE", "HOOKS"]
+__all__ = ["Definition", "module_definitions", "file_definitions", "digests", "encode_refs", "decode_refs", "EFFECTS", "AUTOUSE", "HOOKS"]
 
 #: The pseudo-definition of a module's statements that bind nothing but run at import.
 EFFECTS = "@effects"
@@ -74,8 +74,11 @@ def _hex(text: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
-def file_definitions(path: str, module: str) -> "Optional[Dict[str, Definition]]":
-    """The definitions of the module in ``path``; None when it cannot be read or parsed."""
+def file_definitions(path: str, module: str, digests: bool = True) -> "Optional[Dict[str, Definition]]":
+    """The definitions of the module in ``path``; None when it cannot be read or parsed.
+
+    Without ``digests`` only what each definition refers to (for a file known unchanged).
+    """
     try:
         with open(path, "rb") as stream:
             source = stream.read()
@@ -83,15 +86,17 @@ def file_definitions(path: str, module: str) -> "Optional[Dict[str, Definition]]
         return None
     is_package = path.endswith("__init__.py")
     try:
-        return module_definitions(source, path, module, is_package)
+        return module_definitions(source, path, module, is_package, digests)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
 
 
-def module_definitions(source: "str | bytes", filename: str, module: str, is_package: bool = False) -> "Dict[str, Definition]":
+def module_definitions(
+    source: "str | bytes", filename: str, module: str, is_package: bool = False, digests: bool = True
+) -> "Dict[str, Definition]":
     """Every module-level name of ``source``, by name (members as ``Class.name``)."""
     tree = ast.parse(source, filename)
-    flags = _future_flags(tree)
+    flags = _future_flags(tree) if digests else -1
     package = module if is_package else module.rpartition(".")[0]
     found: Dict[str, Definition] = {}
     statements = tree.body
@@ -172,6 +177,8 @@ def _class(found: "Dict[str, Definition]", name: str, node: ast.ClassDef, filena
 
 
 def _digest(statements: "List[ast.stmt]", filename: str, flags: int) -> str:
+    if flags < 0:
+        return "-"  # not wanted (the caller knows the digests already)
     from .fingerprint import code_digest
 
     code = compile(ast.Module(body=statements, type_ignores=[]), filename, "exec", flags=flags, dont_inherit=True)
@@ -297,10 +304,7 @@ def _called(node: ast.AST, calls: "Set[str]") -> None:
 def _imports(statement: ast.stmt, package: str) -> "Dict[str, List[Tuple[str, Optional[str]]]]":
     """What each name bound by an import in ``statement`` refers to (``*`` for star imports)."""
     targets: Dict[str, List[Tuple[str, Optional[str]]]] = {}
-    for node in ast.walk(statement):
-        if isinstance(node, _SCOPES):
-            if node is not statement:
-                continue
+    for node in _module_level(statement):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
@@ -319,6 +323,20 @@ def _imports(statement: ast.stmt, package: str) -> "Dict[str, List[Tuple[str, Op
     return targets
 
 
+def _module_level(statement: ast.stmt) -> "Iterable[ast.stmt]":
+    """``statement`` and the statements nested in it that run at module level (if, try, with, for)."""
+    yield statement
+    if isinstance(statement, _SCOPES):
+        return
+    for field in ("body", "orelse", "finalbody", "handlers"):
+        for child in getattr(statement, field, None) or ():
+            if isinstance(child, ast.ExceptHandler):
+                for inner in child.body:
+                    yield from _module_level(inner)
+            elif isinstance(child, ast.stmt):
+                yield from _module_level(child)
+
+
 def _absolute(module: "Optional[str]", level: int, package: str) -> "Optional[str]":
     if not level:
         return module
@@ -334,4 +352,41 @@ def _absolute(module: "Optional[str]", level: int, package: str) -> "Optional[st
 def digests(found: "Dict[str, Definition]") -> "Dict[str, str]":
     """name -> digest, as the data file keeps them."""
     return {name: found[name].digest for name in sorted(found)}
+
+
+def encode_refs(found: "Dict[str, Definition]") -> "Dict[str, str]":
+    """name -> what it refers to, as one line (``run|calls|body|imports|members``): kept in the data
+    beside the digests, so that a file unchanged since is never parsed again to decide."""
+    encoded = {}
+    for name in sorted(found):
+        d = found[name]
+        imports = " ".join(f"{module}>{target if target is not None else ''}" for module, target in d.imports)
+        fields = (" ".join(sorted(d.run)), " ".join(sorted(d.calls)), " ".join(sorted(d.body - d.run)), imports,
+                  " ".join(d.members))
+        if any(fields):
+            encoded[name] = "|".join(fields)
+    return encoded
+
+
+def decode_refs(defs: "Dict[str, str]", refs: "Dict[str, str]") -> "Dict[str, Definition]":
+    """The definitions :func:`encode_refs` wrote, with their digests (bad entries are left empty)."""
+    found: Dict[str, Definition] = {}
+    for name, digest in defs.items():
+        definition = found[name] = Definition()
+        definition.digest = digest if isinstance(digest, str) else ""
+        text = refs.get(name)
+        if not isinstance(text, str):
+            continue
+        fields = text.split("|")
+        if len(fields) != 5:
+            continue
+        run, calls, body, imports, members = (field.split() for field in fields)
+        definition.run = set(run)
+        definition.calls = set(calls)
+        definition.body = set(body) | definition.run
+        definition.members = members
+        for item in imports:
+            module, _, target = item.partition(">")
+            definition.imports.append((module, target or None))
+    return found
 

@@ -159,7 +159,7 @@ def module_records(
     previous data's ``modules`` (a file unchanged in size and time keeps its
     digests, not parsed again).  A module whose file is gone is left out.
     """
-    from .definitions import digests, file_definitions
+    from .definitions import digests, encode_refs, file_definitions
 
     records: Dict[str, Dict[str, Any]] = {}
     for key in sorted(set(wanted)):
@@ -186,12 +186,12 @@ def module_records(
         stamp = [info.st_size, info.st_mtime_ns]
         shown_path = relative(path, root)
         if previous is not None and previous.get("stat") == stamp and previous.get("file") == shown_path \
-                and isinstance(previous.get("defs"), dict):
-            defs = previous["defs"]
+                and isinstance(previous.get("defs"), dict) and isinstance(previous.get("refs"), dict):
+            defs, refs = previous["defs"], previous["refs"]
         else:
             found = file_definitions(path, key.partition("@")[0])
             if found is None:
                 continue
-            defs = digests(found)
-        records[key] = {"file": shown_path, "tracked": tracked, "stat": stamp, "defs": defs}
+            defs, refs = digests(found), encode_refs(found)
+        records[key] = {"file": shown_path, "tracked": tracked, "stat": stamp, "defs": defs, "refs": refs}
     return records
