@@ -190,6 +190,8 @@ class TestRecorder:
             wanted.update(_object(old.get("modules")))
         old_modules = _object(old.get("modules")) if old is not None else {}
         modules = module_records(wanted, self.root, old_modules, loaded)
+        for record in tests.values():  # roots in modules not fingerprinted (pytest's own fixtures) say nothing
+            record["roots"] = [r for r in record["roots"] if r.rpartition(":")[0] in modules]
         new = {"environment": self.environment(), "modules": modules, "tests": tests,
                "collect": collect, "fixtures": fixtures}
         return merge_objects([carried, new])

@@ -118,7 +118,7 @@ def module_key(module: object, root: str) -> "Optional[str]":
     name = getattr(module, "__name__", None)
     if not isinstance(name, str):
         return None
-    if name.rpartition(".")[2] == "conftest" and name == "conftest":
+    if name == "conftest":
         path = getattr(module, "__file__", None)
         return f"conftest@{relative(path, root)}" if isinstance(path, str) else None
     return name
