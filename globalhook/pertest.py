@@ -23,9 +23,9 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["split_context", "by_context", "which_tests_read", "shared_state", "static_writers", "NameSpec", "parse_name_spec"]
 
 PHASES = ("setup", "call", "teardown")
-#: Labels the pytest plugin gives what is not one test's phase: a test file's
-#: collection (``<file>|collect``) and a wider-scope fixture (``<base id>::<name>|fixture``).
-SHARED = ("collect", "fixture")
+#: Labels the pytest plugin gives what is not one test's phase: a wider-scope
+#: fixture (``<base id>::<name>|fixture``).
+SHARED = ("fixture",)
 #: Kinds that mean "this context saw the value of a module global".
 READ_KINDS = ("global", "attribute", "read")
 #: Kinds that mean "this context changed a module global".
@@ -39,7 +39,6 @@ _WILDCARD = re.compile(r"[*?\[]")
 def split_context(context: str) -> "Tuple[str, str]":
     """``(test id, phase)`` of a context label; a label that is not ``id|phase`` is all id.
 
-    ``<file>|collect`` gives the file (a node id of all its tests) and ``collect``;
     ``<base id>::<name>|fixture`` gives that and ``fixture``.
     """
     test, sep, phase = context.rpartition("|")

@@ -1,11 +1,11 @@
 """The pytest side of test selection: record what it needs, and with ``--globalhook-select`` use it.
 
 Registered by :mod:`globalhook.pytest_plugin` whenever ``--globalhook`` is on.
-Reads made while a test file is collected (its module-level code,
-``parametrize`` arguments) are labelled ``<file>|collect``; the plugin's
-labeller gives wider-scope fixtures (``setup_class``/``setup_module`` are
-such fixtures too) labels of their own.  When the data is saved, each test
-gets a record (:mod:`globalhook.testrecords`).
+Reads a test file's own code makes outside any test (its module-level code as
+it is collected, ``parametrize`` arguments, ``pytest_generate_tests``) count
+for every test of that file; the plugin's labeller gives wider-scope fixtures
+(``setup_class``/``setup_module`` are such fixtures too) labels of their own.
+When the data is saved, each test gets a record (:mod:`globalhook.testrecords`).
 
 With ``--globalhook-select`` the decision (:mod:`globalhook.testselect`) is
 made after every other plugin has chosen (``-k``, ``-m``, node ids), in
@@ -62,20 +62,6 @@ class TestRecorder:
         return self._environment
 
     # -- labels ------------------------------------------------------------
-
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_make_collect_report(self, collector):
-        if not isinstance(collector, pytest.Module):
-            yield
-            return
-        from .contexts import get_context, set_context
-
-        previous = get_context()
-        set_context(collector.nodeid + COLLECT)
-        try:
-            yield
-        finally:
-            set_context(previous)
 
     # -- choosing ----------------------------------------------------------
 
@@ -148,7 +134,13 @@ class TestRecorder:
         from .data import merge_objects
         from .testrecords import module_key, module_records, reads_by_label
 
-        by_label = reads_by_label(lookups)
+        files = {}
+        for nodeid, item in self.items.items():
+            module = getattr(item, "module", None)
+            name = getattr(module, "__name__", None)
+            if isinstance(name, str):
+                files[name] = nodeid.split("::", 1)[0]
+        by_label = reads_by_label(lookups, files)
         tests: Dict[str, Any] = {}
         wanted: Set[str] = set()
         for nodeid, item in self.items.items():

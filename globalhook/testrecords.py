@@ -76,21 +76,23 @@ class _Reads:
         return data
 
 
-def reads_by_label(lookups: "Iterable[Dict[str, Any]]") -> "Dict[str, _Reads]":
-    """What each context read: test ids (phases folded together), collect and fixture labels."""
+def reads_by_label(lookups: "Iterable[Dict[str, Any]]", files: "Dict[str, str]") -> "Dict[str, _Reads]":
+    """What each context read: test ids (phases folded together) and fixture labels; and
+    ``<file>|collect``: what the code of a test file (``files``: module name -> file) read
+    outside any test, as it was collected."""
     from .pertest import split_context
     from .selection import is_tool_read, owner_of, reader_of
 
     found: Dict[str, _Reads] = {}
     for entry in lookups:
         context = entry.get("context")
-        if not context or is_tool_read(entry):
+        if is_tool_read(entry):
             continue
-        if context.endswith(COLLECT):
-            if entry.get("function") == "<module>" and reader_of(entry) == owner_of(entry):
-                # A module's own code as it is imported (whichever test file imported it
-                # first): what it made is followed statically, for every test alike.
-                continue
+        if not context:
+            reader = reader_of(entry)
+            if reader not in files or reader == owner_of(entry):
+                continue  # a test file reading its own globals: followed statically
+            context = files[reader] + COLLECT
         elif not context.endswith(FIXTURE):
             context, phase = split_context(context)
             if not phase:

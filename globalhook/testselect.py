@@ -78,7 +78,7 @@ class Selector:
         self._stats: Dict[str, bool] = {}
         self._any_changed: Optional[bool] = None
         self._members: Dict[Tuple[str, str], List[str]] = {}
-        self._read_memo: Dict[Tuple[str, str], Optional[List[str]]] = {}
+        self._read_memo: Dict[Tuple[str, str, str], Optional[List[str]]] = {}
 
     # -- the sources now -----------------------------------------------------------------
 
@@ -296,8 +296,8 @@ class Selector:
         env = record.get("env")
         if isinstance(env, dict) and env.get("digest") != environment_variables_digest(_names(env.get("names"))):
             return Decision(True, [f"environment variables it read changed ({', '.join(_names(env.get('names')))})"])
-        for reads, where in self._read_sets(test, record):
-            why = self._reads_change(reads, where)
+        for reads, where, mode in self._read_sets(test, record):
+            why = self._reads_change(reads, where, mode)
             if why is not None:
                 return Decision(True, [f"{test} -> {why[0]}"] + why[1:])
         roots = {r.rpartition(":")[::2] for r in _names(record.get("roots")) if ":" in r}
@@ -317,14 +317,15 @@ class Selector:
         return Decision(False, ["nothing it read or runs changed"])
 
     def _read_sets(self, test: str, record: "Dict[str, Any]") -> "Iterable[Tuple[Dict[str, Any], str]]":
-        yield record, "reads"
+        yield record, "reads", _RUN
         collected = self.collect.get(test.split("::", 1)[0])
         if isinstance(collected, dict):
-            yield self._without_imports(test.split("::", 1)[0], collected), "reads while its file was collected"
+            # What was read there may have been called there, unrecorded: followed as import-time values.
+            yield self._without_imports(test.split("::", 1)[0], collected), "its file's code read", _IMPORT
         for label in _names(record.get("fixtures")):
             fixture = self.fixtures.get(label)
             if isinstance(fixture, dict):
-                yield fixture, f"reads in fixture {label.rpartition('|')[0]}"
+                yield fixture, f"reads in fixture {label.rpartition('|')[0]}", _RUN
 
     def _without_imports(self, path: str, reads: "Dict[str, Any]") -> "Dict[str, Any]":
         """Collection reads less those an import statement of the test file made (``from m import f``):
@@ -350,7 +351,7 @@ class Selector:
                     self._files[record["file"]] = key
         return self._files.get(path)
 
-    def _reads_change(self, record: "Dict[str, Any]", where: str) -> "Optional[List[str]]":
+    def _reads_change(self, record: "Dict[str, Any]", where: str, mode: str = "R") -> "Optional[List[str]]":
         for module, names in sorted(_object(record.get("absent")).items()):
             if module not in self.old_modules:
                 continue
@@ -362,15 +363,15 @@ class Selector:
             if module not in self.old_modules:
                 continue
             for name in _names(names):
-                key = (module, name)
+                key = (mode, module, name)
                 found = memo.get(key, _UNKNOWN)
                 if found is _UNKNOWN:
-                    found = memo[key] = self._read_change(module, name)
+                    found = memo[key] = self._read_change(module, name, mode)
                 if found is not None:
                     return [f"{where} {found[0]}"] + found[1:]
         return None
 
-    def _read_change(self, module: str, name: str) -> "Optional[List[str]]":
+    def _read_change(self, module: str, name: str, mode: str) -> "Optional[List[str]]":
         """Why a run-time read of ``module:name`` is affected now (None: it is not)."""
         targets = [(module, name)] if self._defined(module, name) else self._resolve(module, name)
         if not targets:
@@ -381,7 +382,8 @@ class Selector:
                 return None
             return [f"{module}:{name} (no static definition: depends on all of {module})",
                     f"{module}:{changed or '(module)'} (changed)"]
-        mode = _RUN if self.tracked(module) else _STATIC
+        if not self.tracked(module):
+            mode = _STATIC
         for target in targets:
             path = self.node_change(self._mode_for(mode, target[0]), *target)
             if path is not None:
