@@ -181,7 +181,11 @@ def _digest(statements: "List[ast.stmt]", filename: str, flags: int) -> str:
         return "-"  # not wanted (the caller knows the digests already)
     from .fingerprint import code_digest
 
-    code = compile(ast.Module(body=statements, type_ignores=[]), filename, "exec", flags=flags, dont_inherit=True)
+    try:
+        code = compile(ast.Module(body=statements, type_ignores=[]), filename, "exec", flags=flags, dont_inherit=True)
+    except (SyntaxError, ValueError):
+        # Valid only in its place (a class body's own rules): its tree, without positions, stands in.
+        return _hex("".join(ast.dump(statement, include_attributes=False) for statement in statements))
     return code_digest(code).hex()[:16]
 
 

@@ -209,3 +209,11 @@ def test_environment_variables_by_digest(tmp_path, monkeypatch):
     assert not chosen.decide("test_x.py::a").run
     monkeypatch.setenv("GH_SELECT_PROBE", "2")
     assert "GH_SELECT_PROBE" in chosen.decide("test_x.py::a").why[0]
+
+
+def test_a_statement_that_does_not_compile_alone_still_has_a_digest():
+    source = "A = 1\n\ndef f():\n    nonlocal x\n    return x\n"  # parses, never compiles
+    found = digests(defs(source))
+    assert set(found) == {"A", "f"} and found["f"]
+    assert digests(defs(source.replace("\ndef", "\n\n\ndef"))) == found
+    assert digests(defs(source.replace("return x", "return -x")))["f"] != found["f"]
