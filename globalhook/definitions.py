@@ -181,12 +181,23 @@ def _digest(statements: "List[ast.stmt]", filename: str, flags: int) -> str:
         return "-"  # not wanted (the caller knows the digests already)
     from .fingerprint import code_digest
 
+    for statement in statements:
+        _flatten_positions(statement)
     try:
         code = compile(ast.Module(body=statements, type_ignores=[]), filename, "exec", flags=flags, dont_inherit=True)
     except (SyntaxError, ValueError):
         # Valid only in its place (a class body's own rules): its tree, without positions, stands in.
         return _hex("".join(ast.dump(statement, include_attributes=False) for statement in statements))
     return code_digest(code).hex()[:16]
+
+
+def _flatten_positions(tree: ast.AST) -> None:
+    """Every node on line 1: a class body keeps its first line as a constant (``__firstlineno__``,
+    3.13+), which would make moving a class a change."""
+    for node in ast.walk(tree):
+        if "lineno" in node._attributes:
+            node.lineno = node.end_lineno = 1  # type: ignore[attr-defined]
+            node.col_offset = node.end_col_offset = 0  # type: ignore[attr-defined]
 
 
 def _future_flags(tree: ast.Module) -> int:

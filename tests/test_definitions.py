@@ -217,3 +217,8 @@ def test_a_statement_that_does_not_compile_alone_still_has_a_digest():
     assert set(found) == {"A", "f"} and found["f"]
     assert digests(defs(source.replace("\ndef", "\n\n\ndef"))) == found
     assert digests(defs(source.replace("return x", "return -x")))["f"] != found["f"]
+
+
+def test_a_class_inside_a_function_moved_keeps_its_digest():
+    source = "def make():\n    class Inner:\n        X = 1\n    return Inner\n"
+    assert digests(defs(source)) == digests(defs("\n\n# moved\n" + source))
