@@ -173,11 +173,11 @@ class TestRecorder:
                 loaded[key] = module
                 wanted.add(key)
         carried: Dict[str, Any] = {}
-        old = self.old
-        if old is None and self.select and not os.environ.get("PYTEST_XDIST_WORKER"):
-            old = self._load_old_quietly()
         primary = not os.environ.get("PYTEST_XDIST_WORKER")
-        if old is not None and primary:
+        old = self.old
+        if old is None and primary:
+            old = self._load_old_quietly()  # without selecting: only to skip parsing files unchanged since
+        if old is not None and primary and self.select:
             carried = self._carried(old)
             wanted.update(_object(old.get("modules")))
         old_modules = _object(old.get("modules")) if old is not None else {}

@@ -222,3 +222,18 @@ def test_a_statement_that_does_not_compile_alone_still_has_a_digest():
 def test_a_class_inside_a_function_moved_keeps_its_digest():
     source = "def make():\n    class Inner:\n        X = 1\n    return Inner\n"
     assert digests(defs(source)) == digests(defs("\n\n# moved\n" + source))
+
+
+def test_a_file_unchanged_since_recording_is_not_parsed_again(tmp_path):
+    import os
+
+    from globalhook.testrecords import module_records
+
+    path = tmp_path / "mod.py"
+    path.write_text("A = 1\n")
+    info = os.stat(path)
+    old = {"mod": {"file": "mod.py", "stat": [info.st_size, info.st_mtime_ns], "defs": {"A": "kept"}, "refs": {}}}
+    assert module_records(["mod"], str(tmp_path), old, {})["mod"]["defs"] == {"A": "kept"}
+    path.write_text("A = 2\n")
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 10**9))
+    assert module_records(["mod"], str(tmp_path), old, {})["mod"]["defs"]["A"] != "kept"
