@@ -538,6 +538,7 @@ _COMMANDS = {
     "check": _view("cmd_check"),
     "tests-for": _view("cmd_tests_for"),
     "export": _view("cmd_export"),
+    "why": _view("cmd_why"),
 }
 
 
@@ -559,7 +560,8 @@ def _own_command(args: "List[str]") -> int:
             "  uninstall  remove the start-up hook\n"
             "  status     say whether the start-up hook is installed, and which core tracks\n"
             "  tests-for  list the tests that read a module global (after pytest --globalhook)\n"
-            "  export     write the data file as plain JSON, one object per lookup (format version 1)\n\n"
+            "  export     write the data file as plain JSON, one object per lookup (format version 1)\n"
+            "  why        say why pytest --globalhook-select runs a test or leaves it out\n\n"
             "'globalhook COMMAND --help' tells more."
         )
         return 0 if args else EXIT_USAGE

@@ -123,7 +123,8 @@ def test_a_missing_data_file_breaks_the_contract_saying_so(project):
 #: ``report`` is the text report a run prints at exit when config asks for it (the session's), which
 #: the ``report`` command shows too: it reads data through the process layer and imports no answer.
 ANSWERS = ["cli", "cli_views", "pytest_plugin", "ipython", "console", "reverse", "diff", "check",
-           "checkformats", "baseline", "importlinter", "htmlreport", "pertest", "cache", "cachestore", "fingerprint"]
+           "checkformats", "baseline", "importlinter", "htmlreport", "pertest", "cache", "cachestore", "fingerprint",
+           "definitions", "testselect", "testrecords", "selectplugin"]
 PROCESS = ["session", "sigterm", "multiproc", "runner", "sitehook", "startup", "workers", "data", "atomic", "gcpause",
            "printable", "config", "toml", "selection", "records", "compact", "sourcemap", "limits", "datalock", "osexit",
            "replaceable", "stdlibonly", "integrations", "report"]
