@@ -132,7 +132,9 @@ def test_every_kind_of_real_data_file_validates(real_files):
             kinds.add("part")
         if datafile.OPEN_PARTS in data:
             kinds.add("open_parts")
-    expected = {"global", "builtin", "store", "attribute", "missing", "context", "open_parts"}
+        if "selection" in data:  # what pytest --globalhook-select needs
+            kinds.add("selection")
+    expected = {"global", "builtin", "store", "attribute", "missing", "context", "open_parts", "selection"}
     if hasattr(os, "fork"):
         expected |= {"static", "part", "read", "write"}
     assert kinds >= expected, expected - kinds
