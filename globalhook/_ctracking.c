@@ -36,7 +36,7 @@
 #endif
 
 /* Bumped whenever tracking.py and this file must change together. */
-#define GH_API 6
+#define GH_API 7
 
 /* ---- The caller's frame: every version difference lives in this block ----
  *
@@ -316,12 +316,8 @@ tally_dealloc(PyObject *self)
 #endif
 
 static PyObject *
-tally_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+tally_make(PyTypeObject *type)
 {
-    if ((kwargs != NULL && PyDict_GET_SIZE(kwargs) != 0) || PyTuple_GET_SIZE(args) != 0) {
-        PyErr_SetString(PyExc_TypeError, "Tally() takes no arguments");
-        return NULL;
-    }
     TallyObject *self = (TallyObject *)type->tp_alloc(type, 0);
     if (self != NULL) {
         self->value = 0;
@@ -332,6 +328,16 @@ tally_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 #endif
     }
     return (PyObject *)self;
+}
+
+static PyObject *
+tally_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    if ((kwargs != NULL && PyDict_GET_SIZE(kwargs) != 0) || PyTuple_GET_SIZE(args) != 0) {
+        PyErr_SetString(PyExc_TypeError, "Tally() takes no arguments");
+        return NULL;
+    }
+    return tally_make(type);
 }
 
 static PyObject *
@@ -373,6 +379,7 @@ static PyTypeObject Tally_Type = {
 /* Set once by setup(): the shared Python helpers. */
 static PyObject *code_tables_func = NULL; /* code -> tuple of inner tables, KINDS order */
 static PyObject *first_func = NULL;       /* (kind, code, name, namespace) -> None */
+static PyObject *code_owners_func = NULL; /* code -> its record's {name: module} */
 static PyObject *load_sites_func = NULL;  /* code -> frozenset of name-loading offsets */
 /* Set once by setup_reads(). */
 static PyObject *probe_func = NULL;       /* (code, name, lasti) -> bool: the interpreter's own lookup */
@@ -445,6 +452,7 @@ typedef struct {
     PyObject *tables;     /* tuple of dicts, shared with tracking.py; set before publishing */
     load_sites_t *sites;  /* NULL until first needed */
     uint64_t context;     /* context_epoch the tables belong to */
+    PyObject *owners;     /* the code's record's {name: module}, every context's; NULL until first needed */
     cache_t *cache[GH_CACHES];
     uint64_t epoch;       /* tables_epoch the caches were filled in */
     cache_t *retired;     /* free-threaded: replaced caches, freed with the code object */
@@ -597,6 +605,7 @@ free_extra(void *pointer)
     }
 #endif
     Py_XDECREF(extra->tables);
+    Py_XDECREF(extra->owners);
     PyMem_Free(extra->sites);
     for (int k = 0; k < GH_CACHES; k++) {
         if (extra->cache[k] != NULL) {
@@ -711,6 +720,78 @@ done:
     return extra;
 }
 
+/* The first lookup of `name` of one kind by `code` in this context, when
+ * `code` has looked `name` up before (in another context, or of another
+ * kind): its module is noted already, so all tracking._first would do is make
+ * the counter and step it.  Done here, since each test phase of a labelled
+ * pytest run (a new context) sees every name again.  Returns 1 when counted,
+ * 0 when tracking._first must see it, -1 on error. */
+static int
+count_known_first(PyCodeObject *code, code_extra_t *extra, PyObject *table, int kind, PyObject *name)
+{
+    if (code_owners_func == NULL || !PyUnicode_CheckExact(name) || !PyUnicode_CHECK_INTERNED(name)
+        || !PyDict_CheckExact(table)) {
+        return 0;
+    }
+    PyObject *owners = (PyObject *)GH_LOAD_PTR(extra->owners);
+    if (owners == NULL) {
+        PyObject *found = PyObject_CallOneArg(code_owners_func, (PyObject *)code);
+        if (found == NULL) {
+            return -1;
+        }
+        if (!PyDict_CheckExact(found)) {
+            Py_DECREF(found);
+            return 0;
+        }
+        GH_LOCK(); /* set once: readers hold no reference of their own */
+        if (extra->owners == NULL) {
+            GH_STORE_PTR(extra->owners, found);
+            found = NULL;
+        }
+        GH_UNLOCK();
+        Py_XDECREF(found);
+        owners = (PyObject *)GH_LOAD_PTR(extra->owners);
+    }
+    int known = PyDict_Contains(owners, name);
+    if (known <= 0) {
+        return known; /* not seen yet: _first notes its module */
+    }
+    if (!PyUnicode_IsIdentifier(name)) {
+        return 0; /* recorded under a placeholder by _first */
+    }
+    PyObject *fresh = tally_make(&Tally_Type);
+    if (fresh == NULL) {
+        return -1;
+    }
+    PyObject *counter;
+#if PY_VERSION_HEX >= 0x030D0000
+    int had = PyDict_SetDefaultRef(table, name, fresh, &counter);
+    Py_DECREF(fresh);
+    if (had < 0) {
+        return -1;
+    }
+#else
+    counter = PyDict_SetDefault(table, name, fresh);
+    Py_DECREF(fresh);
+    if (counter == NULL) {
+        return -1;
+    }
+    Py_INCREF(counter);
+#endif
+    int status = 1;
+    if (Py_TYPE(counter) == &Tally_Type) {
+        tally_step((TallyObject *)counter);
+        cache_add(extra, kind, name, NULL, counter);
+    }
+    else {
+        PyObject *step = Py_TYPE(counter)->tp_iternext(counter);
+        status = step == NULL ? -1 : 1;
+        Py_XDECREF(step);
+    }
+    Py_DECREF(counter);
+    return status;
+}
+
 /* Count one lookup of `name` of one kind for `code`: a counter not cached yet. */
 static GH_NOINLINE int
 count_one_slow(PyCodeObject *code, code_extra_t *extra, int kind, PyObject *name, PyObject *namespace)
@@ -726,6 +807,10 @@ count_one_slow(PyCodeObject *code, code_extra_t *extra, int kind, PyObject *name
         cache_add(extra, kind, name, NULL, counter);
     }
     if (!found) {
+        int counted = count_known_first(code, extra, table, kind, name);
+        if (counted != 0) {
+            return counted < 0 ? -1 : 0;
+        }
         PyObject *result = PyObject_CallFunction(first_func, "iOOO", kind, (PyObject *)code, name, namespace);
         if (result == NULL) {
             return -1;
@@ -1133,10 +1218,12 @@ static PyObject *
 setup(PyObject *module, PyObject *args)
 {
     (void)module;
-    PyObject *code_tables, *first, *load_sites;
-    if (!PyArg_ParseTuple(args, "OOO:setup", &code_tables, &first, &load_sites)) {
+    PyObject *code_tables, *first, *load_sites, *code_owners;
+    if (!PyArg_ParseTuple(args, "OOOO:setup", &code_tables, &first, &load_sites, &code_owners)) {
         return NULL;
     }
+    Py_INCREF(code_owners);
+    Py_XSETREF(code_owners_func, code_owners);
     Py_INCREF(code_tables);
     Py_XSETREF(code_tables_func, code_tables);
     Py_INCREF(first);

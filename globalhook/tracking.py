@@ -225,6 +225,13 @@ def _code_tables(code: CodeType) -> Tuple[_Table, ...]:
     return record.tables if not label else _tables_in_context(record, label)
 
 
+def _code_owners(code: CodeType) -> Dict[str, str]:
+    """``code``'s name -> module, noted by :func:`_first`: a name in it needs no
+    :func:`_first` in a new context (the compiled core makes its counter)."""
+    record = _records.get(_id(code))
+    return (record if record is not None else _record(code)).owners
+
+
 def _tables_in_context(record: _CodeRecord, label: str) -> Tuple[_Table, ...]:
     """Slow path, once per (code object, context): that context's inner tables."""
     contexts = record.contexts
@@ -726,7 +733,7 @@ class _PyTrackingDict(dict):
 
 
 #: The version of the C core's interface this file expects (GH_API in _ctracking.c).
-_C_API = 6
+_C_API = 7
 #: The CPythons the compiled core knows (_ctracking.c stops the build on others).
 C_VERSIONS = ((3, 9), (3, 14))
 
@@ -782,7 +789,7 @@ def _select_core() -> Tuple[str, type, Optional[str], str]:
         problem = f"GLOBALHOOK_CORE=c: {reason}" if wanted == "c" else None
         return "python", _PyTrackingDict, problem, reason
     global _new_counter, _counter_value, _new_epoch, _flush_writes, _clear_counts
-    _ctracking.setup(_code_tables, _first, _load_sites)
+    _ctracking.setup(_code_tables, _first, _load_sites, _code_owners)
     _ctracking.setup_attributes(_first_attribute)
     _ctracking.setup_reads(_interpreter_probe, _foreign_read)
     _new_epoch = getattr(_ctracking, "new_epoch", None)
