@@ -122,10 +122,10 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     version = ".".join(map(str, sys.version_info[:3])) + ("t" if not getattr(sys, "_is_gil_enabled", lambda: 1)()
                                                           else "")
+    if options.source and not (Path(options.source, "tests").is_dir() and Path(options.source, "src", "click").is_dir()):
+        parser.error(f"--source {options.source}: not an extracted click sdist (no tests/ and src/click/ in it)")
     with tempfile.TemporaryDirectory() as scratch:
         source = Path(options.source).resolve() if options.source else fetch_suite(Path(scratch))
-        if not (source / "tests").is_dir() or not (source / "src" / "click").is_dir():
-            raise SystemExit(f"suite_cost.py: --source {source}: not an extracted click sdist (no tests/, src/click/)")
         print(f"core: {tracking.CORE}; Python {version}; {SUITE} suite; child CPU time, medians of {rounds} rounds",
               flush=True)
         medians = measure(source, rounds, options.quick, variants)
