@@ -105,6 +105,7 @@ gh_current_frame(void)
 #endif
 #if PY_VERSION_HEX >= 0x030E0000
 #include "internal/pycore_interpframe.h" /* 3.14 split the frame header */
+#include "internal/pycore_frame.h"      /* the frame object's f_frame */
 #else
 #include "internal/pycore_frame.h"
 #endif
@@ -2953,6 +2954,114 @@ watch_runner_execs(PyObject *self, PyObject *callback)
     Py_RETURN_NONE;
 }
 
+/* ---- Configuration reads: which tracked code a read is charged to ----
+ *
+ * tracking.count_config walks from the reading frame up to the first frame
+ * whose globals are a TrackingDict, and stops at the import system and at
+ * globalhook's own files.  In Python that walk costs f_back (3.11+: a frame
+ * object made for every frame passed), f_globals, f_code and co_filename per
+ * frame, and pytest's stacks are deep: click's suite spent more on it than on
+ * every recorded read.  The same walk here reads the frames in place.
+ * config_caller(frame) -> (code, globals) of the frame found, None when the
+ * walk stops or runs out of frames, NotImplemented when it cannot walk (the
+ * caller then walks in Python). */
+#if !defined(GH_PUBLIC_FRAMES)
+#define GH_WALKS_CONFIG 1
+static PyObject *walk_tracking_type = NULL; /* tracking.TrackingDict, held for good */
+static PyObject *walk_stop_files = NULL;    /* a tuple of str: the import system's files */
+static PyObject *walk_own_prefix = NULL;    /* globalhook's own folder */
+
+static PyObject *
+setup_config_walk(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *type, *stop_files, *own_prefix;
+    if (!PyArg_ParseTuple(args, "O!O!U:setup_config_walk", &PyType_Type, &type, &PyTuple_Type, &stop_files,
+                          &own_prefix)) {
+        return NULL;
+    }
+    Py_INCREF(type);
+    Py_XSETREF(walk_tracking_type, type);
+    Py_INCREF(stop_files);
+    Py_XSETREF(walk_stop_files, stop_files);
+    Py_INCREF(own_prefix);
+    Py_XSETREF(walk_own_prefix, own_prefix);
+    Py_RETURN_NONE;
+}
+
+/* 1: charge this frame's code; 0: go on up; -1: stop (None); -2: error. */
+static int
+config_frame(PyObject *code, PyObject *globals)
+{
+    if (globals != NULL && (PyObject *)Py_TYPE(globals) == walk_tracking_type) {
+        return 1;
+    }
+    if (code == NULL || !PyCode_Check(code)) {
+        return 0;
+    }
+    PyObject *filename = ((PyCodeObject *)code)->co_filename;
+    if (!PyUnicode_Check(filename)) {
+        return 0;
+    }
+    int found = PySequence_Contains(walk_stop_files, filename);
+    if (found != 0) {
+        return found < 0 ? -2 : -1;
+    }
+    Py_ssize_t own = PyUnicode_Tailmatch(filename, walk_own_prefix, 0, PY_SSIZE_T_MAX, -1);
+    if (own != 0) {
+        return own < 0 ? -2 : -1;
+    }
+    return 0;
+}
+
+static PyObject *
+config_caller(PyObject *module, PyObject *start)
+{
+    (void)module;
+    if (walk_tracking_type == NULL || !PyFrame_Check(start)) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+#if PY_VERSION_HEX < 0x030B0000
+    for (PyFrameObject *frame = (PyFrameObject *)start; frame != NULL; frame = frame->f_back) {
+        PyObject *code = (PyObject *)frame->f_code;
+        int verdict = config_frame(code, frame->f_globals);
+        if (verdict == 1) {
+            return Py_BuildValue("(OO)", code, frame->f_globals);
+        }
+        if (verdict == -2) {
+            return NULL;
+        }
+        if (verdict == -1) {
+            break;
+        }
+    }
+#else
+    PyFrameObject *object = (PyFrameObject *)start;
+    if (object->f_back != NULL || object->f_frame == NULL) {
+        Py_RETURN_NOTIMPLEMENTED; /* not a running frame: f_back knows */
+    }
+    for (gh_frame *frame = object->f_frame; frame != NULL; frame = frame->previous) {
+        if (_PyFrame_IsIncomplete(frame)) {
+            continue; /* as f_back: entry frames and frames not started are skipped */
+        }
+        PyObject *code = (PyObject *)GH_CODE(frame);
+        PyObject *globals = GH_GLOBALS(frame);
+        int verdict = config_frame(code, globals);
+        if (verdict == 1) {
+            return Py_BuildValue("(OO)", code, globals);
+        }
+        if (verdict == -2) {
+            return NULL;
+        }
+        if (verdict == -1) {
+            break;
+        }
+    }
+#endif
+    Py_RETURN_NONE;
+}
+#endif
+
 static PyMethodDef module_methods[] = {
     {"setup", setup, METH_VARARGS, "Connect the compiled core to tracking.py's tables and slow paths."},
     {"setup_reads", setup_reads, METH_VARARGS,
@@ -2962,6 +3071,10 @@ static PyMethodDef module_methods[] = {
     {"hide_from_gc", hide_from_gc, METH_O,
      "hide_from_gc(obj): untrack one of the recorder's own containers, which cannot be part of a cycle."},
     {"new_epoch", new_epoch, METH_NOARGS, "The context changed: cached per-code tables are stale."},
+#ifdef GH_WALKS_CONFIG
+    {"setup_config_walk", setup_config_walk, METH_VARARGS, "What config_caller looks for and where it stops."},
+    {"config_caller", config_caller, METH_O, "The tracked code a configuration read is charged to, and its globals."},
+#endif
     {"clear_counts", clear_counts, METH_O, "clear_counts(table): empty an inner table and every cached counter."},
     {"set_module_dict", set_module_dict, METH_VARARGS,
      "set_module_dict(module, namespace): make a tracking dict a fresh module's __dict__."},
