@@ -36,7 +36,7 @@
 #endif
 
 /* Bumped whenever tracking.py and this file must change together. */
-#define GH_API 6
+#define GH_API 7
 
 /* ---- The caller's frame: every version difference lives in this block ----
  *
@@ -105,6 +105,7 @@ gh_current_frame(void)
 #endif
 #if PY_VERSION_HEX >= 0x030E0000
 #include "internal/pycore_interpframe.h" /* 3.14 split the frame header */
+#include "internal/pycore_frame.h"      /* the frame object's f_frame */
 #else
 #include "internal/pycore_frame.h"
 #endif
@@ -316,12 +317,8 @@ tally_dealloc(PyObject *self)
 #endif
 
 static PyObject *
-tally_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+tally_make(PyTypeObject *type)
 {
-    if ((kwargs != NULL && PyDict_GET_SIZE(kwargs) != 0) || PyTuple_GET_SIZE(args) != 0) {
-        PyErr_SetString(PyExc_TypeError, "Tally() takes no arguments");
-        return NULL;
-    }
     TallyObject *self = (TallyObject *)type->tp_alloc(type, 0);
     if (self != NULL) {
         self->value = 0;
@@ -332,6 +329,16 @@ tally_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 #endif
     }
     return (PyObject *)self;
+}
+
+static PyObject *
+tally_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    if ((kwargs != NULL && PyDict_GET_SIZE(kwargs) != 0) || PyTuple_GET_SIZE(args) != 0) {
+        PyErr_SetString(PyExc_TypeError, "Tally() takes no arguments");
+        return NULL;
+    }
+    return tally_make(type);
 }
 
 static PyObject *
@@ -373,6 +380,7 @@ static PyTypeObject Tally_Type = {
 /* Set once by setup(): the shared Python helpers. */
 static PyObject *code_tables_func = NULL; /* code -> tuple of inner tables, KINDS order */
 static PyObject *first_func = NULL;       /* (kind, code, name, namespace) -> None */
+static PyObject *code_owners_func = NULL; /* code -> its record's {name: module} */
 static PyObject *load_sites_func = NULL;  /* code -> frozenset of name-loading offsets */
 /* Set once by setup_reads(). */
 static PyObject *probe_func = NULL;       /* (code, name, lasti) -> bool: the interpreter's own lookup */
@@ -445,6 +453,7 @@ typedef struct {
     PyObject *tables;     /* tuple of dicts, shared with tracking.py; set before publishing */
     load_sites_t *sites;  /* NULL until first needed */
     uint64_t context;     /* context_epoch the tables belong to */
+    PyObject *owners;     /* the code's record's {name: module}, every context's; NULL until first needed */
     cache_t *cache[GH_CACHES];
     uint64_t epoch;       /* tables_epoch the caches were filled in */
     cache_t *retired;     /* free-threaded: replaced caches, freed with the code object */
@@ -597,6 +606,7 @@ free_extra(void *pointer)
     }
 #endif
     Py_XDECREF(extra->tables);
+    Py_XDECREF(extra->owners);
     PyMem_Free(extra->sites);
     for (int k = 0; k < GH_CACHES; k++) {
         if (extra->cache[k] != NULL) {
@@ -711,6 +721,78 @@ done:
     return extra;
 }
 
+/* The first lookup of `name` of one kind by `code` in this context, when
+ * `code` has looked `name` up before (in another context, or of another
+ * kind): its module is noted already, so all tracking._first would do is make
+ * the counter and step it.  Done here, since each test phase of a labelled
+ * pytest run (a new context) sees every name again.  Returns 1 when counted,
+ * 0 when tracking._first must see it, -1 on error. */
+static int
+count_known_first(PyCodeObject *code, code_extra_t *extra, PyObject *table, int kind, PyObject *name)
+{
+    if (code_owners_func == NULL || !PyUnicode_CheckExact(name) || !PyUnicode_CHECK_INTERNED(name)
+        || !PyDict_CheckExact(table)) {
+        return 0;
+    }
+    PyObject *owners = (PyObject *)GH_LOAD_PTR(extra->owners);
+    if (owners == NULL) {
+        PyObject *found = PyObject_CallOneArg(code_owners_func, (PyObject *)code);
+        if (found == NULL) {
+            return -1;
+        }
+        if (!PyDict_CheckExact(found)) {
+            Py_DECREF(found);
+            return 0;
+        }
+        GH_LOCK(); /* set once: readers hold no reference of their own */
+        if (extra->owners == NULL) {
+            GH_STORE_PTR(extra->owners, found);
+            found = NULL;
+        }
+        GH_UNLOCK();
+        Py_XDECREF(found);
+        owners = (PyObject *)GH_LOAD_PTR(extra->owners);
+    }
+    int known = PyDict_Contains(owners, name);
+    if (known <= 0) {
+        return known; /* not seen yet: _first notes its module */
+    }
+    if (!PyUnicode_IsIdentifier(name)) {
+        return 0; /* recorded under a placeholder by _first */
+    }
+    PyObject *fresh = tally_make(&Tally_Type);
+    if (fresh == NULL) {
+        return -1;
+    }
+    PyObject *counter;
+#if PY_VERSION_HEX >= 0x030D0000
+    int had = PyDict_SetDefaultRef(table, name, fresh, &counter);
+    Py_DECREF(fresh);
+    if (had < 0) {
+        return -1;
+    }
+#else
+    counter = PyDict_SetDefault(table, name, fresh);
+    Py_DECREF(fresh);
+    if (counter == NULL) {
+        return -1;
+    }
+    Py_INCREF(counter);
+#endif
+    int status = 1;
+    if (Py_TYPE(counter) == &Tally_Type) {
+        tally_step((TallyObject *)counter);
+        cache_add(extra, kind, name, NULL, counter);
+    }
+    else {
+        PyObject *step = Py_TYPE(counter)->tp_iternext(counter);
+        status = step == NULL ? -1 : 1;
+        Py_XDECREF(step);
+    }
+    Py_DECREF(counter);
+    return status;
+}
+
 /* Count one lookup of `name` of one kind for `code`: a counter not cached yet. */
 static GH_NOINLINE int
 count_one_slow(PyCodeObject *code, code_extra_t *extra, int kind, PyObject *name, PyObject *namespace)
@@ -726,6 +808,10 @@ count_one_slow(PyCodeObject *code, code_extra_t *extra, int kind, PyObject *name
         cache_add(extra, kind, name, NULL, counter);
     }
     if (!found) {
+        int counted = count_known_first(code, extra, table, kind, name);
+        if (counted != 0) {
+            return counted < 0 ? -1 : 0;
+        }
         PyObject *result = PyObject_CallFunction(first_func, "iOOO", kind, (PyObject *)code, name, namespace);
         if (result == NULL) {
             return -1;
@@ -1133,10 +1219,12 @@ static PyObject *
 setup(PyObject *module, PyObject *args)
 {
     (void)module;
-    PyObject *code_tables, *first, *load_sites;
-    if (!PyArg_ParseTuple(args, "OOO:setup", &code_tables, &first, &load_sites)) {
+    PyObject *code_tables, *first, *load_sites, *code_owners;
+    if (!PyArg_ParseTuple(args, "OOOO:setup", &code_tables, &first, &load_sites, &code_owners)) {
         return NULL;
     }
+    Py_INCREF(code_owners);
+    Py_XSETREF(code_owners_func, code_owners);
     Py_INCREF(code_tables);
     Py_XSETREF(code_tables_func, code_tables);
     Py_INCREF(first);
@@ -2866,6 +2954,114 @@ watch_runner_execs(PyObject *self, PyObject *callback)
     Py_RETURN_NONE;
 }
 
+/* ---- Configuration reads: which tracked code a read is charged to ----
+ *
+ * tracking.count_config walks from the reading frame up to the first frame
+ * whose globals are a TrackingDict, and stops at the import system and at
+ * globalhook's own files.  In Python that walk costs f_back (3.11+: a frame
+ * object made for every frame passed), f_globals, f_code and co_filename per
+ * frame, and pytest's stacks are deep: click's suite spent more on it than on
+ * every recorded read.  The same walk here reads the frames in place.
+ * config_caller(frame) -> (code, globals) of the frame found, None when the
+ * walk stops or runs out of frames, NotImplemented when it cannot walk (the
+ * caller then walks in Python). */
+#if !defined(GH_PUBLIC_FRAMES)
+#define GH_WALKS_CONFIG 1
+static PyObject *walk_tracking_type = NULL; /* tracking.TrackingDict, held for good */
+static PyObject *walk_stop_files = NULL;    /* a tuple of str: the import system's files */
+static PyObject *walk_own_prefix = NULL;    /* globalhook's own folder */
+
+static PyObject *
+setup_config_walk(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *type, *stop_files, *own_prefix;
+    if (!PyArg_ParseTuple(args, "O!O!U:setup_config_walk", &PyType_Type, &type, &PyTuple_Type, &stop_files,
+                          &own_prefix)) {
+        return NULL;
+    }
+    Py_INCREF(type);
+    Py_XSETREF(walk_tracking_type, type);
+    Py_INCREF(stop_files);
+    Py_XSETREF(walk_stop_files, stop_files);
+    Py_INCREF(own_prefix);
+    Py_XSETREF(walk_own_prefix, own_prefix);
+    Py_RETURN_NONE;
+}
+
+/* 1: charge this frame's code; 0: go on up; -1: stop (None); -2: error. */
+static int
+config_frame(PyObject *code, PyObject *globals)
+{
+    if (globals != NULL && (PyObject *)Py_TYPE(globals) == walk_tracking_type) {
+        return 1;
+    }
+    if (code == NULL || !PyCode_Check(code)) {
+        return 0;
+    }
+    PyObject *filename = ((PyCodeObject *)code)->co_filename;
+    if (!PyUnicode_Check(filename)) {
+        return 0;
+    }
+    int found = PySequence_Contains(walk_stop_files, filename);
+    if (found != 0) {
+        return found < 0 ? -2 : -1;
+    }
+    Py_ssize_t own = PyUnicode_Tailmatch(filename, walk_own_prefix, 0, PY_SSIZE_T_MAX, -1);
+    if (own != 0) {
+        return own < 0 ? -2 : -1;
+    }
+    return 0;
+}
+
+static PyObject *
+config_caller(PyObject *module, PyObject *start)
+{
+    (void)module;
+    if (walk_tracking_type == NULL || !PyFrame_Check(start)) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+#if PY_VERSION_HEX < 0x030B0000
+    for (PyFrameObject *frame = (PyFrameObject *)start; frame != NULL; frame = frame->f_back) {
+        PyObject *code = (PyObject *)frame->f_code;
+        int verdict = config_frame(code, frame->f_globals);
+        if (verdict == 1) {
+            return Py_BuildValue("(OO)", code, frame->f_globals);
+        }
+        if (verdict == -2) {
+            return NULL;
+        }
+        if (verdict == -1) {
+            break;
+        }
+    }
+#else
+    PyFrameObject *object = (PyFrameObject *)start;
+    if (object->f_back != NULL || object->f_frame == NULL) {
+        Py_RETURN_NOTIMPLEMENTED; /* not a running frame: f_back knows */
+    }
+    for (gh_frame *frame = object->f_frame; frame != NULL; frame = frame->previous) {
+        if (_PyFrame_IsIncomplete(frame)) {
+            continue; /* as f_back: entry frames and frames not started are skipped */
+        }
+        PyObject *code = (PyObject *)GH_CODE(frame);
+        PyObject *globals = GH_GLOBALS(frame);
+        int verdict = config_frame(code, globals);
+        if (verdict == 1) {
+            return Py_BuildValue("(OO)", code, globals);
+        }
+        if (verdict == -2) {
+            return NULL;
+        }
+        if (verdict == -1) {
+            break;
+        }
+    }
+#endif
+    Py_RETURN_NONE;
+}
+#endif
+
 static PyMethodDef module_methods[] = {
     {"setup", setup, METH_VARARGS, "Connect the compiled core to tracking.py's tables and slow paths."},
     {"setup_reads", setup_reads, METH_VARARGS,
@@ -2875,6 +3071,10 @@ static PyMethodDef module_methods[] = {
     {"hide_from_gc", hide_from_gc, METH_O,
      "hide_from_gc(obj): untrack one of the recorder's own containers, which cannot be part of a cycle."},
     {"new_epoch", new_epoch, METH_NOARGS, "The context changed: cached per-code tables are stale."},
+#ifdef GH_WALKS_CONFIG
+    {"setup_config_walk", setup_config_walk, METH_VARARGS, "What config_caller looks for and where it stops."},
+    {"config_caller", config_caller, METH_O, "The tracked code a configuration read is charged to, and its globals."},
+#endif
     {"clear_counts", clear_counts, METH_O, "clear_counts(table): empty an inner table and every cached counter."},
     {"set_module_dict", set_module_dict, METH_VARARGS,
      "set_module_dict(module, namespace): make a tracking dict a fresh module's __dict__."},

@@ -225,6 +225,13 @@ def _code_tables(code: CodeType) -> Tuple[_Table, ...]:
     return record.tables if not label else _tables_in_context(record, label)
 
 
+def _code_owners(code: CodeType) -> Dict[str, str]:
+    """``code``'s name -> module, noted by :func:`_first`: a name in it needs no
+    :func:`_first` in a new context (the compiled core makes its counter)."""
+    record = _records.get(_id(code))
+    return (record if record is not None else _record(code)).owners
+
+
 def _tables_in_context(record: _CodeRecord, label: str) -> Tuple[_Table, ...]:
     """Slow path, once per (code object, context): that context's inner tables."""
     contexts = record.contexts
@@ -482,27 +489,37 @@ def count_config(write: bool, owner: str, name: str, frame: object, fallback: bo
     not the importer's), or globalhook's own code.  ``owner`` and ``name``
     must be exact str (see configreads.name_label).
     """
-    # TrackingDict is read where it is compared, never held in a local: the
-    # attach probe counts the references to it (live._probe), and a walk in
-    # another thread would hold one for its whole length.
-    first = frame
-    while frame is not None:
-        if _type(frame.f_globals) is TrackingDict:  # type: ignore[attr-defined]
-            break
-        filename = frame.f_code.co_filename  # type: ignore[attr-defined]
-        if filename in _IMPORT_SYSTEM_FILES or filename.startswith(_OWN_FILES):
-            frame = None  # a library being imported, or globalhook itself (its runner, its own settings)
-            break
-        frame = frame.f_back  # type: ignore[attr-defined]
-    if frame is None:
-        if not fallback or first is None:
+    found = _config_caller(frame) if _config_caller is not None else NotImplemented
+    if found is NotImplemented:
+        found = _walk_to_tracked(frame)
+    if found is None:
+        if not fallback or frame is None:
             return
-        frame = first
-    code = frame.f_code  # type: ignore[attr-defined]
+        found = (frame.f_code, frame.f_globals)  # type: ignore[attr-defined]
+    code, namespace = found
     try:
         _next((_write_counts if write else _read_counts)[_id(code)][owner][name])
     except KeyError:
-        _first_config(WRITE_TABLE if write else READ_TABLE, code, owner, name, frame.f_globals)  # type: ignore[attr-defined]
+        _first_config(WRITE_TABLE if write else READ_TABLE, code, owner, name, namespace)
+
+
+def _walk_to_tracked(frame: object) -> Optional[Tuple[CodeType, dict]]:
+    """:func:`count_config`'s walk, where the compiled core's ``config_caller`` cannot make it."""
+    # TrackingDict is read where it is compared, never held in a local: the
+    # attach probe counts the references to it (live._probe), and a walk in
+    # another thread would hold one for its whole length.
+    while frame is not None:
+        if _type(frame.f_globals) is TrackingDict:  # type: ignore[attr-defined]
+            return frame.f_code, frame.f_globals  # type: ignore[attr-defined]
+        filename = frame.f_code.co_filename  # type: ignore[attr-defined]
+        if filename in _IMPORT_SYSTEM_FILES or filename.startswith(_OWN_FILES):
+            return None  # a library being imported, or globalhook itself (its runner, its own settings)
+        frame = frame.f_back  # type: ignore[attr-defined]
+    return None
+
+
+#: The compiled core's walk of count_config (set once TrackingDict exists), or None.
+_config_caller = None
 
 
 def _first_config(slot: int, code: CodeType, owner: str, name: str, namespace: dict) -> None:
@@ -726,7 +743,7 @@ class _PyTrackingDict(dict):
 
 
 #: The version of the C core's interface this file expects (GH_API in _ctracking.c).
-_C_API = 6
+_C_API = 7
 #: The CPythons the compiled core knows (_ctracking.c stops the build on others).
 C_VERSIONS = ((3, 9), (3, 14))
 
@@ -782,7 +799,7 @@ def _select_core() -> Tuple[str, type, Optional[str], str]:
         problem = f"GLOBALHOOK_CORE=c: {reason}" if wanted == "c" else None
         return "python", _PyTrackingDict, problem, reason
     global _new_counter, _counter_value, _new_epoch, _flush_writes, _clear_counts
-    _ctracking.setup(_code_tables, _first, _load_sites)
+    _ctracking.setup(_code_tables, _first, _load_sites, _code_owners)
     _ctracking.setup_attributes(_first_attribute)
     _ctracking.setup_reads(_interpreter_probe, _foreign_read)
     _new_epoch = getattr(_ctracking, "new_epoch", None)
@@ -819,6 +836,21 @@ class TrackingDict(_Base):  # type: ignore[valid-type,misc]
     def __reduce_ex__(self, protocol):
         # Pickle and copy like the plain dict a module namespace would be.
         return (dict, (dict(self),))
+
+
+def _connect_config_walk() -> None:
+    """Hand count_config's walk to the compiled core, which reads frames in place."""
+    global _config_caller
+    if CORE != "c":
+        return
+    from globalhook import _ctracking
+
+    if hasattr(_ctracking, "setup_config_walk"):
+        _ctracking.setup_config_walk(TrackingDict, _IMPORT_SYSTEM_FILES, _OWN_FILES)
+        _config_caller = _ctracking.config_caller
+
+
+_connect_config_walk()
 
 
 def is_tracking_dict(obj: object) -> bool:

@@ -48,3 +48,32 @@ def test_stdlib_programs_run_tracked_and_plain(tmp_path):
     for row in programs.values():
         assert row["plain_s"] > 0 and row["tracked_s"] > 0
         assert math.isclose(row["ratio"], row["tracked_s"] / row["plain_s"])
+
+
+def _tiny_click(root: Path) -> Path:
+    """A stand-in for click's sdist (the real one is downloaded): a package under src/ and a test of it."""
+    (root / "src" / "click").mkdir(parents=True)
+    (root / "src" / "click" / "__init__.py").write_text("RATE = 3\n\ndef scaled(x):\n    return x * RATE + len('ab')\n")
+    (root / "tests").mkdir()
+    (root / "tests" / "test_basic.py").write_text(
+        "import click\n\ndef test_scaled():\n    assert click.scaled(2) == 8\n")
+    return root
+
+
+def test_suite_cost_runs_a_suite_three_ways(tmp_path):
+    out = tmp_path / "suite.json"
+    source = _tiny_click(tmp_path / "click-src")
+    done = _run("suite_cost.py", "--quick", "--source", str(source), "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(out.read_text())
+    assert set(figures["cpu_s"]) == {"plain", "idle", "tracked"}
+    assert all(value > 0 for value in figures["cpu_s"].values())
+    assert math.isclose(figures["ratios"]["tracked"], figures["cpu_s"]["tracked"] / figures["cpu_s"]["plain"])
+    assert not any(source.rglob(".globalhook.json*"))  # data goes to the benchmark's own folder
+
+
+def test_suite_cost_names_a_source_that_is_not_a_suite(tmp_path):
+    done = _run("suite_cost.py", "--quick", "--source", str(tmp_path))
+    assert done.returncode == 2
+    assert f"--source {tmp_path}: not an extracted click sdist" in done.stderr
+    assert "Traceback" not in done.stderr

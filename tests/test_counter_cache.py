@@ -138,6 +138,75 @@ class TestOwners:
         assert found[(f"{unique}_b", "X", "attribute")] == 7
 
 
+class TestNewContext:
+    """Each context has tables of its own: a test phase of ``pytest --globalhook``
+    sees every name for the first time again (the compiled core then makes the
+    counter itself when the code object has read that name before)."""
+
+    def _by_context(self, module: str, function: str) -> dict:
+        return {(e.get("context", ""), e["name"], e["kind"]): e["count"]
+                for e in entries(module, function=function) if e["name"] != "range"}
+
+    def test_counts_per_context_stay_exact(self, modules, unique):
+        reader, _, _ = modules
+        reader.loop(2)
+        with globalhook.context("one"):
+            reader.loop(5)
+            reader.many(1)
+        with globalhook.context("two"):
+            reader.loop(3)
+        with globalhook.context("one"):
+            reader.loop(1)
+        RECORDER.clear()
+        with globalhook.context("three"):
+            reader.loop(4)
+        reader.loop(1)
+        assert self._by_context(unique, "loop") == {
+            ("three", "G", "global"): 4, ("three", "len", "builtin"): 4,
+            ("", "G", "global"): 1, ("", "len", "builtin"): 1}
+
+    def test_counts_in_many_contexts(self, modules, unique):
+        reader, _, _ = modules
+        for i in range(30):
+            with globalhook.context(f"c{i % 7}"):
+                reader.loop(i)
+        expected = {}
+        for i in range(30):
+            for name, kind in (("G", "global"), ("len", "builtin")):
+                key = (f"c{i % 7}", name, kind)
+                expected[key] = expected.get(key, 0) + i
+        assert self._by_context(unique, "loop") == {k: v for k, v in expected.items() if v}
+
+    def test_a_known_name_needs_no_first_sight_in_a_new_context(self, modules, unique):
+        from globalhook import tracking
+
+        if tracking.CORE != "c":
+            pytest.skip("the compiled core's shortcut")
+        from globalhook import _ctracking
+
+        reader, _, _ = modules
+        seen = []
+
+        def first(kind, code, name, namespace):
+            seen.append((kind, name))
+            return tracking._first(kind, code, name, namespace)
+
+        _ctracking.setup(tracking._code_tables, first, tracking._load_sites, tracking._code_owners)
+        try:
+            reader.loop(1)
+            assert sorted(name for _, name in seen) == ["G", "len", "range"]
+            del seen[:]
+            for label in ("a", "b", "c"):
+                with globalhook.context(label):
+                    reader.loop(2)
+        finally:
+            _ctracking.setup(tracking._code_tables, tracking._first, tracking._load_sites, tracking._code_owners)
+        assert seen == []
+        assert self._by_context(unique, "loop") == {
+            **{(label, name, kind): 2 for label in "abc" for name, kind in (("G", "global"), ("len", "builtin"))},
+            ("", "G", "global"): 1, ("", "len", "builtin"): 1}
+
+
 class TestManyNames:
     def test_every_name_of_a_wide_function_is_exact(self, modules, unique):
         reader, _, _ = modules

@@ -266,3 +266,28 @@ def test_globalhooks_own_reads_are_not_the_programs(install, src, unique):
     __import__(unique).f()
     names = {e["name"] for e in hook.lookups() if e.get("owner") == "os.environ" and e["module"] == unique}
     assert names == {"GH_MINE"}
+
+
+def test_the_compiled_walk_finds_what_the_python_walk_finds(install, src, unique):
+    """count_config's walk (which tracked code a read is charged to) made in C and in Python, from the same frames."""
+    from globalhook import tracking
+
+    if tracking._config_caller is None:
+        pytest.skip("the compiled core's walk")
+    src({f"{unique}.py": "def through(f, *args):\n    return f(*args)\n",
+         f"{unique}_lib.py": "def deeper(f, n):\n    return f(n) if n == 0 else deeper(f, n - 1)\n"})
+    install(include=[unique])
+    tracked, lib = __import__(unique), __import__(f"{unique}_lib")
+    seen = []
+
+    def both(_=None):
+        frame = sys._getframe()
+        seen.append((tracking._config_caller(frame), tracking._walk_to_tracked(frame)))
+
+    tracked.through(lib.deeper, both, 30)  # tracked code 32 frames up
+    both()  # no tracked code on the stack
+    tracked.through(both)  # the tracked frame right above
+    for compiled, python in seen:
+        assert compiled == python
+    assert [found[1]["__name__"] if found else None for found, _ in seen] == [unique, None, unique]
+    assert [found[0] is tracked.through.__code__ for found, _ in seen if found] == [True, True]
