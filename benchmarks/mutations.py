@@ -27,6 +27,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -242,12 +243,18 @@ def generate(root: Path, modules: Sequence[str], sample: Optional[int], seed: in
 
 
 @contextlib.contextmanager
-def applied(root: Path, mutation: Mutation) -> Iterator[bytes]:
-    """The file with ``mutation`` made, for the time of the block; then its exact old bytes again."""
+def applied(root: Path, mutation: Mutation, journal: Optional[Path] = None) -> Iterator[bytes]:
+    """The file with ``mutation`` made, for the time of the block; then its exact old bytes again.
+
+    With ``journal``, the old bytes are also kept there until restored, so that a
+    run killed mid-mutation is undone by ``undo_journal`` on the next start.
+    """
     path = root / mutation.path
     original = path.read_bytes()
     new = original[: mutation.start] + mutation.new.encode() + original[mutation.end :]
     ast.parse(new)  # a mutation that does not parse is a bug of this script
+    if journal:
+        journal.write_bytes(mutation.path.encode() + b"\n" + original)
     path.write_bytes(new)
     try:
         yield new
@@ -255,6 +262,18 @@ def applied(root: Path, mutation: Mutation) -> Iterator[bytes]:
         path.write_bytes(original)
         if path.read_bytes() != original:
             raise RuntimeError(f"{path}: not restored exactly")
+        if journal:
+            journal.unlink()
+
+
+def undo_journal(root: Path, journal: Path) -> Optional[str]:
+    """Puts back a file that a killed run left mutated; its path, if there was one."""
+    if not journal.exists():
+        return None
+    rel, _, original = journal.read_bytes().partition(b"\n")
+    (root / rel.decode()).write_bytes(original)
+    journal.unlink()
+    return rel.decode()
 
 
 # --------------------------------------------------------------------------
@@ -322,6 +341,7 @@ class Study:
         self.logs = workdir / "logs"
         self.logs.mkdir(exist_ok=True)
         self.count = 0
+        self.baseline_runs: Dict[str, Dict[str, float]] = {}
 
     def env(self) -> Dict[str, str]:
         env = dict(os.environ)
@@ -366,20 +386,24 @@ class Study:
         return subprocess.run([str(self.python), "-c", code], cwd=self.workdir, env=self.env(),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
 
-    def baseline(self, tools: Sequence[str]) -> Run:
+    def baseline(self, tools: Sequence[str], full: bool = True) -> Optional[Run]:
         """The suite on unmutated source, and each tool's data recorded on it."""
         self.purge_bytecode()
-        full = self.run("full")
+        plain = self.run("full") if full else None
+        if plain:
+            self.baseline_runs["full"] = {"wall": plain.wall, "cpu": plain.cpu}
         if "globalhook" in tools:
             self.gh_data.unlink(missing_ok=True)
-            self.run("globalhook", select=False)
+            run = self.run("globalhook", select=False)
+            self.baseline_runs["globalhook"] = {"wall": run.wall, "cpu": run.cpu}
             shutil.copyfile(self.gh_data, self.gh_base)
         if "testmon" in tools:
             for p in self.workdir.glob("testmondata*"):
                 p.unlink()
-            self.run("testmon")
+            run = self.run("testmon")
+            self.baseline_runs["testmon"] = {"wall": run.wall, "cpu": run.cpu}
             self._copy_testmon(self.workdir, "testmondata", "testmon-baseline")
-        return full
+        return plain
 
     @staticmethod
     def _copy_testmon(folder: Path, src: str, dst: str) -> None:
@@ -493,11 +517,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None, help="keep the sdist, venv and logs here")
     parser.add_argument("--out", type=Path, default=Path("mutations"), help="writes OUT.json and OUT.md")
     parser.add_argument("--list", action="store_true", help="only list the chosen mutations")
+    parser.add_argument("--add-to", type=Path, default=None, metavar="JSON",
+                        help="run --tools (full excepted) on the mutations of an earlier run's JSON, keeping its truth")
     opts = parser.parse_args(argv)
     tools = [t for t in opts.tools.split(",") if t]
     unknown = set(tools) - set(TOOLS)
-    if unknown or "full" not in tools:
-        parser.error(f"--tools: must include full, may include {', '.join(TOOLS[1:])}; got {opts.tools!r}")
+    if unknown or ("full" not in tools) == (opts.add_to is None):
+        parser.error(f"--tools: must include full (but not with --add-to), may include {', '.join(TOOLS[1:])}; "
+                     f"got {opts.tools!r}")
+    if opts.add_to and not opts.add_to.is_file():
+        parser.error(f"--add-to: {opts.add_to}: no such file")
 
     spec = PACKAGES[opts.package]
     workdir = opts.workdir or Path(tempfile.mkdtemp(prefix=f"mutations-{opts.package}-"))
@@ -506,6 +535,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     existing = [p for p in workdir.glob(f"{opts.package}-{opts.version}") if p.is_dir()]
     source = existing[0] if existing else fetch_sdist(opts.package, opts.version, workdir)
     root = src_root(source, spec["modules"])
+    journal = workdir / "mutation-in-progress"
+    undone = undo_journal(root, journal)
+    if undone:
+        print(f"{undone}: restored, left mutated by an interrupted run", flush=True)
+    # SIGTERM ends the run through SystemExit, so the mutated file is restored.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     mutations = generate(root, spec["modules"], opts.sample, opts.seed, spec["skip_files"])
     if opts.list:
         for m in mutations:
@@ -517,26 +552,36 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     study = Study(workdir, source, exe, spec["modules"])
     print(f"{opts.package} {opts.version}: {len(mutations)} mutations; work in {workdir}", flush=True)
 
-    full = study.baseline(tools)
-    baseline = sorted(full.ran)
+    earlier = json.loads(opts.add_to.read_text()) if opts.add_to else None
+    if earlier:
+        # Another tool's column for mutations already run: the truth is kept.
+        mutations = [Mutation(**r["mutation"]) for r in earlier["results"]]
+        study.baseline([t for t in tools if t != "full"], full=False)
+        baseline, baseline_failed = earlier["baseline"], earlier["baseline_failed"]
+    else:
+        full = study.baseline(tools)
+        baseline = sorted(full.ran)
+        baseline_failed = sorted(full.failed(baseline))
     total = len(baseline)
     if not total:
         raise SystemExit(f"error: the unmutated suite ran no test; see {study.logs}")
-    baseline_failed = sorted(full.failed(baseline))
     print(f"baseline: {total} tests, {len(baseline_failed)} failing", flush=True)
     results = []
     for i, mutation in enumerate(mutations, 1):
         study.restore_data()
-        with applied(root, mutation):
+        before = earlier["results"][i - 1] if earlier else None
+        with applied(root, mutation, journal):
             study.purge_bytecode()
             imports = study.imports()
-            runs = {"full": study.run("full")}
-            for tool in tools[1:]:
-                runs[tool] = study.run(tool)
+            runs = {tool: study.run(tool) for tool in tools if not (before and tool == "full")}
         study.purge_bytecode()
-        imports = imports and bool(runs["full"].ran)  # e.g. a warning made an error at import
-        failing = sorted(runs["full"].failed(baseline)) if imports else baseline
-        missed = {}
+        if before:
+            imports, failing = before["imports"], before["failing"]
+        else:
+            imports = imports and bool(runs["full"].ran)  # e.g. a warning made an error at import
+            # Tests failing before the mutation are rerun by both tools by rule; not counted.
+            failing = sorted(runs["full"].failed(baseline) - set(baseline_failed)) if imports else baseline
+        missed = dict(before["missed"]) if before else {}
         for tool, run in runs.items():
             if tool == "full":
                 continue
@@ -544,23 +589,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 missed[tool] = sorted(set(failing) - run.covered(baseline))
             else:  # everything fails: a tool must error out or run everything
                 missed[tool] = [] if run.exit not in (0, 5) or len(run.covered(baseline)) == total else ["(not all)"]
-        results.append({
-            "mutation": asdict(mutation),
-            "imports": imports,
-            "failing": failing,
-            "missed": missed,
-            "runs": {t: {"exit": r.exit, "wall": r.wall, "cpu": r.cpu, "ran": sorted(r.ran), "deselected": r.deselected}
-                     for t, r in runs.items()},
-        })
+        ran = dict(before["runs"]) if before else {}
+        ran.update({t: {"exit": r.exit, "wall": r.wall, "cpu": r.cpu, "ran": sorted(r.ran), "deselected": r.deselected}
+                    for t, r in runs.items()})
+        results.append({"mutation": asdict(mutation), "imports": imports, "failing": failing, "missed": missed, "runs": ran})
         shown = ", ".join(f"{t} ran {len(r.ran)} miss {len(missed.get(t, []))}" for t, r in runs.items() if t != "full")
         print(f"[{i}/{len(mutations)}] {mutation.describe()}: {len(failing)} fail; {shown}", flush=True)
-        summary = summarise(results, tools, total)
+        every_tool = [t for t in TOOLS if any(t in r["runs"] for r in results)]
+        summary = summarise(results, every_tool, total)
         raw = {"package": opts.package, "version": opts.version, "seed": opts.seed, "sample": opts.sample,
-               "python": sys.version.split()[0], "tests": total, "baseline_failed": baseline_failed,
+               "python": sys.version.split()[0], "tests": total, "baseline": baseline,
+               "baseline_failed": baseline_failed, "baseline_runs": (earlier or {}).get("baseline_runs", {}),
                "summary": summary, "results": results}
+        raw["baseline_runs"].update(study.baseline_runs)
         opts.out.parent.mkdir(parents=True, exist_ok=True)
         Path(f"{opts.out}.json").write_text(json.dumps(raw, indent=1))
-        Path(f"{opts.out}.md").write_text(markdown(opts.package, opts.version, results, summary, tools, total))
+        Path(f"{opts.out}.md").write_text(markdown(opts.package, opts.version, results, summary, every_tool, total))
     print(Path(f"{opts.out}.md").read_text())
     return 0
 

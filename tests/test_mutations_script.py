@@ -3,6 +3,8 @@ what the interpreter runs, and the file comes back byte for byte afterwards."""
 
 import ast
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -153,3 +155,25 @@ def test_a_function_gets_one_edit_among_its_candidates(mutations_module, tiny):
         "dropped `if value > LIMIT:`",
         "dropped `return value`",
     }
+
+
+def test_a_killed_run_is_undone_from_the_journal(mutations_module, tiny):
+    m = mutations_module.generate(tiny, ["tiny"], None, seed=0)[0]
+    path = tiny / m.path
+    before = path.read_bytes()
+    journal = tiny / "journal"
+    # A child applies the same mutation and dies inside the block, running no finally.
+    child = (
+        "import importlib.util, os, sys, pathlib\n"
+        "spec = importlib.util.spec_from_file_location('m', sys.argv[1])\n"
+        "m = importlib.util.module_from_spec(spec); sys.modules['m'] = m; spec.loader.exec_module(m)\n"
+        "root = pathlib.Path(sys.argv[2])\n"
+        "with m.applied(root, m.generate(root, ['tiny'], None, seed=0)[0], pathlib.Path(sys.argv[3])):\n"
+        "    os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", child, str(SCRIPT), str(tiny), str(journal)], check=True)
+    assert path.read_bytes() != before
+    assert mutations_module.undo_journal(tiny, journal) == m.path
+    assert path.read_bytes() == before
+    assert not journal.exists()
+    assert mutations_module.undo_journal(tiny, journal) is None
