@@ -533,6 +533,7 @@ _COMMANDS = {
     "diff": _view("cmd_diff"),
     "check": _view("cmd_check"),
     "tests-for": _view("cmd_tests_for"),
+    "why": _view("cmd_why"),
 }
 
 
@@ -553,7 +554,8 @@ def _own_command(args: "List[str]") -> int:
             "  install    add the start-up hook to this environment (every process can track)\n"
             "  uninstall  remove the start-up hook\n"
             "  status     say whether the start-up hook is installed, and which core tracks\n"
-            "  tests-for  list the tests that read a module global (after pytest --globalhook)\n\n"
+            "  tests-for  list the tests that read a module global (after pytest --globalhook)\n"
+            "  why        say why pytest --globalhook-select runs a test or leaves it out\n\n"
             "'globalhook COMMAND --help' tells more."
         )
         return 0 if args else EXIT_USAGE

@@ -298,3 +298,35 @@ def cmd_tests_for(argv: Sequence[str]) -> int:
     why = "recorded outside tests only" if seen else "no lookup of it was recorded: check the name"
     print(f"globalhook: no test read {asked} ({why})", file=sys.stderr)
     return 1
+
+
+def cmd_why(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="globalhook why",
+        description="Say why pytest --globalhook-select would run a test (which definition changed, "
+        "through which read) or leave it out, from the data the last pytest --globalhook run wrote "
+        "and the sources as they are now. Run it where pytest runs (module files are recorded "
+        "relative to pytest's root folder).",
+        allow_abbrev=False,
+    )
+    parser.add_argument("test", metavar="TEST_ID", help="a test id as pytest shows it (tests/test_x.py::test_y)")
+    parser.add_argument("--root", metavar="DIR", default=".", help="pytest's root folder (default: the current folder)")
+    _add_data_options(parser)
+    options = parser.parse_args(argv)
+    try:
+        data = _load_data(options)
+    except (ConfigError, DataError) as exc:
+        return _fail(str(exc))
+    from .testrecords import environment_digest
+    from .testselect import KEY, Selector
+
+    selection = data.get(KEY)
+    if not isinstance(selection, dict) or not isinstance(selection.get("tests"), dict):
+        return _fail("the data file has no selection data: record it with 'pytest --globalhook' first")
+    if options.test not in selection["tests"]:
+        return _fail(f"unknown test id {printable(options.test)}: not in the data (a new test always runs)")
+    decision = Selector(selection, os.path.abspath(options.root), environment_digest()).decide(options.test)
+    print(f"{printable(options.test)}: {'selected' if decision.run else 'deselected'}")
+    for line in decision.why:
+        print(f"  {printable(line)}")
+    return 0

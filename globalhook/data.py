@@ -53,6 +53,8 @@ __all__ = [
     "combine",
     "combine_parts",
     "Combined",
+    "MERGED_KEYS",
+    "merge_objects",
 ]
 
 FORMAT = "globalhook-data"
@@ -176,19 +178,53 @@ def _unique_not_tracked(entries: Iterable[Dict[str, Any]]) -> List[Dict[str, Any
     return [unique[key] for key in sorted(unique)]
 
 
+#: Top-level keys holding one JSON object that answers above the engine own
+#: (test selection): merged by :func:`merge_objects`, never summed.
+MERGED_KEYS = ("selection",)
+
+
+def merge_objects(objects: Iterable[Any]) -> Dict[str, Any]:
+    """Objects unioned key by key, nested objects too; on a leaf they disagree on, the last one wins.
+
+    The last one is the later-written file in the order the files are merged.
+    """
+    result: Dict[str, Any] = {}
+    for value in objects:
+        if isinstance(value, dict):
+            _merge_into(result, value)
+    return result
+
+
+def _merge_into(target: Dict[str, Any], source: Dict[str, Any]) -> None:
+    for key, value in source.items():
+        if isinstance(value, dict):
+            current = target.get(key)
+            if not isinstance(current, dict):
+                current = target[key] = {}
+            _merge_into(current, value)
+        else:
+            target[key] = value
+
+
 def _assemble(
     runs: List[Dict[str, Any]],
     not_tracked: Iterable[Dict[str, Any]],
     lookups: Iterable[Dict[str, Any]],
     minus: Iterable[Dict[str, Any]] = (),
+    datas: Iterable[Dict[str, Any]] = (),
 ) -> Dict[str, Any]:
-    return {
+    assembled = {
         "format": FORMAT,
         "version": VERSION,
         "runs": runs,
         "not_tracked": _unique_not_tracked(not_tracked),
         "lookups": _sum_lookups(lookups, minus),
     }
+    datas = list(datas)
+    for key in MERGED_KEYS:
+        if any(key in data for data in datas):
+            assembled[key] = merge_objects(data.get(key) for data in datas)
+    return assembled
 
 
 def make_data(
@@ -210,12 +246,13 @@ def merge(datas: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
     runs: List[Dict[str, Any]] = []
     not_tracked: List[Dict[str, Any]] = []
     lookups: List[Dict[str, Any]] = []
+    datas = list(datas)
     with paused():
         for data in datas:
             runs.extend(dict(run) for run in data.get("runs", ()))
             not_tracked.extend(data.get("not_tracked", ()))
             lookups.extend(data.get("lookups", ()))
-        return _assemble(runs, not_tracked, lookups)
+        return _assemble(runs, not_tracked, lookups, datas=datas)
 
 
 def save(data: Dict[str, Any], path: str) -> None:
@@ -385,6 +422,7 @@ def combine_parts(
     legacy = {_run_identity(run) for run in runs if "part" not in run} - {None}
     folder = os.path.dirname(os.path.abspath(data_file)) or "."
     replaced: List[Dict[str, Any]] = []
+    merged: List[Dict[str, Any]] = list(bases)  # in the order written: a later file wins (MERGED_KEYS)
 
     for name in list(open_parts):
         # Checked in this order: a writer found gone before its file is
@@ -424,6 +462,7 @@ def combine_parts(
             runs.append(run)
         not_tracked.extend(part["not_tracked"])
         lookups.extend(part["lookups"])
+        merged.append(part)
         if open_part:
             open_parts[name] = part["lookups"]
         taken.add(name)
@@ -435,7 +474,7 @@ def combine_parts(
         result.data = {key: value for key, value in bases[0].items() if key != OPEN_PARTS}
     else:
         with paused():
-            result.data = _assemble(runs, not_tracked, lookups, replaced)
+            result.data = _assemble(runs, not_tracked, lookups, replaced, merged)
     if open_parts:
         result.data[OPEN_PARTS] = {name: open_parts[name] for name in sorted(open_parts)}
     save(result.data, data_file)
@@ -595,6 +634,10 @@ def validate(data: object, source: str) -> None:
                 fail(f'{where}: "{field}" must be a string, not {_kind_of(entry[field])}')
 
     _check_lookups(data["lookups"], "lookups", fail)
+
+    for key in MERGED_KEYS:
+        if key in data and not isinstance(data[key], dict):
+            fail(f'"{key}" must be an object, not {_kind_of(data[key])}')
 
     open_parts = data.get(OPEN_PARTS)
     if open_parts is not None:

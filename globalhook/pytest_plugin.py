@@ -43,6 +43,11 @@ def pytest_addoption(parser: "pytest.Parser") -> None:
     group.addoption("--globalhook-include", action="append", default=None, metavar="PAT", help="track modules matching PAT (repeatable)")
     group.addoption("--globalhook-exclude", action="append", default=None, metavar="PAT", help="never track modules matching PAT (repeatable)")
     group.addoption("--globalhook-data", default=None, metavar="FILE", help="data file to write (default: [tool.globalhook] data_file, or .globalhook.json)")
+    group.addoption(
+        "--globalhook-select", action="store_true", default=False,
+        help="run only the tests that what changed since the data was recorded can affect (new and "
+        "failed tests too); the others are deselected; records as --globalhook does",
+    )
     group.addoption("--globalhook-report", action="store_true", default=False, help="print what each test read at the end of the session")
     group.addoption(
         "--globalhook-no-attributes", action="store_false", dest="globalhook_attributes", default=None,
@@ -55,7 +60,8 @@ def pytest_addoption(parser: "pytest.Parser") -> None:
 
 
 def _wanted(options) -> bool:
-    return bool(options.globalhook is not None or options.globalhook_include or options.globalhook_data or options.globalhook_report)
+    return bool(options.globalhook is not None or options.globalhook_include or options.globalhook_data
+                or options.globalhook_report or getattr(options, "globalhook_select", False))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -67,6 +73,7 @@ def pytest_load_initial_conftests(early_config: "pytest.Config", parser: "pytest
         # Tracking is on already (globalhook run -m pytest, or the start-up
         # hook): this process's session saves the data; we add test labels.
         early_config.pluginmanager.register(_Labeller(session, owner=False), "globalhook-labeller")
+        _register_recorder(session, early_config, options)
         return
     if not _wanted(options):
         return
@@ -75,6 +82,15 @@ def pytest_load_initial_conftests(early_config: "pytest.Config", parser: "pytest
     except _PluginError as exc:
         raise pytest.UsageError(f"globalhook: {exc}") from None
     early_config.pluginmanager.register(_Labeller(session, owner=True), "globalhook-labeller")
+    _register_recorder(session, early_config, options)
+
+
+def _register_recorder(session, early_config, options) -> None:
+    """Per-test records for selection (and the selection itself with --globalhook-select)."""
+    from .selectplugin import TestRecorder
+
+    select = bool(getattr(options, "globalhook_select", False))
+    early_config.pluginmanager.register(TestRecorder(session, early_config, select), "globalhook-select")
 
 
 def _active_session():
@@ -174,14 +190,16 @@ class _Labeller:
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_fixture_setup(self, fixturedef, request):
-        """A fixture shared by many tests belongs to none of them."""
+        """A fixture shared by many tests has a label of its own (``<base id>::<name>|fixture``):
+        selection maps it to every test that used it."""
         if fixturedef.scope == "function":
             yield
             return
         from .contexts import get_context, set_context
+        from .selectplugin import fixture_label
 
         previous = get_context()
-        set_context(_EMPTY)
+        set_context(fixture_label(fixturedef))
         try:
             yield
         finally:

@@ -38,7 +38,7 @@ from .tracking import CORE, RECORDER
 
 TYPE_CHECKING = False  # not from typing: imported before the program starts
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Callable, List, Optional, Sequence
+    from typing import Callable, Dict, List, Optional, Sequence
 
     from .config import Config
     from .finder import ImportHook
@@ -192,6 +192,9 @@ class Session:
         self._save_notes: "List[str]" = []
         #: Keeps an entry in the data when it says True (IPython leaves its own lookups out).
         self.entry_filter: "Optional[Callable[[dict], bool]]" = None
+        #: Top-level keys an answer adds to this process's data (data.MERGED_KEYS), made from its
+        #: lookups when it is saved.
+        self.extra_data: "Dict[str, Callable[[List[dict]], dict]]" = {}
 
     # -- starting ------------------------------------------------------------
 
@@ -304,7 +307,10 @@ class Session:
         lookups = RECORDER.lookups()
         if self.entry_filter is not None:
             lookups = [entry for entry in lookups if self.entry_filter(entry)]
-        return make_data(lookups, self.run_info(), not_tracked)
+        data = make_data(lookups, self.run_info(), not_tracked)
+        for key, make in self.extra_data.items():
+            data[key] = make(data["lookups"])
+        return data
 
     def save(self) -> bool:
         """Write this process's data once; safe to call from any exit path.

@@ -121,7 +121,8 @@ def test_a_missing_data_file_breaks_the_contract_saying_so(project):
 
 #: globalhook's layers (see DESIGN.md), top down; a module imports only from its own layer or below.
 ANSWERS = ["cli", "cli_views", "pytest_plugin", "ipython", "console", "report", "reverse", "diff", "check",
-           "checkformats", "baseline", "importlinter", "htmlreport", "pertest", "cache", "cachestore", "fingerprint"]
+           "checkformats", "baseline", "importlinter", "htmlreport", "pertest", "cache", "cachestore", "fingerprint",
+           "definitions", "testselect", "testrecords", "selectplugin"]
 PROCESS = ["session", "sigterm", "multiproc", "runner", "sitehook", "startup", "workers", "data", "atomic", "gcpause",
            "printable", "config", "toml", "selection", "sourcemap", "limits", "datalock", "osexit", "replaceable",
            "stdlibonly", "integrations"]

@@ -1,0 +1,308 @@
+"""Static fingerprints of a module's definitions, and what each one refers to.
+
+Test selection asks "did anything this test depends on change?" without
+importing the changed code.  Each module-level statement is compiled on its
+own and fingerprinted by what the interpreter runs
+(:func:`globalhook.fingerprint.code_digest`): bytecode, constants, names,
+defaults, decorators, never line numbers, so comments, blank lines and moved
+lines are no change.  A statement defines the names it binds (a ``def``, a
+``class``, an assignment, an import); a name bound by several statements is
+defined by all of them.  A class is split into its header (bases,
+decorators, keywords, docstring) and its members one by one (``C.method``,
+``C.RATE``), so that ``why`` can say which member changed.
+
+Beside the digest each definition keeps the names it refers to, in two sets:
+
+- ``run``: evaluated when the statement runs (at import): the right-hand
+  side of an assignment, decorators, defaults, base classes, a class body;
+- ``body``: inside function and lambda bodies, evaluated only when called.
+
+Selection follows ``run`` edges from what a test read (a value computed at
+import time depends on what computed it) and both sets where no run-time
+record exists (see :mod:`globalhook.testselect`).  Imports are edges to the
+module they name.  Statements that bind nothing but run at import
+(``register(f)``) form the pseudo-definition ``@effects``, on which every
+name of the module depends: they may change any value.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Dict, Iterable, List, Optional, Set, Tuple
+
+__all__ = ["Definition", "module_definitions", "file_definitions", "digests", "EFFECTS", "AUTOUSE"]
+
+#: The pseudo-definition of a module's statements that bind nothing but run at import.
+EFFECTS = "@effects"
+#: The pseudo-definition of a module's autouse fixtures (one digest for them all).
+AUTOUSE = "@autouse"
+
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_SCOPES = _FUNCTIONS + (ast.Lambda, ast.ClassDef)
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+class Definition:
+    """One name of a module: its digest and the names its statements refer to.
+
+    ``imports`` holds import targets: ``(module, None)`` for a module bound
+    by ``import m``, ``(module, name)`` for ``from m import name``.
+    """
+
+    __slots__ = ("digest", "run", "body", "members", "imports")
+
+    def __init__(self) -> None:
+        self.digest = ""
+        self.run: Set[str] = set()
+        self.body: Set[str] = set()
+        self.members: List[str] = []
+        self.imports: List[Tuple[str, Optional[str]]] = []
+
+    def add(self, digest: str) -> None:
+        self.digest = digest if not self.digest else _hex(self.digest + digest)
+
+
+def _hex(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def file_definitions(path: str, module: str) -> "Optional[Dict[str, Definition]]":
+    """The definitions of the module in ``path``; None when it cannot be read or parsed."""
+    try:
+        with open(path, "rb") as stream:
+            source = stream.read()
+    except OSError:
+        return None
+    is_package = path.endswith("__init__.py")
+    try:
+        return module_definitions(source, path, module, is_package)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def module_definitions(source: "str | bytes", filename: str, module: str, is_package: bool = False) -> "Dict[str, Definition]":
+    """Every module-level name of ``source``, by name (members as ``Class.name``)."""
+    tree = ast.parse(source, filename)
+    flags = _future_flags(tree)
+    package = module if is_package else module.rpartition(".")[0]
+    found: Dict[str, Definition] = {}
+    statements = tree.body
+    if statements and _is_docstring(statements[0]):
+        _define(found, "__doc__").add(_digest([statements[0]], filename, flags))
+        statements = statements[1:]
+    for statement in statements:
+        if _is_main_guard(statement):
+            continue  # runs only as a script, never on import
+        digest = _digest([statement], filename, flags)
+        if isinstance(statement, ast.ClassDef):
+            _class(found, statement.name, statement, filename, flags, digest)
+            continue
+        bound = _bound_names(statement)
+        run: Set[str] = set()
+        body: Set[str] = set()
+        _refs(statement, run, body, top=True)
+        imports = _imports(statement, package)
+        if not bound:
+            bound = [EFFECTS]
+        for name in bound:
+            definition = _define(found, name)
+            definition.add(digest)
+            definition.run |= run
+            definition.body |= body
+            definition.imports.extend(imports.get(name, ()))
+            if name != EFFECTS and _is_autouse(statement):
+                _define(found, AUTOUSE).add(digest)
+    return found
+
+
+def _define(found: "Dict[str, Definition]", name: str) -> Definition:
+    definition = found.get(name)
+    if definition is None:
+        definition = found[name] = Definition()
+    return definition
+
+
+def _class(found: "Dict[str, Definition]", name: str, node: ast.ClassDef, filename: str, flags: int, whole: str) -> None:
+    """A class: its header (and statements binding nothing), then each member under ``name.member``."""
+    header = _define(found, name)
+    header_node = ast.ClassDef(**{field: getattr(node, field, None) for field in node._fields})
+    header_node.body = [ast.Pass()]
+    ast.copy_location(header_node, node)
+    ast.fix_missing_locations(header_node)
+    parts = [_digest([header_node], filename, flags)]
+    for field in ("bases", "keywords", "decorator_list"):
+        for child in getattr(node, field, ()):
+            _refs(child, header.run, header.body)
+    if _is_autouse(node):
+        _define(found, AUTOUSE).add(whole)
+    for statement in node.body:
+        digest = _digest([statement], filename, flags)
+        if isinstance(statement, ast.ClassDef):
+            member = f"{name}.{statement.name}"
+            _class(found, member, statement, filename, flags, digest)
+            header.members.append(member)
+            continue
+        bound = _bound_names(statement)
+        if not bound:
+            parts.append(digest)  # a docstring, a call: part of the class itself
+            _refs(statement, header.run, header.body, top=True)
+            continue
+        for bound_name in bound:
+            member = f"{name}.{bound_name}"
+            definition = _define(found, member)
+            definition.add(digest)
+            _refs(statement, definition.run, definition.body, top=True)
+            if member not in header.members:
+                header.members.append(member)
+    header.add(_hex("".join(parts)))
+
+
+def _digest(statements: "List[ast.stmt]", filename: str, flags: int) -> str:
+    from .fingerprint import code_digest
+
+    code = compile(ast.Module(body=statements, type_ignores=[]), filename, "exec", flags=flags, dont_inherit=True)
+    return code_digest(code).hex()[:16]
+
+
+def _future_flags(tree: ast.Module) -> int:
+    import __future__
+
+    flags = 0
+    for statement in tree.body:
+        if isinstance(statement, ast.ImportFrom) and statement.module == "__future__":
+            for alias in statement.names:
+                feature = getattr(__future__, alias.name, None)
+                if feature is not None:
+                    flags |= feature.compiler_flag
+    return flags
+
+
+def _is_docstring(statement: ast.stmt) -> bool:
+    return isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant) and isinstance(statement.value.value, str)
+
+
+def _is_main_guard(statement: ast.stmt) -> bool:
+    test = statement.test if isinstance(statement, ast.If) else None
+    if not isinstance(test, ast.Compare) or len(test.ops) != 1 or not isinstance(test.ops[0], ast.Eq):
+        return False
+    sides = [test.left, test.comparators[0]]
+    names = [s.id for s in sides if isinstance(s, ast.Name)]
+    texts = [s.value for s in sides if isinstance(s, ast.Constant)]
+    return names == ["__name__"] and texts == ["__main__"]
+
+
+def _is_autouse(node: ast.AST) -> bool:
+    for decorator in getattr(node, "decorator_list", ()):
+        for child in ast.walk(decorator):
+            if isinstance(child, ast.keyword) and child.arg == "autouse":
+                return True
+    return False
+
+
+def _bound_names(statement: ast.stmt) -> "List[str]":
+    """Names a module-level statement binds, in order (nested function and class bodies excluded)."""
+    names: List[str] = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, (_FUNCTIONS + (ast.ClassDef,))):
+            names.append(node.name)
+            for field in ("decorator_list", "bases", "keywords", "args", "returns"):
+                value = getattr(node, field, None)
+                for child in value if isinstance(value, list) else ([value] if value is not None else []):
+                    visit(child)
+            return
+        if isinstance(node, (ast.Lambda,) + _COMPREHENSIONS):
+            return  # their own scopes (a walrus inside binds outside: rare, and read at run time)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.append(node.id)
+        elif isinstance(node, ast.Import):
+            names.extend(alias.asname or alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            names.extend(alias.asname or alias.name for alias in node.names if alias.name != "*")
+        elif isinstance(node, (ast.ExceptHandler,)) and node.name:
+            names.append(node.name)
+        elif isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
+            names.append(node.target.id)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(statement)
+    unique: List[str] = []
+    for name in names:
+        if name not in unique:
+            unique.append(name)
+    return unique
+
+
+def _refs(node: ast.AST, run: "Set[str]", body: "Set[str]", top: bool = False) -> None:
+    """Names ``node`` loads: into ``run`` when evaluated with it, into ``body`` inside functions."""
+    if isinstance(node, _FUNCTIONS):
+        for decorator in node.decorator_list:
+            _refs(decorator, run, body)
+        _refs(node.args, run, body)
+        if node.returns is not None:
+            _refs(node.returns, run, body)
+        for statement in node.body:
+            _refs(statement, body, body)
+        return
+    if isinstance(node, ast.Lambda):
+        _refs(node.args, run, body)
+        _refs(node.body, body, body)
+        return
+    if isinstance(node, ast.Name):
+        if isinstance(node.ctx, ast.Load):
+            run.add(node.id)
+        return
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and isinstance(node.ctx, ast.Load):
+        run.add(node.value.id)
+        run.add(f"{node.value.id}.{node.attr}")
+        return
+    for child in ast.iter_child_nodes(node):
+        _refs(child, run, body)
+
+
+def _imports(statement: ast.stmt, package: str) -> "Dict[str, List[Tuple[str, Optional[str]]]]":
+    """What each name bound by an import in ``statement`` refers to (``*`` for star imports)."""
+    targets: Dict[str, List[Tuple[str, Optional[str]]]] = {}
+    for node in ast.walk(statement):
+        if isinstance(node, _SCOPES):
+            if node is not statement:
+                continue
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    targets.setdefault(alias.asname, []).append((alias.name, None))
+                else:
+                    top = alias.name.split(".")[0]
+                    targets.setdefault(top, []).append((top, None))
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(node.module, node.level, package)
+            if base is None:
+                continue
+            for alias in node.names:
+                targets.setdefault(alias.asname or alias.name, []).append((base, alias.name))
+    if "*" in targets:
+        targets[EFFECTS] = targets.pop("*")
+    return targets
+
+
+def _absolute(module: "Optional[str]", level: int, package: str) -> "Optional[str]":
+    if not level:
+        return module
+    parts = package.split(".") if package else []
+    if level - 1 > len(parts):
+        return None
+    base = parts[: len(parts) - (level - 1)]
+    if module:
+        base.append(module)
+    return ".".join(base) or None
+
+
+def digests(found: "Dict[str, Definition]") -> "Dict[str, str]":
+    """name -> digest, as the data file keeps them."""
+    return {name: found[name].digest for name in sorted(found)}
+

@@ -1,0 +1,284 @@
+"""The pytest side of test selection: record what it needs, and with ``--globalhook-select`` use it.
+
+Registered by :mod:`globalhook.pytest_plugin` whenever ``--globalhook`` is on.
+Reads made while a test file is collected (its module-level code,
+``parametrize`` arguments) are labelled ``<file>|collect``; the plugin's
+labeller gives wider-scope fixtures (``setup_class``/``setup_module`` are
+such fixtures too) labels of their own.  When the data is saved, each test
+gets a record (:mod:`globalhook.testrecords`).
+
+With ``--globalhook-select`` the decision (:mod:`globalhook.testselect`) is
+made after every other plugin has chosen (``-k``, ``-m``, node ids), in
+every xdist worker alike, from the same data file; the tests left out go
+through pytest's ``deselected`` hook.  A selected run keeps the records of
+the tests it did not run, unless what they depend on has changed since, and
+replaces those of the tests that ran.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+from .testrecords import COLLECT, FIXTURE
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Dict, List, Optional, Set
+
+__all__ = ["TestRecorder", "fixture_label"]
+
+
+def fixture_label(fixturedef: object) -> str:
+    """The context label of a wider-scope fixture: its place and name."""
+    return f"{getattr(fixturedef, 'baseid', '')}::{getattr(fixturedef, 'argname', '?')}{FIXTURE}"
+
+
+class TestRecorder:
+    """Per-test records for selection, and the selection itself when asked for."""
+
+    __test__ = False  # not a test class, whatever its name
+
+    def __init__(self, session: object, config: "pytest.Config", select: bool) -> None:
+        self.session = session
+        self.config = config
+        self.select = select
+        self.root = str(config.rootpath)
+        self.items: Dict[str, Any] = {}
+        self.outcomes: Dict[str, str] = {}
+        self.old: Optional[Dict[str, Any]] = None
+        self.selector = None
+        self._environment: Optional[str] = None
+        self.notes: List[str] = []
+        session.extra_data["selection"] = self.selection_data  # type: ignore[attr-defined]
+
+    def environment(self) -> str:
+        if self._environment is None:
+            from .testrecords import environment_digest
+
+            self._environment = environment_digest()
+        return self._environment
+
+    # -- labels ------------------------------------------------------------
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_make_collect_report(self, collector):
+        if not isinstance(collector, pytest.Module):
+            yield
+            return
+        from .contexts import get_context, set_context
+
+        previous = get_context()
+        set_context(collector.nodeid + COLLECT)
+        try:
+            yield
+        finally:
+            set_context(previous)
+
+    # -- choosing ----------------------------------------------------------
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, session, config, items) -> None:
+        if self.select:
+            self._select(config, items)
+        self.items = {item.nodeid: item for item in items}
+
+    def _select(self, config, items) -> None:
+        self.old = self._load_old()
+        if self.old is None:
+            return
+        from .testselect import Selector
+
+        self.selector = selector = Selector(self.old, self.root, self.environment())
+        chosen, left_out = [], []
+        for item in items:
+            if not isinstance(item, pytest.Function):
+                chosen.append(item)  # doctests and other files' items: always run
+                continue
+            decision = selector.decide(item.nodeid, [r.rpartition(":")[::2] for r in roots_of(item, self.root)])
+            (chosen if decision.run else left_out).append(item)
+        if left_out:
+            config.hook.pytest_deselected(items=left_out)
+            items[:] = chosen
+        self._say(f"selected {len(chosen)} of {len(chosen) + len(left_out)} tests "
+                  "(the others read nothing that changed)")
+
+    def _load_old(self) -> "Optional[Dict[str, Any]]":
+        from .data import DataError, load
+
+        path = self.session.config.data_file  # type: ignore[attr-defined]
+        if not os.path.exists(path):
+            self._say(f"no data in {path} yet: running every test and recording")
+            return None
+        try:
+            data = load(path)
+        except DataError as exc:
+            self._say(f"warning: cannot select ({exc}): running every test and recording")
+            return None
+        selection = data.get("selection")
+        if not isinstance(selection, dict) or not isinstance(selection.get("tests"), dict):
+            self._say(f"no selection data in {path} (recorded by an older globalhook?): running every test")
+            return None
+        return selection
+
+    def _say(self, line: str) -> None:
+        if os.environ.get("PYTEST_XDIST_WORKER"):
+            return
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"globalhook: {line}")
+        else:
+            print(f"globalhook: {line}", file=sys.stderr)
+
+    # -- outcomes ----------------------------------------------------------
+
+    def pytest_runtest_logreport(self, report) -> None:
+        current = self.outcomes.get(report.nodeid)
+        if report.failed:
+            self.outcomes[report.nodeid] = "failed" if report.when == "call" else "errored"
+        elif current is None or current == "passed":
+            self.outcomes[report.nodeid] = "skipped" if report.skipped else "passed"
+
+    # -- the record --------------------------------------------------------
+
+    def selection_data(self, lookups: "List[Dict[str, Any]]") -> "Dict[str, Any]":
+        """This process's ``selection`` object (made when the data is saved)."""
+        from .data import merge_objects
+        from .testrecords import module_key, module_records, reads_by_label
+
+        by_label = reads_by_label(lookups)
+        tests: Dict[str, Any] = {}
+        wanted: Set[str] = set()
+        for nodeid, item in self.items.items():
+            outcome = self.outcomes.get(nodeid)
+            if outcome is None:
+                continue  # not run here (deselected, or another worker's)
+            reads = by_label.get(nodeid)
+            record = reads.as_data() if reads is not None else {"reads": {}, "absent": {}}
+            record["outcome"] = outcome
+            roots = roots_of(item, self.root)
+            record["roots"] = roots
+            wanted.update(root.rpartition(":")[0] for root in roots)
+            record["fixtures"] = sorted(_wide_fixture_labels(item))
+            tests[nodeid] = record
+        collect = {label[: -len(COLLECT)]: r.as_data() for label, r in by_label.items() if label.endswith(COLLECT)}
+        fixtures = {label: r.as_data() for label, r in by_label.items() if label.endswith(FIXTURE)}
+        for reads in by_label.values():
+            wanted.update(reads.reads)
+            wanted.update(reads.absent)
+        from .testrecords import is_project
+
+        loaded: Dict[str, object] = {}
+        for name, module in list(sys.modules.items()):
+            if module is None:
+                continue
+            key = module_key(module, self.root)
+            if key is None:
+                continue
+            if key in wanted or is_project(name, module):
+                loaded[key] = module
+                wanted.add(key)
+        carried: Dict[str, Any] = {}
+        old = self.old
+        if old is None and self.select and not os.environ.get("PYTEST_XDIST_WORKER"):
+            old = self._load_old_quietly()
+        primary = not os.environ.get("PYTEST_XDIST_WORKER")
+        if old is not None and primary:
+            carried = self._carried(old)
+            wanted.update(_object(old.get("modules")))
+        old_modules = _object(old.get("modules")) if old is not None else {}
+        modules = module_records(wanted, self.root, old_modules, loaded)
+        new = {"environment": self.environment(), "modules": modules, "tests": tests,
+               "collect": collect, "fixtures": fixtures}
+        return merge_objects([carried, new])
+
+    def _load_old_quietly(self) -> "Optional[Dict[str, Any]]":
+        from .data import DataError, load
+
+        try:
+            selection = load(self.session.config.data_file).get("selection")  # type: ignore[attr-defined]
+        except (DataError, OSError):
+            return None
+        return selection if isinstance(selection, dict) and isinstance(selection.get("tests"), dict) else None
+
+    def _carried(self, old: "Dict[str, Any]") -> "Dict[str, Any]":
+        """The previous records of the tests not run now that are still true (nothing they depend on changed)."""
+        from .testselect import Selector
+
+        selector = self.selector
+        if selector is None:
+            selector = Selector(old, self.root, self.environment())
+        kept = {}
+        for nodeid, record in _object(old.get("tests")).items():
+            if nodeid in self.outcomes:
+                continue
+            if not selector.decide(nodeid).run:
+                kept[nodeid] = record
+        return {"collect": _object(old.get("collect")), "fixtures": _object(old.get("fixtures")), "tests": kept}
+
+
+def _object(value: object) -> "Dict[str, Any]":
+    return value if isinstance(value, dict) else {}
+
+
+def _wide_fixture_labels(item: object) -> "Set[str]":
+    info = getattr(item, "_fixtureinfo", None)
+    defs = getattr(info, "name2fixturedefs", None) or {}
+    labels = set()
+    for fixturedefs in defs.values():
+        for fixturedef in fixturedefs:
+            if getattr(fixturedef, "scope", "function") != "function":
+                labels.add(fixture_label(fixturedef))
+    return labels
+
+
+def roots_of(item: object, root: str) -> "List[str]":
+    """``module:name`` of the code a test runs that is not recorded as read: its function or class,
+    its fixtures' functions (also each fixture name in its own module: an override added there), its
+    autouse fixtures, and ``conftest:*`` for each conftest file above it."""
+    from .testrecords import module_key
+
+    module = getattr(item, "module", None)
+    key = module_key(module, root) if module is not None else None
+    if key is None:
+        return []
+    roots = []
+    cls = getattr(item, "cls", None)
+    if cls is not None:
+        roots.append(f"{key}:{cls.__qualname__.split('.')[0]}")
+    else:
+        name = getattr(item, "originalname", None) or getattr(item, "name", "").split("[")[0]
+        roots.append(f"{key}:{name}")
+    roots.append(f"{key}:@autouse")
+    for name in getattr(item, "fixturenames", ()):
+        roots.append(f"{key}:{name}")
+    info = getattr(item, "_fixtureinfo", None)
+    for fixturedefs in (getattr(info, "name2fixturedefs", None) or {}).values():
+        for fixturedef in fixturedefs:
+            func = getattr(fixturedef, "func", None)
+            owner = sys.modules.get(getattr(func, "__module__", None) or "")
+            owner_key = module_key(owner, root) if owner is not None else None
+            qualname = getattr(func, "__qualname__", None)
+            if owner_key and isinstance(qualname, str):
+                roots.append(f"{owner_key}:{qualname.split('.')[0]}")
+    path = getattr(item, "path", None)
+    if path is not None:
+        for plugin in _conftests(item):
+            folder = os.path.dirname(os.path.abspath(plugin.__file__))
+            if str(path).startswith(folder + os.sep):
+                conftest_key = module_key(plugin, root)
+                if conftest_key:
+                    roots.append(f"{conftest_key}:*")
+    return sorted(set(roots))
+
+
+def _conftests(item: object) -> "List[Any]":
+    config = getattr(item, "config", None)
+    found = []
+    for plugin in config.pluginmanager.get_plugins() if config is not None else ():
+        path = getattr(plugin, "__file__", None)
+        if isinstance(path, str) and os.path.basename(path) == "conftest.py":
+            found.append(plugin)
+    return found

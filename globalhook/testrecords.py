@@ -1,0 +1,192 @@
+"""What ``pytest --globalhook`` keeps for test selection: the data's ``selection`` object.
+
+Made once per process when its data is saved, never per test or per read:
+
+- ``tests``: per test id, the module globals its phases read (``reads``), the
+  names it looked up that were not module globals (``absent``: a builtin, or
+  missing; a definition added later under that name changes what it finds),
+  the wider-scope fixtures it used (``fixtures``, whose reads are kept once
+  under their own label), its static roots (``roots``: its function or class,
+  its fixtures' functions, its conftest files), a digest of the environment
+  variables it read (``env``) and its ``outcome``;
+- ``collect`` and ``fixtures``: reads made while a test file was collected
+  and in fixtures of class, module, package or session scope;
+- ``modules``: per module, its file, whether it was tracked, and the digest
+  of each definition (:mod:`globalhook.definitions`);
+- ``environment``: a digest of the Python version and installed distributions.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+
+__all__ = ["COLLECT", "FIXTURE", "environment_digest", "reads_by_label", "module_key", "module_records"]
+
+#: Context label suffixes of what is not one test's phase.
+COLLECT = "|collect"
+FIXTURE = "|fixture"
+
+_READ_KINDS = ("global", "attribute")
+_ABSENT_KINDS = ("builtin", "missing")
+_OWN_PACKAGES = ("globalhook", "_pytest", "pytest", "pluggy", "xdist", "execnet")
+
+
+def environment_digest() -> str:
+    """Python's version and every installed distribution's name and version, as one digest."""
+    import hashlib
+
+    from . import __version__
+
+    parts = [sys.version, sys.implementation.cache_tag or "", sys.platform, __version__]
+    try:
+        from importlib import metadata
+
+        for dist in metadata.distributions():
+            try:
+                parts.append(f"{dist.metadata['Name']}=={dist.version}")
+            except Exception:  # a broken distribution's metadata: counted as such
+                parts.append("?")
+    except Exception:  # no metadata at all: every change of Python is still seen
+        pass
+    return hashlib.blake2b("\n".join(sorted(parts)).encode("utf-8", "surrogateescape"), digest_size=8).hexdigest()
+
+
+class _Reads:
+    __slots__ = ("reads", "absent", "env")
+
+    def __init__(self) -> None:
+        self.reads: Dict[str, Set[str]] = {}
+        self.absent: Dict[str, Set[str]] = {}
+        self.env: Set[str] = set()
+
+    def as_data(self) -> "Dict[str, Any]":
+        data: Dict[str, Any] = {
+            "reads": {m: " ".join(sorted(n)) for m, n in sorted(self.reads.items())},
+            "absent": {m: " ".join(sorted(n)) for m, n in sorted(self.absent.items())},
+        }
+        if self.env:
+            from .testselect import environment_variables_digest
+
+            data["env"] = {"names": " ".join(sorted(self.env)), "digest": environment_variables_digest(self.env)}
+        return data
+
+
+def reads_by_label(lookups: "Iterable[Dict[str, Any]]") -> "Dict[str, _Reads]":
+    """What each context read: test ids (phases folded together), collect and fixture labels."""
+    from .pertest import split_context
+    from .selection import is_tool_read, owner_of, reader_of
+
+    found: Dict[str, _Reads] = {}
+    for entry in lookups:
+        context = entry.get("context")
+        if not context or is_tool_read(entry):
+            continue
+        if not context.endswith((COLLECT, FIXTURE)):
+            context, phase = split_context(context)
+            if not phase:
+                continue
+        reads = found.get(context)
+        if reads is None:
+            reads = found[context] = _Reads()
+        kind = entry["kind"]
+        if kind in _READ_KINDS:
+            reads.reads.setdefault(owner_of(entry), set()).add(entry["name"])
+        elif kind in _ABSENT_KINDS:
+            reads.absent.setdefault(entry["module"], set()).add(entry["name"])
+        elif kind == "read" and entry.get("owner") == "os.environ":
+            reads.env.add(entry["name"])
+        else:
+            continue
+        function = entry.get("function")
+        if isinstance(function, str) and function and not function.startswith("<"):
+            reads.reads.setdefault(reader_of(entry), set()).add(function.split(".", 1)[0])
+    return found
+
+
+def module_key(module: object, root: str) -> "Optional[str]":
+    """The key of a module in the data: its name; a conftest's with its file (many share the name)."""
+    name = getattr(module, "__name__", None)
+    if not isinstance(name, str):
+        return None
+    if name.rpartition(".")[2] == "conftest" and name == "conftest":
+        path = getattr(module, "__file__", None)
+        return f"conftest@{relative(path, root)}" if isinstance(path, str) else None
+    return name
+
+
+def relative(path: str, root: str) -> str:
+    """``path`` relative to the run's root where it lies below it (with ``/``), else absolute."""
+    full = os.path.abspath(path)
+    try:
+        inside = os.path.commonpath([full, os.path.abspath(root)]) == os.path.abspath(root)
+    except ValueError:  # another drive
+        inside = False
+    return os.path.relpath(full, root).replace(os.sep, "/") if inside else full
+
+
+def is_project(name: str, module: object) -> bool:
+    """Modules whose definitions selection fingerprints: tracked ones, and the program's own."""
+    from .fingerprint import is_project_module
+
+    if name.split(".", 1)[0] in _OWN_PACKAGES:
+        return False
+    path = getattr(module, "__file__", None)
+    if not isinstance(path, str) or not path.endswith(".py"):
+        return False
+    try:
+        tracked = type(vars(module)) is not dict
+    except TypeError:
+        return False
+    return tracked or is_project_module(name)
+
+
+def module_records(
+    wanted: "Iterable[str]", root: str, old: "Dict[str, Any]", loaded: "Dict[str, object]"
+) -> "Dict[str, Dict[str, Any]]":
+    """Definitions of each module in ``wanted`` (keys), by its file now.
+
+    ``loaded`` maps keys to module objects of this process; ``old`` is the
+    previous data's ``modules`` (a file unchanged in size and time keeps its
+    digests, not parsed again).  A module whose file is gone is left out.
+    """
+    from .definitions import digests, file_definitions
+
+    records: Dict[str, Dict[str, Any]] = {}
+    for key in sorted(set(wanted)):
+        module = loaded.get(key)
+        previous = old.get(key) if isinstance(old.get(key), dict) else None
+        path = getattr(module, "__file__", None) if module is not None else None
+        tracked = False
+        if module is not None:
+            try:
+                tracked = type(vars(module)) is not dict
+            except TypeError:
+                pass
+        elif previous is not None:
+            tracked = bool(previous.get("tracked"))
+            shown = previous.get("file")
+            if isinstance(shown, str) and shown:
+                path = shown if os.path.isabs(shown) else os.path.join(root, shown)
+        if not isinstance(path, str) or not path.endswith(".py"):
+            continue
+        try:
+            info = os.stat(path)
+        except OSError:
+            continue
+        stamp = [info.st_size, info.st_mtime_ns]
+        shown_path = relative(path, root)
+        if previous is not None and previous.get("stat") == stamp and previous.get("file") == shown_path \
+                and isinstance(previous.get("defs"), dict):
+            defs = previous["defs"]
+        else:
+            found = file_definitions(path, key.partition("@")[0])
+            if found is None:
+                continue
+            defs = digests(found)
+        records[key] = {"file": shown_path, "tracked": tracked, "stat": stamp, "defs": defs}
+    return records

@@ -1,0 +1,349 @@
+"""Which tests a change can affect: the decision behind ``pytest --globalhook-select``.
+
+The data file's ``selection`` key (written by the pytest plugin,
+:mod:`globalhook.testrecords`) holds, per test, the module globals it read
+at run time (in its own phases, in the wider-scope fixtures it used and
+while its test file was collected), the names it found missing, its static
+roots (its own function or class, its fixtures, its conftest files), the
+environment variables it read (as a digest), and its outcome; per module,
+the digest of every definition (:mod:`globalhook.definitions`).
+
+A test is selected when it is new, failed or was not recorded, or when a
+path from what it depends on reaches a definition whose digest is not the
+same now.  Paths follow three kinds of dependency:
+
+- a name read at run time (``R``): its own digest, its class members, and
+  whatever was evaluated to make its value at import time;
+- a value made at import time (``I``): all names its statements refer to,
+  function bodies included (they ran then, unrecorded);
+- code never tracked at run time (``S``: test modules outside the tracked
+  packages): like ``I``, switching to ``R`` where an import leads into a
+  tracked module, whose run-time reads are recorded.
+
+Safety first: a name read that no static definition explains depends on
+its whole module; a change of Python or of the installed distributions
+selects every test.
+"""
+
+from __future__ import annotations
+
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+
+    from .definitions import Definition
+
+__all__ = ["Selector", "Decision", "KEY"]
+
+#: The top-level key of the data file that selection owns.
+KEY = "selection"
+
+_RUN, _IMPORT, _STATIC = "R", "I", "S"
+_DUNDERS = frozenset(("__name__", "__file__", "__spec__", "__loader__", "__package__", "__path__", "__cached__",
+                      "__builtins__", "__dict__", "__annotations__", "__doc__"))
+
+
+class Decision:
+    """Whether one test must run, and why (one line per step of the path)."""
+
+    __slots__ = ("run", "why")
+
+    def __init__(self, run: bool, why: "List[str]") -> None:
+        self.run = run
+        self.why = why
+
+
+class Selector:
+    """Decides for the tests of ``selection`` (the data's ``selection`` object) against the sources now.
+
+    ``root`` is the folder that module files were recorded relative to (the
+    pytest root).  Module sources are read and fingerprinted once, when a
+    decision first needs them.
+    """
+
+    def __init__(self, selection: "Dict[str, Any]", root: str, environment: "Optional[str]" = None) -> None:
+        self.root = root
+        self.old_modules: Dict[str, Any] = _object(selection.get("modules"))
+        self.tests: Dict[str, Any] = _object(selection.get("tests"))
+        self.collect: Dict[str, Any] = _object(selection.get("collect"))
+        self.fixtures: Dict[str, Any] = _object(selection.get("fixtures"))
+        self.environment_changed = environment is not None and selection.get("environment") != environment
+        self._new: Dict[str, Optional[Dict[str, Definition]]] = {}
+        self._memo: Dict[Tuple[str, str, str], Optional[List[str]]] = {}
+        self._whole: Dict[str, Optional[str]] = {}
+        self._files: Optional[Dict[str, str]] = None
+
+    # -- the sources now -----------------------------------------------------------------
+
+    def new_definitions(self, module: str) -> "Optional[Dict[str, Definition]]":
+        """The module's definitions now; None when its file is gone or unreadable (all removed)."""
+        if module in self._new:
+            return self._new[module]
+        from .definitions import file_definitions
+
+        record = self.old_modules.get(module)
+        path = record.get("file") if isinstance(record, dict) else None
+        found = None
+        if isinstance(path, str) and path:
+            full = path if os.path.isabs(path) else os.path.join(self.root, path)
+            found = file_definitions(full, _module_name(module))
+        self._new[module] = found
+        return found
+
+    def old_definitions(self, module: str) -> "Dict[str, str]":
+        record = self.old_modules.get(module)
+        defs = record.get("defs") if isinstance(record, dict) else None
+        return defs if isinstance(defs, dict) else {}
+
+    def tracked(self, module: str) -> bool:
+        record = self.old_modules.get(module)
+        return bool(isinstance(record, dict) and record.get("tracked"))
+
+    def _changed(self, module: str, name: str) -> bool:
+        new = self.new_definitions(module) or {}
+        old = self.old_definitions(module)
+        definition = new.get(name)
+        return (definition.digest if definition is not None else None) != old.get(name)
+
+    def whole_module_change(self, module: str) -> "Optional[str]":
+        """A definition of ``module`` that changed (or "" for the module gone); None when none did."""
+        if module in self._whole:
+            return self._whole[module]
+        new = self.new_definitions(module)
+        old = self.old_definitions(module)
+        found: Optional[str] = None
+        if new is None:
+            found = ""
+        else:
+            for name in sorted(set(new) | set(old)):
+                if self._changed(module, name):
+                    found = name
+                    break
+        self._whole[module] = found
+        return found
+
+    # -- the graph -----------------------------------------------------------------------
+
+    def _defined(self, module: str, name: str) -> bool:
+        return name in (self.new_definitions(module) or {}) or name in self.old_definitions(module)
+
+    def _resolve(self, module: str, ref: str, depth: int = 0) -> "List[Tuple[str, str]]":
+        """The definitions that ``ref`` (``name`` or ``name.attr``) in ``module`` stands for."""
+        if module not in self.old_modules or depth > 20:
+            return []
+        name, _, attr = ref.partition(".")
+        if attr:
+            found = []
+            for target, imported in self._import_targets(module, name):
+                target_module = target if imported is None else f"{target}.{imported}"
+                if target_module in self.old_modules and self._defined(target_module, attr):
+                    found.append((target_module, attr))
+            return found
+        if self._defined(module, name):
+            return [(module, name)]
+        found = []
+        for target, imported in self._import_targets(module, "@effects"):
+            if imported == "*":
+                found.extend(self._resolve(target, name, depth + 1))
+        return found
+
+    def _import_targets(self, module: str, name: str) -> "List[Tuple[str, Optional[str]]]":
+        definition = (self.new_definitions(module) or {}).get(name)
+        return list(definition.imports) if definition is not None else []
+
+    def _edges(self, mode: str, module: str, name: str) -> "Iterable[Tuple[str, str, str]]":
+        definition = (self.new_definitions(module) or {}).get(name)
+        members = set(m for m in self.old_definitions(module) if m.startswith(name + ".") and "." not in m[len(name) + 1:])
+        if definition is not None:
+            members.update(definition.members)
+        for member in sorted(members):
+            yield mode, module, member
+        if name != "@effects" and "." not in name:
+            yield _IMPORT, module, "@effects"
+        if definition is None:
+            return
+        inner = _IMPORT if mode != _STATIC else _STATIC
+        refs = set(definition.run)
+        if mode != _RUN:
+            refs |= definition.body
+        for ref in sorted(refs):
+            for target in self._resolve(module, ref):
+                if target != (module, name):
+                    yield self._mode_for(inner, target[0]), target[0], target[1]
+        for target, imported in definition.imports:
+            if imported is None or imported == "*" or target not in self.old_modules:
+                continue
+            if self._defined(target, imported):
+                yield self._mode_for(mode, target), target, imported
+
+    def _mode_for(self, mode: str, module: str) -> str:
+        """Static code leads into a tracked module: from there on its run-time reads are recorded."""
+        return _RUN if mode == _STATIC and self.tracked(module) else mode
+
+    def node_change(self, mode: str, module: str, name: str) -> "Optional[List[str]]":
+        """The path from ``module:name`` to a changed definition, or None when nothing it depends on changed."""
+        stack: Dict[Tuple[str, str, str], int] = {}
+        found, _ = self._visit((mode, module, name), stack)
+        return found
+
+    def _visit(self, node: "Tuple[str, str, str]", stack: "Dict[Tuple[str, str, str], int]") -> "Tuple[Optional[List[str]], int]":
+        if node in self._memo:
+            return self._memo[node], len(stack) + 1
+        if node in stack:
+            return None, stack[node]
+        depth = stack[node] = len(stack)
+        mode, module, name = node
+        low = depth
+        found: Optional[List[str]] = None
+        if self._changed(module, name):
+            found = [f"{module}:{name} ({_how(self, module, name)})"]
+        else:
+            for edge in self._edges(mode, module, name):
+                below, reached = self._visit(edge, stack)
+                low = min(low, reached)
+                if below is not None:
+                    found = [f"{module}:{name}"] + below
+                    break
+        del stack[node]
+        if found is not None or low >= depth:
+            self._memo[node] = found
+        return found, low
+
+    # -- tests ---------------------------------------------------------------------------
+
+    def decide(self, test: str, live_roots: "Iterable[Tuple[str, str]]" = ()) -> Decision:
+        """Must ``test`` run?  ``live_roots`` are its roots as collected now (added to the recorded ones)."""
+        record = self.tests.get(test)
+        if not isinstance(record, dict):
+            return Decision(True, ["new test (not in the data)"])
+        outcome = record.get("outcome")
+        if outcome != "passed" and outcome != "skipped":
+            return Decision(True, [f"{outcome or 'unfinished'} last time"])
+        if self.environment_changed:
+            return Decision(True, ["Python or the installed distributions changed"])
+        env = record.get("env")
+        if isinstance(env, dict) and env.get("digest") != environment_variables_digest(_names(env.get("names"))):
+            return Decision(True, [f"environment variables it read changed ({', '.join(_names(env.get('names')))})"])
+        for reads, where in self._read_sets(test, record):
+            why = self._reads_change(reads, where)
+            if why is not None:
+                return Decision(True, [f"{test} -> {why[0]}"] + why[1:])
+        roots = {r.rpartition(":")[::2] for r in _names(record.get("roots")) if ":" in r}
+        roots.update(tuple(r) for r in live_roots)
+        for module, name in sorted(roots):  # type: ignore[misc]
+            if module not in self.old_modules:
+                continue
+            if name == "*":
+                changed = self.whole_module_change(module)
+                if changed is not None:
+                    return Decision(True, [f"{test} -> uses {module} -> {module}:{changed or '(module)'} (changed)"])
+                continue
+            mode = _RUN if self.tracked(module) else _STATIC
+            path = self.node_change(mode, module, name)
+            if path is not None:
+                return Decision(True, [f"{test} -> its code {' -> '.join(path)}"])
+        return Decision(False, ["nothing it read or runs changed"])
+
+    def _read_sets(self, test: str, record: "Dict[str, Any]") -> "Iterable[Tuple[Dict[str, Any], str]]":
+        yield record, "reads"
+        collected = self.collect.get(test.split("::", 1)[0])
+        if isinstance(collected, dict):
+            yield self._without_imports(test.split("::", 1)[0], collected), "reads while its file was collected"
+        for label in _names(record.get("fixtures")):
+            fixture = self.fixtures.get(label)
+            if isinstance(fixture, dict):
+                yield fixture, f"reads in fixture {label.rpartition('|')[0]}"
+
+    def _without_imports(self, path: str, reads: "Dict[str, Any]") -> "Dict[str, Any]":
+        """Collection reads less those an import statement of the test file made (``from m import f``):
+        static edges from the test's own code cover those, for the names its code uses."""
+        module = self._module_of_file(path)
+        if module is None:
+            return reads
+        imported: Set[Tuple[str, Optional[str]]] = set()
+        for definition in (self.new_definitions(module) or {}).values():
+            imported.update(definition.imports)
+        kept: Dict[str, str] = {}
+        for owner, names in _object(reads.get("reads")).items():
+            left = [n for n in _names(names) if (owner, n) not in imported]
+            if left:
+                kept[owner] = " ".join(left)
+        return {"reads": kept, "absent": reads.get("absent")}
+
+    def _module_of_file(self, path: str) -> "Optional[str]":
+        if self._files is None:
+            self._files = {}
+            for key, record in self.old_modules.items():
+                if isinstance(record, dict) and isinstance(record.get("file"), str):
+                    self._files[record["file"]] = key
+        return self._files.get(path)
+
+    def _reads_change(self, record: "Dict[str, Any]", where: str) -> "Optional[List[str]]":
+        for module, names in sorted(_object(record.get("absent")).items()):
+            if module not in self.old_modules:
+                continue
+            for name in _names(names):
+                if self._defined(module, name) and self._changed(module, name):
+                    return [f"{where} {module}:{name} (not defined then: now it is)"]
+        for module, names in sorted(_object(record.get("reads")).items()):
+            if module not in self.old_modules:
+                continue
+            mode = _RUN if self.tracked(module) else _STATIC
+            for name in _names(names):
+                targets = [(module, name)] if self._defined(module, name) else self._resolve(module, name)
+                if not targets:
+                    if name in _DUNDERS or f"{module}.{name}" in self.old_modules:  # a submodule: its own
+                        continue
+                    changed = self.whole_module_change(module)
+                    if changed is not None:
+                        return [f"{where} {module}:{name} (no static definition: depends on all of {module})",
+                                f"{module}:{changed or '(module)'} (changed)"]
+                    continue
+                for target in targets:
+                    path = self.node_change(self._mode_for(mode, target[0]), *target)
+                    if path is not None:
+                        return [f"{where} {' -> '.join(path)}"]
+        return None
+
+
+def _how(selector: Selector, module: str, name: str) -> str:
+    new = selector.new_definitions(module)
+    if new is None:
+        return "module removed"
+    if name not in new:
+        return "removed"
+    if name not in selector.old_definitions(module):
+        return "added"
+    return "changed"
+
+
+def _module_name(key: str) -> str:
+    """A conftest is kept under ``conftest@<path>`` (many share the name)."""
+    return key.partition("@")[0]
+
+
+def _object(value: object) -> "Dict[str, Any]":
+    return value if isinstance(value, dict) else {}
+
+
+def _names(value: object) -> "List[str]":
+    if isinstance(value, str):
+        return value.split()
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return []
+
+
+def environment_variables_digest(names: "Iterable[str]") -> str:
+    """A digest of the values of ``names`` in this environment (never the values themselves)."""
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=8)
+    for name in sorted(set(names)):
+        value = os.environ.get(name)
+        digest.update(name.encode("utf-8", "surrogateescape") + b"\0")
+        digest.update(b"-" if value is None else b"=" + value.encode("utf-8", "surrogateescape"))
+        digest.update(b"\0")
+    return digest.hexdigest()
