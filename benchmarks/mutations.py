@@ -239,6 +239,7 @@ def generate(root: Path, modules: Sequence[str], sample: Optional[int], seed: in
         if sample is not None and len(of_kind) > sample:
             of_kind = sorted(rng.sample(of_kind, sample), key=lambda m: (m.path, m.start))
         chosen.extend(of_kind)
+    rng.shuffle(chosen)  # kinds mixed, so that a run stopped early is not all constants
     return chosen
 
 
@@ -297,6 +298,17 @@ def pytest_runtest_logreport(report):
     else:
         _ran.setdefault(report.nodeid, report.outcome)
 
+import pytest
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    # A smaller Hypothesis budget, the same for every run (after the suite's own profile).
+    examples = os.environ.get("MUTATION_HYPOTHESIS_EXAMPLES")
+    if examples:
+        from hypothesis import settings
+        settings.register_profile("mutation-study", settings(settings.default, max_examples=int(examples)))
+        settings.load_profile("mutation-study")
+
 def pytest_sessionfinish(session, exitstatus):
     with open(os.environ["MUTATION_PROBE_OUT"], "w") as f:
         json.dump({"ran": _ran, "collect_errors": _errors, "deselected": _deselected[0],
@@ -329,7 +341,9 @@ class Run:
 class Study:
     """One package's sdist, its venv, its baseline data, and the runs."""
 
-    def __init__(self, workdir: Path, source: Path, python: Path, modules: Sequence[str]):
+    def __init__(self, workdir: Path, source: Path, python: Path, modules: Sequence[str],
+                 hypothesis_examples: Optional[int] = None):
+        self.hypothesis_examples = hypothesis_examples
         self.workdir, self.source, self.python, self.modules = workdir, source, python, list(modules)
         self.probe_dir = workdir / "probe"
         self.probe_dir.mkdir(exist_ok=True)
@@ -349,6 +363,8 @@ class Study:
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         env["TESTMON_DATAFILE"] = str(self.tm_data)
         env["MUTATION_PROBE_OUT"] = str(self.workdir / "probe.json")
+        if self.hypothesis_examples:
+            env["MUTATION_HYPOTHESIS_EXAMPLES"] = str(self.hypothesis_examples)
         return env
 
     def args(self, tool: str, select: bool) -> List[str]:
@@ -516,6 +532,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--python", default=sys.executable, help="interpreter for the study's venv")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the sdist, venv and logs here")
     parser.add_argument("--out", type=Path, default=Path("mutations"), help="writes OUT.json and OUT.md")
+    parser.add_argument("--hypothesis-examples", type=int, default=None, metavar="N",
+                        help="Hypothesis max_examples for every run (a cheaper suite, the same for all tools)")
     parser.add_argument("--list", action="store_true", help="only list the chosen mutations")
     parser.add_argument("--add-to", type=Path, default=None, metavar="JSON",
                         help="run --tools (full excepted) on the mutations of an earlier run's JSON, keeping its truth")
@@ -549,7 +567,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     exe = workdir / "venv" / "bin" / "python"
     if not exe.exists():
         exe = make_venv(workdir, source, spec["test_deps"], opts.python)
-    study = Study(workdir, source, exe, spec["modules"])
+    study = Study(workdir, source, exe, spec["modules"], opts.hypothesis_examples)
     print(f"{opts.package} {opts.version}: {len(mutations)} mutations; work in {workdir}", flush=True)
 
     earlier = json.loads(opts.add_to.read_text()) if opts.add_to else None
