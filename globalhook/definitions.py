@@ -34,12 +34,14 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Dict, Iterable, List, Optional, Set, Tuple
 
-__all__ = ["Definition", "module_definitions", "file_definitions", "digests", "EFFECTS", "AUTOUSE"]
+__all__ = ["Definition", "module_definitions", "file_definitions", "digests", "encode_refs", "decode_refs", "EFFECTS", "AUTOUSE", "HOOKS"]
 
 #: The pseudo-definition of a module's statements that bind nothing but run at import.
 EFFECTS = "@effects"
 #: The pseudo-definition of a module's autouse fixtures (one digest for them all).
 AUTOUSE = "@autouse"
+#: The pseudo-definition of a module's pytest hooks (``pytest_*`` functions: a conftest's).
+HOOKS = "@hooks"
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _SCOPES = _FUNCTIONS + (ast.Lambda, ast.ClassDef)
@@ -53,11 +55,13 @@ class Definition:
     by ``import m``, ``(module, name)`` for ``from m import name``.
     """
 
-    __slots__ = ("digest", "run", "body", "members", "imports")
+    __slots__ = ("digest", "run", "calls", "body", "members", "imports")
 
     def __init__(self) -> None:
         self.digest = ""
         self.run: Set[str] = set()
+        #: The part of ``run`` that is called at import (a decorator, ``f()``): its body ran then too.
+        self.calls: Set[str] = set()
         self.body: Set[str] = set()
         self.members: List[str] = []
         self.imports: List[Tuple[str, Optional[str]]] = []
@@ -70,8 +74,11 @@ def _hex(text: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
-def file_definitions(path: str, module: str) -> "Optional[Dict[str, Definition]]":
-    """The definitions of the module in ``path``; None when it cannot be read or parsed."""
+def file_definitions(path: str, module: str, digests: bool = True) -> "Optional[Dict[str, Definition]]":
+    """The definitions of the module in ``path``; None when it cannot be read or parsed.
+
+    Without ``digests`` only what each definition refers to (for a file known unchanged).
+    """
     try:
         with open(path, "rb") as stream:
             source = stream.read()
@@ -79,15 +86,17 @@ def file_definitions(path: str, module: str) -> "Optional[Dict[str, Definition]]
         return None
     is_package = path.endswith("__init__.py")
     try:
-        return module_definitions(source, path, module, is_package)
+        return module_definitions(source, path, module, is_package, digests)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
 
 
-def module_definitions(source: "str | bytes", filename: str, module: str, is_package: bool = False) -> "Dict[str, Definition]":
+def module_definitions(
+    source: "str | bytes", filename: str, module: str, is_package: bool = False, digests: bool = True
+) -> "Dict[str, Definition]":
     """Every module-level name of ``source``, by name (members as ``Class.name``)."""
     tree = ast.parse(source, filename)
-    flags = _future_flags(tree)
+    flags = _future_flags(tree) if digests else -1
     package = module if is_package else module.rpartition(".")[0]
     found: Dict[str, Definition] = {}
     statements = tree.body
@@ -104,7 +113,8 @@ def module_definitions(source: "str | bytes", filename: str, module: str, is_pac
         bound = _bound_names(statement)
         run: Set[str] = set()
         body: Set[str] = set()
-        _refs(statement, run, body, top=True)
+        calls: Set[str] = set()
+        _refs(statement, run, body, top=True, calls=calls)
         imports = _imports(statement, package)
         if not bound:
             bound = [EFFECTS]
@@ -112,10 +122,13 @@ def module_definitions(source: "str | bytes", filename: str, module: str, is_pac
             definition = _define(found, name)
             definition.add(digest)
             definition.run |= run
+            definition.calls |= calls
             definition.body |= body
             definition.imports.extend(imports.get(name, ()))
             if name != EFFECTS and _is_autouse(statement):
                 _define(found, AUTOUSE).add(digest)
+            if name.startswith("pytest_"):
+                _define(found, HOOKS).add(digest)
     return found
 
 
@@ -136,7 +149,9 @@ def _class(found: "Dict[str, Definition]", name: str, node: ast.ClassDef, filena
     parts = [_digest([header_node], filename, flags)]
     for field in ("bases", "keywords", "decorator_list"):
         for child in getattr(node, field, ()):
-            _refs(child, header.run, header.body)
+            _refs(child, header.run, header.body, calls=header.calls)
+    for decorator in node.decorator_list:
+        _called(decorator, header.calls)
     if _is_autouse(node):
         _define(found, AUTOUSE).add(whole)
     for statement in node.body:
@@ -149,23 +164,40 @@ def _class(found: "Dict[str, Definition]", name: str, node: ast.ClassDef, filena
         bound = _bound_names(statement)
         if not bound:
             parts.append(digest)  # a docstring, a call: part of the class itself
-            _refs(statement, header.run, header.body, top=True)
+            _refs(statement, header.run, header.body, top=True, calls=header.calls)
             continue
         for bound_name in bound:
             member = f"{name}.{bound_name}"
             definition = _define(found, member)
             definition.add(digest)
-            _refs(statement, definition.run, definition.body, top=True)
+            _refs(statement, definition.run, definition.body, top=True, calls=definition.calls)
             if member not in header.members:
                 header.members.append(member)
     header.add(_hex("".join(parts)))
 
 
 def _digest(statements: "List[ast.stmt]", filename: str, flags: int) -> str:
+    if flags < 0:
+        return "-"  # not wanted (the caller knows the digests already)
     from .fingerprint import code_digest
 
-    code = compile(ast.Module(body=statements, type_ignores=[]), filename, "exec", flags=flags, dont_inherit=True)
+    for statement in statements:
+        _flatten_positions(statement)
+    try:
+        code = compile(ast.Module(body=statements, type_ignores=[]), filename, "exec", flags=flags, dont_inherit=True)
+    except (SyntaxError, ValueError):
+        # Valid only in its place (a class body's own rules): its tree, without positions, stands in.
+        return _hex("".join(ast.dump(statement, include_attributes=False) for statement in statements))
     return code_digest(code).hex()[:16]
+
+
+def _flatten_positions(tree: ast.AST) -> None:
+    """Every node on line 1: a class body keeps its first line as a constant (``__firstlineno__``,
+    3.13+), which would make moving a class a change."""
+    for node in ast.walk(tree):
+        if "lineno" in node._attributes:
+            node.lineno = node.end_lineno = 1  # type: ignore[attr-defined]
+            node.col_offset = node.end_col_offset = 0  # type: ignore[attr-defined]
 
 
 def _future_flags(tree: ast.Module) -> int:
@@ -238,21 +270,30 @@ def _bound_names(statement: ast.stmt) -> "List[str]":
     return unique
 
 
-def _refs(node: ast.AST, run: "Set[str]", body: "Set[str]", top: bool = False) -> None:
-    """Names ``node`` loads: into ``run`` when evaluated with it, into ``body`` inside functions."""
+def _refs(node: ast.AST, run: "Set[str]", body: "Set[str]", top: bool = False, calls: "Optional[Set[str]]" = None) -> None:
+    """Names ``node`` loads: into ``run`` when evaluated with it, into ``body`` inside functions;
+    those called as it runs (decorators, call targets) into ``calls`` as well."""
+    if calls is None:
+        calls = set()
     if isinstance(node, _FUNCTIONS):
         for decorator in node.decorator_list:
-            _refs(decorator, run, body)
-        _refs(node.args, run, body)
+            _refs(decorator, run, body, calls=calls)
+            _called(decorator, calls)
+        _refs(node.args, run, body, calls=calls)
         if node.returns is not None:
-            _refs(node.returns, run, body)
+            _refs(node.returns, run, body, calls=calls)
         for statement in node.body:
             _refs(statement, body, body)
         return
+    if isinstance(node, ast.ClassDef):
+        for decorator in node.decorator_list:
+            _called(decorator, calls)
     if isinstance(node, ast.Lambda):
-        _refs(node.args, run, body)
+        _refs(node.args, run, body, calls=calls)
         _refs(node.body, body, body)
         return
+    if isinstance(node, ast.Call):
+        _called(node.func, calls)
     if isinstance(node, ast.Name):
         if isinstance(node.ctx, ast.Load):
             run.add(node.id)
@@ -262,16 +303,23 @@ def _refs(node: ast.AST, run: "Set[str]", body: "Set[str]", top: bool = False) -
         run.add(f"{node.value.id}.{node.attr}")
         return
     for child in ast.iter_child_nodes(node):
-        _refs(child, run, body)
+        _refs(child, run, body, calls=calls)
+
+
+def _called(node: ast.AST, calls: "Set[str]") -> None:
+    if isinstance(node, ast.Call):
+        node = node.func  # @decorator(arguments): what it returns is called too
+    if isinstance(node, ast.Name):
+        calls.add(node.id)
+    elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        calls.add(node.value.id)
+        calls.add(f"{node.value.id}.{node.attr}")
 
 
 def _imports(statement: ast.stmt, package: str) -> "Dict[str, List[Tuple[str, Optional[str]]]]":
     """What each name bound by an import in ``statement`` refers to (``*`` for star imports)."""
     targets: Dict[str, List[Tuple[str, Optional[str]]]] = {}
-    for node in ast.walk(statement):
-        if isinstance(node, _SCOPES):
-            if node is not statement:
-                continue
+    for node in _module_level(statement):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
@@ -290,6 +338,20 @@ def _imports(statement: ast.stmt, package: str) -> "Dict[str, List[Tuple[str, Op
     return targets
 
 
+def _module_level(statement: ast.stmt) -> "Iterable[ast.stmt]":
+    """``statement`` and the statements nested in it that run at module level (if, try, with, for)."""
+    yield statement
+    if isinstance(statement, _SCOPES):
+        return
+    for field in ("body", "orelse", "finalbody", "handlers"):
+        for child in getattr(statement, field, None) or ():
+            if isinstance(child, ast.ExceptHandler):
+                for inner in child.body:
+                    yield from _module_level(inner)
+            elif isinstance(child, ast.stmt):
+                yield from _module_level(child)
+
+
 def _absolute(module: "Optional[str]", level: int, package: str) -> "Optional[str]":
     if not level:
         return module
@@ -305,4 +367,41 @@ def _absolute(module: "Optional[str]", level: int, package: str) -> "Optional[st
 def digests(found: "Dict[str, Definition]") -> "Dict[str, str]":
     """name -> digest, as the data file keeps them."""
     return {name: found[name].digest for name in sorted(found)}
+
+
+def encode_refs(found: "Dict[str, Definition]") -> "Dict[str, str]":
+    """name -> what it refers to, as one line (``run|calls|body|imports|members``): kept in the data
+    beside the digests, so that a file unchanged since is never parsed again to decide."""
+    encoded = {}
+    for name in sorted(found):
+        d = found[name]
+        imports = " ".join(f"{module}>{target if target is not None else ''}" for module, target in d.imports)
+        fields = (" ".join(sorted(d.run)), " ".join(sorted(d.calls)), " ".join(sorted(d.body - d.run)), imports,
+                  " ".join(d.members))
+        if any(fields):
+            encoded[name] = "|".join(fields)
+    return encoded
+
+
+def decode_refs(defs: "Dict[str, str]", refs: "Dict[str, str]") -> "Dict[str, Definition]":
+    """The definitions :func:`encode_refs` wrote, with their digests (bad entries are left empty)."""
+    found: Dict[str, Definition] = {}
+    for name, digest in defs.items():
+        definition = found[name] = Definition()
+        definition.digest = digest if isinstance(digest, str) else ""
+        text = refs.get(name)
+        if not isinstance(text, str):
+            continue
+        fields = text.split("|")
+        if len(fields) != 5:
+            continue
+        run, calls, body, imports, members = (field.split() for field in fields)
+        definition.run = set(run)
+        definition.calls = set(calls)
+        definition.body = set(body) | definition.run
+        definition.members = members
+        for item in imports:
+            module, _, target = item.partition(">")
+            definition.imports.append((module, target or None))
+    return found
 

@@ -23,6 +23,9 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["split_context", "by_context", "which_tests_read", "shared_state", "static_writers", "NameSpec", "parse_name_spec"]
 
 PHASES = ("setup", "call", "teardown")
+#: Labels the pytest plugin gives what is not one test's phase: a wider-scope
+#: fixture (``<base id>::<name>|fixture``).
+SHARED = ("fixture",)
 #: Kinds that mean "this context saw the value of a module global".
 READ_KINDS = ("global", "attribute", "read")
 #: Kinds that mean "this context changed a module global".
@@ -34,9 +37,12 @@ _WILDCARD = re.compile(r"[*?\[]")
 
 
 def split_context(context: str) -> "Tuple[str, str]":
-    """``(test id, phase)`` of a context label; a label that is not ``id|phase`` is all id."""
+    """``(test id, phase)`` of a context label; a label that is not ``id|phase`` is all id.
+
+    ``<base id>::<name>|fixture`` gives that and ``fixture``.
+    """
     test, sep, phase = context.rpartition("|")
-    if sep and phase in PHASES:
+    if sep and (phase in PHASES or phase in SHARED):
         return test, phase
     return context, ""
 
@@ -123,7 +129,9 @@ def which_tests_read(lookups: "Iterable[Dict[str, Any]]", specs: "Iterable[NameS
         else:
             matched = any(spec.matches(owner, name) for spec in specs)
         if matched:
-            found.add(split_context(context)[0])
+            test, phase = split_context(context)
+            if phase != "fixture":  # not a test id: which tests used the fixture is in the selection data
+                found.add(test)
     return sorted(found)
 
 

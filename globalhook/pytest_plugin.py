@@ -248,7 +248,9 @@ def summary_lines(lookups) -> "list[str]":
     for context, rows in by_context(e for e in lookups if not is_tool_read(e)).items():
         if not context:
             continue
-        test = split_context(context)[0]
+        test, phase = split_context(context)
+        if phase == "fixture":
+            continue
         seen = tests.setdefault(test, {"global": set(), "builtin": set(), "missing": set()})
         for (kind, module, name), _ in rows.items():
             if kind in ("global", "attribute"):

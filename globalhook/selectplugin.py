@@ -1,11 +1,11 @@
 """The pytest side of test selection: record what it needs, and with ``--globalhook-select`` use it.
 
 Registered by :mod:`globalhook.pytest_plugin` whenever ``--globalhook`` is on.
-Reads made while a test file is collected (its module-level code,
-``parametrize`` arguments) are labelled ``<file>|collect``; the plugin's
-labeller gives wider-scope fixtures (``setup_class``/``setup_module`` are
-such fixtures too) labels of their own.  When the data is saved, each test
-gets a record (:mod:`globalhook.testrecords`).
+Reads a test file's own code makes outside any test (its module-level code as
+it is collected, ``parametrize`` arguments, ``pytest_generate_tests``) count
+for every test of that file; the plugin's labeller gives wider-scope fixtures
+(``setup_class``/``setup_module`` are such fixtures too) labels of their own.
+When the data is saved, each test gets a record (:mod:`globalhook.testrecords`).
 
 With ``--globalhook-select`` the decision (:mod:`globalhook.testselect`) is
 made after every other plugin has chosen (``-k``, ``-m``, node ids), in
@@ -62,20 +62,6 @@ class TestRecorder:
         return self._environment
 
     # -- labels ------------------------------------------------------------
-
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_make_collect_report(self, collector):
-        if not isinstance(collector, pytest.Module):
-            yield
-            return
-        from .contexts import get_context, set_context
-
-        previous = get_context()
-        set_context(collector.nodeid + COLLECT)
-        try:
-            yield
-        finally:
-            set_context(previous)
 
     # -- choosing ----------------------------------------------------------
 
@@ -148,7 +134,13 @@ class TestRecorder:
         from .data import merge_objects
         from .testrecords import module_key, module_records, reads_by_label
 
-        by_label = reads_by_label(lookups)
+        files = {}
+        for nodeid, item in self.items.items():
+            module = getattr(item, "module", None)
+            name = getattr(module, "__name__", None)
+            if isinstance(name, str):
+                files[name] = nodeid.split("::", 1)[0]
+        by_label = reads_by_label(lookups, files)
         tests: Dict[str, Any] = {}
         wanted: Set[str] = set()
         for nodeid, item in self.items.items():
@@ -181,15 +173,17 @@ class TestRecorder:
                 loaded[key] = module
                 wanted.add(key)
         carried: Dict[str, Any] = {}
-        old = self.old
-        if old is None and self.select and not os.environ.get("PYTEST_XDIST_WORKER"):
-            old = self._load_old_quietly()
         primary = not os.environ.get("PYTEST_XDIST_WORKER")
-        if old is not None and primary:
+        old = self.old
+        if old is None and primary:
+            old = self._load_old_quietly()  # without selecting: only to skip parsing files unchanged since
+        if old is not None and primary and self.select:
             carried = self._carried(old)
             wanted.update(_object(old.get("modules")))
         old_modules = _object(old.get("modules")) if old is not None else {}
         modules = module_records(wanted, self.root, old_modules, loaded)
+        for record in tests.values():  # roots in modules not fingerprinted (pytest's own fixtures) say nothing
+            record["roots"] = [r for r in record["roots"] if r.rpartition(":")[0] in modules]
         new = {"environment": self.environment(), "modules": modules, "tests": tests,
                "collect": collect, "fixtures": fixtures}
         return merge_objects([carried, new])
@@ -236,8 +230,9 @@ def _wide_fixture_labels(item: object) -> "Set[str]":
 
 def roots_of(item: object, root: str) -> "List[str]":
     """``module:name`` of the code a test runs that is not recorded as read: its function or class,
-    its fixtures' functions (also each fixture name in its own module: an override added there), its
-    autouse fixtures, and ``conftest:*`` for each conftest file above it."""
+    its fixtures' functions (also each fixture name in its own module and in each conftest file
+    above it: an override added there), the autouse fixtures, hooks and import-time statements of
+    those files."""
     from .testrecords import module_key
 
     module = getattr(item, "module", None)
@@ -251,9 +246,20 @@ def roots_of(item: object, root: str) -> "List[str]":
     else:
         name = getattr(item, "originalname", None) or getattr(item, "name", "").split("[")[0]
         roots.append(f"{key}:{name}")
-    roots.append(f"{key}:@autouse")
-    for name in getattr(item, "fixturenames", ()):
-        roots.append(f"{key}:{name}")
+    places = [key]
+    path = getattr(item, "path", None)
+    if path is not None:
+        for plugin in _conftests(item):
+            folder = os.path.dirname(os.path.abspath(plugin.__file__))
+            if str(path).startswith(folder + os.sep):
+                conftest_key = module_key(plugin, root)
+                if conftest_key:
+                    places.append(conftest_key)
+                    roots.extend(f"{conftest_key}:{special}" for special in ("@hooks", "@effects"))
+    for place in places:
+        roots.append(f"{place}:@autouse")
+        for name in getattr(item, "fixturenames", ()):
+            roots.append(f"{place}:{name}")
     info = getattr(item, "_fixtureinfo", None)
     for fixturedefs in (getattr(info, "name2fixturedefs", None) or {}).values():
         for fixturedef in fixturedefs:
@@ -263,14 +269,6 @@ def roots_of(item: object, root: str) -> "List[str]":
             qualname = getattr(func, "__qualname__", None)
             if owner_key and isinstance(qualname, str):
                 roots.append(f"{owner_key}:{qualname.split('.')[0]}")
-    path = getattr(item, "path", None)
-    if path is not None:
-        for plugin in _conftests(item):
-            folder = os.path.dirname(os.path.abspath(plugin.__file__))
-            if str(path).startswith(folder + os.sep):
-                conftest_key = module_key(plugin, root)
-                if conftest_key:
-                    roots.append(f"{conftest_key}:*")
     return sorted(set(roots))
 
 

@@ -76,17 +76,24 @@ class _Reads:
         return data
 
 
-def reads_by_label(lookups: "Iterable[Dict[str, Any]]") -> "Dict[str, _Reads]":
-    """What each context read: test ids (phases folded together), collect and fixture labels."""
+def reads_by_label(lookups: "Iterable[Dict[str, Any]]", files: "Dict[str, str]") -> "Dict[str, _Reads]":
+    """What each context read: test ids (phases folded together) and fixture labels; and
+    ``<file>|collect``: what the code of a test file (``files``: module name -> file) read
+    outside any test, as it was collected."""
     from .pertest import split_context
     from .selection import is_tool_read, owner_of, reader_of
 
     found: Dict[str, _Reads] = {}
     for entry in lookups:
         context = entry.get("context")
-        if not context or is_tool_read(entry):
+        if is_tool_read(entry):
             continue
-        if not context.endswith((COLLECT, FIXTURE)):
+        if not context:
+            reader = reader_of(entry)
+            if reader not in files or reader == owner_of(entry):
+                continue  # a test file reading its own globals: followed statically
+            context = files[reader] + COLLECT
+        elif not context.endswith(FIXTURE):
             context, phase = split_context(context)
             if not phase:
                 continue
@@ -113,7 +120,7 @@ def module_key(module: object, root: str) -> "Optional[str]":
     name = getattr(module, "__name__", None)
     if not isinstance(name, str):
         return None
-    if name.rpartition(".")[2] == "conftest" and name == "conftest":
+    if name == "conftest":
         path = getattr(module, "__file__", None)
         return f"conftest@{relative(path, root)}" if isinstance(path, str) else None
     return name
@@ -154,7 +161,7 @@ def module_records(
     previous data's ``modules`` (a file unchanged in size and time keeps its
     digests, not parsed again).  A module whose file is gone is left out.
     """
-    from .definitions import digests, file_definitions
+    from .definitions import digests, encode_refs, file_definitions
 
     records: Dict[str, Dict[str, Any]] = {}
     for key in sorted(set(wanted)):
@@ -181,12 +188,12 @@ def module_records(
         stamp = [info.st_size, info.st_mtime_ns]
         shown_path = relative(path, root)
         if previous is not None and previous.get("stat") == stamp and previous.get("file") == shown_path \
-                and isinstance(previous.get("defs"), dict):
-            defs = previous["defs"]
+                and isinstance(previous.get("defs"), dict) and isinstance(previous.get("refs"), dict):
+            defs, refs = previous["defs"], previous["refs"]
         else:
             found = file_definitions(path, key.partition("@")[0])
             if found is None:
                 continue
-            defs = digests(found)
-        records[key] = {"file": shown_path, "tracked": tracked, "stat": stamp, "defs": defs}
+            defs, refs = digests(found), encode_refs(found)
+        records[key] = {"file": shown_path, "tracked": tracked, "stat": stamp, "defs": defs, "refs": refs}
     return records

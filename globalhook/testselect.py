@@ -41,6 +41,7 @@ __all__ = ["Selector", "Decision", "KEY"]
 KEY = "selection"
 
 _RUN, _IMPORT, _STATIC = "R", "I", "S"
+_UNKNOWN = object()
 _DUNDERS = frozenset(("__name__", "__file__", "__spec__", "__loader__", "__package__", "__path__", "__cached__",
                       "__builtins__", "__dict__", "__annotations__", "__doc__"))
 
@@ -74,6 +75,10 @@ class Selector:
         self._memo: Dict[Tuple[str, str, str], Optional[List[str]]] = {}
         self._whole: Dict[str, Optional[str]] = {}
         self._files: Optional[Dict[str, str]] = None
+        self._stats: Dict[str, bool] = {}
+        self._any_changed: Optional[bool] = None
+        self._members: Dict[Tuple[str, str], List[str]] = {}
+        self._read_memo: Dict[Tuple[str, str, str], Optional[List[str]]] = {}
 
     # -- the sources now -----------------------------------------------------------------
 
@@ -88,9 +93,44 @@ class Selector:
         found = None
         if isinstance(path, str) and path:
             full = path if os.path.isabs(path) else os.path.join(self.root, path)
-            found = file_definitions(full, _module_name(module))
+            refs = record.get("refs")
+            if self.unchanged_file(module) and isinstance(refs, dict):
+                from .definitions import decode_refs
+
+                found = decode_refs(self.old_definitions(module), refs)
+            elif self.unchanged_file(module):
+                found = file_definitions(full, _module_name(module), digests=False)
+                if found is not None:
+                    old = self.old_definitions(module)
+                    for name, definition in found.items():
+                        definition.digest = old.get(name, "")
+            else:
+                found = file_definitions(full, _module_name(module))
         self._new[module] = found
         return found
+
+    def unchanged_file(self, module: str) -> bool:
+        """The module's file has the size and time it had when recorded: its digests are the same."""
+        found = self._stats.get(module)
+        if found is None:
+            record = self.old_modules.get(module)
+            path = record.get("file") if isinstance(record, dict) else None
+            found = False
+            if isinstance(path, str) and path and isinstance(record.get("stat"), list):
+                full = path if os.path.isabs(path) else os.path.join(self.root, path)
+                try:
+                    info = os.stat(full)
+                except OSError:
+                    info = None
+                found = info is not None and [info.st_size, info.st_mtime_ns] == record["stat"]
+            self._stats[module] = found
+        return found
+
+    def any_file_changed(self) -> bool:
+        """Whether any recorded module's file differs now (if none does, no definition changed)."""
+        if self._any_changed is None:
+            self._any_changed = not all(self.unchanged_file(module) for module in self.old_modules)
+        return self._any_changed
 
     def old_definitions(self, module: str) -> "Dict[str, str]":
         record = self.old_modules.get(module)
@@ -102,6 +142,8 @@ class Selector:
         return bool(isinstance(record, dict) and record.get("tracked"))
 
     def _changed(self, module: str, name: str) -> bool:
+        if self.unchanged_file(module):
+            return False
         new = self.new_definitions(module) or {}
         old = self.old_definitions(module)
         definition = new.get(name)
@@ -155,28 +197,48 @@ class Selector:
 
     def _edges(self, mode: str, module: str, name: str) -> "Iterable[Tuple[str, str, str]]":
         definition = (self.new_definitions(module) or {}).get(name)
-        members = set(m for m in self.old_definitions(module) if m.startswith(name + ".") and "." not in m[len(name) + 1:])
-        if definition is not None:
-            members.update(definition.members)
-        for member in sorted(members):
+        for member in self._members_of(module, name, definition):
             yield mode, module, member
         if name != "@effects" and "." not in name:
             yield _IMPORT, module, "@effects"
         if definition is None:
             return
-        inner = _IMPORT if mode != _STATIC else _STATIC
-        refs = set(definition.run)
-        if mode != _RUN:
-            refs |= definition.body
-        for ref in sorted(refs):
+        # What was only loaded at import counts as read; what was called there ran unrecorded.
+        for ref in sorted(definition.run):
+            inner = _STATIC if mode == _STATIC else (_IMPORT if ref in definition.calls else _RUN)
             for target in self._resolve(module, ref):
                 if target != (module, name):
                     yield self._mode_for(inner, target[0]), target[0], target[1]
+        if mode != _RUN:
+            for ref in sorted(definition.body - definition.run):
+                for target in self._resolve(module, ref):
+                    if target != (module, name):
+                        yield self._mode_for(mode, target[0]), target[0], target[1]
         for target, imported in definition.imports:
             if imported is None or imported == "*" or target not in self.old_modules:
                 continue
             if self._defined(target, imported):
                 yield self._mode_for(mode, target), target, imported
+
+    def _members_of(self, module: str, name: str, definition: "Optional[Definition]") -> "List[str]":
+        """A class's members, then and now (a removed method is a change too)."""
+        key = (module, name)
+        found = self._members.get(key)
+        if found is None:
+            if (module, "") not in self._members:
+                index: Dict[str, Set[str]] = {}
+                for member in self.old_definitions(module):
+                    owner, dot, _ = member.rpartition(".")
+                    if dot:
+                        index.setdefault(owner, set()).add(member)
+                self._members[(module, "")] = []
+                for owner, members in index.items():
+                    self._members[(module, owner)] = sorted(members)
+            found = set(self._members.get(key) or ())
+            if definition is not None:
+                found.update(definition.members)
+            found = self._members[key] = sorted(found)
+        return found
 
     def _mode_for(self, mode: str, module: str) -> str:
         """Static code leads into a tracked module: from there on its run-time reads are recorded."""
@@ -223,11 +285,19 @@ class Selector:
             return Decision(True, [f"{outcome or 'unfinished'} last time"])
         if self.environment_changed:
             return Decision(True, ["Python or the installed distributions changed"])
+        if self._module_of_file(test.split("::", 1)[0]) is None:
+            return Decision(True, ["its file was not fingerprinted when it was recorded"])
+        live_roots = list(live_roots)
+        for module, _ in live_roots:
+            if module not in self.old_modules and _is_conftest(module):
+                return Decision(True, [f"{test} -> uses {module}, a conftest file not recorded then"])
+        if not self.any_file_changed():
+            return Decision(False, ["nothing it read or runs changed (no module file changed)"])
         env = record.get("env")
         if isinstance(env, dict) and env.get("digest") != environment_variables_digest(_names(env.get("names"))):
             return Decision(True, [f"environment variables it read changed ({', '.join(_names(env.get('names')))})"])
-        for reads, where in self._read_sets(test, record):
-            why = self._reads_change(reads, where)
+        for reads, where, mode in self._read_sets(test, record):
+            why = self._reads_change(reads, where, mode)
             if why is not None:
                 return Decision(True, [f"{test} -> {why[0]}"] + why[1:])
         roots = {r.rpartition(":")[::2] for r in _names(record.get("roots")) if ":" in r}
@@ -247,14 +317,15 @@ class Selector:
         return Decision(False, ["nothing it read or runs changed"])
 
     def _read_sets(self, test: str, record: "Dict[str, Any]") -> "Iterable[Tuple[Dict[str, Any], str]]":
-        yield record, "reads"
+        yield record, "reads", _RUN
         collected = self.collect.get(test.split("::", 1)[0])
         if isinstance(collected, dict):
-            yield self._without_imports(test.split("::", 1)[0], collected), "reads while its file was collected"
+            # What was read there may have been called there, unrecorded: followed as import-time values.
+            yield self._without_imports(test.split("::", 1)[0], collected), "its file's code read", _IMPORT
         for label in _names(record.get("fixtures")):
             fixture = self.fixtures.get(label)
             if isinstance(fixture, dict):
-                yield fixture, f"reads in fixture {label.rpartition('|')[0]}"
+                yield fixture, f"reads in fixture {label.rpartition('|')[0]}", _RUN
 
     def _without_imports(self, path: str, reads: "Dict[str, Any]") -> "Dict[str, Any]":
         """Collection reads less those an import statement of the test file made (``from m import f``):
@@ -280,32 +351,48 @@ class Selector:
                     self._files[record["file"]] = key
         return self._files.get(path)
 
-    def _reads_change(self, record: "Dict[str, Any]", where: str) -> "Optional[List[str]]":
+    def _reads_change(self, record: "Dict[str, Any]", where: str, mode: str = "R") -> "Optional[List[str]]":
         for module, names in sorted(_object(record.get("absent")).items()):
             if module not in self.old_modules:
                 continue
             for name in _names(names):
                 if self._defined(module, name) and self._changed(module, name):
                     return [f"{where} {module}:{name} (not defined then: now it is)"]
+        memo = self._read_memo
         for module, names in sorted(_object(record.get("reads")).items()):
             if module not in self.old_modules:
                 continue
-            mode = _RUN if self.tracked(module) else _STATIC
             for name in _names(names):
-                targets = [(module, name)] if self._defined(module, name) else self._resolve(module, name)
-                if not targets:
-                    if name in _DUNDERS or f"{module}.{name}" in self.old_modules:  # a submodule: its own
-                        continue
-                    changed = self.whole_module_change(module)
-                    if changed is not None:
-                        return [f"{where} {module}:{name} (no static definition: depends on all of {module})",
-                                f"{module}:{changed or '(module)'} (changed)"]
-                    continue
-                for target in targets:
-                    path = self.node_change(self._mode_for(mode, target[0]), *target)
-                    if path is not None:
-                        return [f"{where} {' -> '.join(path)}"]
+                key = (mode, module, name)
+                found = memo.get(key, _UNKNOWN)
+                if found is _UNKNOWN:
+                    found = memo[key] = self._read_change(module, name, mode)
+                if found is not None:
+                    return [f"{where} {found[0]}"] + found[1:]
         return None
+
+    def _read_change(self, module: str, name: str, mode: str) -> "Optional[List[str]]":
+        """Why a run-time read of ``module:name`` is affected now (None: it is not)."""
+        targets = [(module, name)] if self._defined(module, name) else self._resolve(module, name)
+        if not targets:
+            if name in _DUNDERS or f"{module}.{name}" in self.old_modules:  # a submodule: its own
+                return None
+            changed = self.whole_module_change(module)
+            if changed is None:
+                return None
+            return [f"{module}:{name} (no static definition: depends on all of {module})",
+                    f"{module}:{changed or '(module)'} (changed)"]
+        if not self.tracked(module):
+            mode = _STATIC
+        for target in targets:
+            path = self.node_change(self._mode_for(mode, target[0]), *target)
+            if path is not None:
+                return [" -> ".join(path)]
+        return None
+
+
+def _is_conftest(module: str) -> bool:
+    return module.startswith("conftest@") or module == "conftest" or module.endswith(".conftest")
 
 
 def _how(selector: Selector, module: str, name: str) -> str:
