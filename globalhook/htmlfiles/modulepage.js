@@ -151,13 +151,6 @@
     }
     texts = lineTexts(data);
     render();
-    GH.drawn();
-    GH.showTarget();
-    window.addEventListener("hashchange", function () {
-      if (render()) {
-        GH.showTarget();
-        if (/^#p=/.test(window.location.hash)) window.scrollTo(0, 0);
-      }
-    });
+    GH.follow(render);
   });
 })();

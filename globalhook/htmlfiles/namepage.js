@@ -135,13 +135,6 @@
     names = gather(container.getAttribute("data-owner"));
     parts = views(names, Number(container.getAttribute("data-per-page")) || 2000, Number(container.getAttribute("data-shown")) || 5000);
     render();
-    GH.drawn();
-    GH.showTarget();
-    window.addEventListener("hashchange", function () {
-      if (render()) {
-        GH.showTarget();
-        if (/^#p=/.test(window.location.hash)) window.scrollTo(0, 0);
-      }
-    });
+    GH.follow(render);
   });
 })();

@@ -65,6 +65,18 @@
     if (window.location.hash.length > 1 && /^#(?!p=)/.test(window.location.hash)) window.location.replace(window.location.href);
   };
 
+  // A page drawn from its data: mark it drawn, show the target, and draw again when the address changes.
+  GH.follow = function (render) {
+    GH.drawn();
+    GH.showTarget();
+    window.addEventListener("hashchange", function () {
+      if (render()) {
+        GH.showTarget();
+        if (/^#p=/.test(window.location.hash)) window.scrollTo(0, 0);
+      }
+    });
+  };
+
   var number = GH.number;
 
   var slugs = new Map();  // owner -> file name of its page in names/ (data/names.js)
