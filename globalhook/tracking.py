@@ -92,13 +92,20 @@ _TABLES = (
 )
 
 
-def _new_tables() -> tuple:
+def _py_new_tables() -> tuple:
     """One code object's inner tables: one per kind up to attribute, the attribute misses, reads, writes."""
     tables = ({}, {}, {}, {}, {}, {}, {}, {}, {})
     _hide(tables)
     for table in tables:
-        _hide(table)  # free-threaded builds track every dict from the start
+        _hide(table)  # free-threaded builds and 3.14 track every dict from the start
     return tables
+
+
+def _py_file_tables(outer: tuple, code_id: int, inner: tuple) -> None:
+    """Files one code object's ``inner`` tables under ``code_id`` in a context's ``outer`` ones."""
+    for table, each in zip(outer, inner):
+        table.setdefault(code_id, each)
+        _hide(table)
 
 
 def _no_hide(obj: object) -> None:
@@ -123,6 +130,23 @@ def _gc_hider():
 
 #: Untracks one of the recorder's own containers (see _gc_hider).
 _hide = _gc_hider()
+
+
+def _table_makers():
+    """The compiled core's ``new_tables``/``file_tables`` where built (a suite
+    makes tens of thousands of context tables: one per code object and test phase)."""
+    try:
+        from globalhook import _ctracking
+    except ImportError:
+        return _py_new_tables, _py_file_tables
+    make, file = getattr(_ctracking, "new_tables", None), getattr(_ctracking, "file_tables", None)
+    if make is None or file is None:
+        return _py_new_tables, _py_file_tables
+    count = len(_TABLES)
+    return (lambda: make(count)), file
+
+
+_new_tables, _file_tables = _table_makers()
 
 # Contexts (globalhook.context): each label has tables of its own, the shape of
 # _TABLES.  Switching rebinds the five per-kind names above, so the hot path
@@ -242,9 +266,7 @@ def _tables_in_context(record: _CodeRecord, label: str) -> Tuple[_Table, ...]:
     if tables is None:
         tables = contexts.setdefault(label, _new_tables())
         _hide(contexts)
-        for table, inner in zip(_context_tables[label], tables):
-            table.setdefault(record.code_id, inner)
-            _hide(table)
+        _file_tables(_context_tables[label], record.code_id, tables)
     return tables
 
 
