@@ -30,8 +30,6 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
-
-from globalhook.data import load as load_data
 from typing import Dict, List, Optional
 
 SUITE = "click==8.1.8"
@@ -98,7 +96,9 @@ def measure(source: Path, rounds: int, quick: bool, variants=VARIANTS) -> Dict[s
             for name in variants[shift:] + variants[:shift]:
                 times[name].append(_child_cpu(_command(name, data, quick), source, env))
                 if name == "tracked":
-                    recorded = load_data(str(data))  # any format version, lookups as dicts
+                    from globalhook.data import load  # the data file's format, whatever its version
+
+                    recorded = load(str(data))
                     if not any(str(e.get("module", "")).startswith("click") for e in recorded.get("lookups", [])):
                         raise SystemExit("suite_cost.py: click was not tracked (no lookups recorded for it)")
                 print(f"  round {round_no + 1}/{rounds} {name:8s} {times[name][-1]:7.2f} s", file=sys.stderr,

@@ -2905,6 +2905,81 @@ hide_from_gc(PyObject *self, PyObject *obj)
     Py_RETURN_NONE;
 }
 
+/* The slow path of a code object's first lookup in a new context (each test
+ * phase of a labelled pytest run is one): tracking._new_tables and
+ * tracking._file_tables in C, since a suite makes tens of thousands of them. */
+static void
+untrack(PyObject *obj)
+{
+#ifdef Py_GIL_DISABLED
+    Py_BEGIN_CRITICAL_SECTION(obj);
+#endif
+    if (PyObject_GC_IsTracked(obj)) {
+        PyObject_GC_UnTrack(obj);
+    }
+#ifdef Py_GIL_DISABLED
+    Py_END_CRITICAL_SECTION();
+#endif
+}
+
+static PyObject *
+new_tables(PyObject *self, PyObject *count)
+{
+    (void)self;
+    Py_ssize_t n = PyLong_AsSsize_t(count);
+    if (n < 0) {
+        return n == -1 && PyErr_Occurred() ? NULL : PyErr_Format(PyExc_ValueError, "new_tables: bad count");
+    }
+    PyObject *tables = PyTuple_New(n);
+    if (tables == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *table = PyDict_New();
+        if (table == NULL) {
+            Py_DECREF(tables);
+            return NULL;
+        }
+        untrack(table); /* fresh, seen by no other thread yet */
+        PyTuple_SET_ITEM(tables, i, table);
+    }
+    untrack(tables);
+    return tables;
+}
+
+static PyObject *
+file_tables(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *outer, *key, *inner;
+    if (!PyArg_ParseTuple(args, "O!OO!:file_tables", &PyTuple_Type, &outer, &key, &PyTuple_Type, &inner)) {
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(outer);
+    if (PyTuple_GET_SIZE(inner) < n) {
+        PyErr_SetString(PyExc_ValueError, "file_tables: fewer inner tables than outer ones");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *table = PyTuple_GET_ITEM(outer, i);
+        if (!PyDict_Check(table)) {
+            PyErr_SetString(PyExc_TypeError, "file_tables: an outer table is not a dict");
+            return NULL;
+        }
+#if PY_VERSION_HEX >= 0x030D0000
+        if (PyDict_SetDefaultRef(table, key, PyTuple_GET_ITEM(inner, i), NULL) < 0) {
+            return NULL;
+        }
+#else
+        if (PyDict_SetDefault(table, key, PyTuple_GET_ITEM(inner, i)) == NULL) {
+            return NULL;
+        }
+#endif
+        untrack(table);
+    }
+    Py_RETURN_NONE;
+}
+
 /* Runners that exec a script in a __main__ of their own (globalhook/runmain.py):
  * an audit hook in C, so that the program's other audited events (every
  * sys._getframe among them) cost a string compare, not a call into Python. */
@@ -3070,6 +3145,9 @@ static PyMethodDef module_methods[] = {
      "watch_runner_execs(callback): call callback(code) before every exec of a code object (None: stop)."},
     {"hide_from_gc", hide_from_gc, METH_O,
      "hide_from_gc(obj): untrack one of the recorder's own containers, which cannot be part of a cycle."},
+    {"new_tables", new_tables, METH_O, "new_tables(n): a tuple of n new empty dicts, all hidden from the collector."},
+    {"file_tables", file_tables, METH_VARARGS,
+     "file_tables(outer, key, inner): outer[i].setdefault(key, inner[i]) for each outer table, hidden again."},
     {"new_epoch", new_epoch, METH_NOARGS, "The context changed: cached per-code tables are stale."},
 #ifdef GH_WALKS_CONFIG
     {"setup_config_walk", setup_config_walk, METH_VARARGS, "What config_caller looks for and where it stops."},

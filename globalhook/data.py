@@ -149,6 +149,13 @@ def _sum_lookups(
     result holds copies of the others too, unless ``fresh`` (entries just
     read from files, which no caller holds).
     """
+    lookups = lookups if isinstance(lookups, list) else list(lookups)
+    minus = minus if isinstance(minus, (list, tuple)) else list(minus)
+    if not minus and _in_order(lookups):
+        # Already summed and sorted (the recorder's entries, one data file's):
+        # each key is there once, so summing and sorting again would change nothing.
+        ordered = lookups if fresh else [dict(entry) for entry in lookups]
+        return [entry for entry in ordered if entry["count"] > 0 or entry.get("static") is True]
     summed: Dict[LookupKey, Dict[str, Any]] = {}
     copied = set()
     for entry in lookups:
@@ -178,6 +185,19 @@ def _sum_lookups(
         ordered = [summed[key] if key in copied else dict(summed[key]) for key in keys]
     return [entry for entry in ordered if entry["count"] > 0 or entry.get("static") is True]
 
+
+
+def _in_order(entries: List[Dict[str, Any]]) -> bool:
+    """True when every entry's key is greater than the one before (so no key is there twice)."""
+    last = None
+    try:
+        for key in map(_sort_key, entries):
+            if last is not None and not last < key:
+                return False
+            last = key
+    except TypeError:  # keys that do not compare: the slow path says so as it always did
+        return False
+    return True
 
 
 def _unique_not_tracked(entries: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
@@ -241,10 +261,15 @@ def make_data(
     lookups: List[Dict[str, Any]],
     run: Dict[str, Any],
     not_tracked: Optional[List[Dict[str, Any]]] = None,
+    fresh: bool = False,
 ) -> Dict[str, Any]:
-    """Build the data of one run, already summed and sorted, so every file is canonical."""
+    """Build the data of one run, already summed and sorted, so every file is canonical.
+
+    ``fresh``: no one else holds the entries (the recorder just made them), so
+    they need no copies.
+    """
     with paused():
-        return _assemble([dict(run)], not_tracked or (), lookups)
+        return _assemble([dict(run)], not_tracked or (), lookups, fresh=fresh)
 
 
 def merge(datas: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
@@ -424,8 +449,7 @@ def combine_parts(
     bases = list(base)
     runs: List[Dict[str, Any]] = [dict(run) for data in bases for run in data.get("runs", ())]
     not_tracked: List[Dict[str, Any]] = [entry for data in bases for entry in data.get("not_tracked", ())]
-    # The caller's entries copied once here: the parts' are this function's own (``fresh``).
-    lookups: List[Dict[str, Any]] = [dict(entry) for data in bases for entry in data.get("lookups", ())]
+    lookups: List[Dict[str, Any]] = []  # the parts' (this function's own, ``fresh``); the bases' join them below
     open_parts: Dict[str, List[Dict[str, Any]]] = {}
     for data in bases:
         open_parts.update(data.get(OPEN_PARTS) or {})
@@ -484,6 +508,8 @@ def combine_parts(
         # already): the base is already summed and sorted.
         result.data = {key: value for key, value in bases[0].items() if key != OPEN_PARTS}
     else:
+        # The caller's entries copied once, only here (a run's save with no parts never needs them).
+        lookups[:0] = [dict(entry) for data in bases for entry in data.get("lookups", ())]
         with paused():
             result.data = _assemble(runs, not_tracked, lookups, replaced, fresh=True, datas=merged)
     if open_parts:

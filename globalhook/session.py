@@ -307,7 +307,7 @@ class Session:
         lookups = RECORDER.lookups()
         if self.entry_filter is not None:
             lookups = [entry for entry in lookups if self.entry_filter(entry)]
-        data = make_data(lookups, self.run_info(), not_tracked)
+        data = make_data(lookups, self.run_info(), not_tracked, fresh=True)  # the recorder made them just now
         for key, make in self.extra_data.items():
             data[key] = make(data["lookups"])
         return data

@@ -92,13 +92,24 @@ _TABLES = (
 )
 
 
-def _new_tables() -> tuple:
+#: How many tables a context and a code object have (the _TABLES).
+_TABLE_COUNT = len(_TABLES)
+
+
+def _py_new_tables(count: int) -> tuple:
     """One code object's inner tables: one per kind up to attribute, the attribute misses, reads, writes."""
-    tables = ({}, {}, {}, {}, {}, {}, {}, {}, {})
+    tables = tuple([{} for _ in range(count)])
     _hide(tables)
     for table in tables:
-        _hide(table)  # free-threaded builds track every dict from the start
+        _hide(table)  # free-threaded builds and 3.14 track every dict from the start
     return tables
+
+
+def _py_file_tables(outer: tuple, code_id: int, inner: tuple) -> None:
+    """Files one code object's ``inner`` tables under ``code_id`` in a context's ``outer`` ones."""
+    for table, each in zip(outer, inner):
+        table.setdefault(code_id, each)
+        _hide(table)
 
 
 def _no_hide(obj: object) -> None:
@@ -123,6 +134,22 @@ def _gc_hider():
 
 #: Untracks one of the recorder's own containers (see _gc_hider).
 _hide = _gc_hider()
+
+
+def _table_makers():
+    """The compiled core's ``new_tables``/``file_tables`` where built (a suite
+    makes tens of thousands of context tables: one per code object and test phase)."""
+    try:
+        from globalhook import _ctracking
+    except ImportError:
+        return _py_new_tables, _py_file_tables
+    make, file = getattr(_ctracking, "new_tables", None), getattr(_ctracking, "file_tables", None)
+    if make is None or file is None:
+        return _py_new_tables, _py_file_tables
+    return make, file
+
+
+_new_tables, _file_tables = _table_makers()
 
 # Contexts (globalhook.context): each label has tables of its own, the shape of
 # _TABLES.  Switching rebinds the five per-kind names above, so the hot path
@@ -196,7 +223,7 @@ def _record(code: CodeType) -> _CodeRecord:
     record.file = _str(code.co_filename)
     record.line = code.co_firstlineno
     record.function = _str(code.co_qualname if _HAS_QUALNAME else code.co_name)
-    record.tables = _new_tables()
+    record.tables = _new_tables(_TABLE_COUNT)
     record.owners = {}
     _hide(record.owners)
     record.reader = None  # the module of the code's globals, noted on its first attribute read
@@ -240,11 +267,9 @@ def _tables_in_context(record: _CodeRecord, label: str) -> Tuple[_Table, ...]:
         _hide(contexts)
     tables = contexts.get(label)
     if tables is None:
-        tables = contexts.setdefault(label, _new_tables())
+        tables = contexts.setdefault(label, _new_tables(_TABLE_COUNT))
         _hide(contexts)
-        for table, inner in zip(_context_tables[label], tables):
-            table.setdefault(record.code_id, inner)
-            _hide(table)
+        _file_tables(_context_tables[label], record.code_id, tables)
     return tables
 
 
@@ -259,7 +284,7 @@ def switch_context(label: str) -> str:
                 _flush_writes()  # pending global writes belong to the context they were made in
             tables = _context_tables.get(label)
             if tables is None:
-                tables = _context_tables.setdefault(label, _new_tables())
+                tables = _context_tables.setdefault(label, _new_tables(_TABLE_COUNT))
                 _hide(_context_tables)
             _context = label
             (_global_counts, _builtin_counts, _missing_counts, _store_counts, _delete_counts,
