@@ -68,6 +68,8 @@ def _wanted(options) -> bool:
 def pytest_load_initial_conftests(early_config: "pytest.Config", parser: "pytest.Parser", args) -> None:
     """Start tracking before conftest files and test modules are imported."""
     options = early_config.known_args_namespace
+    if getattr(options, "globalhook_data", None):
+        _check_data_word(args, options, str(early_config.invocation_params.dir))
     session = _active_session()
     if session is not None:
         # Tracking is on already (globalhook run -m pytest, or the start-up
@@ -83,6 +85,39 @@ def pytest_load_initial_conftests(early_config: "pytest.Config", parser: "pytest
         raise pytest.UsageError(f"globalhook: {exc}") from None
     early_config.pluginmanager.register(_Labeller(session, owner=True), "globalhook-labeller")
     _register_recorder(session, early_config, options)
+
+
+def _check_data_word(args, options, invocation_dir: str) -> None:
+    """Stop where ``--globalhook-data FILE`` (two words) has moved pytest's root folder.
+
+    pytest finds its root folder before plugins are loaded, when the option
+    is not known yet: an existing FILE then counts as a test path, and one
+    outside the folders of the tests (the invocation folder when none is
+    given) widens the root folder, which changes every test id (selection
+    would see only new tests, and the data would hold ids of another root).
+    """
+    if getattr(options, "rootdir", None):
+        return
+    words = [str(word) for word in args]
+    for index, word in enumerate(words[:-1]):
+        if word != "--globalhook-data":
+            continue
+        value = words[index + 1]
+        path = os.path.abspath(os.path.join(invocation_dir, value))
+        if not os.path.exists(path):
+            continue  # pytest leaves out paths that do not exist
+        folders = [invocation_dir]
+        for test_path in getattr(options, "file_or_dir", None) or ():
+            candidate = os.path.abspath(os.path.join(invocation_dir, str(test_path).split("::")[0]))
+            if os.path.exists(candidate):
+                folders.append(candidate)
+        base = os.path.commonpath(folders)
+        if os.path.commonpath([base, path]) != base:
+            raise pytest.UsageError(
+                f"globalhook: --globalhook-data {value}: written as two words, a data file outside {base} "
+                f"is taken by pytest for a test path (its root folder and every test id change); "
+                f"write --globalhook-data={value}"
+            )
 
 
 def _register_recorder(session, early_config, options) -> None:

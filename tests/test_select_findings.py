@@ -1,8 +1,8 @@
 """What the mutation study on click's suite found in ``pytest --globalhook-select``.
 
 Each is a rerun with nothing changed, which should select no test, made
-minimal; a finding is marked ``xfail(strict=True)`` until it is fixed, so that the
-fix shows (the test then passes and strict xfail fails, asking to drop the mark).
+minimal; a finding not fixed yet is marked ``xfail(strict=True)``, so that its
+fix shows (strict xfail then fails, asking to drop the mark).
 """
 
 from __future__ import annotations
@@ -44,13 +44,17 @@ def _project(root: Path) -> Path:
     return root
 
 
-def _pytest(cwd: Path, *args: str) -> str:
+def _run(cwd: Path, *args: str) -> "subprocess.CompletedProcess[str]":
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GLOBALHOOK_", "PYTEST_"))}
     if "GLOBALHOOK_CORE" in os.environ:
         env["GLOBALHOOK_CORE"] = os.environ["GLOBALHOOK_CORE"]
     env["PYTHONPATH"] = str(cwd)
-    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
                           cwd=str(cwd), env=env, capture_output=True, text=True, timeout=120)
+
+
+def _pytest(cwd: Path, *args: str) -> str:
+    done = _run(cwd, *args)
     assert done.returncode in (0, 5), done.stdout + done.stderr
     return done.stdout
 
@@ -69,13 +73,28 @@ def test_a_rerun_with_nothing_changed_selects_nothing(tmp_path):
                              "tests/test_a.py::test_rate")) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="pytest takes the value of '--globalhook-data FILE' (two words) for a test "
-                   "path when FILE exists, before plugins are loaded: with FILE outside the project and no test path "
-                   "given, the root folder, and so every test id, differs from the recording run; every test is new")
-def test_a_data_file_outside_the_project_given_as_two_words(tmp_path):
+def test_a_data_file_outside_the_project_given_as_two_words_is_a_usage_error(tmp_path):
+    """pytest takes the value of '--globalhook-data FILE' (two words) for a test path when FILE exists,
+    before plugins are loaded: outside the project it moves the root folder and so every test id.
+    The plugin stops with a usage error naming the file and the one-word form."""
     project = _project(tmp_path / "project")
-    data = str(tmp_path / "data" / "selection.json")
-    (tmp_path / "data").mkdir()
-    _pytest(project, "--globalhook=pkg", "--globalhook-data", data, "-k", "test_rate")
-    assert _selected(_pytest(project, "--globalhook=pkg", "--globalhook-data", data, "--globalhook-select",
+    data = tmp_path / "data" / "selection.json"
+    data.parent.mkdir()
+    _pytest(project, "--globalhook=pkg", f"--globalhook-data={data}", "-k", "test_rate")
+    assert data.is_file()
+    done = _run(project, "--globalhook=pkg", "--globalhook-data", str(data), "--globalhook-select", "-k", "test_rate")
+    assert done.returncode == 4, done.stdout + done.stderr  # pytest's usage error
+    errors = [line for line in done.stderr.splitlines() if "--globalhook-data" in line]
+    assert len(errors) == 1 and f"write --globalhook-data={data}" in errors[0], done.stderr
+    assert "Traceback" not in done.stderr
+    # Written as one word it selects as it must: nothing changed, nothing runs.
+    assert _selected(_pytest(project, "--globalhook=pkg", f"--globalhook-data={data}", "--globalhook-select",
                              "-k", "test_rate")) == 0
+
+
+def test_a_data_file_in_the_project_may_be_given_as_two_words(tmp_path):
+    """Inside the folder pytest is run from, the two-word form moves nothing: no error."""
+    project = _project(tmp_path / "project")
+    _pytest(project, "--globalhook=pkg", "--globalhook-data", "data.json", "tests/test_a.py::test_rate")
+    assert _selected(_pytest(project, "--globalhook=pkg", "--globalhook-data", "data.json", "--globalhook-select",
+                             "tests/test_a.py::test_rate")) == 0
