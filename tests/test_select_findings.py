@@ -1,7 +1,7 @@
-"""What the mutation study on click's suite found in ``pytest --globalhook-select``.
+"""What the mutation study on click's suite, and the work after it, found in ``pytest --globalhook-select``.
 
-Each is a rerun with nothing changed, which should select no test, made
-minimal; a finding not fixed yet is marked ``xfail(strict=True)``, so that its
+Each is made minimal: a rerun with nothing changed, which should select no
+test, or one edit and the test it makes fail; a finding not fixed yet is marked ``xfail(strict=True)``, so that its
 fix shows (strict xfail then fails, asking to drop the mark).
 """
 
@@ -98,3 +98,48 @@ def test_a_data_file_in_the_project_may_be_given_as_two_words(tmp_path):
     _pytest(project, "--globalhook=pkg", "--globalhook-data", "data.json", "tests/test_a.py::test_rate")
     assert _selected(_pytest(project, "--globalhook=pkg", "--globalhook-data", "data.json", "--globalhook-select",
                              "tests/test_a.py::test_rate")) == 0
+
+
+REGISTRY = {
+    "pkg/__init__.py": "",
+    "pkg/api.py": """\
+        HANDLERS = {}
+
+
+        def register(f):
+            HANDLERS[f.__name__] = f
+            return f
+
+
+        @register
+        def ping():
+            return "pong"
+
+
+        def handle(name):
+            return HANDLERS[name]()
+    """,
+    "tests/test_r.py": """\
+        from pkg import api
+
+
+        def test_handle():
+            assert api.handle("ping") == "pong"
+    """,
+}
+
+
+@pytest.mark.xfail(strict=True, reason="a function a decorator registers at import (HANDLERS[name] = f) and that is "
+                   "later called through the registry is never read by name at run time, and no static edge leads "
+                   "from the registry to it: an edit of its body selects nothing")
+def test_a_function_registered_by_a_decorator_and_called_through_the_registry(tmp_path):
+    for rel, text in REGISTRY.items():
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    _pytest(tmp_path, "--globalhook=pkg", "--globalhook-data=data.json", "tests")
+    api = tmp_path / "pkg" / "api.py"
+    api.write_text(api.read_text().replace('"pong"', '"pang"'))
+    # The edit makes test_handle fail: selection must run it.
+    done = _run(tmp_path, "--globalhook=pkg", "--globalhook-data=data.json", "--globalhook-select", "tests")
+    assert "1 failed" in done.stdout, done.stdout + done.stderr
