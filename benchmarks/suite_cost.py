@@ -96,7 +96,9 @@ def measure(source: Path, rounds: int, quick: bool, variants=VARIANTS) -> Dict[s
             for name in variants[shift:] + variants[:shift]:
                 times[name].append(_child_cpu(_command(name, data, quick), source, env))
                 if name == "tracked":
-                    recorded = json.loads(data.read_text())
+                    from globalhook.data import load  # version 2 keeps lookups as a table
+
+                    recorded = load(str(data))
                     if not any(str(e.get("module", "")).startswith("click") for e in recorded.get("lookups", [])):
                         raise SystemExit("suite_cost.py: click was not tracked (no lookups recorded for it)")
                 print(f"  round {round_no + 1}/{rounds} {name:8s} {times[name][-1]:7.2f} s", file=sys.stderr,
