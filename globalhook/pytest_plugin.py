@@ -92,9 +92,11 @@ def _check_data_word(args, options, invocation_dir: str) -> None:
 
     pytest finds its root folder before plugins are loaded, when the option
     is not known yet: an existing FILE then counts as a test path, and one
-    outside the folders of the tests (the invocation folder when none is
-    given) widens the root folder, which changes every test id (selection
-    would see only new tests, and the data would hold ids of another root).
+    outside the project can widen the root folder, which changes every test
+    id (selection would see only new tests, and the data would hold ids of
+    another root).  pytest's own search is run with and without FILE; where
+    it cannot be (its private signature changed), nothing is said: every
+    test then runs, which is safe.
     """
     if getattr(options, "rootdir", None):
         return
@@ -103,21 +105,35 @@ def _check_data_word(args, options, invocation_dir: str) -> None:
         if word != "--globalhook-data":
             continue
         value = words[index + 1]
-        path = os.path.abspath(os.path.join(invocation_dir, value))
-        if not os.path.exists(path):
+        if not os.path.exists(os.path.join(invocation_dir, value)):
             continue  # pytest leaves out paths that do not exist
-        folders = [invocation_dir]
-        for test_path in getattr(options, "file_or_dir", None) or ():
-            candidate = os.path.abspath(os.path.join(invocation_dir, str(test_path).split("::")[0]))
-            if os.path.exists(candidate):
-                folders.append(candidate)
-        base = os.path.commonpath(folders)
-        if os.path.commonpath([base, path]) != base:
+        with_file = _root_folder(words, options, invocation_dir)
+        without = _root_folder(words[: index + 1] + words[index + 2:], options, invocation_dir)
+        if with_file is not None and without is not None and with_file != without:
             raise pytest.UsageError(
-                f"globalhook: --globalhook-data {value}: written as two words, a data file outside {base} "
-                f"is taken by pytest for a test path (its root folder and every test id change); "
+                f"globalhook: --globalhook-data {value}: written as two words, the data file is taken by pytest "
+                f"for a test path, which moves its root folder to {with_file} (every test id changes); "
                 f"write --globalhook-data={value}"
             )
+
+
+def _root_folder(words, options, invocation_dir: str):
+    """pytest's root folder for these arguments, by its own search; None where that cannot be called."""
+    try:
+        import inspect
+        from pathlib import Path
+
+        from _pytest.config.findpaths import determine_setup
+
+        known = {"inifile": getattr(options, "inifilename", None), "args": words, "rootdir_cmd_arg": None,
+                 "invocation_dir": Path(invocation_dir), "override_ini": getattr(options, "override_ini", None),
+                 "config": None}
+        parameters = inspect.signature(determine_setup).parameters
+        if any(name not in known for name in parameters):
+            return None
+        return determine_setup(**{name: known[name] for name in parameters})[0]
+    except Exception:  # a private function: any change means "cannot tell"
+        return None
 
 
 def _register_recorder(session, early_config, options) -> None:

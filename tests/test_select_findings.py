@@ -92,11 +92,15 @@ def test_a_data_file_outside_the_project_given_as_two_words_is_a_usage_error(tmp
                              "-k", "test_rate")) == 0
 
 
-def test_a_data_file_in_the_project_may_be_given_as_two_words(tmp_path):
-    """Inside the folder pytest is run from, the two-word form moves nothing: no error."""
+@pytest.mark.parametrize("where", ["inside", "outside"])
+def test_a_data_file_given_as_two_words_that_moves_nothing_is_no_error(tmp_path, where):
+    """Inside the project, or outside it with a test path given (pytest finds the project's
+    configuration from the test path): the root folder is the same, so no error."""
     project = _project(tmp_path / "project")
-    _pytest(project, "--globalhook=pkg", "--globalhook-data", "data.json", "tests/test_a.py::test_rate")
-    assert _selected(_pytest(project, "--globalhook=pkg", "--globalhook-data", "data.json", "--globalhook-select",
+    data = "data.json" if where == "inside" else str(tmp_path / "data.json")
+    _pytest(project, "--globalhook=pkg", "--globalhook-data", data, "tests/test_a.py::test_rate")
+    assert (project / data).is_file()
+    assert _selected(_pytest(project, "--globalhook=pkg", "--globalhook-data", data, "--globalhook-select",
                              "tests/test_a.py::test_rate")) == 0
 
 
