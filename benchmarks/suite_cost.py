@@ -96,7 +96,7 @@ def measure(source: Path, rounds: int, quick: bool, variants=VARIANTS) -> Dict[s
             for name in variants[shift:] + variants[:shift]:
                 times[name].append(_child_cpu(_command(name, data, quick), source, env))
                 if name == "tracked":
-                    from globalhook.data import load  # the data file's format, whatever its version
+                    from globalhook.data import load  # version 2 keeps lookups as a table
 
                     recorded = load(str(data))
                     if not any(str(e.get("module", "")).startswith("click") for e in recorded.get("lookups", [])):

@@ -68,6 +68,8 @@ def _wanted(options) -> bool:
 def pytest_load_initial_conftests(early_config: "pytest.Config", parser: "pytest.Parser", args) -> None:
     """Start tracking before conftest files and test modules are imported."""
     options = early_config.known_args_namespace
+    if getattr(options, "globalhook_data", None):
+        _check_data_word(args, options, str(early_config.invocation_params.dir))
     session = _active_session()
     if session is not None:
         # Tracking is on already (globalhook run -m pytest, or the start-up
@@ -83,6 +85,55 @@ def pytest_load_initial_conftests(early_config: "pytest.Config", parser: "pytest
         raise pytest.UsageError(f"globalhook: {exc}") from None
     early_config.pluginmanager.register(_Labeller(session, owner=True), "globalhook-labeller")
     _register_recorder(session, early_config, options)
+
+
+def _check_data_word(args, options, invocation_dir: str) -> None:
+    """Stop where ``--globalhook-data FILE`` (two words) has moved pytest's root folder.
+
+    pytest finds its root folder before plugins are loaded, when the option
+    is not known yet: an existing FILE then counts as a test path, and one
+    outside the project can widen the root folder, which changes every test
+    id (selection would see only new tests, and the data would hold ids of
+    another root).  pytest's own search is run with and without FILE; where
+    it cannot be (its private signature changed), nothing is said: every
+    test then runs, which is safe.
+    """
+    if getattr(options, "rootdir", None):
+        return
+    words = [str(word) for word in args]
+    for index, word in enumerate(words[:-1]):
+        if word != "--globalhook-data":
+            continue
+        value = words[index + 1]
+        if not os.path.exists(os.path.join(invocation_dir, value)):
+            continue  # pytest leaves out paths that do not exist
+        with_file = _root_folder(words, options, invocation_dir)
+        without = _root_folder(words[: index + 1] + words[index + 2:], options, invocation_dir)
+        if with_file is not None and without is not None and with_file != without:
+            raise pytest.UsageError(
+                f"globalhook: --globalhook-data {value}: written as two words, the data file is taken by pytest "
+                f"for a test path, which moves its root folder to {with_file} (every test id changes); "
+                f"write --globalhook-data={value}"
+            )
+
+
+def _root_folder(words, options, invocation_dir: str):
+    """pytest's root folder for these arguments, by its own search; None where that cannot be called."""
+    try:
+        import inspect
+        from pathlib import Path
+
+        from _pytest.config.findpaths import determine_setup
+
+        known = {"inifile": getattr(options, "inifilename", None), "args": words, "rootdir_cmd_arg": None,
+                 "invocation_dir": Path(invocation_dir), "override_ini": getattr(options, "override_ini", None),
+                 "config": None}
+        parameters = inspect.signature(determine_setup).parameters
+        if any(name not in known for name in parameters):
+            return None
+        return determine_setup(**{name: known[name] for name in parameters})[0]
+    except Exception:  # a private function: any change means "cannot tell"
+        return None
 
 
 def _register_recorder(session, early_config, options) -> None:

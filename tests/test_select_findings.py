@@ -1,8 +1,8 @@
-"""What the mutation study on click's suite found in ``pytest --globalhook-select``.
+"""What the mutation study on click's suite, and the work after it, found in ``pytest --globalhook-select``.
 
-Each is a rerun with nothing changed, which should select no test, made
-minimal; a finding is marked ``xfail(strict=True)`` until it is fixed, so that the
-fix shows (the test then passes and strict xfail fails, asking to drop the mark).
+Each is made minimal: a rerun with nothing changed, which should select no
+test, or one edit and the test it makes fail; a finding not fixed yet is marked ``xfail(strict=True)``, so that its
+fix shows (strict xfail then fails, asking to drop the mark).
 """
 
 from __future__ import annotations
@@ -44,13 +44,17 @@ def _project(root: Path) -> Path:
     return root
 
 
-def _pytest(cwd: Path, *args: str) -> str:
+def _run(cwd: Path, *args: str) -> "subprocess.CompletedProcess[str]":
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GLOBALHOOK_", "PYTEST_"))}
     if "GLOBALHOOK_CORE" in os.environ:
         env["GLOBALHOOK_CORE"] = os.environ["GLOBALHOOK_CORE"]
     env["PYTHONPATH"] = str(cwd)
-    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
                           cwd=str(cwd), env=env, capture_output=True, text=True, timeout=120)
+
+
+def _pytest(cwd: Path, *args: str) -> str:
+    done = _run(cwd, *args)
     assert done.returncode in (0, 5), done.stdout + done.stderr
     return done.stdout
 
@@ -69,13 +73,77 @@ def test_a_rerun_with_nothing_changed_selects_nothing(tmp_path):
                              "tests/test_a.py::test_rate")) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="pytest takes the value of '--globalhook-data FILE' (two words) for a test "
-                   "path when FILE exists, before plugins are loaded: with FILE outside the project and no test path "
-                   "given, the root folder, and so every test id, differs from the recording run; every test is new")
-def test_a_data_file_outside_the_project_given_as_two_words(tmp_path):
+def test_a_data_file_outside_the_project_given_as_two_words_is_a_usage_error(tmp_path):
+    """pytest takes the value of '--globalhook-data FILE' (two words) for a test path when FILE exists,
+    before plugins are loaded: outside the project it moves the root folder and so every test id.
+    The plugin stops with a usage error naming the file and the one-word form."""
     project = _project(tmp_path / "project")
-    data = str(tmp_path / "data" / "selection.json")
-    (tmp_path / "data").mkdir()
-    _pytest(project, "--globalhook=pkg", "--globalhook-data", data, "-k", "test_rate")
-    assert _selected(_pytest(project, "--globalhook=pkg", "--globalhook-data", data, "--globalhook-select",
+    data = tmp_path / "data" / "selection.json"
+    data.parent.mkdir()
+    _pytest(project, "--globalhook=pkg", f"--globalhook-data={data}", "-k", "test_rate")
+    assert data.is_file()
+    done = _run(project, "--globalhook=pkg", "--globalhook-data", str(data), "--globalhook-select", "-k", "test_rate")
+    assert done.returncode == 4, done.stdout + done.stderr  # pytest's usage error
+    errors = [line for line in done.stderr.splitlines() if "--globalhook-data" in line]
+    assert len(errors) == 1 and f"write --globalhook-data={data}" in errors[0], done.stderr
+    assert "Traceback" not in done.stderr
+    # Written as one word it selects as it must: nothing changed, nothing runs.
+    assert _selected(_pytest(project, "--globalhook=pkg", f"--globalhook-data={data}", "--globalhook-select",
                              "-k", "test_rate")) == 0
+
+
+@pytest.mark.parametrize("where", ["inside", "outside"])
+def test_a_data_file_given_as_two_words_that_moves_nothing_is_no_error(tmp_path, where):
+    """Inside the project, or outside it with a test path given (pytest finds the project's
+    configuration from the test path): the root folder is the same, so no error."""
+    project = _project(tmp_path / "project")
+    data = "data.json" if where == "inside" else str(tmp_path / "data.json")
+    _pytest(project, "--globalhook=pkg", "--globalhook-data", data, "tests/test_a.py::test_rate")
+    assert (project / data).is_file()
+    assert _selected(_pytest(project, "--globalhook=pkg", "--globalhook-data", data, "--globalhook-select",
+                             "tests/test_a.py::test_rate")) == 0
+
+
+REGISTRY = {
+    "pkg/__init__.py": "",
+    "pkg/api.py": """\
+        HANDLERS = {}
+
+
+        def register(f):
+            HANDLERS[f.__name__] = f
+            return f
+
+
+        @register
+        def ping():
+            return "pong"
+
+
+        def handle(name):
+            return HANDLERS[name]()
+    """,
+    "tests/test_r.py": """\
+        from pkg import api
+
+
+        def test_handle():
+            assert api.handle("ping") == "pong"
+    """,
+}
+
+
+@pytest.mark.xfail(strict=True, reason="a function a decorator registers at import (HANDLERS[name] = f) and that is "
+                   "later called through the registry is never read by name at run time, and no static edge leads "
+                   "from the registry to it: an edit of its body selects nothing")
+def test_a_function_registered_by_a_decorator_and_called_through_the_registry(tmp_path):
+    for rel, text in REGISTRY.items():
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    _pytest(tmp_path, "--globalhook=pkg", "--globalhook-data=data.json", "tests")
+    api = tmp_path / "pkg" / "api.py"
+    api.write_text(api.read_text().replace('"pong"', '"pang"'))
+    # The edit makes test_handle fail: selection must run it.
+    done = _run(tmp_path, "--globalhook=pkg", "--globalhook-data=data.json", "--globalhook-select", "tests")
+    assert "1 failed" in done.stdout, done.stdout + done.stderr
