@@ -162,6 +162,9 @@ def env() -> dict:
     result = {k: v for k, v in os.environ.items()
               if not k.startswith(("GLOBALHOOK_PYTEST_RUN", "GLOBALHOOK_PROCESS_START", "PYTEST_XDIST"))}
     result["PYTHONPATH"] = "."
+    # An edit back to a text of the same size within the same second would be
+    # hidden by the .pyc of the edit before it (it keeps whole seconds).
+    result["PYTHONDONTWRITEBYTECODE"] = "1"
     return result
 
 
