@@ -298,6 +298,20 @@ def test_combined_shards_select_the_same(tmp_path):
     assert ran == {"tests/test_a.py::test_deep": "FAILED"}, output
 
 
+def test_an_installed_distribution_of_another_version_runs_everything(project):
+    """Code outside the tracked patterns is not fingerprinted: an upgrade of any distribution runs all."""
+    dist = project / "fakedep-1.0.dist-info"  # the project folder is on sys.path (PYTHONPATH=.)
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fakedep\nVersion: 1.0\n")
+    ran, output = run(project)
+    assert set(ran) == ALL, output
+    ran, output = run(project)  # the same environment again: nothing runs
+    assert set(ran) == set(), output
+    dist.rename(project / "fakedep-1.1.dist-info")
+    ran, output = run(project)
+    assert set(ran) == ALL, output
+
+
 def test_unreadable_data_runs_everything_with_a_warning(project):
     data = json.loads((project / ".globalhook.json").read_text())
     data["selection"] = ["not", "an", "object"]
