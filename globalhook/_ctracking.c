@@ -2887,32 +2887,12 @@ unretype_dict(PyObject *module_, PyObject *args)
  * points back into them), so the collector need not know of them, and then
  * gc.get_objects() does not list them either: a program that counts the
  * objects in its heap counts the same with and without tracking. */
-static PyObject *
-hide_from_gc(PyObject *self, PyObject *obj)
-{
-    (void)self;
-    if (PyObject_IS_GC(obj)) {
-#ifdef Py_GIL_DISABLED
-        Py_BEGIN_CRITICAL_SECTION(obj);  /* the same lock a dict's own insertions take */
-#endif
-        if (PyObject_GC_IsTracked(obj)) {
-            PyObject_GC_UnTrack(obj);
-        }
-#ifdef Py_GIL_DISABLED
-        Py_END_CRITICAL_SECTION();
-#endif
-    }
-    Py_RETURN_NONE;
-}
-
-/* The slow path of a code object's first lookup in a new context (each test
- * phase of a labelled pytest run is one): tracking._new_tables and
- * tracking._file_tables in C, since a suite makes tens of thousands of them. */
+/* Out of the collector's lists (a GC object only). */
 static void
 untrack(PyObject *obj)
 {
 #ifdef Py_GIL_DISABLED
-    Py_BEGIN_CRITICAL_SECTION(obj);
+    Py_BEGIN_CRITICAL_SECTION(obj);  /* the same lock a dict's own insertions take */
 #endif
     if (PyObject_GC_IsTracked(obj)) {
         PyObject_GC_UnTrack(obj);
@@ -2922,6 +2902,19 @@ untrack(PyObject *obj)
 #endif
 }
 
+static PyObject *
+hide_from_gc(PyObject *self, PyObject *obj)
+{
+    (void)self;
+    if (PyObject_IS_GC(obj)) {
+        untrack(obj);
+    }
+    Py_RETURN_NONE;
+}
+
+/* The slow path of a code object's first lookup in a new context (each test
+ * phase of a labelled pytest run is one): tracking._new_tables and
+ * tracking._file_tables in C, since a suite makes tens of thousands of them. */
 static PyObject *
 new_tables(PyObject *self, PyObject *count)
 {
