@@ -149,6 +149,7 @@ def screenshot(tab, tmp_path: Path, name: str) -> Path:
 
 
 def text(tab) -> str:
+    tab.settle()  # what is drawn after a hash change, too
     return tab.evaluate("document.body.innerText")
 
 

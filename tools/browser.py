@@ -201,6 +201,15 @@ class Page:
         if "loaderId" not in result:
             return  # only the fragment changed: the same document, no load event
         self.browser.wait_event("Page.loadEventFired", self.session, since, timeout)
+        self.settle()
+
+    def settle(self) -> None:
+        """Wait for two painted frames: until then, sections with `content-visibility: auto`
+        may still be skipped, and `innerText` leaves out what they hold."""
+        self.evaluate(
+            "new Promise(done => { setTimeout(done, 2000);"
+            " requestAnimationFrame(() => requestAnimationFrame(() => done())); })"
+        )
 
     def evaluate(self, expression: str) -> Any:
         result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True})
