@@ -161,7 +161,8 @@ def module_records(
 
     ``loaded`` maps keys to module objects of this process; ``old`` is the
     previous data's ``modules`` (a file unchanged in size and time keeps its
-    digests, not parsed again).  A module whose file is gone is left out.
+    digests, not parsed again; a file modified within :data:`RACY_MARGIN_NS`
+    of now gets no ``stat``, so it is never trusted by it).  A module whose file is gone is left out.
     """
     from .definitions import digests, encode_refs, file_definitions
 
@@ -197,5 +198,25 @@ def module_records(
             if found is None:
                 continue
             defs, refs = digests(found), encode_refs(found)
+            if _racy(info.st_mtime_ns):
+                stamp = None
         records[key] = {"file": shown_path, "tracked": tracked, "stat": stamp, "defs": defs, "refs": refs}
     return records
+
+
+#: How far a file's time may trail the clock and still share a timer tick with an edit to come (ns).
+RACY_MARGIN_NS = 2 * 10**9
+
+
+def _racy(mtime_ns: int) -> bool:
+    """Is a file's (size, time) too fresh to stand for its content?
+
+    Git's "racy clean" rule: an edit of the same size made within the same tick
+    of the file system's clock (a second or two on some, a few milliseconds on
+    others) leaves both unchanged.  A file whose time is not older than now,
+    less a margin, is kept without a stamp, so the next run reads it again
+    (by then it is old enough to be trusted).
+    """
+    import time
+
+    return mtime_ns >= time.time_ns() - RACY_MARGIN_NS

@@ -231,9 +231,71 @@ def test_a_file_unchanged_since_recording_is_not_parsed_again(tmp_path):
 
     path = tmp_path / "mod.py"
     path.write_text("A = 1\n")
+    _age(path, 60)
     info = os.stat(path)
     old = {"mod": {"file": "mod.py", "stat": [info.st_size, info.st_mtime_ns], "defs": {"A": "kept"}, "refs": {}}}
     assert module_records(["mod"], str(tmp_path), old, {})["mod"]["defs"] == {"A": "kept"}
     path.write_text("A = 2\n")
     os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 10**9))
     assert module_records(["mod"], str(tmp_path), old, {})["mod"]["defs"]["A"] != "kept"
+
+
+def _age(path, seconds):
+    """Give ``path`` a modification time ``seconds`` in the past."""
+    import os
+    import time
+
+    then = time.time_ns() - seconds * 10**9
+    os.utime(path, ns=(then, then))
+
+
+def _loaded(path):
+    import types
+
+    module = types.ModuleType("mod")
+    module.__file__ = str(path)
+    return {"mod": module}
+
+
+class TestRacyStamps:
+    """Two edits of the same size within one tick of the file system's clock have the same
+    (size, time): a stamp taken while the file is that fresh must not stand for its content."""
+
+    def test_an_edit_of_the_same_size_and_time_after_a_fresh_record_is_seen(self, tmp_path):
+        import os
+
+        from globalhook.testrecords import module_records
+
+        path = tmp_path / "mod.py"
+        path.write_text("A = 1\n")
+        first = module_records(["mod"], str(tmp_path), {}, _loaded(path))
+        info = os.stat(path)
+        path.write_text("A = 2\n")  # same size; the same tick of a coarse clock:
+        os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+        second = module_records(["mod"], str(tmp_path), first, {})
+        assert second["mod"]["defs"]["A"] != first["mod"]["defs"]["A"]
+
+    def test_the_selector_does_not_trust_a_fresh_record_either(self, tmp_path):
+        from globalhook.testrecords import module_records
+        from globalhook.testselect import Selector
+
+        path = tmp_path / "mod.py"
+        path.write_text("A = 1\n")
+        modules = module_records(["mod"], str(tmp_path), {}, _loaded(path))
+        selector = Selector({"modules": modules, "tests": {}}, str(tmp_path), "env")
+        assert not selector.unchanged_file("mod")
+
+    def test_a_file_older_than_the_margin_keeps_its_stamp_and_is_not_read_again(self, tmp_path):
+        import os
+
+        from globalhook.testrecords import RACY_MARGIN_NS, module_records
+
+        path = tmp_path / "mod.py"
+        path.write_text("A = 1\n")
+        _age(path, 2 * RACY_MARGIN_NS // 10**9)
+        first = module_records(["mod"], str(tmp_path), {}, _loaded(path))
+        info = os.stat(path)
+        assert first["mod"]["stat"] == [info.st_size, info.st_mtime_ns]
+        path.write_text("A = 2\n")
+        os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+        assert module_records(["mod"], str(tmp_path), first, {})["mod"]["defs"] == first["mod"]["defs"]
