@@ -97,6 +97,8 @@ def module_definitions(
     """Every module-level name of ``source``, by name (members as ``Class.name``)."""
     tree = ast.parse(source, filename)
     flags = _future_flags(tree) if digests else -1
+    if digests:
+        _flatten_positions(tree)
     package = module if is_package else module.rpartition(".")[0]
     found: Dict[str, Definition] = {}
     statements = tree.body
@@ -106,10 +108,10 @@ def module_definitions(
     for statement in statements:
         if _is_main_guard(statement):
             continue  # runs only as a script, never on import
-        digest = _digest([statement], filename, flags)
         if isinstance(statement, ast.ClassDef):
-            _class(found, statement.name, statement, filename, flags, digest)
+            _class(found, statement.name, statement, filename, flags)
             continue
+        digest = _digest([statement], filename, flags)
         bound = _bound_names(statement)
         run: Set[str] = set()
         body: Set[str] = set()
@@ -139,8 +141,11 @@ def _define(found: "Dict[str, Definition]", name: str) -> Definition:
     return definition
 
 
-def _class(found: "Dict[str, Definition]", name: str, node: ast.ClassDef, filename: str, flags: int, whole: str) -> None:
-    """A class: its header (and statements binding nothing), then each member under ``name.member``."""
+def _class(found: "Dict[str, Definition]", name: str, node: ast.ClassDef, filename: str, flags: int) -> None:
+    """A class: its header (and statements binding nothing), then each member under ``name.member``.
+
+    The class as a whole is compiled only when it is an autouse fixture's (its
+    members are compiled one by one anyway)."""
     header = _define(found, name)
     header_node = ast.ClassDef(**{field: getattr(node, field, None) for field in node._fields})
     header_node.body = [ast.Pass()]
@@ -153,14 +158,14 @@ def _class(found: "Dict[str, Definition]", name: str, node: ast.ClassDef, filena
     for decorator in node.decorator_list:
         _called(decorator, header.calls)
     if _is_autouse(node):
-        _define(found, AUTOUSE).add(whole)
+        _define(found, AUTOUSE).add(_digest([node], filename, flags))
     for statement in node.body:
-        digest = _digest([statement], filename, flags)
         if isinstance(statement, ast.ClassDef):
             member = f"{name}.{statement.name}"
-            _class(found, member, statement, filename, flags, digest)
+            _class(found, member, statement, filename, flags)
             header.members.append(member)
             continue
+        digest = _digest([statement], filename, flags)
         bound = _bound_names(statement)
         if not bound:
             parts.append(digest)  # a docstring, a call: part of the class itself
@@ -181,8 +186,6 @@ def _digest(statements: "List[ast.stmt]", filename: str, flags: int) -> str:
         return "-"  # not wanted (the caller knows the digests already)
     from .fingerprint import code_digest
 
-    for statement in statements:
-        _flatten_positions(statement)
     try:
         code = compile(ast.Module(body=statements, type_ignores=[]), filename, "exec", flags=flags, dont_inherit=True)
     except (SyntaxError, ValueError):
@@ -193,11 +196,51 @@ def _digest(statements: "List[ast.stmt]", filename: str, flags: int) -> str:
 
 def _flatten_positions(tree: ast.AST) -> None:
     """Every node on line 1: a class body keeps its first line as a constant (``__firstlineno__``,
-    3.13+), which would make moving a class a change."""
-    for node in ast.walk(tree):
-        if "lineno" in node._attributes:
+    3.13+), which would make moving a class a change.  Done once per file, before any statement
+    is compiled (a walk of its own: :func:`ast.walk` costs twice as much)."""
+    positioned = _POSITIONED
+    stack = [tree]
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    node_type = ast.AST
+    while stack:
+        node = pop()
+        kind = type(node)
+        fields = _FIELDS.get(kind)
+        if fields is None:
+            fields = _FIELDS[kind] = kind._fields
+            positioned[kind] = "lineno" in kind._attributes
+        if positioned[kind]:
             node.lineno = node.end_lineno = 1  # type: ignore[attr-defined]
             node.col_offset = node.end_col_offset = 0  # type: ignore[attr-defined]
+        for field in fields:
+            value = getattr(node, field, None)
+            if type(value) is list:
+                extend([item for item in value if isinstance(item, node_type)])
+            elif isinstance(value, node_type):
+                push(value)
+
+
+def _children(node: ast.AST) -> "List[ast.AST]":
+    """:func:`ast.iter_child_nodes`, in the same order, as a list (at a third of the cost)."""
+    kind = type(node)
+    fields = _FIELDS.get(kind)
+    if fields is None:
+        fields = _FIELDS[kind] = kind._fields
+        _POSITIONED[kind] = "lineno" in kind._attributes
+    children = []
+    node_type = ast.AST
+    for field in fields:
+        value = getattr(node, field, None)
+        if type(value) is list:
+            children.extend([item for item in value if isinstance(item, node_type)])
+        elif isinstance(value, node_type):
+            children.append(value)
+    return children
+
+
+#: Per node type: its fields, and whether it has a position.
+_FIELDS: "Dict[type, Tuple[str, ...]]" = {}
+_POSITIONED: "Dict[type, bool]" = {}
 
 
 def _future_flags(tree: ast.Module) -> int:
@@ -259,7 +302,7 @@ def _bound_names(statement: ast.stmt) -> "List[str]":
             names.append(node.name)
         elif isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
             names.append(node.target.id)
-        for child in ast.iter_child_nodes(node):
+        for child in _children(node):
             visit(child)
 
     visit(statement)
@@ -302,7 +345,7 @@ def _refs(node: ast.AST, run: "Set[str]", body: "Set[str]", top: bool = False, c
         run.add(node.value.id)
         run.add(f"{node.value.id}.{node.attr}")
         return
-    for child in ast.iter_child_nodes(node):
+    for child in _children(node):
         _refs(child, run, body, calls=calls)
 
 

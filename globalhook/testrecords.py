@@ -81,39 +81,69 @@ class _Reads:
 def reads_by_label(lookups: "Iterable[Dict[str, Any]]", files: "Dict[str, str]") -> "Dict[str, _Reads]":
     """What each context read: test ids (phases folded together) and fixture labels; and
     ``<file>|collect``: what the code of a test file (``files``: module name -> file) read
-    outside any test, as it was collected."""
+    outside any test, as it was collected.
+
+    Runs once over every entry of the process at save: whose read it is (owner,
+    reader, a tool's) is decided once per place and a context's label once per
+    context, not per entry.
+    """
     from .pertest import split_context
     from .selection import is_tool_read, owner_of, reader_of
 
     found: Dict[str, _Reads] = {}
+    places: Dict[Tuple[Any, Any, Any], Tuple[str, str, bool]] = {}
+    labels: Dict[str, Optional[str]] = {}
+    heads: Dict[str, str] = {}
     for entry in lookups:
-        context = entry.get("context")
-        if is_tool_read(entry):
+        get = entry.get
+        key = (get("module"), get("owner"), get("reader_module"))
+        place = places.get(key)
+        if place is None:
+            place = places[key] = (owner_of(entry), reader_of(entry), is_tool_read(entry))
+        owner, reader, tool = place
+        if tool:
             continue
+        context = get("context")
         if not context:
-            reader = reader_of(entry)
-            if reader not in files or reader == owner_of(entry):
+            if reader not in files or reader == owner:
                 continue  # a test file reading its own globals: followed statically
-            context = files[reader] + COLLECT
-        elif not context.endswith(FIXTURE):
-            context, phase = split_context(context)
-            if not phase:
+            label: Optional[str] = files[reader] + COLLECT
+        else:
+            if context in labels:
+                label = labels[context]
+            else:
+                label = context
+                if not context.endswith(FIXTURE):
+                    label, phase = split_context(context)
+                    if not phase:
+                        label = None
+                labels[context] = label
+            if label is None:
                 continue
-        reads = found.get(context)
+        reads = found.get(label)
         if reads is None:
-            reads = found[context] = _Reads()
+            reads = found[label] = _Reads()
         kind = entry["kind"]
         if kind in _READ_KINDS:
-            reads.reads.setdefault(owner_of(entry), set()).add(entry["name"])
+            names = reads.reads.get(owner)
+            if names is None:
+                names = reads.reads[owner] = set()
+            names.add(entry["name"])
         elif kind in _ABSENT_KINDS:
             reads.absent.setdefault(entry["module"], set()).add(entry["name"])
-        elif kind == "read" and entry.get("owner") == "os.environ":
+        elif kind == "read" and get("owner") == "os.environ":
             reads.env.add(entry["name"])
         else:
             continue
-        function = entry.get("function")
+        function = get("function")
         if isinstance(function, str) and function and not function.startswith("<"):
-            reads.reads.setdefault(reader_of(entry), set()).add(function.split(".", 1)[0])
+            head = heads.get(function)
+            if head is None:
+                head = heads[function] = function.split(".", 1)[0]
+            names = reads.reads.get(reader)
+            if names is None:
+                names = reads.reads[reader] = set()
+            names.add(head)
     return found
 
 
