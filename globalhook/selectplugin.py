@@ -26,9 +26,9 @@ from .testrecords import COLLECT, FIXTURE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Any, Dict, List, Optional, Set
+    from typing import Any, Dict, List, Optional, Set, Tuple
 
-__all__ = ["TestRecorder", "fixture_label"]
+__all__ = ["TestRecorder", "fixture_label", "roots_of", "Roots"]
 
 
 def fixture_label(fixturedef: object) -> str:
@@ -79,11 +79,12 @@ class TestRecorder:
 
         self.selector = selector = Selector(self.old, self.root, self.environment())
         chosen, left_out = [], []
+        roots = Roots(self.root)
         for item in items:
             if not isinstance(item, pytest.Function):
                 chosen.append(item)  # doctests and other files' items: always run
                 continue
-            decision = selector.decide(item.nodeid, [r.rpartition(":")[::2] for r in roots_of(item, self.root)])
+            decision = selector.decide(item.nodeid, [r.rpartition(":")[::2] for r in roots(item)])
             (chosen if decision.run else left_out).append(item)
         if left_out:
             config.hook.pytest_deselected(items=left_out)
@@ -144,6 +145,7 @@ class TestRecorder:
         by_label = reads_by_label(lookups, files)
         tests: Dict[str, Any] = {}
         wanted: Set[str] = set()
+        roots_of_test = Roots(self.root)
         for nodeid, item in self.items.items():
             outcome = self.outcomes.get(nodeid)
             if outcome is None:
@@ -151,7 +153,7 @@ class TestRecorder:
             reads = by_label.get(nodeid)
             record = reads.as_data() if reads is not None else {"reads": {}, "absent": {}}
             record["outcome"] = outcome
-            roots = roots_of(item, self.root)
+            roots = roots_of_test(item)
             record["roots"] = roots
             wanted.update(root.rpartition(":")[0] for root in roots)
             record["fixtures"] = sorted(_wide_fixture_labels(item))
@@ -235,43 +237,70 @@ def roots_of(item: object, root: str) -> "List[str]":
     its fixtures' functions (also each fixture name in its own module and in each conftest file
     above it: an override added there), the autouse fixtures, hooks and import-time statements of
     those files."""
-    from .testrecords import module_key
+    return Roots(root)(item)
 
-    module = getattr(item, "module", None)
-    key = module_key(module, root) if module is not None else None
-    if key is None:
-        return []
-    roots = []
-    cls = getattr(item, "cls", None)
-    if cls is not None:
-        roots.append(f"{key}:{cls.__qualname__.split('.')[0]}")
-    else:
-        name = getattr(item, "originalname", None) or getattr(item, "name", "").split("[")[0]
-        roots.append(f"{key}:{name}")
-    places = [key]
-    path = getattr(item, "path", None)
-    if path is not None:
-        for plugin in _conftests(item):
-            folder = os.path.dirname(os.path.abspath(plugin.__file__))
-            if str(path).startswith(folder + os.sep):
-                conftest_key = module_key(plugin, root)
-                if conftest_key:
+
+class Roots:
+    """:func:`roots_of` for many tests of one session: the conftest files and the keys of modules
+    are looked up once, not once per test."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._conftests: Optional[List[Tuple[str, str]]] = None
+        self._keys: Dict[int, Tuple[object, Optional[str]]] = {}
+
+    def key(self, module: object) -> "Optional[str]":
+        from .testrecords import module_key
+
+        found = self._keys.get(id(module))
+        if found is None or found[0] is not module:
+            found = self._keys[id(module)] = (module, module_key(module, self.root))
+        return found[1]
+
+    def conftests(self, item: object) -> "List[Tuple[str, str]]":
+        """(folder + separator, key) of every conftest plugin, as found the first time asked."""
+        if self._conftests is None:
+            self._conftests = []
+            for plugin in _conftests(item):
+                key = self.key(plugin)
+                folder = os.path.dirname(os.path.abspath(plugin.__file__))
+                self._conftests.append((folder + os.sep, key or ""))
+        return self._conftests
+
+    def __call__(self, item: object) -> "List[str]":
+        module = getattr(item, "module", None)
+        key = self.key(module) if module is not None else None
+        if key is None:
+            return []
+        roots = []
+        cls = getattr(item, "cls", None)
+        if cls is not None:
+            roots.append(f"{key}:{cls.__qualname__.split('.')[0]}")
+        else:
+            name = getattr(item, "originalname", None) or getattr(item, "name", "").split("[")[0]
+            roots.append(f"{key}:{name}")
+        places = [key]
+        path = getattr(item, "path", None)
+        if path is not None:
+            text = str(path)
+            for folder, conftest_key in self.conftests(item):
+                if text.startswith(folder) and conftest_key:
                     places.append(conftest_key)
                     roots.extend(f"{conftest_key}:{special}" for special in ("@hooks", "@effects"))
-    for place in places:
-        roots.append(f"{place}:@autouse")
-        for name in getattr(item, "fixturenames", ()):
-            roots.append(f"{place}:{name}")
-    info = getattr(item, "_fixtureinfo", None)
-    for fixturedefs in (getattr(info, "name2fixturedefs", None) or {}).values():
-        for fixturedef in fixturedefs:
-            func = getattr(fixturedef, "func", None)
-            owner = sys.modules.get(getattr(func, "__module__", None) or "")
-            owner_key = module_key(owner, root) if owner is not None else None
-            qualname = getattr(func, "__qualname__", None)
-            if owner_key and isinstance(qualname, str):
-                roots.append(f"{owner_key}:{qualname.split('.')[0]}")
-    return sorted(set(roots))
+        for place in places:
+            roots.append(f"{place}:@autouse")
+            for name in getattr(item, "fixturenames", ()):
+                roots.append(f"{place}:{name}")
+        info = getattr(item, "_fixtureinfo", None)
+        for fixturedefs in (getattr(info, "name2fixturedefs", None) or {}).values():
+            for fixturedef in fixturedefs:
+                func = getattr(fixturedef, "func", None)
+                owner = sys.modules.get(getattr(func, "__module__", None) or "")
+                owner_key = self.key(owner) if owner is not None else None
+                qualname = getattr(func, "__qualname__", None)
+                if owner_key and isinstance(qualname, str):
+                    roots.append(f"{owner_key}:{qualname.split('.')[0]}")
+        return sorted(set(roots))
 
 
 def _conftests(item: object) -> "List[Any]":

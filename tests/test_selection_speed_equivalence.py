@@ -3,7 +3,8 @@
 ``definitions`` (one position-flattening walk per file, no whole-class compile
 unless it is an autouse fixture's, its own child iteration) and
 ``testrecords.reads_by_label`` (decisions per place and per context instead of
-per entry) were rewritten for speed only.  The implementations they replace
+per entry) and ``selectplugin.roots_of`` (conftest files and module keys looked
+up once per session) were rewritten for speed only.  The implementations they replace
 are kept here, as they were, and both are run on the same input: real sources,
 tricky snippets, and a whole recording of a small project in a subprocess.
 """
@@ -170,6 +171,49 @@ def old_reads_by_label(lookups, files):
     return found
 
 
+def old_roots_of(item, root):
+    from globalhook.testrecords import module_key
+
+    module = getattr(item, "module", None)
+    key = module_key(module, root) if module is not None else None
+    if key is None:
+        return []
+    roots = []
+    cls = getattr(item, "cls", None)
+    if cls is not None:
+        roots.append(f"{key}:{cls.__qualname__.split('.')[0]}")
+    else:
+        name = getattr(item, "originalname", None) or getattr(item, "name", "").split("[")[0]
+        roots.append(f"{key}:{name}")
+    places = [key]
+    path = getattr(item, "path", None)
+    if path is not None:
+        for plugin in item.config.pluginmanager.get_plugins():
+            file = getattr(plugin, "__file__", None)
+            if not (isinstance(file, str) and os.path.basename(file) == "conftest.py"):
+                continue
+            folder = os.path.dirname(os.path.abspath(plugin.__file__))
+            if str(path).startswith(folder + os.sep):
+                conftest_key = module_key(plugin, root)
+                if conftest_key:
+                    places.append(conftest_key)
+                    roots.extend(f"{conftest_key}:{special}" for special in ("@hooks", "@effects"))
+    for place in places:
+        roots.append(f"{place}:@autouse")
+        for name in getattr(item, "fixturenames", ()):
+            roots.append(f"{place}:{name}")
+    info = getattr(item, "_fixtureinfo", None)
+    for fixturedefs in (getattr(info, "name2fixturedefs", None) or {}).values():
+        for fixturedef in fixturedefs:
+            func = getattr(fixturedef, "func", None)
+            owner = sys.modules.get(getattr(func, "__module__", None) or "")
+            owner_key = module_key(owner, root) if owner is not None else None
+            qualname = getattr(func, "__qualname__", None)
+            if owner_key and isinstance(qualname, str):
+                roots.append(f"{owner_key}:{qualname.split('.')[0]}")
+    return sorted(set(roots))
+
+
 def _old_children(monkeypatch):
     """The helpers that now iterate children their own way, back on :func:`ast.iter_child_nodes`."""
     monkeypatch.setattr(definitions, "_children", lambda node: list(ast.iter_child_nodes(node)))
@@ -261,11 +305,12 @@ _OLD_PLUGIN = """
 import sys
 sys.path.insert(0, {tests!r})
 import test_selection_speed_equivalence as reference
-from globalhook import definitions, testrecords
+from globalhook import definitions, selectplugin, testrecords
 
 definitions.module_definitions = reference.old_module_definitions
 definitions._children = lambda node: list(reference.ast.iter_child_nodes(node))
 testrecords.reads_by_label = reference.old_reads_by_label
+selectplugin.Roots = lambda root: (lambda item: reference.old_roots_of(item, root))
 """
 
 
