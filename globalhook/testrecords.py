@@ -194,8 +194,6 @@ def module_records(
     digests, not parsed again; a file modified within :data:`RACY_MARGIN_NS`
     of now gets no ``stat``, so it is never trusted by it).  A module whose file is gone is left out.
     """
-    from .definitions import digests, encode_refs, file_definitions
-
     records: Dict[str, Dict[str, Any]] = {}
     for key in sorted(set(wanted)):
         module = loaded.get(key)
@@ -224,6 +222,8 @@ def module_records(
                 and isinstance(previous.get("defs"), dict) and isinstance(previous.get("refs"), dict):
             defs, refs = previous["defs"], previous["refs"]
         else:
+            from .definitions import digests, encode_refs, file_definitions  # only for a file changed since
+
             found = file_definitions(path, key.partition("@")[0])
             if found is None:
                 continue
