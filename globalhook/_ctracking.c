@@ -461,10 +461,23 @@ typedef struct {
 } code_extra_t;
 
 #if !GH_FREE_THREADED
-/* With the GIL: the code object asked last and its extra, so that a loop's
- * reads skip the co_extra call.  free_extra() forgets them with the code. */
-static PyCodeObject *last_code;
-static code_extra_t *last_extra;
+/* With the GIL: the code objects asked last and their extras, a few slots
+ * picked by address, so that a loop's reads, and those of functions that call
+ * each other (deepcopy and its helpers, recursion), skip the co_extra call.
+ * free_extra() forgets an extra with its code. */
+#define GH_LAST_CODES 8
+typedef struct {
+    PyCodeObject *code;
+    code_extra_t *extra;
+} last_code_t;
+static last_code_t last_codes[GH_LAST_CODES];
+
+static inline last_code_t *
+last_code_slot(PyCodeObject *code)
+{
+    uintptr_t bits = (uintptr_t)code;
+    return &last_codes[((bits >> 4) ^ (bits >> 10)) % GH_LAST_CODES];
+}
 #endif
 
 static void
@@ -601,9 +614,11 @@ free_extra(void *pointer)
         return;
     }
 #if !GH_FREE_THREADED
-    if (last_extra == extra) {
-        last_code = NULL;
-        last_extra = NULL;
+    for (int i = 0; i < GH_LAST_CODES; i++) {
+        if (last_codes[i].extra == extra) {
+            last_codes[i].code = NULL;
+            last_codes[i].extra = NULL;
+        }
     }
 #endif
     Py_XDECREF(extra->tables);
@@ -647,8 +662,9 @@ static inline code_extra_t *
 extra_for(PyCodeObject *code)
 {
 #if !GH_FREE_THREADED
-    if (code == last_code && last_extra->context == context_epoch) {
-        return last_extra;
+    last_code_t *last = last_code_slot(code);
+    if (code == last->code && last->extra->context == context_epoch) {
+        return last->extra;
     }
 #endif
     return extra_for_slow(code);
@@ -664,8 +680,9 @@ extra_for_slow(PyCodeObject *code)
     uint64_t context = GH_LOAD_U64(context_epoch);
     if (found != NULL && GH_LOAD_U64(((code_extra_t *)found)->context) == context) {
 #if !GH_FREE_THREADED
-        last_code = code;
-        last_extra = (code_extra_t *)found;
+        last_code_t *last = last_code_slot(code);
+        last->code = code;
+        last->extra = (code_extra_t *)found;
 #endif
         return (code_extra_t *)found;
     }
@@ -1157,9 +1174,11 @@ tracking_subscript(PyObject *self, PyObject *name)
         return NULL;
     }
     if (value == NULL) {
-        /* A miss is the rare path: compared by value (3.11's own string is not the interned one). */
+        /* A miss (every builtin read): "__annotations__" compared by value only when the length matches
+         * (3.11's own string is not the interned one). */
         if (probe_func != NULL && PyUnicode_CheckExact(name) &&
-            (name == str_annotations || PyUnicode_Compare(name, str_annotations) == 0)) {
+            (name == str_annotations || (PyUnicode_GET_LENGTH(name) == PyUnicode_GET_LENGTH(str_annotations) &&
+                                         PyUnicode_Compare(name, str_annotations) == 0))) {
             int probe = interpreter_probe(name, &caller);
             if (probe < 0) {
                 return NULL;
