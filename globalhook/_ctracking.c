@@ -478,6 +478,29 @@ last_code_slot(PyCodeObject *code)
     uintptr_t bits = (uintptr_t)code;
     return &last_codes[((bits >> 4) ^ (bits >> 10)) % GH_LAST_CODES];
 }
+#else
+/* Free-threaded: each thread remembers the code objects it asked last (a few
+ * slots by address, as above) and their extras, with the number of extras
+ * freed so far.  A code found there is the one the thread is running, so it
+ * lives; a code object freed in any thread (after which a new one could take
+ * its address) bumps extras_freed first, and an entry made before that is
+ * never used again.  Borrowed pointers only: a thread that ends leaves
+ * nothing behind. */
+typedef struct {
+    PyCodeObject *code;
+    code_extra_t *extra;
+    uint64_t freed;
+} thread_last_t;
+static uint64_t extras_freed;
+#define GH_LAST_CODES 8
+static GH_THREAD_LOCAL thread_last_t thread_last[GH_LAST_CODES];
+
+static inline thread_last_t *
+last_code_slot(PyCodeObject *code)
+{
+    uintptr_t bits = (uintptr_t)code;
+    return &thread_last[((bits >> 4) ^ (bits >> 10)) % GH_LAST_CODES];
+}
 #endif
 
 static void
@@ -613,7 +636,9 @@ free_extra(void *pointer)
     if (extra == NULL) {
         return;
     }
-#if !GH_FREE_THREADED
+#if GH_FREE_THREADED
+    (void)_Py_atomic_add_uint64(&extras_freed, 1); /* before the memory goes */
+#else
     for (int i = 0; i < GH_LAST_CODES; i++) {
         if (last_codes[i].extra == extra) {
             last_codes[i].code = NULL;
@@ -666,6 +691,12 @@ extra_for(PyCodeObject *code)
     if (code == last->code && last->extra->context == context_epoch) {
         return last->extra;
     }
+#else
+    thread_last_t *last = last_code_slot(code);
+    if (code == last->code && last->freed == GH_LOAD_U64(extras_freed) &&
+        GH_LOAD_U64(last->extra->context) == GH_LOAD_U64(context_epoch)) {
+        return last->extra;
+    }
 #endif
     return extra_for_slow(code);
 }
@@ -674,6 +705,9 @@ static code_extra_t *
 extra_for_slow(PyCodeObject *code)
 {
     void *found = NULL;
+#if GH_FREE_THREADED
+    uint64_t freed = GH_LOAD_U64(extras_freed);
+#endif
     if (GH_GET_EXTRA((PyObject *)code, extra_index, &found) < 0) {
         return NULL;
     }
@@ -683,6 +717,11 @@ extra_for_slow(PyCodeObject *code)
         last_code_t *last = last_code_slot(code);
         last->code = code;
         last->extra = (code_extra_t *)found;
+#else
+        thread_last_t *last = last_code_slot(code);
+        last->code = code;
+        last->extra = (code_extra_t *)found;
+        last->freed = freed;
 #endif
         return (code_extra_t *)found;
     }
