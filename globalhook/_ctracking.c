@@ -1433,7 +1433,16 @@ set_module_dict(PyObject *module_, PyObject *args)
  *   remembered, and its callback forgets a dict when its __name__ (or any key
  *   that is not an exact str) changes, when it is cleared or freed, and
  *   unwatch_writes() when it stops watching.
- * Free-threaded builds (the table would need atomics) always read the dict. */
+ * Free-threaded, each thread remembers a few dict -> __name__ pairs of its
+ * own, with owner_epoch at the time, a number the writes watcher bumps on
+ * every such change of any watched dict.  The watcher runs before the write,
+ * so a pair read freely could join the old name with the new number; but on
+ * free-threaded builds every change of a dict, its watcher call included,
+ * happens inside the dict's critical section, and a pair is read inside it
+ * too: it is either the old name with the old number, or the new with the
+ * new.  A remembered name is only compared with the counters' owners (each
+ * held by its counter cache), never dereferenced, so no reference is kept:
+ * a thread that ends leaves nothing behind. */
 static PyObject *str_dunder_name = NULL;      /* "__name__", interned */
 #if !GH_FREE_THREADED
 #define GH_OWNER_SLOTS 16
@@ -1488,6 +1497,31 @@ gh_dict_version(PyObject *namespace)
 #endif
 }
 #endif
+#endif
+
+#if GH_FREE_THREADED
+#define GH_THREAD_OWNERS 4
+typedef struct {
+    PyObject *namespace; /* compared only */
+    PyObject *owner;     /* compared only: borrowed, and maybe gone once owner_epoch moved */
+    uint64_t epoch;
+} thread_owner_t;
+static uint64_t owner_epoch = 1; /* 0 in a slot: never filled */
+static GH_THREAD_LOCAL thread_owner_t thread_owners[GH_THREAD_OWNERS];
+
+static inline thread_owner_t *
+thread_owner_slot(PyObject *namespace)
+{
+    uintptr_t bits = (uintptr_t)namespace;
+    return &thread_owners[((bits >> 4) ^ (bits >> 9)) % GH_THREAD_OWNERS];
+}
+
+static void
+forget_owner(PyObject *namespace)
+{
+    (void)namespace;
+    (void)_Py_atomic_add_uint64(&owner_epoch, 1);
+}
 #endif
 
 /* ---- issue 11: global writes ----
@@ -1897,7 +1931,7 @@ static int
 global_written(PyDict_WatchEvent event, PyObject *dict, PyObject *key, PyObject *new_value)
 {
     (void)new_value;
-#ifdef GH_OWNER_WATCHED
+#if defined(GH_OWNER_WATCHED) || GH_FREE_THREADED
     if (key == NULL || !PyUnicode_CheckExact(key) || key == str_dunder_name ||
         PyUnicode_Compare(key, str_dunder_name) == 0) {
         forget_owner(dict); /* __name__ may change, or the dict go: runs no Python code */
@@ -2054,7 +2088,7 @@ unwatch_writes(PyObject *module, PyObject *namespace)
     if (PyDict_Unwatch(writes_watcher, namespace) < 0) {
         return NULL;
     }
-#ifdef GH_OWNER_WATCHED
+#if defined(GH_OWNER_WATCHED) || GH_FREE_THREADED
     forget_owner(namespace);
 #endif
 #endif
@@ -2556,6 +2590,27 @@ gh_is_dunder(PyObject *name)
            PyUnicode_READ(kind, data, length - 1) == '_' && PyUnicode_READ(kind, data, length - 2) == '_';
 }
 
+#if GH_FREE_THREADED
+static inline int
+gh_watched_by_writes(PyObject *namespace)
+{
+    return writes_watcher >= 0 && ((((PyDictObject *)namespace)->_ma_watcher_tag >> writes_watcher) & 1);
+}
+
+/* The module's __name__ as this thread last read it, if no watched dict's
+ * __name__ changed since (borrowed, to compare only), or NULL. */
+static inline PyObject *
+known_owner(PyObject *module)
+{
+    PyObject *namespace = *(PyObject **)((char *)module + PyModule_Type.tp_dictoffset);
+    thread_owner_t *slot = thread_owner_slot(namespace);
+    if (namespace != NULL && slot->namespace == namespace && slot->epoch == GH_LOAD_U64(owner_epoch)) {
+        return slot->owner;
+    }
+    return NULL;
+}
+#endif
+
 /* A module's __name__ (new reference), as PyModule_GetNameObject, without its
  * subtype check (an AttributeModule is a module). */
 static inline PyObject *
@@ -2576,7 +2631,26 @@ module_name(PyObject *module)
             return slot->owner;
         }
 #endif
+#if GH_FREE_THREADED
+        int found;
+        if (gh_watched_by_writes(namespace)) {
+            Py_BEGIN_CRITICAL_SECTION(namespace);
+            uint64_t epoch = GH_LOAD_U64(owner_epoch);
+            found = gh_dict_get_ref(namespace, str_dunder_name, &name);
+            if (found > 0 && PyUnicode_CheckExact(name)) {
+                thread_owner_t *slot = thread_owner_slot(namespace);
+                slot->namespace = namespace;
+                slot->owner = name;
+                slot->epoch = epoch;
+            }
+            Py_END_CRITICAL_SECTION();
+        }
+        else {
+            found = gh_dict_get_ref(namespace, str_dunder_name, &name);
+        }
+#else
         int found = gh_dict_get_ref(namespace, str_dunder_name, &name);
+#endif
         if (found < 0) {
             return NULL;
         }
@@ -2616,6 +2690,15 @@ count_attribute(PyObject *module, PyObject *name, int missing)
     if (extra == NULL) {
         return -1;
     }
+    int kind = missing ? TABLE_ATTRIBUTE_MISSING : KIND_ATTRIBUTE;
+#if GH_FREE_THREADED
+    PyObject *known = PyUnicode_CheckExact(name) ? known_owner(module) : NULL;
+    PyObject *cached = known != NULL ? cache_find(extra, kind, name, known) : NULL;
+    if (cached != NULL) {
+        tally_step((TallyObject *)cached);
+        return 0;
+    }
+#endif
     PyObject *owner = module_name(module); /* new reference */
     if (owner == NULL) {
         PyErr_Clear(); /* a module without a usable __name__: count it under "<unknown>" */
@@ -2624,7 +2707,6 @@ count_attribute(PyObject *module, PyObject *name, int missing)
             return -1;
         }
     }
-    int kind = missing ? TABLE_ATTRIBUTE_MISSING : KIND_ATTRIBUTE;
     int exact = PyUnicode_CheckExact(name) && PyUnicode_CheckExact(owner);
     PyObject *counter = exact ? cache_find(extra, kind, name, owner) : NULL;
     if (counter != NULL) {
