@@ -461,10 +461,12 @@ typedef struct {
 } code_extra_t;
 
 #if !GH_FREE_THREADED
-/* With the GIL: the code objects asked last and their extras, a few slots
- * picked by address, so that a loop's reads, and those of functions that call
- * each other (deepcopy and its helpers, recursion), skip the co_extra call.
- * free_extra() forgets an extra with its code. */
+/* With the GIL: the code object asked last and its extra (a loop's reads),
+ * then a few more slots picked by address (functions that call each other:
+ * deepcopy and its helpers, recursion), so that a read skips the co_extra
+ * call.  free_extra() forgets an extra with its code. */
+static PyCodeObject *last_code;
+static code_extra_t *last_extra;
 #define GH_LAST_CODES 8
 typedef struct {
     PyCodeObject *code;
@@ -639,6 +641,10 @@ free_extra(void *pointer)
 #if GH_FREE_THREADED
     (void)_Py_atomic_add_uint64(&extras_freed, 1); /* before the memory goes */
 #else
+    if (last_extra == extra) {
+        last_code = NULL;
+        last_extra = NULL;
+    }
     for (int i = 0; i < GH_LAST_CODES; i++) {
         if (last_codes[i].extra == extra) {
             last_codes[i].code = NULL;
@@ -687,9 +693,8 @@ static inline code_extra_t *
 extra_for(PyCodeObject *code)
 {
 #if !GH_FREE_THREADED
-    last_code_t *last = last_code_slot(code);
-    if (code == last->code && last->extra->context == context_epoch) {
-        return last->extra;
+    if (code == last_code && last_extra->context == context_epoch) {
+        return last_extra;
     }
 #else
     thread_last_t *last = last_code_slot(code);
@@ -704,6 +709,14 @@ extra_for(PyCodeObject *code)
 static code_extra_t *
 extra_for_slow(PyCodeObject *code)
 {
+#if !GH_FREE_THREADED
+    last_code_t *slot = last_code_slot(code);
+    if (code == slot->code && slot->extra->context == context_epoch) {
+        last_code = code;
+        last_extra = slot->extra;
+        return last_extra;
+    }
+#endif
     void *found = NULL;
 #if GH_FREE_THREADED
     uint64_t freed = GH_LOAD_U64(extras_freed);
@@ -714,9 +727,8 @@ extra_for_slow(PyCodeObject *code)
     uint64_t context = GH_LOAD_U64(context_epoch);
     if (found != NULL && GH_LOAD_U64(((code_extra_t *)found)->context) == context) {
 #if !GH_FREE_THREADED
-        last_code_t *last = last_code_slot(code);
-        last->code = code;
-        last->extra = (code_extra_t *)found;
+        last_code = slot->code = code;
+        last_extra = slot->extra = (code_extra_t *)found;
 #else
         thread_last_t *last = last_code_slot(code);
         last->code = code;
