@@ -195,6 +195,7 @@ enum { KIND_GLOBAL, KIND_BUILTIN, KIND_MISSING, KIND_STORE, KIND_DELETE, KIND_AT
  * (tracking.ATTRIBUTE_MISSING); the last two are {owner: {name: counter}}. */
 #define TABLE_ATTRIBUTE_MISSING (KIND_ATTRIBUTE + 1)
 static int gh_is_attribute_module(PyObject *module); /* issue 11 section, below */
+static PyTypeObject FloorDict_Type, FloorModule_Type;  /* benchmarks only, below */
 
 /* A counter that steps without allocating: itertools.count hands back a new
  * int on every step.  next() works on it like on itertools.count, so the
@@ -460,10 +461,48 @@ typedef struct {
 } code_extra_t;
 
 #if !GH_FREE_THREADED
-/* With the GIL: the code object asked last and its extra, so that a loop's
- * reads skip the co_extra call.  free_extra() forgets them with the code. */
+/* With the GIL: the code object asked last and its extra (a loop's reads),
+ * then a few more slots picked by address (functions that call each other:
+ * deepcopy and its helpers, recursion), so that a read skips the co_extra
+ * call.  free_extra() forgets an extra with its code. */
 static PyCodeObject *last_code;
 static code_extra_t *last_extra;
+#define GH_LAST_CODES 8
+typedef struct {
+    PyCodeObject *code;
+    code_extra_t *extra;
+} last_code_t;
+static last_code_t last_codes[GH_LAST_CODES];
+
+static inline last_code_t *
+last_code_slot(PyCodeObject *code)
+{
+    uintptr_t bits = (uintptr_t)code;
+    return &last_codes[((bits >> 4) ^ (bits >> 10)) % GH_LAST_CODES];
+}
+#else
+/* Free-threaded: each thread remembers the code objects it asked last (a few
+ * slots by address, as above) and their extras, with the number of extras
+ * freed so far.  A code found there is the one the thread is running, so it
+ * lives; a code object freed in any thread (after which a new one could take
+ * its address) bumps extras_freed first, and an entry made before that is
+ * never used again.  Borrowed pointers only: a thread that ends leaves
+ * nothing behind. */
+typedef struct {
+    PyCodeObject *code;
+    code_extra_t *extra;
+    uint64_t freed;
+} thread_last_t;
+static uint64_t extras_freed;
+#define GH_LAST_CODES 8
+static GH_THREAD_LOCAL thread_last_t thread_last[GH_LAST_CODES];
+
+static inline thread_last_t *
+last_code_slot(PyCodeObject *code)
+{
+    uintptr_t bits = (uintptr_t)code;
+    return &thread_last[((bits >> 4) ^ (bits >> 10)) % GH_LAST_CODES];
+}
 #endif
 
 static void
@@ -599,10 +638,18 @@ free_extra(void *pointer)
     if (extra == NULL) {
         return;
     }
-#if !GH_FREE_THREADED
+#if GH_FREE_THREADED
+    (void)_Py_atomic_add_uint64(&extras_freed, 1); /* before the memory goes */
+#else
     if (last_extra == extra) {
         last_code = NULL;
         last_extra = NULL;
+    }
+    for (int i = 0; i < GH_LAST_CODES; i++) {
+        if (last_codes[i].extra == extra) {
+            last_codes[i].code = NULL;
+            last_codes[i].extra = NULL;
+        }
     }
 #endif
     Py_XDECREF(extra->tables);
@@ -649,6 +696,12 @@ extra_for(PyCodeObject *code)
     if (code == last_code && last_extra->context == context_epoch) {
         return last_extra;
     }
+#else
+    thread_last_t *last = last_code_slot(code);
+    if (code == last->code && last->freed == GH_LOAD_U64(extras_freed) &&
+        GH_LOAD_U64(last->extra->context) == GH_LOAD_U64(context_epoch)) {
+        return last->extra;
+    }
 #endif
     return extra_for_slow(code);
 }
@@ -656,15 +709,31 @@ extra_for(PyCodeObject *code)
 static code_extra_t *
 extra_for_slow(PyCodeObject *code)
 {
+#if !GH_FREE_THREADED
+    last_code_t *slot = last_code_slot(code);
+    if (code == slot->code && slot->extra->context == context_epoch) {
+        last_code = code;
+        last_extra = slot->extra;
+        return last_extra;
+    }
+#endif
     void *found = NULL;
+#if GH_FREE_THREADED
+    uint64_t freed = GH_LOAD_U64(extras_freed);
+#endif
     if (GH_GET_EXTRA((PyObject *)code, extra_index, &found) < 0) {
         return NULL;
     }
     uint64_t context = GH_LOAD_U64(context_epoch);
     if (found != NULL && GH_LOAD_U64(((code_extra_t *)found)->context) == context) {
 #if !GH_FREE_THREADED
-        last_code = code;
-        last_extra = (code_extra_t *)found;
+        last_code = slot->code = code;
+        last_extra = slot->extra = (code_extra_t *)found;
+#else
+        thread_last_t *last = last_code_slot(code);
+        last->code = code;
+        last->extra = (code_extra_t *)found;
+        last->freed = freed;
 #endif
         return (code_extra_t *)found;
     }
@@ -1156,9 +1225,11 @@ tracking_subscript(PyObject *self, PyObject *name)
         return NULL;
     }
     if (value == NULL) {
-        /* A miss is the rare path: compared by value (3.11's own string is not the interned one). */
+        /* A miss (every builtin read): "__annotations__" compared by value only when the length matches
+         * (3.11's own string is not the interned one). */
         if (probe_func != NULL && PyUnicode_CheckExact(name) &&
-            (name == str_annotations || PyUnicode_Compare(name, str_annotations) == 0)) {
+            (name == str_annotations || (PyUnicode_GET_LENGTH(name) == PyUnicode_GET_LENGTH(str_annotations) &&
+                                         PyUnicode_Compare(name, str_annotations) == 0))) {
             int probe = interpreter_probe(name, &caller);
             if (probe < 0) {
                 return NULL;
@@ -1327,14 +1398,15 @@ set_module_dict(PyObject *module_, PyObject *args)
     if (!PyArg_ParseTuple(args, "OO:set_module_dict", &module, &namespace)) {
         return NULL;
     }
-    if (!PyModule_CheckExact(module) && !gh_is_attribute_module(module)) {
+    /* The floor types: benchmarks/stdlib.py's floor arm imports whole modules into them. */
+    if (!PyModule_CheckExact(module) && !gh_is_attribute_module(module) && !Py_IS_TYPE(module, &FloorModule_Type)) {
         PyErr_Format(PyExc_TypeError,
                      "set_module_dict: expected exactly types.ModuleType or AttributeModule, got %.200s",
                      Py_TYPE(module)->tp_name);
         return NULL;
     }
     PyTypeObject *type = Py_TYPE(namespace);
-    if (!PyObject_TypeCheck(namespace, &TrackingDictBase_Type) || type->tp_basicsize != PyDict_Type.tp_basicsize ||
+    if (!(PyObject_TypeCheck(namespace, &TrackingDictBase_Type) || type == &FloorDict_Type) || type->tp_basicsize != PyDict_Type.tp_basicsize ||
         type->tp_dictoffset != 0 || type->tp_weaklistoffset != PyDict_Type.tp_weaklistoffset) {
         PyErr_Format(PyExc_TypeError, "set_module_dict: expected a tracking dict with the layout of dict, got %.200s",
                      type->tp_name);
@@ -1373,7 +1445,16 @@ set_module_dict(PyObject *module_, PyObject *args)
  *   remembered, and its callback forgets a dict when its __name__ (or any key
  *   that is not an exact str) changes, when it is cleared or freed, and
  *   unwatch_writes() when it stops watching.
- * Free-threaded builds (the table would need atomics) always read the dict. */
+ * Free-threaded, each thread remembers a few dict -> __name__ pairs of its
+ * own, with owner_epoch at the time, a number the writes watcher bumps on
+ * every such change of any watched dict.  The watcher runs before the write,
+ * so a pair read freely could join the old name with the new number; but on
+ * free-threaded builds every change of a dict, its watcher call included,
+ * happens inside the dict's critical section, and a pair is read inside it
+ * too: it is either the old name with the old number, or the new with the
+ * new.  A remembered name is only compared with the counters' owners (each
+ * held by its counter cache), never dereferenced, so no reference is kept:
+ * a thread that ends leaves nothing behind. */
 static PyObject *str_dunder_name = NULL;      /* "__name__", interned */
 #if !GH_FREE_THREADED
 #define GH_OWNER_SLOTS 16
@@ -1428,6 +1509,31 @@ gh_dict_version(PyObject *namespace)
 #endif
 }
 #endif
+#endif
+
+#if GH_FREE_THREADED
+#define GH_THREAD_OWNERS 4
+typedef struct {
+    PyObject *namespace; /* compared only */
+    PyObject *owner;     /* compared only: borrowed, and maybe gone once owner_epoch moved */
+    uint64_t epoch;
+} thread_owner_t;
+static uint64_t owner_epoch = 1; /* 0 in a slot: never filled */
+static GH_THREAD_LOCAL thread_owner_t thread_owners[GH_THREAD_OWNERS];
+
+static inline thread_owner_t *
+thread_owner_slot(PyObject *namespace)
+{
+    uintptr_t bits = (uintptr_t)namespace;
+    return &thread_owners[((bits >> 4) ^ (bits >> 9)) % GH_THREAD_OWNERS];
+}
+
+static void
+forget_owner(PyObject *namespace)
+{
+    (void)namespace;
+    (void)_Py_atomic_add_uint64(&owner_epoch, 1);
+}
 #endif
 
 /* ---- issue 11: global writes ----
@@ -1837,7 +1943,7 @@ static int
 global_written(PyDict_WatchEvent event, PyObject *dict, PyObject *key, PyObject *new_value)
 {
     (void)new_value;
-#ifdef GH_OWNER_WATCHED
+#if defined(GH_OWNER_WATCHED) || GH_FREE_THREADED
     if (key == NULL || !PyUnicode_CheckExact(key) || key == str_dunder_name ||
         PyUnicode_Compare(key, str_dunder_name) == 0) {
         forget_owner(dict); /* __name__ may change, or the dict go: runs no Python code */
@@ -1994,7 +2100,7 @@ unwatch_writes(PyObject *module, PyObject *namespace)
     if (PyDict_Unwatch(writes_watcher, namespace) < 0) {
         return NULL;
     }
-#ifdef GH_OWNER_WATCHED
+#if defined(GH_OWNER_WATCHED) || GH_FREE_THREADED
     forget_owner(namespace);
 #endif
 #endif
@@ -2496,6 +2602,27 @@ gh_is_dunder(PyObject *name)
            PyUnicode_READ(kind, data, length - 1) == '_' && PyUnicode_READ(kind, data, length - 2) == '_';
 }
 
+#if GH_FREE_THREADED
+static inline int
+gh_watched_by_writes(PyObject *namespace)
+{
+    return writes_watcher >= 0 && ((((PyDictObject *)namespace)->_ma_watcher_tag >> writes_watcher) & 1);
+}
+
+/* The module's __name__ as this thread last read it, if no watched dict's
+ * __name__ changed since (borrowed, to compare only), or NULL. */
+static inline PyObject *
+known_owner(PyObject *module)
+{
+    PyObject *namespace = *(PyObject **)((char *)module + PyModule_Type.tp_dictoffset);
+    thread_owner_t *slot = thread_owner_slot(namespace);
+    if (namespace != NULL && slot->namespace == namespace && slot->epoch == GH_LOAD_U64(owner_epoch)) {
+        return slot->owner;
+    }
+    return NULL;
+}
+#endif
+
 /* A module's __name__ (new reference), as PyModule_GetNameObject, without its
  * subtype check (an AttributeModule is a module). */
 static inline PyObject *
@@ -2516,7 +2643,26 @@ module_name(PyObject *module)
             return slot->owner;
         }
 #endif
+#if GH_FREE_THREADED
+        int found;
+        if (gh_watched_by_writes(namespace)) {
+            Py_BEGIN_CRITICAL_SECTION(namespace);
+            uint64_t epoch = GH_LOAD_U64(owner_epoch);
+            found = gh_dict_get_ref(namespace, str_dunder_name, &name);
+            if (found > 0 && PyUnicode_CheckExact(name)) {
+                thread_owner_t *slot = thread_owner_slot(namespace);
+                slot->namespace = namespace;
+                slot->owner = name;
+                slot->epoch = epoch;
+            }
+            Py_END_CRITICAL_SECTION();
+        }
+        else {
+            found = gh_dict_get_ref(namespace, str_dunder_name, &name);
+        }
+#else
         int found = gh_dict_get_ref(namespace, str_dunder_name, &name);
+#endif
         if (found < 0) {
             return NULL;
         }
@@ -2556,6 +2702,15 @@ count_attribute(PyObject *module, PyObject *name, int missing)
     if (extra == NULL) {
         return -1;
     }
+    int kind = missing ? TABLE_ATTRIBUTE_MISSING : KIND_ATTRIBUTE;
+#if GH_FREE_THREADED
+    PyObject *known = PyUnicode_CheckExact(name) ? known_owner(module) : NULL;
+    PyObject *cached = known != NULL ? cache_find(extra, kind, name, known) : NULL;
+    if (cached != NULL) {
+        tally_step((TallyObject *)cached);
+        return 0;
+    }
+#endif
     PyObject *owner = module_name(module); /* new reference */
     if (owner == NULL) {
         PyErr_Clear(); /* a module without a usable __name__: count it under "<unknown>" */
@@ -2564,7 +2719,6 @@ count_attribute(PyObject *module, PyObject *name, int missing)
             return -1;
         }
     }
-    int kind = missing ? TABLE_ATTRIBUTE_MISSING : KIND_ATTRIBUTE;
     int exact = PyUnicode_CheckExact(name) && PyUnicode_CheckExact(owner);
     PyObject *counter = exact ? cache_find(extra, kind, name, owner) : NULL;
     if (counter != NULL) {

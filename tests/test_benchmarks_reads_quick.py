@@ -39,15 +39,45 @@ def test_floor_reports_each_read_three_ways(tmp_path):
     assert "tracked/floor" in done.stdout
 
 
-def test_stdlib_programs_run_tracked_and_plain(tmp_path):
+@pytest.mark.skipif(not c_core_built(), reason="the floor arm's types live in the compiled core")
+def test_stdlib_programs_run_plain_floor_and_tracked(tmp_path):
     out = tmp_path / "stdlib.json"
     done = _run("stdlib.py", "--quick", "--json", str(out))
     assert done.returncode == 0, done.stderr
-    programs = json.loads(out.read_text())["programs"]
+    report = json.loads(out.read_text())
+    programs = report["programs"]
     assert set(programs) == {"copy", "pprint", "logging"}
     for row in programs.values():
-        assert row["plain_s"] > 0 and row["tracked_s"] > 0
+        assert row["plain_s"] > 0 and row["floor_s"] > 0 and row["tracked_s"] > 0
         assert math.isclose(row["ratio"], row["tracked_s"] / row["plain_s"])
+        assert math.isclose(row["floor_ratio"], row["floor_s"] / row["plain_s"])
+        assert math.isclose(row["tracked_floor"], row["tracked_s"] / row["floor_s"])
+    assert report["geomean_floor"] > 0
+    assert "floor/plain" in done.stdout and "tracked/floor" in done.stdout
+
+
+@pytest.mark.skipif(not c_core_built(), reason="the floor arm's types live in the compiled core")
+def test_stdlib_floor_arm_runs_the_module_in_the_floor_types(tmp_path):
+    """The floor runner is what stdlib.py runs: the module gets the floor dict, and the program works in it."""
+    saved = list(sys.path)
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import stdlib
+    finally:
+        sys.path[:] = saved  # stdlib.py puts its folder on the path too
+    program = tmp_path / "prog.py"
+    program.write_text(
+        "import sys, pprint\n"
+        "print('TYPES', type(pprint).__name__, type(vars(pprint)).__name__)\n"
+        "print('OUT', pprint.pformat({'b': [1, 2], 'a': len('xy')}))\n")
+    commands = stdlib._commands(tmp_path, "pprint", program)
+    floor = subprocess.run(commands["floor"], capture_output=True, text=True, timeout=120)
+    plain = subprocess.run(commands["plain"], capture_output=True, text=True, timeout=120)
+    assert floor.returncode == 0, floor.stderr
+    assert "TYPES _FloorModule _FloorDict" in floor.stdout
+    assert "TYPES module dict" in plain.stdout
+    out = [line for line in floor.stdout.splitlines() if line.startswith("OUT")]
+    assert out == [line for line in plain.stdout.splitlines() if line.startswith("OUT")]
 
 
 def _tiny_click(root: Path) -> Path:

@@ -2,8 +2,9 @@
 
 The compiled core keeps, per code object, the counters it has found (by the
 name's address, and the owner's for attribute reads), remembers the last
-code object asked, and (with the GIL, up to 3.13) a module's ``__name__`` per
-version of its dict.  Each test here changes what such a cache would hold
+code objects asked, and a module's ``__name__`` per dict (per version of the
+dict up to 3.13; on 3.14 until the writes watcher forgets it; free-threaded,
+per thread, until the watcher bumps an epoch).  Each test here changes what such a cache would hold
 (tables emptied, a module renamed, its globals written, many names, code
 objects dying) between reads made by one and the same code object, and checks
 every count against the number of reads the program made.  They run with the
@@ -115,6 +116,35 @@ class TestOwners:
         reader.one(a, 2)
         vars(a)["__name__"] = f"{unique}_again"  # through the dict, not setattr
         reader.one(a, 4)
+        assert _counts(unique, "one") == {
+            (f"{unique}_a", "X", "attribute"): 3, (f"{unique}_renamed", "X", "attribute"): 2,
+            (f"{unique}_again", "X", "attribute"): 4}
+
+    def test_a_module_renamed_by_another_thread(self, modules, unique):
+        """The reading thread remembered the old name (free-threaded: in a table of its own); the rename is not its."""
+        import queue
+        import threading
+
+        reader, a, _ = modules
+        asked, done = queue.Queue(), queue.Queue()
+
+        def worker():
+            for n in iter(asked.get, None):
+                reader.one(a, n)
+                done.put(n)
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        try:
+            for n, rename in ((3, lambda: setattr(a, "__name__", f"{unique}_renamed")),
+                              (2, lambda: vars(a).__setitem__("__name__", f"{unique}_again")),
+                              (4, lambda: None)):
+                asked.put(n)
+                assert done.get(timeout=30) == n
+                rename()
+        finally:
+            asked.put(None)
+            thread.join(30)
         assert _counts(unique, "one") == {
             (f"{unique}_a", "X", "attribute"): 3, (f"{unique}_renamed", "X", "attribute"): 2,
             (f"{unique}_again", "X", "attribute"): 4}
