@@ -17,6 +17,11 @@ on a shared machine) and peak RSS:
 - ``report``: ``globalhook report`` (text) of the combined file;
 - ``tests_for``: ``globalhook tests-for`` of one global;
 - ``diff``: ``globalhook diff`` of the file with itself;
+- ``select``: ``pytest --globalhook-select``'s decision (pytest itself left
+  out): the data file read as the plugin reads it, then one decision per
+  test, with a ``selection`` key for the N tests as ``benchmarks/selection.py``
+  builds it (300 modules of 20 definitions, 16 names read per test, one
+  constant edited); also split into reading and deciding;
 
 and the growth of each at N/4 -> N (1.0 is linear).  The same with
 version 1 (the JSON of ``globalhook export``) for the size.
@@ -45,6 +50,7 @@ from typing import Dict, List, Tuple
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(HERE))  # selection.py builds the selection data
 
 MODULES = 300
 FUNCTIONS = 20  # per module
@@ -164,7 +170,61 @@ def measure_synthetic(tests: int, workers: int, workdir: Path) -> Dict[str, floa
     result["tests_for_found"] = len(out.splitlines())
     shutil.copy(target, workdir / "copy.json")
     result["diff_s"], result["diff_rss_mb"], _ = run_measured(["-m", "globalhook", "diff", str(target), "copy.json"], workdir)
+    result.update(measure_selection(tests, target, workdir / "project"))
     return result
+
+
+#: ``pytest --globalhook-select``'s decision, as its plugin makes it: the data file read with
+#: ``data.load``, a ``Selector`` made, one decision per recorded test (pytest itself left out).
+_SELECT = """\
+import json, sys, time
+sys.path.insert(0, {repo!r})
+from globalhook import data
+from globalhook.testselect import Selector
+started = time.process_time()
+selection = data.load({path!r})["selection"]
+loaded = time.process_time()
+selector = Selector(selection, {root!r}, "e")
+chosen = sum(1 for test in selection["tests"] if selector.decide(test).run)
+done = time.process_time()
+print(json.dumps({{"load": loaded - started, "decide": done - loaded, "chosen": chosen}}))
+"""
+
+
+def measure_selection(tests: int, target: Path, project: Path) -> Dict[str, float]:
+    """The selection decision for ``tests`` recorded tests, from the synthetic suite's data file.
+
+    The ``selection`` key is what ``benchmarks/selection.py`` builds (its
+    package written to ``project``: 300 modules of 20 definitions, 16 names
+    read per test, one constant then edited), added to the combined file of
+    479,020 lookups that the plugin must read to get at it.
+    """
+    from globalhook import data
+    from selection import build
+
+    started = time.process_time()
+    selection = build(project, MODULES, FUNCTIONS, tests, 16)
+    built = time.process_time() - started
+    stored = data.load_stored(str(target))
+    stored["selection"] = selection
+    data.save(stored, str(target))
+    del stored, selection
+    edited = project / "pkg" / "m7.py"
+    edited.write_text(edited.read_text().replace("C3 = 3", "C3 = 33"))
+    cpu, rss, out = run_measured(["-c", _SELECT.format(repo=str(REPO), path=str(target), root=str(project))], project)
+    inside = json.loads(out)
+    started = time.process_time()
+    data.load_stored(str(target))
+    return {
+        "select_s": cpu,
+        "select_rss_mb": rss,
+        "select_load_s": inside["load"],
+        "select_decide_s": inside["decide"],
+        "select_chosen": inside["chosen"],
+        "select_load_stored_s": time.process_time() - started,
+        "select_build_s": built,
+        "with_selection_bytes": target.stat().st_size,
+    }
 
 
 def measure_click(folder: Path, workdir: Path) -> Dict[str, float]:
@@ -211,16 +271,19 @@ def main(argv: List[str]) -> int:
             results["synthetic_quarter"] = small
             results["growth"] = {
                 step: round(big[step] / (4 * small[step]), 2) if small[step] else None
-                for step in ("record_s", "combine_s", "report_s", "tests_for_s", "diff_s", "bytes")
+                for step in ("record_s", "combine_s", "report_s", "tests_for_s", "diff_s", "select_s", "bytes")
             }
         if options.click:
             results["click"] = measure_click(options.click, Path(tmp) / "click")
     print(f"synthetic suite: {big['tests']:,} tests, {big['lookups']:,} lookups, {options.workers} workers")
     print(f"  size      {big['bytes'] / 1e6:8.2f} MB  (version 1: {big['v1_bytes'] / 1e6:.2f} MB)")
-    for step in ("record", "combine", "report", "tests_for", "diff"):
+    for step in ("record", "combine", "report", "tests_for", "diff", "select"):
         rss = big.get(f"{step}_rss_mb")
         mark = "ok" if big[f"{step}_s"] < GOAL_S else f"over {GOAL_S} s"
         print(f"  {step:<9} {big[f'{step}_s']:8.2f} s" + (f"   peak RSS {rss:6.1f} MB" if rss else "") + f"   {mark}")
+    print(f"  select: reading the data file (data.load) {big['select_load_s']:.2f} s + deciding {big['select_decide_s']:.2f} s"
+          f" ({big['select_chosen']:,} of {big['tests']:,} tests selected); data.load_stored would read it in"
+          f" {big['select_load_stored_s']:.2f} s; with the selection key the file is {big['with_selection_bytes'] / 1e6:.2f} MB")
     if "growth" in results:
         print("  growth (t(N) / 4 t(N/4), 1.0 is linear): " + ", ".join(f"{k} {v}" for k, v in results["growth"].items()))
     if "click" in results:
