@@ -1,6 +1,6 @@
 """The data store at the scale of real suites: size on disk, time and peak memory of each step.
 
-    python benchmarks/store.py [--tests N] [--reads K] [--workers W] [--click DIR] [--quick] [--json FILE]
+    python benchmarks/store.py [--tests N] [--workers W] [--click DIR] [--quick] [--json FILE]
 
 Synthetic suite: N tests (default 30,000) of a package of 6,000 functions;
 each test's call phase runs 3 of them (each reads 3 globals and a builtin)
@@ -254,9 +254,12 @@ def measure_click(folder: Path, workdir: Path) -> Dict[str, float]:
 
 
 def main(argv: List[str]) -> int:
-    parser = argparse.ArgumentParser(prog="benchmarks/store.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--tests", type=int, default=30_000)
-    parser.add_argument("--workers", type=int, default=8)
+    parser = argparse.ArgumentParser(
+        prog="benchmarks/store.py",
+        description=__doc__.splitlines()[0] + " Steps: record, combine, report, tests-for, diff, select (see the module docstring).",
+    )
+    parser.add_argument("--tests", type=int, default=30_000, help="tests of the synthetic suite (default 30,000)")
+    parser.add_argument("--workers", type=int, default=8, help="xdist-like workers, one part file each (default 8)")
     parser.add_argument("--click", type=Path, metavar="DIR", help="a folder holding click's .globalhook.json (and .coverage)")
     parser.add_argument("--quick", action="store_true", help="2,000 tests, no growth: proves the script works")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
