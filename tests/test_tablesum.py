@@ -175,3 +175,16 @@ def test_the_cli_writes_what_the_entry_path_writes(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert target.read_bytes() == (tmp_path / "api" / ".globalhook.json").read_bytes()
+
+
+def test_a_version_1_data_file_with_version_2_parts(tmp_path):
+    written = []
+    for way in ("entries", "tables"):
+        target = write_parts(tmp_path / way, [61, 62])
+        old = {"format": data.FORMAT, "version": 1, "runs": [{"pid": 7}], "not_tracked": [], "lookups": entries(63, 80)}
+        target.write_text(json.dumps(old))
+        base = data.load_stored(str(target)) if way == "tables" else data.load(str(target))
+        data.combine_parts(str(target), [base], stored=way == "tables")
+        written.append(target.read_bytes())
+    assert written[1] == written[0]
+    assert json.loads(written[1])["version"] == 2
