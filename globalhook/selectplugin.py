@@ -68,7 +68,10 @@ class TestRecorder:
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, session, config, items) -> None:
         if self.select:
-            self._select(config, items)
+            from .gcpause import paused
+
+            with paused():  # what the decision learns stays (memos, definitions): full collections walked it again and again
+                self._select(config, items)
         self.items = {item.nodeid: item for item in items}
 
     def _select(self, config, items) -> None:
@@ -92,7 +95,8 @@ class TestRecorder:
                   "(the others read nothing that changed)")
 
     def _load_old(self) -> "Optional[Dict[str, Any]]":
-        from .data import DataError, load
+        from .data import DataError
+        from .data import load_stored as load  # the lookups table left as stored: only ``selection`` is read
 
         path = self.session.config.data_file  # type: ignore[attr-defined]
         if not os.path.exists(path):
@@ -189,7 +193,8 @@ class TestRecorder:
         return merge_objects([carried, new])
 
     def _load_old_quietly(self) -> "Optional[Dict[str, Any]]":
-        from .data import DataError, load
+        from .data import DataError
+        from .data import load_stored as load  # the lookups table left as stored: only ``selection`` is read
 
         try:
             selection = load(self.session.config.data_file).get("selection")  # type: ignore[attr-defined]
