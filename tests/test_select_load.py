@@ -30,6 +30,11 @@ def recorder(path, select: bool = True) -> "tuple[TestRecorder, list]":
     return TestRecorder(session, config, select), said
 
 
+@pytest.fixture(autouse=True)
+def not_a_worker(monkeypatch):
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # an xdist worker's plugin says nothing
+
+
 def no_decoding(*args, **kwargs):
     raise AssertionError("the lookups were decoded")
 
