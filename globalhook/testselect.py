@@ -249,11 +249,8 @@ class Selector:
 
     def node_change(self, mode: str, module: str, name: str) -> "Optional[List[str]]":
         """The path from ``module:name`` to a changed definition, or None when nothing it depends on changed."""
-        node = (mode, module, name)
-        if node in self._memo:
-            return self._memo[node]
         stack: Dict[Tuple[str, str, str], int] = {}
-        found, _ = self._visit(node, stack)
+        found, _ = self._visit((mode, module, name), stack)
         return found
 
     def _visit(self, node: "Tuple[str, str, str]", stack: "Dict[Tuple[str, str, str], int]") -> "Tuple[Optional[List[str]], int]":

@@ -22,11 +22,6 @@ from globalhook.testselect import _IMPORT, _RUN, Selector, _names, _object
 class Before(Selector):
     """The decision without the per-(module, names) and per-file memos (the code as it was)."""
 
-    def node_change(self, mode, module, name):
-        stack = {}
-        found, _ = self._visit((mode, module, name), stack)
-        return found
-
     def _read_sets(self, test, record):
         yield record, "reads", _RUN
         collected = self.collect.get(test.split("::", 1)[0])
