@@ -17,6 +17,7 @@ file for it, and measures:
   the reverse index of the biggest module and the graph.
 
     python benchmarks/html_scale.py [--functions 100000] [--modules 500] [--keep DIR] [--no-browser]
+                                    [--memory-version-1]
 """
 
 from __future__ import annotations
@@ -167,6 +168,8 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, help="worker processes (default: one per CPU)")
     parser.add_argument("--work", metavar="DIR", help="folder for the throwaway project (default: a temporary folder)")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory measurement (one more report)")
+    parser.add_argument("--memory-version-1", action="store_true",
+                        help="also measure the memory of html from the same data saved as version 1 (globalhook export)")
     parser.add_argument("--no-browser", action="store_true", help="skip opening the pages in headless Chromium")
     options = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="globalhook-html-scale-", dir=options.work))
@@ -209,6 +212,13 @@ def main() -> int:
         if not options.no_memory:
             peak = html_peak_rss(work, work / "data.json")
             print(f"memory: 'globalhook html -j 1' of the data file: peak RSS {peak / 1e6:.0f} MB")
+            if options.memory_version_1:
+                from globalhook.data import export_v1
+
+                old = work / "data-v1.json"
+                old.write_text(json.dumps(export_v1(data), separators=(",", ":")))
+                peak = html_peak_rss(work, old)
+                print(f"memory: the same from a version-1 file ({old.stat().st_size / 1e6:.1f} MB): peak RSS {peak / 1e6:.0f} MB")
         if not options.no_browser:
             open_pages(Path(out), work)
     finally:

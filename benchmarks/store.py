@@ -1,6 +1,6 @@
 """The data store at the scale of real suites: size on disk, time and peak memory of each step.
 
-    python benchmarks/store.py [--tests N] [--reads K] [--workers W] [--click DIR] [--quick] [--json FILE]
+    python benchmarks/store.py [--tests N] [--workers W] [--click DIR] [--quick] [--json FILE]
 
 Synthetic suite: N tests (default 30,000) of a package of 6,000 functions;
 each test's call phase runs 3 of them (each reads 3 globals and a builtin)
@@ -17,6 +17,11 @@ on a shared machine) and peak RSS:
 - ``report``: ``globalhook report`` (text) of the combined file;
 - ``tests_for``: ``globalhook tests-for`` of one global;
 - ``diff``: ``globalhook diff`` of the file with itself;
+- ``select``: ``pytest --globalhook-select``'s decision (pytest itself left
+  out): the data file read as the plugin reads it, then one decision per
+  test, with a ``selection`` key for the N tests as ``benchmarks/selection.py``
+  builds it (300 modules of 20 definitions, 16 names read per test, one
+  constant edited); also split into reading and deciding;
 
 and the growth of each at N/4 -> N (1.0 is linear).  The same with
 version 1 (the JSON of ``globalhook export``) for the size.
@@ -45,6 +50,7 @@ from typing import Dict, List, Tuple
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(HERE))  # selection.py builds the selection data
 
 MODULES = 300
 FUNCTIONS = 20  # per module
@@ -164,7 +170,67 @@ def measure_synthetic(tests: int, workers: int, workdir: Path) -> Dict[str, floa
     result["tests_for_found"] = len(out.splitlines())
     shutil.copy(target, workdir / "copy.json")
     result["diff_s"], result["diff_rss_mb"], _ = run_measured(["-m", "globalhook", "diff", str(target), "copy.json"], workdir)
+    result.update(measure_selection(tests, target, workdir / "project"))
     return result
+
+
+#: ``pytest --globalhook-select``'s decision, as its plugin makes it: the data file read with
+#: ``data.load_stored`` (lookups left as a table), then, with the collector paused, a ``Selector``
+#: made and one decision per recorded test (pytest itself left out).
+_SELECT = """\
+import json, sys, time
+sys.path.insert(0, {repo!r})
+from globalhook import data
+from globalhook.gcpause import paused
+from globalhook.testselect import Selector
+started = time.process_time()
+selection = data.load_stored({path!r})["selection"]
+loaded = time.process_time()
+with paused():
+    selector = Selector(selection, {root!r}, "e")
+    chosen = sum(1 for test in selection["tests"] if selector.decide(test).run)
+done = time.process_time()
+peak = 0.0
+try:  # ru_maxrss of a child also counts the parent's pages at fork: VmHWM is this process's own
+    with open("/proc/self/status") as status:
+        peak = next((int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:")), 0.0)
+except OSError:
+    pass
+print(json.dumps({{"load": loaded - started, "decide": done - loaded, "chosen": chosen, "peak": peak}}))
+"""
+
+
+def measure_selection(tests: int, target: Path, project: Path) -> Dict[str, float]:
+    """The selection decision for ``tests`` recorded tests, from the synthetic suite's data file.
+
+    The ``selection`` key is what ``benchmarks/selection.py`` builds (its
+    package written to ``project``: 300 modules of 20 definitions, 16 names
+    read per test, one constant then edited), added to the combined file of
+    479,020 lookups that the plugin must read to get at it.
+    """
+    from globalhook import data
+    from selection import build
+
+    started = time.process_time()
+    selection = build(project, MODULES, FUNCTIONS, tests, 16)
+    built = time.process_time() - started
+    stored = data.load_stored(str(target))
+    stored["selection"] = selection
+    data.save(stored, str(target))
+    del stored, selection
+    edited = project / "pkg" / "m7.py"
+    edited.write_text(edited.read_text().replace("C3 = 3", "C3 = 33"))
+    cpu, rss, out = run_measured(["-c", _SELECT.format(repo=str(REPO), path=str(target), root=str(project))], project)
+    inside = json.loads(out)
+    return {
+        "select_s": cpu,
+        "select_rss_mb": inside["peak"] or rss,
+        "select_load_s": inside["load"],
+        "select_decide_s": inside["decide"],
+        "select_chosen": inside["chosen"],
+        "select_build_s": built,
+        "with_selection_bytes": target.stat().st_size,
+    }
 
 
 def measure_click(folder: Path, workdir: Path) -> Dict[str, float]:
@@ -194,9 +260,12 @@ def measure_click(folder: Path, workdir: Path) -> Dict[str, float]:
 
 
 def main(argv: List[str]) -> int:
-    parser = argparse.ArgumentParser(prog="benchmarks/store.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--tests", type=int, default=30_000)
-    parser.add_argument("--workers", type=int, default=8)
+    parser = argparse.ArgumentParser(
+        prog="benchmarks/store.py",
+        description=__doc__.splitlines()[0] + " Steps: record, combine, report, tests-for, diff, select (see the module docstring).",
+    )
+    parser.add_argument("--tests", type=int, default=30_000, help="tests of the synthetic suite (default 30,000)")
+    parser.add_argument("--workers", type=int, default=8, help="xdist-like workers, one part file each (default 8)")
     parser.add_argument("--click", type=Path, metavar="DIR", help="a folder holding click's .globalhook.json (and .coverage)")
     parser.add_argument("--quick", action="store_true", help="2,000 tests, no growth: proves the script works")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
@@ -211,16 +280,19 @@ def main(argv: List[str]) -> int:
             results["synthetic_quarter"] = small
             results["growth"] = {
                 step: round(big[step] / (4 * small[step]), 2) if small[step] else None
-                for step in ("record_s", "combine_s", "report_s", "tests_for_s", "diff_s", "bytes")
+                for step in ("record_s", "combine_s", "report_s", "tests_for_s", "diff_s", "select_s", "bytes")
             }
         if options.click:
             results["click"] = measure_click(options.click, Path(tmp) / "click")
     print(f"synthetic suite: {big['tests']:,} tests, {big['lookups']:,} lookups, {options.workers} workers")
     print(f"  size      {big['bytes'] / 1e6:8.2f} MB  (version 1: {big['v1_bytes'] / 1e6:.2f} MB)")
-    for step in ("record", "combine", "report", "tests_for", "diff"):
+    for step in ("record", "combine", "report", "tests_for", "diff", "select"):
         rss = big.get(f"{step}_rss_mb")
         mark = "ok" if big[f"{step}_s"] < GOAL_S else f"over {GOAL_S} s"
         print(f"  {step:<9} {big[f'{step}_s']:8.2f} s" + (f"   peak RSS {rss:6.1f} MB" if rss else "") + f"   {mark}")
+    print(f"  select: reading the data file (data.load_stored) {big['select_load_s']:.2f} s + deciding"
+          f" {big['select_decide_s']:.2f} s ({big['select_chosen']:,} of {big['tests']:,} tests selected);"
+          f" with the selection key the file is {big['with_selection_bytes'] / 1e6:.2f} MB")
     if "growth" in results:
         print("  growth (t(N) / 4 t(N/4), 1.0 is linear): " + ", ".join(f"{k} {v}" for k, v in results["growth"].items()))
     if "click" in results:

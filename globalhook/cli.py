@@ -334,7 +334,7 @@ def cmd_combine(argv: "Sequence[str]") -> int:
     import argparse
 
     from .config import ConfigError, load_config
-    from .data import DataError, combine_parts, find_parts, load
+    from .data import DataError, combine_parts, find_parts, load_stored
     from .datalock import DataFileLock, LockError
     from .printable import printable
 
@@ -358,8 +358,8 @@ def cmd_combine(argv: "Sequence[str]") -> int:
         # Alone from reading the data file to deleting the parts: a second
         # combine (or a run's save) reads the file only once this one wrote it.
         with DataFileLock(config.data_file):
-            base = [load(config.data_file)] if os.path.exists(config.data_file) else []
-            result = combine_parts(config.data_file, base, keep=options.keep)
+            base = [load_stored(config.data_file)] if os.path.exists(config.data_file) else []
+            result = combine_parts(config.data_file, base, keep=options.keep, stored=True)
     except (ConfigError, DataError, LockError) as exc:
         return _fail(str(exc))
     for error in result.errors:

@@ -257,6 +257,28 @@ def _assemble(
     return assembled
 
 
+def _assemble_tables(
+    runs: List[Dict[str, Any]],
+    not_tracked: Iterable[Dict[str, Any]],
+    sources: List[Any],
+    minus: List[Dict[str, Any]],
+    datas: List[Dict[str, Any]],
+) -> Dict[str, Any]:
+    """:func:`_assemble` of tables and entry lists, its ``lookups`` a table."""
+    from .tablesum import sum_tables
+
+    table = sum_tables(sources, minus)
+    if table is not None:
+        assembled = _assemble(runs, not_tracked, [], datas=datas)
+        assembled["lookups"] = table
+        return assembled
+    # Only the entry path is exact for these (see tablesum): decode, sum, encode.
+    lookups = [entry for source in sources for entry in (compact.decode(source) if isinstance(source, dict) else source)]
+    assembled = _assemble(runs, not_tracked, lookups, minus, datas=datas)
+    assembled["lookups"] = compact.encode(assembled["lookups"])
+    return assembled
+
+
 def make_data(
     lookups: List[Dict[str, Any]],
     run: Dict[str, Any],
@@ -425,6 +447,7 @@ def combine_parts(
     base: Iterable[Dict[str, Any]] = (),
     select: Optional[Callable[[Dict[str, Any]], bool]] = None,
     keep: bool = False,
+    stored: bool = False,
 ) -> Combined:
     """Fold the per-process files of ``data_file`` into ``base``, each exactly once, and save.
 
@@ -444,12 +467,17 @@ def combine_parts(
     Unreadable parts are skipped and reported, never deleted.  The parts
     taken (and those already in) are deleted after the combined file is
     saved, unless ``keep``: a crash in between leaves them, never loses them.
+
+    ``stored``: the parts are read as their files store them and summed table
+    by table (:mod:`globalhook.tablesum`), never as one dict per entry, and the
+    result's ``lookups`` is a table too (as :func:`load_stored` gives); the
+    file written is the same.  ``base`` may then hold tables as well.
     """
     result = Combined()
     bases = list(base)
     runs: List[Dict[str, Any]] = [dict(run) for data in bases for run in data.get("runs", ())]
     not_tracked: List[Dict[str, Any]] = [entry for data in bases for entry in data.get("not_tracked", ())]
-    lookups: List[Dict[str, Any]] = []  # the parts' (this function's own, ``fresh``); the bases' join them below
+    lookups: List[Any] = []  # the parts' (this function's own, ``fresh``); the bases' join them below
     open_parts: Dict[str, List[Dict[str, Any]]] = {}
     for data in bases:
         open_parts.update(data.get(OPEN_PARTS) or {})
@@ -470,7 +498,7 @@ def combine_parts(
         # Before reading: a part read after its writer ended is its final version.
         open_part = _writer_may_still_write(name)
         try:
-            part = load(path)
+            part = load_stored(path) if stored else load(path)
         except DataError as exc:
             result.errors.append(str(exc))
             continue
@@ -481,6 +509,8 @@ def combine_parts(
             continue
         if name in taken:
             earlier = open_parts.pop(name, None)
+            if earlier is not None and isinstance(part["lookups"], dict):
+                part["lookups"] = compact.decode(part["lookups"])  # compared (and kept) as entries
             if earlier is None or earlier == part["lookups"]:
                 if earlier is not None and open_part:
                     open_parts[name] = earlier  # unchanged, and it may still change
@@ -496,7 +526,12 @@ def combine_parts(
             run["part"] = name
             runs.append(run)
         not_tracked.extend(part["not_tracked"])
-        lookups.extend(part["lookups"])
+        if open_part and isinstance(part["lookups"], dict):
+            part["lookups"] = compact.decode(part["lookups"])  # kept as entries in ``open_parts``
+        if stored:
+            lookups.append(part["lookups"])  # whole tables and entry lists, summed by tablesum
+        else:
+            lookups.extend(part["lookups"])
         merged.append(part)
         if open_part:
             open_parts[name] = part["lookups"]
@@ -507,6 +542,9 @@ def combine_parts(
         # Nothing new (the run-at-exit path with no parts, or parts all in
         # already): the base is already summed and sorted.
         result.data = {key: value for key, value in bases[0].items() if key != OPEN_PARTS}
+    elif stored:
+        with paused():
+            result.data = _assemble_tables(runs, not_tracked, [data.get("lookups", []) for data in bases] + lookups, replaced, merged)
     else:
         # The caller's entries copied once, only here (a run's save with no parts never needs them).
         lookups[:0] = [dict(entry) for data in bases for entry in data.get("lookups", ())]
@@ -583,11 +621,15 @@ def load_stored(path: str) -> Dict[str, Any]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise DataError(f"{shown}: not a globalhook data file (not UTF-8 text)") from None
+    del raw  # not held beside the text and what is parsed from it (a big version-1 file: 40 MB)
     if not text.strip():
         raise DataError(f"{shown}: empty file")
     try:
         with paused():
-            data = json.loads(text)
+            if _CURRENT_START.match(text):
+                data = json.loads(text)
+            else:
+                data = json.loads(text, object_hook=_shared_strings())
     except json.JSONDecodeError as exc:
         raise DataError(f"{shown}: corrupt JSON at line {exc.lineno} ({exc.msg})") from None
     except RecursionError:
@@ -601,6 +643,29 @@ def load_stored(path: str) -> Dict[str, Any]:
     data.setdefault("runs", [])
     data.setdefault("not_tracked", [])
     return data
+
+
+#: How a file of the current version starts (format and version first, as :func:`save` writes them).
+_CURRENT_START = re.compile(r'\{"format":"globalhook-data","version":%d[,}]' % VERSION)
+
+
+def _shared_strings() -> Callable[[Dict[str, Any]], Dict[str, Any]]:
+    """A ``json`` object hook that makes equal string values one string.
+
+    Version 1 spelled out module, function, file, name and kind in every
+    entry, and JSON makes a new string for each: a version-1 file of 50,000
+    functions took 165 MB once loaded, 85 MB with its strings shared.
+    """
+    shared: Dict[str, str] = {}
+    one = shared.setdefault
+
+    def hook(obj: Dict[str, Any]) -> Dict[str, Any]:
+        for key, value in obj.items():
+            if type(value) is str:
+                obj[key] = one(value, value)
+        return obj
+
+    return hook
 
 
 def _read_regular_file(path: str, shown: str) -> bytes:

@@ -68,7 +68,10 @@ class TestRecorder:
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, session, config, items) -> None:
         if self.select:
-            self._select(config, items)
+            from .gcpause import paused
+
+            with paused():  # what the decision learns stays (memos, definitions): full collections walked it again and again
+                self._select(config, items)
         self.items = {item.nodeid: item for item in items}
 
     def _select(self, config, items) -> None:

@@ -72,6 +72,9 @@ class Selector:
         self.fixtures: Dict[str, Any] = _object(selection.get("fixtures"))
         self.environment_changed = environment is not None and selection.get("environment") != environment
         self._new: Dict[str, Optional[Dict[str, Definition]]] = {}
+        #: mode -> module -> names as recorded (one string) of which every name was found unaffected.
+        self._unaffected: Dict[str, Dict[str, Set[str]]] = {}
+        self._collected: Dict[str, Dict[str, Any]] = {}
         self._memo: Dict[Tuple[str, str, str], Optional[List[str]]] = {}
         self._whole: Dict[str, Optional[str]] = {}
         self._files: Optional[Dict[str, str]] = None
@@ -318,10 +321,14 @@ class Selector:
 
     def _read_sets(self, test: str, record: "Dict[str, Any]") -> "Iterable[Tuple[Dict[str, Any], str]]":
         yield record, "reads", _RUN
-        collected = self.collect.get(test.split("::", 1)[0])
+        path = test.split("::", 1)[0]
+        collected = self.collect.get(path)
         if isinstance(collected, dict):
             # What was read there may have been called there, unrecorded: followed as import-time values.
-            yield self._without_imports(test.split("::", 1)[0], collected), "its file's code read", _IMPORT
+            kept = self._collected.get(path)
+            if kept is None:
+                kept = self._collected[path] = self._without_imports(path, collected)  # the same for all its tests
+            yield kept, "its file's code read", _IMPORT
         for label in _names(record.get("fixtures")):
             fixture = self.fixtures.get(label)
             if isinstance(fixture, dict):
@@ -352,6 +359,8 @@ class Selector:
         return self._files.get(path)
 
     def _reads_change(self, record: "Dict[str, Any]", where: str, mode: str = "R") -> "Optional[List[str]]":
+        if not record.get("absent") and self._known_unaffected(_object(record.get("reads")), mode):
+            return None  # what the loops below find, without sorting or splitting anything
         for module, names in sorted(_object(record.get("absent")).items()):
             if module not in self.old_modules:
                 continue
@@ -359,8 +368,13 @@ class Selector:
                 if self._defined(module, name) and self._changed(module, name):
                     return [f"{where} {module}:{name} (not defined then: now it is)"]
         memo = self._read_memo
+        unaffected = self._unaffected.setdefault(mode, {})
         for module, names in sorted(_object(record.get("reads")).items()):
+            if type(names) is str and names in unaffected.get(module, ()):
+                continue  # every name already found unaffected (for another test)
             if module not in self.old_modules:
+                if type(names) is str:
+                    unaffected.setdefault(module, set()).add(names)
                 continue
             for name in _names(names):
                 key = (mode, module, name)
@@ -369,7 +383,20 @@ class Selector:
                     found = memo[key] = self._read_change(module, name, mode)
                 if found is not None:
                     return [f"{where} {found[0]}"] + found[1:]
+            if type(names) is str:
+                unaffected.setdefault(module, set()).add(names)
         return None
+
+    def _known_unaffected(self, reads: "Dict[str, Any]", mode: str) -> bool:
+        """Every (module, names) of ``reads`` was found unaffected for an earlier test (memos only grow)."""
+        found = self._unaffected.setdefault(mode, {}).get
+        try:
+            for module, names in reads.items():
+                if names not in found(module, ()):
+                    return False
+        except TypeError:  # names not a string (a list): left to the loops
+            return False
+        return True
 
     def _read_change(self, module: str, name: str, mode: str) -> "Optional[List[str]]":
         """Why a run-time read of ``module:name`` is affected now (None: it is not)."""

@@ -45,8 +45,11 @@ def test_store_quick_run(tmp_path):
     assert synthetic["lookups"] == distinct_lookups(2000)  # every lookup every worker recorded, once
     assert 0 < synthetic["bytes"] < synthetic["v1_bytes"] / 5
     assert synthetic["tests_for_found"] > 0
-    for step in ("combine", "report", "tests_for", "diff"):
+    for step in ("combine", "report", "tests_for", "diff", "select"):
         assert synthetic[f"{step}_s"] > 0 and synthetic[f"{step}_rss_mb"] > 5, step
+    # The decision ran on every recorded test: the edited constant's readers chosen, not all.
+    assert 0 < synthetic["select_chosen"] < synthetic["tests"]
+    assert synthetic["with_selection_bytes"] > synthetic["bytes"]
 
 
 @pytest.mark.skipif(not hasattr(os, "wait4"), reason="measures child processes with os.wait4")

@@ -126,7 +126,7 @@ ANSWERS = ["cli", "cli_views", "pytest_plugin", "ipython", "console", "reverse",
            "checkformats", "baseline", "importlinter", "htmlreport", "pertest", "cache", "cachestore", "fingerprint",
            "definitions", "testselect", "testrecords", "selectplugin"]
 PROCESS = ["session", "sigterm", "multiproc", "runner", "sitehook", "startup", "workers", "data", "atomic", "gcpause",
-           "printable", "config", "toml", "selection", "records", "compact", "sourcemap", "limits", "datalock", "osexit",
+           "printable", "config", "toml", "selection", "records", "compact", "tablesum", "sourcemap", "limits", "datalock", "osexit",
            "replaceable", "stdlibonly", "integrations", "report"]
 ENGINE = ["tracking", "modules", "finder", "live", "classbodies", "globalwrites", "contexts", "postimport", "picklers",
           "patterns", "readsets", "runmain", "envreads", "configreads", "watching", "toolreads"]

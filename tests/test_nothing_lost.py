@@ -35,7 +35,7 @@ class TestConcurrentCombine:
 
         first_read = threading.Event()
         go_on = threading.Event()
-        real_load = data.load
+        real_load = data.load_stored  # what combine reads parts with
         first = {}
 
         def load(path):
@@ -45,7 +45,7 @@ class TestConcurrentCombine:
                 go_on.wait(10)  # the first combine has listed and started reading its parts
             return loaded
 
-        monkeypatch.setattr(data, "load", load)
+        monkeypatch.setattr(data, "load_stored", load)
         one = threading.Thread(name="first", target=lambda: first.setdefault("status", cli.main(["combine", "--data-file", str(data_file)])))
         one.start()
         assert first_read.wait(10)
@@ -59,7 +59,7 @@ class TestConcurrentCombine:
         one.join(30)
         two.join(30)
         assert first["status"] == 0 and second["status"] == 0
-        combined = real_load(str(data_file))
+        combined = data.load(str(data_file))
         names = sorted(entry["name"] for entry in combined["lookups"])
         assert names == sorted(f"n{index}" for index in range(120))
         assert sum(entry["count"] for entry in combined["lookups"]) == 120
