@@ -104,8 +104,15 @@ class TestRecorder:
             self._say(f"warning: cannot select ({exc}): running every test and recording")
             return None
         selection = data.get("selection")
-        if not isinstance(selection, dict) or not isinstance(selection.get("tests"), dict):
+        if selection is None:
             self._say(f"no selection data in {path} (recorded by an older globalhook?): running every test")
+            return None
+        from .testselect import malformed
+
+        key = malformed(selection)
+        if key is not None:
+            self._say(f"warning: {path}: {key} is malformed (not an object): running every test; "
+                      "this run's records replace it")
             return None
         return selection
 
@@ -195,7 +202,9 @@ class TestRecorder:
             selection = load(self.session.config.data_file).get("selection")  # type: ignore[attr-defined]
         except (DataError, OSError):
             return None
-        return selection if isinstance(selection, dict) and isinstance(selection.get("tests"), dict) else None
+        from .testselect import malformed
+
+        return selection if selection is not None and malformed(selection) is None else None
 
     def _carried(self, old: "Dict[str, Any]") -> "Dict[str, Any]":
         """The previous records of the tests not run now that are still true (nothing they depend on changed)."""

@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .definitions import Definition
 
-__all__ = ["Selector", "Decision", "KEY"]
+__all__ = ["Selector", "Decision", "KEY", "malformed"]
 
 #: The top-level key of the data file that selection owns.
 KEY = "selection"
@@ -44,6 +44,32 @@ _RUN, _IMPORT, _STATIC = "R", "I", "S"
 _UNKNOWN = object()
 _DUNDERS = frozenset(("__name__", "__file__", "__spec__", "__loader__", "__package__", "__path__", "__cached__",
                       "__builtins__", "__dict__", "__annotations__", "__doc__"))
+
+
+#: The keys of the ``selection`` object whose values are objects (``tests`` and ``modules`` must be there).
+_OBJECTS = ("tests", "modules", "collect", "fixtures")
+
+
+def malformed(selection: object) -> "Optional[str]":
+    """The first key of a ``selection`` object that is not as written (``selection.tests``), or None.
+
+    A value that is not an object would make every decision "new test" or
+    "not fingerprinted": every test runs, safe but silent; the caller says so.
+    """
+    if not isinstance(selection, dict):
+        return KEY
+    for key in _OBJECTS:
+        value = selection.get(key)
+        if value is None and key in ("collect", "fixtures"):
+            continue
+        if not isinstance(value, dict):
+            return f"{KEY}.{key}"
+        for name, record in value.items():
+            if not isinstance(record, dict):
+                from .printable import printable
+
+                return f"{KEY}.{key}[{printable(repr(name))}]"
+    return None
 
 
 class Decision:

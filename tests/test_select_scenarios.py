@@ -323,6 +323,44 @@ def test_unreadable_data_runs_everything_with_a_warning(project):
     assert set(ran) == set(), output
 
 
+MALFORMED = {
+    # how the value is spoiled: (the key the warning names, the spoiling)
+    "tests a list": ("selection.tests", lambda s: s.update(tests=["tests/test_a.py::test_add"])),
+    "tests missing": ("selection.tests", lambda s: s.pop("tests")),
+    "one test record a number": ("selection.tests['tests/test_a.py::test_add']",
+                                 lambda s: s["tests"].update({"tests/test_a.py::test_add": 5})),
+    "modules a string": ("selection.modules", lambda s: s.update(modules="pkg.mod")),
+}
+
+
+@pytest.mark.parametrize("how", sorted(MALFORMED))
+def test_a_malformed_selection_value_warns_runs_everything_and_is_replaced(project, how):
+    key, spoil = MALFORMED[how]
+    data = json.loads((project / ".globalhook.json").read_text())
+    spoil(data["selection"])
+    (project / ".globalhook.json").write_text(json.dumps(data))
+    ran, output = run(project)
+    assert set(ran) == ALL, output
+    warnings = [line for line in output.splitlines() if "warning" in line]
+    assert warnings == [f"globalhook: warning: {project / '.globalhook.json'}: {key} is malformed (not an object): "
+                        "running every test; this run's records replace it"], output
+    done = subprocess.run([sys.executable, "-m", "globalhook", "why", "tests/test_a.py::test_add"], cwd=project,
+                          env=env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr  # the recording of that run replaced the value
+    ran, output = run(project)  # and selection works again
+    assert set(ran) == set() and "warning" not in output, output
+
+
+def test_why_names_a_malformed_selection_value(project):
+    data = json.loads((project / ".globalhook.json").read_text())
+    data["selection"]["tests"] = "oops"
+    (project / ".globalhook.json").write_text(json.dumps(data))
+    done = subprocess.run([sys.executable, "-m", "globalhook", "why", "tests/test_a.py::test_add"], cwd=project,
+                          env=env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "selection.tests is malformed" in done.stderr and ".globalhook.json" in done.stderr, done.stderr
+
+
 class TestWhy:
     def why(self, project: Path, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "globalhook", "why", *args], cwd=project, env=env(),
