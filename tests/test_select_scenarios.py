@@ -282,6 +282,26 @@ def test_xdist_selects_the_same(project):
     assert set(ran) == set(), output
 
 
+def _last_line(output: str) -> str:
+    """pytest's final counts (``1 failed, 12 deselected``), without the time."""
+    lines = [line for line in output.splitlines() if re.search(r"\b(passed|failed|deselected)\b", line)]
+    return re.sub(r" in [0-9.]+s.*", "", lines[-1]).strip("= ")
+
+
+def test_xdist_shows_the_deselected_count_and_the_selection_line_as_a_run_without_it(project, tmp_path):
+    """Differential: the same edit selected without xdist and with ``-n 2`` ends with the same counts."""
+    pytest.importorskip("xdist")
+    edit(project, "pkg/mod.py", "RATE = 2", "RATE = 3")
+    alone = tmp_path / "alone"
+    shutil.copytree(project, alone)
+    ran_alone, output_alone = run(alone)
+    ran, output = run(project, "-n", "2")
+    assert ran == ran_alone == {"tests/test_a.py::test_deep": "FAILED"}, output
+    assert _last_line(output) == _last_line(output_alone) == f"1 failed, {len(ALL) - 1} deselected", output
+    said = f"globalhook: selected 1 of {len(ALL)} tests (the others read nothing that changed)"
+    assert output.count(said) == output_alone.count(said) == 1, output
+
+
 def test_combined_shards_select_the_same(tmp_path):
     project = tmp_path / "project"
     write(project, PROJECT)
