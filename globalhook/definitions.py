@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 __all__ = ["Definition", "module_definitions", "file_definitions", "digests", "encode_refs", "decode_refs", "EFFECTS", "AUTOUSE", "HOOKS",
-           "add_registrations"]
+           "REGISTERED", "add_registrations"]
 
 #: The pseudo-definition of a module's statements that bind nothing but run at import.
 EFFECTS = "@effects"
@@ -46,6 +46,9 @@ EFFECTS = "@effects"
 AUTOUSE = "@autouse"
 #: The pseudo-definition of a module's pytest hooks (``pytest_*`` functions: a conftest's).
 HOOKS = "@hooks"
+#: The pseudo-definition of what a module registers through code of another module: ``run`` holds
+#: the registered names, ``imports`` the registering code (no digest: nothing of its own changes).
+REGISTERED = "@registered"
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _SCOPES = _FUNCTIONS + (ast.Lambda, ast.ClassDef)
@@ -422,8 +425,9 @@ def add_registrations(statements: "List[ast.stmt]", found: "Dict[str, Definition
     ``__new__``/``__init__`` for a class), followed through the module's own
     functions it calls; every module-level name it loads, other than imports
     and functions, may be the container (over-approximated: which one is
-    written is not decided).  A registering function imported from another
-    module is out of reach here (see the reference page).  Registrations by a
+    written is not decided).  Registering code imported from another module
+    is noted in the pseudo-definition ``@registered`` (its ``imports``), which
+    selection follows into that module.  Registrations by a
     statement that binds nothing (``register(f)``, ``HANDLERS.append(f)``) need
     no edge: every name of the module depends on them (``@effects``).
     """
@@ -457,16 +461,31 @@ def add_registrations(statements: "List[ast.stmt]", found: "Dict[str, Definition
                 hooks = _creation_hooks(node, classes, found)
                 if hooks:
                     sites.append((node.name, hooks))
+                for base in node.bases + [k.value for k in node.keywords if k.arg == "metaclass"]:
+                    sites.append((node.name, {r for r in callee_refs(base) if r.partition('.')[0] in imported}))
             elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
                 targets = {t.id for t in node.targets if isinstance(t, ast.Name)}
-                for call in ast.walk(node.value):  # f = register(f), nested: f = a(b(f))
+                for call in ast.walk(node.value):  # f = register(f), nested: f = a(b(f)), h = register(f)
                     for argument in getattr(call, "args", ()) if isinstance(call, ast.Call) else ():
-                        if isinstance(argument, ast.Name) and argument.id in targets:
+                        if isinstance(argument, ast.Name) and (argument.id in targets or argument.id in functions
+                                                               or argument.id in classes):
                             sites.append((argument.id, callee_refs(call)))
+    elsewhere = Definition()
     for registered, refs in sites:
         for container in _containers(refs, found, imported, functions):
             if container != registered:
                 found[container].run.add(registered)
+        for ref in sorted(refs):  # registering code of another module: where it leads
+            root, _, attr = ref.partition(".")
+            if root not in imported or root not in found:
+                continue
+            for module, name in found[root].imports:
+                target = name if name is not None else attr
+                if target:
+                    elsewhere.imports.append((module, f"{name}.{attr}" if name is not None and attr else target))
+                    elsewhere.run.add(registered)
+    if elsewhere.imports:
+        found[REGISTERED] = elsewhere
 
 
 def _creation_hooks(node: ast.ClassDef, classes: "Dict[str, ast.ClassDef]", found: "Dict[str, Definition]") -> "Set[str]":

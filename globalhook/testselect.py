@@ -41,6 +41,7 @@ __all__ = ["Selector", "Decision", "KEY", "malformed"]
 KEY = "selection"
 
 _RUN, _IMPORT, _STATIC = "R", "I", "S"
+
 _UNKNOWN = object()
 _DUNDERS = frozenset(("__name__", "__file__", "__spec__", "__loader__", "__package__", "__path__", "__cached__",
                       "__builtins__", "__dict__", "__annotations__", "__doc__"))
@@ -105,6 +106,7 @@ class Selector:
         self._any_changed: Optional[bool] = None
         self._members: Dict[Tuple[str, str], List[str]] = {}
         self._read_memo: Dict[Tuple[str, str, str], Optional[List[str]]] = {}
+        self._registrations: Optional[Dict[Tuple[str, str], List[Tuple[str, str]]]] = None
 
     # -- the sources now -----------------------------------------------------------------
 
@@ -223,6 +225,9 @@ class Selector:
 
     def _edges(self, mode: str, module: str, name: str) -> "Iterable[Tuple[str, str, str]]":
         definition = (self.new_definitions(module) or {}).get(name)
+        for owner, registered in self._registered_into(module, name):
+            # Code of another module stored it here at import: reached through this name, called later.
+            yield self._mode_for(_STATIC if mode == _STATIC else _RUN, owner), owner, registered
         for member in self._members_of(module, name, definition):
             yield mode, module, member
         if name != "@effects" and "." not in name:
@@ -245,6 +250,57 @@ class Selector:
                 continue
             if self._defined(target, imported):
                 yield self._mode_for(mode, target), target, imported
+
+    def _registered_into(self, module: str, name: str) -> "List[Tuple[str, str]]":
+        """What other modules registered through code of ``module`` that may store into ``name``.
+
+        Built once, from every module's ``@registered`` (see
+        :func:`globalhook.definitions.add_registrations`): the registering code
+        is followed through the names its module's definitions refer to (a
+        function's body, what made an object, a class's methods); each name
+        reached may hold what was registered.
+        """
+        if self._registrations is None:
+            from .definitions import REGISTERED
+
+            self._registrations = {}
+            for owner in sorted(self.old_modules):
+                found = (self.new_definitions(owner) or {}).get(REGISTERED)
+                if found is None:
+                    continue
+                registered = [(owner, r) for r in sorted(found.run) if self._defined(owner, r)]
+                for target, dotted in found.imports:
+                    for where, container in self._reachable(target, dotted or ""):
+                        self._registrations.setdefault((where, container), []).extend(registered)
+        return self._registrations.get((module, name), [])
+
+    def _reachable(self, module: str, dotted: str) -> "Set[Tuple[str, str]]":
+        """The names of ``module`` (and of modules it imports them from) that code named ``dotted`` leads to."""
+        head, _, tail = dotted.partition(".")
+        if tail and f"{module}.{head}" in self.old_modules:  # from pkg import registry; @registry.register
+            module, head = f"{module}.{head}", tail.partition(".")[0]
+        seen: Set[Tuple[str, str]] = set()
+        todo = [(module, head)]
+        while todo:
+            where, ref = todo.pop()
+            defs = (self.new_definitions(where) or {}) if where in self.old_modules else {}
+            key = ref if ref in defs else ref.partition(".")[0]
+            definition = defs.get(key)
+            if definition is None or (where, key) in seen:
+                continue
+            seen.add((where, key))
+            todo.extend((where, r) for r in definition.body | definition.run)
+            todo.extend((where, member) for member in definition.members)
+            attr = ref.partition(".")[2].partition(".")[0]
+            for target, imported in definition.imports:  # an import binding: where it leads
+                if imported is None:
+                    if attr:
+                        todo.append((target, attr))
+                elif imported != "*":
+                    todo.append((target, imported))
+                    if attr:
+                        todo.append((f"{target}.{imported}", attr))
+        return seen
 
     def _members_of(self, module: str, name: str, definition: "Optional[Definition]") -> "List[str]":
         """A class's members, then and now (a removed method is a change too)."""
@@ -360,8 +416,9 @@ class Selector:
         if module is None:
             return reads
         imported: Set[Tuple[str, Optional[str]]] = set()
-        for definition in (self.new_definitions(module) or {}).values():
-            imported.update(definition.imports)
+        for name, definition in (self.new_definitions(module) or {}).items():
+            if name != "@registered":  # its imports are registering code, not import statements
+                imported.update(definition.imports)
         kept: Dict[str, str] = {}
         for owner, names in _object(reads.get("reads")).items():
             left = [n for n in _names(names) if (owner, n) not in imported]

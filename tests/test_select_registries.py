@@ -229,3 +229,143 @@ def test_an_edit_of_registered_code_selects_the_tests_that_read_the_registry(tmp
         return  # the whole module changed for everything in it: test_unrelated runs too
     # ...and leave out the test that never touches the registry.
     assert "test_unrelated" not in done.stdout and "1 deselected" in done.stdout, done.stdout
+
+
+#: The registering code in ``pkg/registry.py``, the registered code in ``pkg/handlers.py``: tests read neither
+#: ``handlers`` nor ``ping`` (``pkg/__init__.py`` imports the handlers).
+ACROSS = {
+    "imported-decorator": ("""\
+        HANDLERS = {}
+
+
+        def register(f):
+            HANDLERS[f.__name__] = f
+            return f
+
+
+        def handle(name):
+            return HANDLERS[name]()
+    """, """\
+        from .registry import register
+
+
+        @register
+        def ping():
+            return "pong"
+    """),
+    "decorator-through-the-module": ("""\
+        HANDLERS = {}
+
+
+        def _store(f):
+            HANDLERS[f.__name__] = f
+
+
+        def register(f):
+            _store(f)
+            return f
+
+
+        def handle(name):
+            return HANDLERS[name]()
+    """, """\
+        from . import registry
+
+
+        @registry.register
+        def ping():
+            return "pong"
+    """),
+    "method-of-an-imported-object": ("""\
+        class App:
+            def __init__(self):
+                self.routes = {}
+
+            def route(self, name):
+                def decorate(f):
+                    self.routes[name] = f
+                    return f
+                return decorate
+
+
+        app = App()
+
+
+        def handle(name):
+            return app.routes[name]()
+    """, """\
+        from .registry import app
+
+
+        @app.route("ping")
+        def ping():
+            return "pong"
+    """),
+    "imported-base-with-init-subclass": ("""\
+        HANDLERS = {}
+
+
+        class Handler:
+            def __init_subclass__(cls, **kwargs):
+                HANDLERS[cls.__name__.lower()] = cls
+
+
+        def handle(name):
+            return HANDLERS[name]().run()
+    """, """\
+        from .registry import Handler
+
+
+        class Ping(Handler):
+            def run(self):
+                return "pong"
+    """),
+    "register-call-into-a-helper": ("""\
+        HANDLERS = {}
+
+
+        def register(f):
+            HANDLERS[f.__name__] = f
+
+
+        def handle(name):
+            return HANDLERS[name]()
+    """, """\
+        from .registry import register
+
+
+        def ping():
+            return "pong"
+
+
+        handler = register(ping)
+    """),
+}
+
+ACROSS_TESTS = """\
+    from pkg import registry
+
+
+    def test_handle():
+        assert registry.handle("ping") == "pong"
+
+
+    def test_unrelated():
+        assert registry.unrelated() == 1
+"""
+
+
+@pytest.mark.parametrize("case", sorted(ACROSS))
+def test_registering_code_of_another_module(tmp_path, case):
+    """The registering code lives in another module than the registered code."""
+    registry, handlers = ACROSS[case]
+    _write(tmp_path, {"pkg/__init__.py": "from . import handlers\n",
+                      "pkg/registry.py": textwrap.dedent(registry) + textwrap.dedent(UNRELATED),
+                      "pkg/handlers.py": handlers, "tests/test_r.py": ACROSS_TESTS})
+    recorded = _run(tmp_path, "tests")
+    assert recorded.returncode == 0 and "2 passed" in recorded.stdout, recorded.stdout + recorded.stderr
+    path = tmp_path / "pkg" / "handlers.py"
+    path.write_text(path.read_text().replace('"pong"', '"pang"'))
+    done = _run(tmp_path, "--globalhook-select", "tests")
+    assert re.search(r"^FAILED tests/test_r.py::test_handle\b", done.stdout, re.M), done.stdout + done.stderr
+    assert "test_unrelated" not in done.stdout and "1 deselected" in done.stdout, done.stdout
