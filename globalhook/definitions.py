@@ -461,8 +461,14 @@ def add_registrations(statements: "List[ast.stmt]", found: "Dict[str, Definition
                 hooks = _creation_hooks(node, classes, found)
                 if hooks:
                     sites.append((node.name, hooks))
-                for base in node.bases + [k.value for k in node.keywords if k.arg == "metaclass"]:
-                    sites.append((node.name, {r for r in callee_refs(base) if r.partition('.')[0] in imported}))
+                for base in node.bases:  # hooks of another module: only what runs as the class is made
+                    hook = _dotted(base)
+                    if hook and hook.partition(".")[0] in imported:
+                        sites.append((node.name, {f"{hook}.__init_subclass__"}))
+                for keyword in node.keywords:
+                    hook = _dotted(keyword.value) if keyword.arg == "metaclass" else None
+                    if hook and hook.partition(".")[0] in imported:
+                        sites.append((node.name, {f"{hook}.__new__", f"{hook}.__init__"}))
             elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
                 targets = {t.id for t in node.targets if isinstance(t, ast.Name)}
                 for call in ast.walk(node.value):  # f = register(f), nested: f = a(b(f)), h = register(f)
@@ -482,10 +488,24 @@ def add_registrations(statements: "List[ast.stmt]", found: "Dict[str, Definition
             for module, name in found[root].imports:
                 target = name if name is not None else attr
                 if target:
-                    elsewhere.imports.append((module, f"{name}.{attr}" if name is not None and attr else target))
+                    target = f"{name}.{attr}" if name is not None and attr else target
+                    if (module, target) not in elsewhere.imports:
+                        elsewhere.imports.append((module, target))
                     elsewhere.run.add(registered)
     if elsewhere.imports:
         found[REGISTERED] = elsewhere
+
+
+def _dotted(node: ast.expr) -> "Optional[str]":
+    """``a.b.c`` for a name or a chain of attributes, else None."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
 
 
 def _creation_hooks(node: ast.ClassDef, classes: "Dict[str, ast.ClassDef]", found: "Dict[str, Definition]") -> "Set[str]":

@@ -31,7 +31,7 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+    from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
     from .definitions import Definition
 
@@ -41,6 +41,7 @@ __all__ = ["Selector", "Decision", "KEY", "malformed"]
 KEY = "selection"
 
 _RUN, _IMPORT, _STATIC = "R", "I", "S"
+_CREATION_HOOKS = frozenset(("__init_subclass__", "__new__", "__init__"))
 
 _UNKNOWN = object()
 _DUNDERS = frozenset(("__name__", "__file__", "__spec__", "__loader__", "__package__", "__path__", "__cached__",
@@ -278,7 +279,12 @@ class Selector:
         """The names of ``module`` (and of modules it imports them from) that code named ``dotted`` leads to."""
         head, _, tail = dotted.partition(".")
         if tail and f"{module}.{head}" in self.old_modules:  # from pkg import registry; @registry.register
-            module, head = f"{module}.{head}", tail.partition(".")[0]
+            module, dotted = f"{module}.{head}", tail
+            head, _, tail = dotted.partition(".")
+        if tail.rpartition(".")[2] in _CREATION_HOOKS:  # Base.__init_subclass__, Meta.__init__: that method only
+            head = self._creation_hook(module, dotted)
+            if head is None:
+                return set()
         seen: Set[Tuple[str, str]] = set()
         todo = [(module, head)]
         while todo:
@@ -301,6 +307,21 @@ class Selector:
                     if attr:
                         todo.append((f"{target}.{imported}", attr))
         return seen
+
+    def _creation_hook(self, module: str, dotted: str) -> "Optional[str]":
+        """``Class.hook`` as defined in ``module`` on the class or the first base (of the module) that has it."""
+        defs = self.new_definitions(module) or {}
+        owner, _, hook = dotted.rpartition(".")
+        todo, seen = [owner], set()
+        while todo:
+            current = todo.pop(0)
+            if current in seen or current not in defs:
+                continue
+            seen.add(current)
+            if f"{current}.{hook}" in defs:
+                return f"{current}.{hook}"
+            todo.extend(sorted(defs[current].run))  # its bases (and what else its header loads)
+        return None
 
     def _members_of(self, module: str, name: str, definition: "Optional[Definition]") -> "List[str]":
         """A class's members, then and now (a removed method is a change too)."""
@@ -327,33 +348,59 @@ class Selector:
         return _RUN if mode == _STATIC and self.tracked(module) else mode
 
     def node_change(self, mode: str, module: str, name: str) -> "Optional[List[str]]":
-        """The path from ``module:name`` to a changed definition, or None when nothing it depends on changed."""
-        stack: Dict[Tuple[str, str, str], int] = {}
-        found, _ = self._visit((mode, module, name), stack)
-        return found
+        """The path from ``module:name`` to a changed definition, or None when nothing it depends on changed.
 
-    def _visit(self, node: "Tuple[str, str, str]", stack: "Dict[Tuple[str, str, str], int]") -> "Tuple[Optional[List[str]], int]":
-        if node in self._memo:
-            return self._memo[node], len(stack) + 1
-        if node in stack:
-            return None, stack[node]
-        depth = stack[node] = len(stack)
-        mode, module, name = node
-        low = depth
-        found: Optional[List[str]] = None
-        if self._changed(module, name):
-            found = [f"{module}:{name} ({_how(self, module, name)})"]
-        else:
-            for edge in self._edges(mode, module, name):
-                below, reached = self._visit(edge, stack)
-                low = min(low, reached)
-                if below is not None:
-                    found = [f"{module}:{name}"] + below
+        A depth-first search without recursion (a registry can tie most of a
+        module into one cycle, hundreds of nodes deep); each cycle is settled
+        as a whole once its first node is done (Tarjan's strongly connected
+        components), so no node is searched twice in one selection.
+        """
+        start = (mode, module, name)
+        if start in self._memo:
+            return self._memo[start]
+        index: Dict[Tuple[str, str, str], int] = {}
+        low: Dict[Tuple[str, str, str], int] = {}
+        open_nodes: List[Tuple[str, str, str]] = []
+        frames: List[Tuple[Tuple[str, str, str], Iterator[Tuple[str, str, str]]]] = []
+
+        def enter(node: "Tuple[str, str, str]") -> "Optional[List[str]]":
+            if self._changed(node[1], node[2]):
+                found = self._memo[node] = [f"{node[1]}:{node[2]} ({_how(self, node[1], node[2])})"]
+                return found
+            index[node] = low[node] = len(index)
+            open_nodes.append(node)
+            frames.append((node, iter(self._edges(*node))))
+            return None
+
+        found = enter(start)
+        while frames and found is None:
+            node, edges = frames[-1]
+            for edge in edges:
+                if edge in self._memo:
+                    found = self._memo[edge]
+                    if found is not None:
+                        break
+                elif edge in index:  # open: on the path, or in a cycle not settled yet
+                    low[node] = min(low[node], index[edge])
+                else:
+                    found = enter(edge)
                     break
-        del stack[node]
-        if found is not None or low >= depth:
-            self._memo[node] = found
-        return found, low
+            else:  # done, nothing changed below it
+                frames.pop()
+                if frames:
+                    parent = frames[-1][0]
+                    low[parent] = min(low[parent], low[node])
+                if low[node] == index[node]:  # the first node of its cycle: the whole cycle is settled
+                    while True:
+                        settled = open_nodes.pop()
+                        self._memo[settled] = None
+                        if settled == node:
+                            break
+        if found is None:
+            return None
+        for node, _ in reversed(frames):  # each node on the path leads to the change
+            found = self._memo[node] = [f"{node[1]}:{node[2]}"] + found
+        return found
 
     # -- tests ---------------------------------------------------------------------------
 

@@ -369,3 +369,32 @@ def test_registering_code_of_another_module(tmp_path, case):
     done = _run(tmp_path, "--globalhook-select", "tests")
     assert re.search(r"^FAILED tests/test_r.py::test_handle\b", done.stdout, re.M), done.stdout + done.stderr
     assert "test_unrelated" not in done.stdout and "1 deselected" in done.stdout, done.stdout
+
+
+def test_a_module_tied_into_one_cycle_is_searched_once(tmp_path):
+    """A registry can tie a module's names into one cycle: every name refers to every other.
+
+    The search settles a cycle as a whole; without that each path through it
+    was searched again (20 names: 19! paths), and a deep one hit the recursion limit.
+    """
+    from globalhook.definitions import digests, encode_refs, file_definitions
+    from globalhook.testselect import Selector
+
+    names = [f"n{i}" for i in range(1500)]
+    lines = [f"{name} = [{', '.join(names[max(0, i - 20):i])}]" for i, name in enumerate(names)]
+    lines += [f"{names[0]} = [{', '.join(names[-20:])}]"]  # and back: one cycle, 1500 names deep
+    module = tmp_path / "m.py"
+    module.write_text("\n".join(lines) + "\n")
+    found = file_definitions(str(module), "m")
+    info = os.stat(module)
+    record = {"file": "m.py", "tracked": True, "stat": [info.st_size, info.st_mtime_ns], "defs": digests(found),
+              "refs": encode_refs(found)}
+    test = {"outcome": "passed", "reads": {"m": names[0]}, "roots": []}
+    selection = {"modules": {"m": record, "t": {"file": "t.py", "defs": {}, "stat": None}},
+                 "tests": {"t.py::test": test}}
+    assert not Selector(selection, str(tmp_path)).decide("t.py::test").run  # nothing changed (the file is the same)
+    module.write_text(module.read_text() + "\n# a comment\n")
+    assert not Selector(selection, str(tmp_path)).decide("t.py::test").run  # read again: the same digests
+    module.write_text(module.read_text().replace("n700 = [", "n700 = [0, ", 1))
+    decision = Selector(selection, str(tmp_path)).decide("t.py::test")
+    assert decision.run and "m:n700 (changed)" in decision.why[0], decision.why
