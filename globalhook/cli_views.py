@@ -355,11 +355,15 @@ def cmd_why(argv: Sequence[str]) -> int:
     except (ConfigError, DataError) as exc:
         return _fail(str(exc))
     from .testrecords import environment_digest
-    from .testselect import KEY, Selector
+    from .testselect import KEY, Selector, malformed
 
     selection = data.get(KEY)
-    if not isinstance(selection, dict) or not isinstance(selection.get("tests"), dict):
+    if selection is None:
         return _fail("the data file has no selection data: record it with 'pytest --globalhook' first")
+    key = malformed(selection)
+    if key is not None:
+        return _fail(f"{printable(options.data_path)}: {key} is malformed (not an object): "
+                     "record it again with 'pytest --globalhook'")
     if options.test not in selection["tests"]:
         return _fail(f"unknown test id {printable(options.test)}: not in the data (a new test always runs)")
     decision = Selector(selection, os.path.abspath(options.root), environment_digest()).decide(options.test)

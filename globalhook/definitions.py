@@ -22,7 +22,10 @@ import time depends on what computed it) and both sets where no run-time
 record exists (see :mod:`globalhook.testselect`).  Imports are edges to the
 module they name.  Statements that bind nothing but run at import
 (``register(f)``) form the pseudo-definition ``@effects``, on which every
-name of the module depends: they may change any value.
+name of the module depends: they may change any value.  Code that a
+decorator, a hand-written ``f = register(f)`` or a class-creation hook
+(``__init_subclass__``, a metaclass) may store in a container at import is
+reached from that container (:func:`add_registrations`).
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Dict, Iterable, List, Optional, Set, Tuple
 
-__all__ = ["Definition", "module_definitions", "file_definitions", "digests", "encode_refs", "decode_refs", "EFFECTS", "AUTOUSE", "HOOKS"]
+__all__ = ["Definition", "module_definitions", "file_definitions", "digests", "encode_refs", "decode_refs", "EFFECTS", "AUTOUSE", "HOOKS",
+           "REGISTERED", "add_registrations"]
 
 #: The pseudo-definition of a module's statements that bind nothing but run at import.
 EFFECTS = "@effects"
@@ -42,6 +46,9 @@ EFFECTS = "@effects"
 AUTOUSE = "@autouse"
 #: The pseudo-definition of a module's pytest hooks (``pytest_*`` functions: a conftest's).
 HOOKS = "@hooks"
+#: The pseudo-definition of what a module registers through code of another module: ``run`` holds
+#: the registered names, ``imports`` the registering code (no digest: nothing of its own changes).
+REGISTERED = "@registered"
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _SCOPES = _FUNCTIONS + (ast.Lambda, ast.ClassDef)
@@ -131,6 +138,7 @@ def module_definitions(
                 _define(found, AUTOUSE).add(digest)
             if name.startswith("pytest_"):
                 _define(found, HOOKS).add(digest)
+    add_registrations(statements, found)
     return found
 
 
@@ -448,3 +456,140 @@ def decode_refs(defs: "Dict[str, str]", refs: "Dict[str, str]") -> "Dict[str, De
             definition.imports.append((module, target or None))
     return found
 
+
+
+def add_registrations(statements: "List[ast.stmt]", found: "Dict[str, Definition]") -> None:
+    """Registries filled at import: each name the registering code may store into refers to what it registers.
+
+    A function that ``@register`` puts in ``HANDLERS`` and that tests call only
+    through ``HANDLERS`` is never read by name; without this edge an edit of it
+    selects nothing.  The registering code is the decorator (or the callee of
+    ``f = register(f)``, or a base's ``__init_subclass__`` and a metaclass's
+    ``__new__``/``__init__`` for a class), followed through the module's own
+    functions it calls; every module-level name it loads, other than imports
+    and functions, may be the container (over-approximated: which one is
+    written is not decided).  Registering code imported from another module
+    is noted in the pseudo-definition ``@registered`` (its ``imports``), which
+    selection follows into that module.  Registrations by a
+    statement that binds nothing (``register(f)``, ``HANDLERS.append(f)``) need
+    no edge: every name of the module depends on them (``@effects``).
+    """
+    imported: Set[str] = set()
+    functions: Set[str] = set()
+    classes: Dict[str, ast.ClassDef] = {}
+    for statement in statements:
+        for node in _module_level(statement):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                imported.update(_bound_names(node))
+            elif isinstance(node, _FUNCTIONS):
+                functions.add(node.name)
+            elif isinstance(node, ast.ClassDef):
+                classes[node.name] = node
+    sites: List[Tuple[str, Set[str]]] = []  # (registered name, refs of the registering code)
+
+    def callee_refs(expression: ast.expr) -> "Set[str]":
+        refs: Set[str] = set()
+        _refs(expression.func if isinstance(expression, ast.Call) else expression, refs, refs)
+        return refs
+
+    for statement in statements:
+        for node in _module_level(statement):
+            if isinstance(node, _FUNCTIONS + (ast.ClassDef,)):
+                for decorator in node.decorator_list:
+                    sites.append((node.name, callee_refs(decorator)))
+            if isinstance(node, ast.ClassDef):
+                for member in node.body:  # a method registered by a module-level decorator: its class
+                    for decorator in getattr(member, "decorator_list", ()):
+                        sites.append((node.name, callee_refs(decorator)))
+                hooks = _creation_hooks(node, classes, found)
+                if hooks:
+                    sites.append((node.name, hooks))
+                for base in node.bases:  # hooks of another module: only what runs as the class is made
+                    hook = _dotted(base)
+                    if hook and hook.partition(".")[0] in imported:
+                        sites.append((node.name, {f"{hook}.__init_subclass__"}))
+                for keyword in node.keywords:
+                    hook = _dotted(keyword.value) if keyword.arg == "metaclass" else None
+                    if hook and hook.partition(".")[0] in imported:
+                        sites.append((node.name, {f"{hook}.__new__", f"{hook}.__init__"}))
+            elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+                targets = {t.id for t in node.targets if isinstance(t, ast.Name)}
+                for call in ast.walk(node.value):  # f = register(f), nested: f = a(b(f)), h = register(f)
+                    for argument in getattr(call, "args", ()) if isinstance(call, ast.Call) else ():
+                        if isinstance(argument, ast.Name) and (argument.id in targets or argument.id in functions
+                                                               or argument.id in classes):
+                            sites.append((argument.id, callee_refs(call)))
+    elsewhere = Definition()
+    for registered, refs in sites:
+        for container in _containers(refs, found, imported, functions):
+            if container != registered:
+                found[container].run.add(registered)
+        for ref in sorted(refs):  # registering code of another module: where it leads
+            root, _, attr = ref.partition(".")
+            if root not in imported or root not in found:
+                continue
+            for module, name in found[root].imports:
+                target = name if name is not None else attr
+                if target:
+                    target = f"{name}.{attr}" if name is not None and attr else target
+                    if (module, target) not in elsewhere.imports:
+                        elsewhere.imports.append((module, target))
+                    elsewhere.run.add(registered)
+    if elsewhere.imports:
+        found[REGISTERED] = elsewhere
+
+
+def _dotted(node: ast.expr) -> "Optional[str]":
+    """``a.b.c`` for a name or a chain of attributes, else None."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _creation_hooks(node: ast.ClassDef, classes: "Dict[str, ast.ClassDef]", found: "Dict[str, Definition]") -> "Set[str]":
+    """The refs of what runs when the class is made: its module-level bases' ``__init_subclass__``,
+    its metaclass's (or a base's) ``__new__`` and ``__init__``."""
+    refs: Set[str] = set()
+    seen: Set[str] = set()
+    todo = [node]
+    while todo:
+        current = todo.pop()
+        for keyword in current.keywords:
+            if keyword.arg == "metaclass" and isinstance(keyword.value, ast.Name):
+                refs.update(f"{keyword.value.id}.{hook}" for hook in ("__new__", "__init__"))
+        for base in current.bases:
+            if isinstance(base, ast.Name) and base.id in classes and base.id not in seen:
+                seen.add(base.id)
+                refs.add(f"{base.id}.__init_subclass__")
+                todo.append(classes[base.id])
+    return {ref for ref in refs if ref in found}
+
+
+def _containers(refs: "Set[str]", found: "Dict[str, Definition]", imported: "Set[str]", functions: "Set[str]") -> "Set[str]":
+    """Module-level names the code behind ``refs`` may store into, following the module's functions,
+    the methods of its classes and what made an object (``REGISTRY = Registry()``)."""
+    containers: Set[str] = set()
+    seen: Set[str] = set()
+    todo = list(refs)
+    while todo:
+        ref = todo.pop()
+        if ref in seen:
+            continue
+        seen.add(ref)
+        root = ref.partition(".")[0]
+        if root not in found or root in imported:
+            continue
+        if root in functions:
+            todo.extend(found[root].body)  # what its body does
+            continue
+        containers.add(root)
+        definition = found[root]
+        todo.extend(definition.run | definition.body)
+        for member in definition.members:  # a class: its methods
+            todo.extend(found[member].body if member in found else ())
+    return containers

@@ -10,7 +10,10 @@ When the data is saved, each test gets a record (:mod:`globalhook.testrecords`).
 With ``--globalhook-select`` the decision (:mod:`globalhook.testselect`) is
 made after every other plugin has chosen (``-k``, ``-m``, node ids), in
 every xdist worker alike, from the same data file; the tests left out go
-through pytest's ``deselected`` hook.  A selected run keeps the records of
+through pytest's ``deselected`` hook.  An xdist controller collects nothing:
+its workers send it their decision (``config.workeroutput``), so that its
+summary counts the deselected tests and says what was selected, as a run
+without xdist does.  A selected run keeps the records of
 the tests it did not run, unless what they depend on has changed since, and
 replaces those of the tests that ran.
 """
@@ -52,6 +55,8 @@ class TestRecorder:
         self.selector = None
         self._environment: Optional[str] = None
         self.notes: List[str] = []
+        #: On an xdist controller: the ids its workers left out.
+        self.deselected: Set[str] = set()
         session.extra_data["selection"] = self.selection_data  # type: ignore[attr-defined]
 
     def environment(self) -> str:
@@ -92,6 +97,9 @@ class TestRecorder:
         if left_out:
             config.hook.pytest_deselected(items=left_out)
             items[:] = chosen
+        workeroutput = getattr(config, "workeroutput", None)
+        if isinstance(workeroutput, dict):  # an xdist worker: the controller reports them
+            workeroutput[_WORKER_KEY] = {"deselected": [item.nodeid for item in left_out]}
         self._say(f"selected {len(chosen)} of {len(chosen) + len(left_out)} tests "
                   "(the others read nothing that changed)")
 
@@ -109,12 +117,23 @@ class TestRecorder:
             self._say(f"warning: cannot select ({exc}): running every test and recording")
             return None
         selection = data.get("selection")
-        if not isinstance(selection, dict) or not isinstance(selection.get("tests"), dict):
+        if selection is None:
             self._say(f"no selection data in {path} (recorded by an older globalhook?): running every test")
+            return None
+        from .testselect import malformed
+
+        key = malformed(selection)
+        if key is not None:
+            self._say(f"warning: {path}: {key} is malformed (not an object): running every test; "
+                      "this run's records replace it")
             return None
         return selection
 
     def _say(self, line: str) -> None:
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if isinstance(workeroutput, dict):  # an xdist worker: every worker says the same; the controller prints
+            workeroutput.setdefault(_WORKER_NOTES, []).append(line)
+            return
         if os.environ.get("PYTEST_XDIST_WORKER"):
             return
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
@@ -122,6 +141,36 @@ class TestRecorder:
             reporter.write_line(f"globalhook: {line}")
         else:
             print(f"globalhook: {line}", file=sys.stderr)
+
+    # -- an xdist controller ------------------------------------------------
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error) -> None:
+        """A worker has finished: what it decided shows on the controller, as a run without xdist shows it.
+
+        Every worker decides alike from the same data file; ids already
+        reported by another worker are not counted twice.
+        """
+        output = getattr(node, "workeroutput", None)
+        if not isinstance(output, dict):
+            return
+        for line in output.get(_WORKER_NOTES) or ():
+            if isinstance(line, str) and line not in self.notes:
+                self.notes.append(line)  # said in the summary: a line now would cut into the progress line
+        decided = output.get(_WORKER_KEY)
+        ids = decided.get("deselected") if isinstance(decided, dict) else None
+        if not isinstance(ids, list):
+            return
+        new = [nodeid for nodeid in ids if isinstance(nodeid, str) and nodeid not in self.deselected]
+        if new:
+            self.deselected.update(new)
+            self.config.hook.pytest_deselected(items=[_Deselected(nodeid) for nodeid in new])
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        from .printable import escape_controls
+
+        for line in self.notes:
+            terminalreporter.write_line(escape_controls(f"globalhook: {line}"))
 
     # -- outcomes ----------------------------------------------------------
 
@@ -202,7 +251,9 @@ class TestRecorder:
             selection = load(self.session.config.data_file).get("selection")  # type: ignore[attr-defined]
         except (DataError, OSError):
             return None
-        return selection if isinstance(selection, dict) and isinstance(selection.get("tests"), dict) else None
+        from .testselect import malformed
+
+        return selection if selection is not None and malformed(selection) is None else None
 
     def _carried(self, old: "Dict[str, Any]") -> "Dict[str, Any]":
         """The previous records of the tests not run now that are still true (nothing they depend on changed)."""
@@ -218,6 +269,23 @@ class TestRecorder:
             if not selector.decide(nodeid).run:
                 kept[nodeid] = record
         return {"collect": _object(old.get("collect")), "fixtures": _object(old.get("fixtures")), "tests": kept}
+
+
+#: What an xdist worker sends its controller (``config.workeroutput``): its decision and its notes.
+_WORKER_KEY = "globalhook_select"
+_WORKER_NOTES = "globalhook_notes"
+
+
+class _Deselected:
+    """A test an xdist worker left out, as the controller (which collects nothing) knows it."""
+
+    __slots__ = ("nodeid",)
+
+    def __init__(self, nodeid: str) -> None:
+        self.nodeid = nodeid
+
+    def __repr__(self) -> str:
+        return f"<deselected {self.nodeid}>"
 
 
 def _object(value: object) -> "Dict[str, Any]":

@@ -31,19 +31,47 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+    from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
     from .definitions import Definition
 
-__all__ = ["Selector", "Decision", "KEY"]
+__all__ = ["Selector", "Decision", "KEY", "malformed"]
 
 #: The top-level key of the data file that selection owns.
 KEY = "selection"
 
 _RUN, _IMPORT, _STATIC = "R", "I", "S"
+_CREATION_HOOKS = frozenset(("__init_subclass__", "__new__", "__init__"))
+
 _UNKNOWN = object()
 _DUNDERS = frozenset(("__name__", "__file__", "__spec__", "__loader__", "__package__", "__path__", "__cached__",
                       "__builtins__", "__dict__", "__annotations__", "__doc__"))
+
+
+#: The keys of the ``selection`` object whose values are objects (``tests`` and ``modules`` must be there).
+_OBJECTS = ("tests", "modules", "collect", "fixtures")
+
+
+def malformed(selection: object) -> "Optional[str]":
+    """The first key of a ``selection`` object that is not as written (``selection.tests``), or None.
+
+    A value that is not an object would make every decision "new test" or
+    "not fingerprinted": every test runs, safe but silent; the caller says so.
+    """
+    if not isinstance(selection, dict):
+        return KEY
+    for key in _OBJECTS:
+        value = selection.get(key)
+        if value is None and key in ("collect", "fixtures"):
+            continue
+        if not isinstance(value, dict):
+            return f"{KEY}.{key}"
+        for name, record in value.items():
+            if not isinstance(record, dict):
+                from .printable import printable
+
+                return f"{KEY}.{key}[{printable(repr(name))}]"
+    return None
 
 
 class Decision:
@@ -82,6 +110,7 @@ class Selector:
         self._any_changed: Optional[bool] = None
         self._members: Dict[Tuple[str, str], List[str]] = {}
         self._read_memo: Dict[Tuple[str, str, str], Optional[List[str]]] = {}
+        self._registrations: Optional[Dict[Tuple[str, str], List[Tuple[str, str]]]] = None
 
     # -- the sources now -----------------------------------------------------------------
 
@@ -200,6 +229,9 @@ class Selector:
 
     def _edges(self, mode: str, module: str, name: str) -> "Iterable[Tuple[str, str, str]]":
         definition = (self.new_definitions(module) or {}).get(name)
+        for owner, registered in self._registered_into(module, name):
+            # Code of another module stored it here at import: reached through this name, called later.
+            yield self._mode_for(_STATIC if mode == _STATIC else _RUN, owner), owner, registered
         for member in self._members_of(module, name, definition):
             yield mode, module, member
         if name != "@effects" and "." not in name:
@@ -222,6 +254,77 @@ class Selector:
                 continue
             if self._defined(target, imported):
                 yield self._mode_for(mode, target), target, imported
+
+    def _registered_into(self, module: str, name: str) -> "List[Tuple[str, str]]":
+        """What other modules registered through code of ``module`` that may store into ``name``.
+
+        Built once, from every module's ``@registered`` (see
+        :func:`globalhook.definitions.add_registrations`): the registering code
+        is followed through the names its module's definitions refer to (a
+        function's body, what made an object, a class's methods); each name
+        reached may hold what was registered.
+        """
+        if self._registrations is None:
+            from .definitions import REGISTERED
+
+            self._registrations = {}
+            for owner in sorted(self.old_modules):
+                found = (self.new_definitions(owner) or {}).get(REGISTERED)
+                if found is None:
+                    continue
+                registered = [(owner, r) for r in sorted(found.run) if self._defined(owner, r)]
+                for target, dotted in found.imports:
+                    for where, container in self._reachable(target, dotted or ""):
+                        self._registrations.setdefault((where, container), []).extend(registered)
+        return self._registrations.get((module, name), [])
+
+    def _reachable(self, module: str, dotted: str) -> "Set[Tuple[str, str]]":
+        """The names of ``module`` (and of modules it imports them from) that code named ``dotted`` leads to."""
+        head, _, tail = dotted.partition(".")
+        if tail and f"{module}.{head}" in self.old_modules:  # from pkg import registry; @registry.register
+            module, dotted = f"{module}.{head}", tail
+            head, _, tail = dotted.partition(".")
+        if tail.rpartition(".")[2] in _CREATION_HOOKS:  # Base.__init_subclass__, Meta.__init__: that method only
+            head = self._creation_hook(module, dotted)
+            if head is None:
+                return set()
+        seen: Set[Tuple[str, str]] = set()
+        todo = [(module, head)]
+        while todo:
+            where, ref = todo.pop()
+            defs = (self.new_definitions(where) or {}) if where in self.old_modules else {}
+            key = ref if ref in defs else ref.partition(".")[0]
+            definition = defs.get(key)
+            if definition is None or (where, key) in seen:
+                continue
+            seen.add((where, key))
+            todo.extend((where, r) for r in definition.body | definition.run)
+            todo.extend((where, member) for member in definition.members)
+            attr = ref.partition(".")[2].partition(".")[0]
+            for target, imported in definition.imports:  # an import binding: where it leads
+                if imported is None:
+                    if attr:
+                        todo.append((target, attr))
+                elif imported != "*":
+                    todo.append((target, imported))
+                    if attr:
+                        todo.append((f"{target}.{imported}", attr))
+        return seen
+
+    def _creation_hook(self, module: str, dotted: str) -> "Optional[str]":
+        """``Class.hook`` as defined in ``module`` on the class or the first base (of the module) that has it."""
+        defs = self.new_definitions(module) or {}
+        owner, _, hook = dotted.rpartition(".")
+        todo, seen = [owner], set()
+        while todo:
+            current = todo.pop(0)
+            if current in seen or current not in defs:
+                continue
+            seen.add(current)
+            if f"{current}.{hook}" in defs:
+                return f"{current}.{hook}"
+            todo.extend(sorted(defs[current].run))  # its bases (and what else its header loads)
+        return None
 
     def _members_of(self, module: str, name: str, definition: "Optional[Definition]") -> "List[str]":
         """A class's members, then and now (a removed method is a change too)."""
@@ -248,33 +351,59 @@ class Selector:
         return _RUN if mode == _STATIC and self.tracked(module) else mode
 
     def node_change(self, mode: str, module: str, name: str) -> "Optional[List[str]]":
-        """The path from ``module:name`` to a changed definition, or None when nothing it depends on changed."""
-        stack: Dict[Tuple[str, str, str], int] = {}
-        found, _ = self._visit((mode, module, name), stack)
-        return found
+        """The path from ``module:name`` to a changed definition, or None when nothing it depends on changed.
 
-    def _visit(self, node: "Tuple[str, str, str]", stack: "Dict[Tuple[str, str, str], int]") -> "Tuple[Optional[List[str]], int]":
-        if node in self._memo:
-            return self._memo[node], len(stack) + 1
-        if node in stack:
-            return None, stack[node]
-        depth = stack[node] = len(stack)
-        mode, module, name = node
-        low = depth
-        found: Optional[List[str]] = None
-        if self._changed(module, name):
-            found = [f"{module}:{name} ({_how(self, module, name)})"]
-        else:
-            for edge in self._edges(mode, module, name):
-                below, reached = self._visit(edge, stack)
-                low = min(low, reached)
-                if below is not None:
-                    found = [f"{module}:{name}"] + below
+        A depth-first search without recursion (a registry can tie most of a
+        module into one cycle, hundreds of nodes deep); each cycle is settled
+        as a whole once its first node is done (Tarjan's strongly connected
+        components), so no node is searched twice in one selection.
+        """
+        start = (mode, module, name)
+        if start in self._memo:
+            return self._memo[start]
+        index: Dict[Tuple[str, str, str], int] = {}
+        low: Dict[Tuple[str, str, str], int] = {}
+        open_nodes: List[Tuple[str, str, str]] = []
+        frames: List[Tuple[Tuple[str, str, str], Iterator[Tuple[str, str, str]]]] = []
+
+        def enter(node: "Tuple[str, str, str]") -> "Optional[List[str]]":
+            if self._changed(node[1], node[2]):
+                found = self._memo[node] = [f"{node[1]}:{node[2]} ({_how(self, node[1], node[2])})"]
+                return found
+            index[node] = low[node] = len(index)
+            open_nodes.append(node)
+            frames.append((node, iter(self._edges(*node))))
+            return None
+
+        found = enter(start)
+        while frames and found is None:
+            node, edges = frames[-1]
+            for edge in edges:
+                if edge in self._memo:
+                    found = self._memo[edge]
+                    if found is not None:
+                        break
+                elif edge in index:  # open: on the path, or in a cycle not settled yet
+                    low[node] = min(low[node], index[edge])
+                else:
+                    found = enter(edge)
                     break
-        del stack[node]
-        if found is not None or low >= depth:
-            self._memo[node] = found
-        return found, low
+            else:  # done, nothing changed below it
+                frames.pop()
+                if frames:
+                    parent = frames[-1][0]
+                    low[parent] = min(low[parent], low[node])
+                if low[node] == index[node]:  # the first node of its cycle: the whole cycle is settled
+                    while True:
+                        settled = open_nodes.pop()
+                        self._memo[settled] = None
+                        if settled == node:
+                            break
+        if found is None:
+            return None
+        for node, _ in reversed(frames):  # each node on the path leads to the change
+            found = self._memo[node] = [f"{node[1]}:{node[2]}"] + found
+        return found
 
     # -- tests ---------------------------------------------------------------------------
 
@@ -341,8 +470,9 @@ class Selector:
         if module is None:
             return reads
         imported: Set[Tuple[str, Optional[str]]] = set()
-        for definition in (self.new_definitions(module) or {}).values():
-            imported.update(definition.imports)
+        for name, definition in (self.new_definitions(module) or {}).items():
+            if name != "@registered":  # its imports are registering code, not import statements
+                imported.update(definition.imports)
         kept: Dict[str, str] = {}
         for owner, names in _object(reads.get("reads")).items():
             left = [n for n in _names(names) if (owner, n) not in imported]

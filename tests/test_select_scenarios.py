@@ -282,6 +282,26 @@ def test_xdist_selects_the_same(project):
     assert set(ran) == set(), output
 
 
+def _last_line(output: str) -> str:
+    """pytest's final counts (``1 failed, 12 deselected``), without the time."""
+    lines = [line for line in output.splitlines() if re.search(r"\b(passed|failed|deselected)\b", line)]
+    return re.sub(r" in [0-9.]+s.*", "", lines[-1]).strip("= ")
+
+
+def test_xdist_shows_the_deselected_count_and_the_selection_line_as_a_run_without_it(project, tmp_path):
+    """Differential: the same edit selected without xdist and with ``-n 2`` ends with the same counts."""
+    pytest.importorskip("xdist")
+    edit(project, "pkg/mod.py", "RATE = 2", "RATE = 3")
+    alone = tmp_path / "alone"
+    shutil.copytree(project, alone)
+    ran_alone, output_alone = run(alone)
+    ran, output = run(project, "-n", "2")
+    assert ran == ran_alone == {"tests/test_a.py::test_deep": "FAILED"}, output
+    assert _last_line(output) == _last_line(output_alone) == f"1 failed, {len(ALL) - 1} deselected", output
+    said = f"globalhook: selected 1 of {len(ALL)} tests (the others read nothing that changed)"
+    assert output.count(said) == output_alone.count(said) == 1, output
+
+
 def test_combined_shards_select_the_same(tmp_path):
     project = tmp_path / "project"
     write(project, PROJECT)
@@ -321,6 +341,44 @@ def test_unreadable_data_runs_everything_with_a_warning(project):
     assert "warning: cannot select" in output and '"selection" must be an object, not a list' in output
     ran, output = run(project)  # and the data is written anew: selection works again
     assert set(ran) == set(), output
+
+
+MALFORMED = {
+    # how the value is spoiled: (the key the warning names, the spoiling)
+    "tests a list": ("selection.tests", lambda s: s.update(tests=["tests/test_a.py::test_add"])),
+    "tests missing": ("selection.tests", lambda s: s.pop("tests")),
+    "one test record a number": ("selection.tests['tests/test_a.py::test_add']",
+                                 lambda s: s["tests"].update({"tests/test_a.py::test_add": 5})),
+    "modules a string": ("selection.modules", lambda s: s.update(modules="pkg.mod")),
+}
+
+
+@pytest.mark.parametrize("how", sorted(MALFORMED))
+def test_a_malformed_selection_value_warns_runs_everything_and_is_replaced(project, how):
+    key, spoil = MALFORMED[how]
+    data = json.loads((project / ".globalhook.json").read_text())
+    spoil(data["selection"])
+    (project / ".globalhook.json").write_text(json.dumps(data))
+    ran, output = run(project)
+    assert set(ran) == ALL, output
+    warnings = [line for line in output.splitlines() if "warning" in line]
+    assert warnings == [f"globalhook: warning: {project / '.globalhook.json'}: {key} is malformed (not an object): "
+                        "running every test; this run's records replace it"], output
+    done = subprocess.run([sys.executable, "-m", "globalhook", "why", "tests/test_a.py::test_add"], cwd=project,
+                          env=env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr  # the recording of that run replaced the value
+    ran, output = run(project)  # and selection works again
+    assert set(ran) == set() and "warning" not in output, output
+
+
+def test_why_names_a_malformed_selection_value(project):
+    data = json.loads((project / ".globalhook.json").read_text())
+    data["selection"]["tests"] = "oops"
+    (project / ".globalhook.json").write_text(json.dumps(data))
+    done = subprocess.run([sys.executable, "-m", "globalhook", "why", "tests/test_a.py::test_add"], cwd=project,
+                          env=env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "selection.tests is malformed" in done.stderr and ".globalhook.json" in done.stderr, done.stderr
 
 
 class TestWhy:
