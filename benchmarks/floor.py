@@ -38,7 +38,7 @@ from typing import Callable, Dict, Tuple
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from timing import interleaved, use_cpu_clock  # noqa: E402
+from timing import has_floor_types, interleaved, python_version, use_cpu_clock  # noqa: E402
 
 PER_ITERATION = 20
 KINDS = ("global", "builtin", "attribute")
@@ -175,11 +175,11 @@ def main(argv=None) -> int:
         return 0
     from globalhook import tracking
 
-    if tracking.CORE != "c" and not _has_floor_types():
+    if tracking.CORE != "c" and not has_floor_types():
         raise SystemExit("floor.py: the floor types live in the compiled core, which is not built here")
     rounds = options.rounds or (1 if options.quick else 9)
     iterations = 2_000 if options.quick else 200_000
-    version = ".".join(map(str, sys.version_info[:3])) + ("t" if _free_threaded() else "")
+    version = python_version()
     print(f"core: {tracking.CORE}; Python {version}")
     results = {"core": tracking.CORE, "python": version}
     with tempfile.TemporaryDirectory() as folder:
@@ -192,20 +192,6 @@ def main(argv=None) -> int:
     if options.json:
         Path(options.json).write_text(json.dumps(results, indent=2) + "\n")
     return 0
-
-
-def _has_floor_types() -> bool:
-    try:
-        from globalhook import _ctracking
-    except ImportError:
-        return False
-    return hasattr(_ctracking, "_FloorDict")
-
-
-def _free_threaded() -> bool:
-    import sysconfig
-
-    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from typing import Dict, List
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from timing import geomean  # noqa: E402
+from timing import geomean, has_floor_types, python_version  # noqa: E402
 
 _TIMED = """
 import sys, time
@@ -276,9 +276,9 @@ def main(argv=None) -> int:
     names = tuple(options.only or PROGRAMS)
     from globalhook import tracking
 
-    if not _has_floor_types():
+    if not has_floor_types():
         raise SystemExit("stdlib.py: the floor arm needs the compiled core's floor types, which are not built here")
-    version = ".".join(map(str, sys.version_info[:3])) + ("t" if _free_threaded() else "")
+    version = python_version()
     print(f"core: {tracking.CORE}; Python {version}; CPU time inside each program, medians of {rounds} rounds")
     results = measure(rounds, options.quick, names)
     summary = {key: geomean(row[key] for row in results.values()) for key in ("ratio", "floor_ratio", "tracked_floor")}
@@ -293,20 +293,6 @@ def main(argv=None) -> int:
     if options.json:
         Path(options.json).write_text(json.dumps(report, indent=2) + "\n")
     return 0
-
-
-def _has_floor_types() -> bool:
-    try:
-        from globalhook import _ctracking
-    except ImportError:
-        return False
-    return hasattr(_ctracking, "_FloorDict")
-
-
-def _free_threaded() -> bool:
-    import sysconfig
-
-    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 
 if __name__ == "__main__":

@@ -59,3 +59,21 @@ def worst(ratios: Mapping[str, float]) -> Sequence:
         return ("", float("nan"))
     name = max(ratios, key=lambda k: ratios[k])
     return (name, ratios[name])
+
+
+def has_floor_types() -> bool:
+    """The floor's dict and module types live in the compiled core only."""
+    try:
+        from globalhook import _ctracking
+    except ImportError:
+        return False
+    return hasattr(_ctracking, "_FloorDict")
+
+
+def python_version() -> str:
+    """3.14.7, or 3.14.7t on a free-threaded build: the two are measured apart."""
+    import sys
+    import sysconfig
+
+    suffix = "t" if sysconfig.get_config_var("Py_GIL_DISABLED") else ""
+    return ".".join(map(str, sys.version_info[:3])) + suffix
