@@ -136,11 +136,14 @@ class TestRecorder:
             return
         if os.environ.get("PYTEST_XDIST_WORKER"):
             return
+        from .printable import escape_controls
+
+        shown = escape_controls(f"globalhook: {line}")  # paths and messages come from a project's config and data
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
-            reporter.write_line(f"globalhook: {line}")
+            reporter.write_line(shown)
         else:
-            print(f"globalhook: {line}", file=sys.stderr)
+            print(shown, file=sys.stderr)
 
     # -- an xdist controller ------------------------------------------------
 

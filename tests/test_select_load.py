@@ -96,3 +96,11 @@ def test_the_collector_is_paused_while_deciding_and_back_after(saved, monkeypatc
     plugin.pytest_collection_modifyitems(None, plugin.config, [])
     assert seen == [False]
     assert gc.isenabled()
+
+
+def test_a_warning_shows_control_characters_of_the_data_path_escaped(tmp_path):
+    path = tmp_path / "d\x1b[31mx.json"  # a data file named in a cloned project's config
+    data.save(data.make_data([dict(LOOKUP)], {"pid": 1}), str(path))
+    plugin, said = recorder(path)
+    assert plugin._load_old() is None
+    assert len(said) == 1 and "\x1b" not in said[0] and "d\\x1b[31mx.json" in said[0], said
