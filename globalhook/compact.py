@@ -27,9 +27,9 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Any, Callable, Dict, Iterator, List, NoReturn, Tuple
+    from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Tuple
 
-__all__ = ["FIELDS", "encode", "decode", "check", "rows_of"]
+__all__ = ["FIELDS", "encode", "encode_rows", "decode", "check", "rows_of"]
 
 #: The key of a row, in order; ``owner`` and ``reader_module`` are 0 (empty) when the entry has none.
 FIELDS = ("module", "function", "file", "line", "name", "kind", "owner", "reader_module", "static")
@@ -80,6 +80,103 @@ def encode(lookups: "List[Dict[str, Any]]") -> "Dict[str, Any]":
     if other:
         result["other"] = other
     return result
+
+
+#: The keys of a static entry that :func:`encode_rows` takes as a row.
+_STATIC_KEYS = frozenset(("module", "function", "file", "line", "name", "kind", "count", "static"))
+
+
+def encode_rows(
+    rows: "List[Tuple[str, str, int, str, str, str, str, str, int]]", static: "List[Dict[str, Any]]" = ()  # type: ignore[assignment]
+) -> "Optional[Dict[str, Any]]":
+    """:func:`encode` of the recorder's entries, made in one pass from its sorted rows.
+
+    ``rows`` are ``Recorder.sorted_rows()`` (module, file, line, function,
+    name, kind, context, owner, count > 0), ``static`` its static entries.
+    The table is the one ``encode`` makes of ``Recorder.lookups()`` summed
+    by ``make_data``, without the dict per entry that both steps cost a
+    recording run at exit.  None when a static entry has a shape this pass
+    does not know (the caller then takes the entries' path).
+    """
+    if static:
+        rows = _with_static(rows, static)
+        if rows is None:
+            return None
+    index: "Dict[str, int]" = {"": 0}
+    get = index.get
+    table: "List[List[int]]" = []
+    append = table.append
+    row: "List[int]" = []
+    # The previous item's fields: a row starts when the key of a row changes,
+    # a pair when the context does; an item equal to the previous one in every
+    # field adds its count to it (the recorder's rows are not summed yet).
+    l_module = l_file = l_function = l_name = l_kind = l_context = l_owner = None
+    l_line = -1
+    l_count = 0
+    for module, file, line, function, name, kind, context, owner, count in rows:
+        if (
+            name == l_name and line == l_line and function == l_function and kind == l_kind
+            and file == l_file and module == l_module and owner == l_owner and (count == 0) == (l_count == 0)
+        ):
+            if context == l_context and count:
+                row[-1] += count
+                continue
+        else:
+            reader = module if owner else ""
+            numbers = []
+            for text in (module, function, file, name, kind, owner, reader):
+                found = get(text)
+                if found is None:
+                    found = index[text] = len(index)
+                numbers.append(found)
+            row = [numbers[0], numbers[1], numbers[2], line, numbers[3], numbers[4], numbers[5], numbers[6], 0 if count else 1]
+            append(row)
+            l_module, l_file, l_line, l_function, l_name, l_kind, l_owner = module, file, line, function, name, kind, owner
+        found = get(context)
+        if found is None:
+            found = index[context] = len(index)
+        row.append(found)
+        row.append(count)
+        l_context = context
+        l_count = count
+    return {"fields": list(FIELDS), "strings": list(index), "rows": table}
+
+
+def _with_static(
+    rows: "List[Tuple[Any, ...]]", static: "List[Dict[str, Any]]"
+) -> "Optional[List[Tuple[Any, ...]]]":
+    """The rows with each static entry as a row of count 0, where ``Recorder.lookups`` puts it.
+
+    That is after every counted row of the same site and no context (the
+    order sorts by module, file, line, function, name, kind, context, and a
+    static entry after a counted one, stably).  None for a static entry with
+    another shape, or two alike (which the entries' path would sum).
+    """
+    keys = []
+    for entry in static:
+        if len(entry) != 8 or not _STATIC_KEYS.issuperset(entry) or entry["count"] != 0 or entry["static"] is not True:
+            return None
+        keys.append((entry["module"], entry["file"], entry["line"], entry["function"], entry["name"], entry["kind"], "", "", 0))
+    if len(set(keys)) != len(keys):
+        return None
+    keys.sort(key=lambda key: key[:7])  # stable, as the entries' sort
+    merged: "List[Tuple[Any, ...]]" = []
+    start = 0
+    size = len(rows)
+    for key in keys:
+        probe = key[:7]
+        low, high = start, size
+        while low < high:  # the first row whose (site, context) sorts after the static entry's
+            middle = (low + high) // 2
+            if rows[middle][:7] <= probe:
+                low = middle + 1
+            else:
+                high = middle
+        merged.extend(rows[start:low])
+        merged.append(key)
+        start = low
+    merged.extend(rows[start:])
+    return merged
 
 
 def rows_of(table: "Dict[str, Any]", consume: bool = False) -> "Iterator[Tuple[Tuple[Any, ...], List[int], List[str]]]":

@@ -547,7 +547,12 @@ def combine_parts(
             result.data = _assemble_tables(runs, not_tracked, [data.get("lookups", []) for data in bases] + lookups, replaced, merged)
     else:
         # The caller's entries copied once, only here (a run's save with no parts never needs them).
-        lookups[:0] = [dict(entry) for data in bases for entry in data.get("lookups", ())]
+        # A run's own data may hold its lookups as a table (``Session.data(table=True)``).
+        lookups[:0] = [
+            entry if isinstance(found, dict) else dict(entry)
+            for found in (data.get("lookups", ()) for data in bases)
+            for entry in (compact.decode(found) if isinstance(found, dict) else found)
+        ]
         with paused():
             result.data = _assemble(runs, not_tracked, lookups, replaced, fresh=True, datas=merged)
     if open_parts:

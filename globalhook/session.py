@@ -298,16 +298,37 @@ class Session:
             return command[:keep] + ["<redacted>"] * len(command[keep:])
         return command
 
-    def data(self) -> dict:
+    def data(self, table: bool = False) -> dict:
+        """This process's data so far; ``table``: its ``lookups`` as the file stores them (a compact table).
+
+        The table is encoded straight from the recorder's rows, never as one
+        dict per entry: the save at exit takes it (with an ``entry_filter``,
+        the entries are made and filtered, then encoded).
+        """
         from .data import make_data
 
         if self.hook is not None:
             self.hook.finder.note_untracked_imports()
         not_tracked = [{"module": name, "reason": reason} for name, reason in sorted(RECORDER.not_tracked.items())]
-        lookups = RECORDER.lookups()
-        if self.entry_filter is not None:
-            lookups = [entry for entry in lookups if self.entry_filter(entry)]
-        data = make_data(lookups, self.run_info(), not_tracked, fresh=True)  # the recorder made them just now
+        encoded = None
+        if table and self.entry_filter is None:
+            from .compact import encode_rows
+            from .gcpause import paused
+
+            with paused():
+                encoded = encode_rows(RECORDER.sorted_rows(), RECORDER.static_entries())
+        if encoded is not None:
+            data = make_data([], self.run_info(), not_tracked)
+            data["lookups"] = encoded
+        else:
+            lookups = RECORDER.lookups()
+            if self.entry_filter is not None:
+                lookups = [entry for entry in lookups if self.entry_filter(entry)]
+            data = make_data(lookups, self.run_info(), not_tracked, fresh=True)  # the recorder made them just now
+            if table:
+                from .compact import encode
+
+                data["lookups"] = encode(data["lookups"])
         for key, make in self.extra_data.items():
             data[key] = make(data["lookups"])
         return data
@@ -329,7 +350,7 @@ class Session:
         except Exception:  # pragma: no cover - said below, when the same import fails again
             DataError = ()  # type: ignore[assignment,misc]  # matches nothing
         try:
-            data = self.data()
+            data = self.data(table=True)
             if self.primary:
                 data = self._save_combined(data)
             else:
@@ -349,6 +370,10 @@ class Session:
             from .printable import escape_controls
             from .report import text_report
 
+            if isinstance(data.get("lookups"), dict):
+                from .compact import decode
+
+                data = dict(data, lookups=decode(data["lookups"]))
             sys.stderr.write(escape_controls(text_report(data)))
         return True
 

@@ -78,72 +78,89 @@ class _Reads:
         return data
 
 
-def reads_by_label(lookups: "Iterable[Dict[str, Any]]", files: "Dict[str, str]") -> "Dict[str, _Reads]":
+def reads_by_label(lookups: "Any", files: "Dict[str, str]") -> "Dict[str, _Reads]":
     """What each context read: test ids (phases folded together) and fixture labels; and
     ``<file>|collect``: what the code of a test file (``files``: module name -> file) read
     outside any test, as it was collected.
 
-    Runs once over every entry of the process at save: whose read it is (owner,
-    reader, a tool's) is decided once per place and a context's label once per
-    context, not per entry.
+    ``lookups``: the data's lookups, entries or a compact table (as the save
+    at exit has them).  Runs once per process at save: from a table, once per
+    row (a place and a name, read in many contexts) rather than once per entry,
+    and a context's label once per context.
     """
+    if isinstance(lookups, dict):
+        return _reads_by_label_of_table(lookups, files)
+    from .compact import encode
+
+    return _reads_by_label_of_table(encode(list(lookups)), files)
+
+
+def _reads_by_label_of_table(table: "Dict[str, Any]", files: "Dict[str, str]") -> "Dict[str, _Reads]":
+    from .compact import rows_of
     from .pertest import split_context
     from .selection import is_tool_read, owner_of, reader_of
 
     found: Dict[str, _Reads] = {}
-    places: Dict[Tuple[Any, Any, Any], Tuple[str, str, bool]] = {}
-    labels: Dict[str, Optional[str]] = {}
-    heads: Dict[str, str] = {}
-    for entry in lookups:
-        get = entry.get
-        key = (get("module"), get("owner"), get("reader_module"))
-        place = places.get(key)
+    places: Dict[Tuple[str, str, str], Tuple[str, str, bool]] = {}
+    #: context index -> label (None: not a test's phase); index 0 ("") is decided per row.
+    labels: Dict[int, Optional[str]] = {}
+    heads: Dict[str, Optional[str]] = {}
+    strings: List[str] = table["strings"]
+    for (module, function, _, _, name, kind, owner_text, reader_text, _), row, _ in rows_of(table):
+        place = places.get((module, owner_text, reader_text))
         if place is None:
-            place = places[key] = (owner_of(entry), reader_of(entry), is_tool_read(entry))
+            shape = {"module": module, "owner": owner_text, "reader_module": reader_text}
+            place = places[module, owner_text, reader_text] = (owner_of(shape), reader_of(shape), is_tool_read(shape))
         owner, reader, tool = place
         if tool:
             continue
-        context = get("context")
-        if not context:
-            if reader not in files or reader == owner:
-                continue  # a test file reading its own globals: followed statically
-            label: Optional[str] = files[reader] + COLLECT
+        if kind in _READ_KINDS:
+            what = 0
+        elif kind in _ABSENT_KINDS:
+            what = 1
+        elif kind == "read" and owner_text == "os.environ":
+            what = 2
         else:
-            if context in labels:
+            what = 3  # nothing to note, but its contexts get their (empty) record, as every entry's does
+        head = heads.get(function, "")
+        if head == "":
+            head = heads[function] = function.split(".", 1)[0] if function and not function.startswith("<") else None
+        for at in range(9, len(row), 2):
+            context = row[at]
+            if not context:
+                if reader not in files or reader == owner:
+                    continue  # a test file reading its own globals: followed statically
+                label: Optional[str] = files[reader] + COLLECT
+            elif context in labels:
                 label = labels[context]
             else:
-                label = context
-                if not context.endswith(FIXTURE):
-                    label, phase = split_context(context)
+                label = text = strings[context]
+                if not text.endswith(FIXTURE):
+                    label, phase = split_context(text)
                     if not phase:
                         label = None
                 labels[context] = label
             if label is None:
                 continue
-        reads = found.get(label)
-        if reads is None:
-            reads = found[label] = _Reads()
-        kind = entry["kind"]
-        if kind in _READ_KINDS:
-            names = reads.reads.get(owner)
-            if names is None:
-                names = reads.reads[owner] = set()
-            names.add(entry["name"])
-        elif kind in _ABSENT_KINDS:
-            reads.absent.setdefault(entry["module"], set()).add(entry["name"])
-        elif kind == "read" and get("owner") == "os.environ":
-            reads.env.add(entry["name"])
-        else:
-            continue
-        function = get("function")
-        if isinstance(function, str) and function and not function.startswith("<"):
-            head = heads.get(function)
-            if head is None:
-                head = heads[function] = function.split(".", 1)[0]
-            names = reads.reads.get(reader)
-            if names is None:
-                names = reads.reads[reader] = set()
-            names.add(head)
+            reads = found.get(label)
+            if reads is None:
+                reads = found[label] = _Reads()
+            if what == 3:
+                continue
+            if what == 0:
+                names = reads.reads.get(owner)
+                if names is None:
+                    names = reads.reads[owner] = set()
+                names.add(name)
+            elif what == 1:
+                reads.absent.setdefault(module, set()).add(name)
+            else:
+                reads.env.add(name)
+            if head is not None:
+                names = reads.reads.get(reader)
+                if names is None:
+                    names = reads.reads[reader] = set()
+                names.add(head)
     return found
 
 

@@ -1097,10 +1097,7 @@ class Recorder:
         enabled = gc.isenabled()
         gc.disable()  # many new objects, none of them garbage: collections would walk them again and again
         try:
-            rows = self.rows()
-            if not _HAS_QUALNAME:
-                rows = self._with_qualnames(rows)
-            rows.sort()  # by key, as the data file is sorted; equal keys end up side by side
+            rows = self.sorted_rows()
             result: List[dict] = []
             append = result.append
             last = None
@@ -1125,7 +1122,7 @@ class Recorder:
                     entry["owner"] = owner
                     entry["reader_module"] = module
                 append(entry)
-            static = [entry for source in _EXTRA_ENTRIES for entry in source()]  # e.g. `global` writes found by a scan
+            static = self.static_entries()
             if static:
                 result.extend(static)
                 result.sort(key=_entry_order)
@@ -1133,6 +1130,22 @@ class Recorder:
         finally:
             if enabled:
                 gc.enable()
+
+    def sorted_rows(self) -> List[Tuple[str, str, int, str, str, str, str, str, int]]:
+        """:meth:`rows` with qualified names, sorted by key: equal keys side by side, not yet summed.
+
+        What :meth:`lookups` is made of, for a writer that encodes the data
+        file straight from it (:func:`globalhook.compact.encode_rows`).
+        """
+        rows = self.rows()
+        if not _HAS_QUALNAME:
+            rows = self._with_qualnames(rows)
+        rows.sort()
+        return rows
+
+    def static_entries(self) -> List[dict]:
+        """Entries no table holds (``global`` writes a bytecode scan found), which :meth:`lookups` adds."""
+        return [entry for source in _EXTRA_ENTRIES for entry in source()]
 
     def _with_qualnames(self, rows: list) -> list:
         """The same rows with each ``co_name`` replaced by its qualified name (Python < 3.11)."""
