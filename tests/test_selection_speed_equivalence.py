@@ -310,7 +310,9 @@ from globalhook import definitions, selectplugin, testrecords
 
 definitions.module_definitions = reference.old_module_definitions
 definitions._children = lambda node: list(reference.ast.iter_child_nodes(node))
-testrecords.reads_by_label = reference.old_reads_by_label
+from globalhook import compact  # the save hands over its lookups as a table: the old function took entries
+testrecords.reads_by_label = lambda lookups, files: reference.old_reads_by_label(
+    compact.decode(lookups) if isinstance(lookups, dict) else lookups, files)
 selectplugin.Roots = lambda root: (lambda item: reference.old_roots_of(item, root))
 """
 
