@@ -3284,7 +3284,229 @@ config_caller(PyObject *module, PyObject *start)
 }
 #endif
 
+/* ---- The save: the recorder's rows read in C (tracking.Recorder.rows) ----
+ *
+ * At exit, a recording run turns every counter into a row (module, file,
+ * line, function, name, kind, context, owner, count): tens of thousands per
+ * test suite, which a Python generator makes several times slower.  These
+ * functions build the same tuples; the caller pauses the cyclic collector
+ * (no Python code runs in between, so a table cannot change under us on GIL
+ * builds), and free-threaded builds hold each table's own lock while reading it. */
+
+/* One inner table {name: Tally} as rows.  `module` NULL: each name's module
+ * from `owners` (`unknown` when absent). 1 done, 0 a counter not a Tally, -1 error. */
+static int
+save_rows_of_inner(PyObject *rows, PyObject *inner, PyObject *owners, PyObject *module, PyObject *file,
+                   PyObject *line, PyObject *function, PyObject *kind, PyObject *label, PyObject *owner,
+                   PyObject *unknown)
+{
+    int result = 1;
+#if GH_FREE_THREADED
+    Py_BEGIN_CRITICAL_SECTION(inner);
+#endif
+    Py_ssize_t pos = 0;
+    PyObject *name, *counter;
+    while (PyDict_Next(inner, &pos, &name, &counter)) {
+        if (Py_TYPE(counter) != &Tally_Type) {
+            result = 0;
+            break;
+        }
+        Py_ssize_t count = tally_read((TallyObject *)counter);
+        if (count <= 0) {
+            continue;
+        }
+        Py_INCREF(name);
+        PyObject *of = module;
+        if (of == NULL) {
+            int found = gh_dict_get_ref(owners, name, &of);
+            if (found < 0) {
+                Py_DECREF(name);
+                result = -1;
+                break;
+            }
+            if (found == 0) {
+                Py_INCREF(unknown);
+                of = unknown;
+            }
+        }
+        else {
+            Py_INCREF(of);
+        }
+        PyObject *number = PyLong_FromSsize_t(count);
+        PyObject *row = number == NULL ? NULL : PyTuple_Pack(9, of, file, line, function, name, kind, label, owner, number);
+        Py_XDECREF(number);
+        Py_DECREF(of);
+        Py_DECREF(name);
+        if (row == NULL || PyList_Append(rows, row) < 0) {
+            Py_XDECREF(row);
+            result = -1;
+            break;
+        }
+        Py_DECREF(row);
+    }
+#if GH_FREE_THREADED
+    Py_END_CRITICAL_SECTION();
+#endif
+    return result;
+}
+
+/* The tables of one record under one context label.  Same returns. */
+static int
+save_rows_of_tables(PyObject *rows, PyObject *tables, PyObject *label, PyObject *owners, PyObject *reader,
+                    PyObject *file, PyObject *line, PyObject *function, PyObject *own_kinds,
+                    PyObject *by_owner, PyObject *empty, PyObject *unknown)
+{
+    if (!PyTuple_Check(tables)) {
+        return 0;
+    }
+    Py_ssize_t size = PyTuple_GET_SIZE(tables);
+    for (Py_ssize_t at = 0; at < PyTuple_GET_SIZE(own_kinds) && at < size; at++) {
+        PyObject *inner = PyTuple_GET_ITEM(tables, at);
+        if (!PyDict_Check(inner)) {
+            return 0;
+        }
+        if (PyDict_GET_SIZE(inner)) {
+            int done = save_rows_of_inner(rows, inner, owners, NULL, file, line, function,
+                                          PyTuple_GET_ITEM(own_kinds, at), label, empty, unknown);
+            if (done <= 0) {
+                return done;
+            }
+        }
+    }
+    for (Py_ssize_t at = 0; at < PyTuple_GET_SIZE(by_owner); at++) {
+        PyObject *pair = PyTuple_GET_ITEM(by_owner, at);  /* (kind, index of its table) */
+        Py_ssize_t index = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 1));
+        if (index < 0 || index >= size) {
+            return PyErr_Occurred() ? -1 : 0;
+        }
+        PyObject *outer = PyTuple_GET_ITEM(tables, index);
+        if (!PyDict_Check(outer)) {
+            return 0;
+        }
+        if (!PyDict_GET_SIZE(outer)) {
+            continue;
+        }
+        PyObject *items = PyDict_Items(outer);  /* a snapshot, as list(by_owner.items()) */
+        if (items == NULL) {
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+            PyObject *item = PyList_GET_ITEM(items, i);
+            PyObject *inner = PyTuple_GET_ITEM(item, 1);
+            if (!PyDict_Check(inner)) {
+                Py_DECREF(items);
+                return 0;
+            }
+            int done = save_rows_of_inner(rows, inner, owners, reader, file, line, function,
+                                          PyTuple_GET_ITEM(pair, 0), label, PyTuple_GET_ITEM(item, 0), unknown);
+            if (done <= 0) {
+                Py_DECREF(items);
+                return done;
+            }
+        }
+        Py_DECREF(items);
+    }
+    return 1;
+}
+
+/* save_rows(records, rows, own_kinds, by_owner, unknown) -> bool: append the rows of every
+ * record to `rows`; False (rows left partly filled) when a table holds what this
+ * does not read (the pure-Python core's counters): the caller takes the Python way. */
+static PyObject *
+save_rows(PyObject *self, PyObject *args)
+{
+    PyObject *records, *rows, *own_kinds, *by_owner, *unknown;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!U:save_rows", &PyList_Type, &records, &PyList_Type, &rows,
+                          &PyTuple_Type, &own_kinds, &PyTuple_Type, &by_owner, &unknown)) {
+        return NULL;
+    }
+    for (Py_ssize_t at = 0; at < PyTuple_GET_SIZE(by_owner); at++) {
+        PyObject *pair = PyTuple_GET_ITEM(by_owner, at);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 || !PyLong_Check(PyTuple_GET_ITEM(pair, 1))) {
+            PyErr_SetString(PyExc_TypeError, "save_rows: by_owner holds (kind, table index) pairs");
+            return NULL;
+        }
+    }
+    PyObject *empty = PyUnicode_FromStringAndSize("", 0);
+    if (empty == NULL) {
+        return NULL;
+    }
+    int done = 1;
+    Py_ssize_t count = PyList_GET_SIZE(records);
+    for (Py_ssize_t at = 0; at < count && done > 0; at++) {
+        PyObject *record = PyList_GET_ITEM(records, at);
+        PyObject *owners = NULL, *reader = NULL, *file = NULL, *line = NULL, *function = NULL;
+        PyObject *tables = NULL, *contexts = NULL, *labelled = NULL;
+        done = -1;
+        if ((owners = PyObject_GetAttrString(record, "owners")) == NULL
+                || (reader = PyObject_GetAttrString(record, "reader")) == NULL
+                || (file = PyObject_GetAttrString(record, "file")) == NULL
+                || (line = PyObject_GetAttrString(record, "line")) == NULL
+                || (function = PyObject_GetAttrString(record, "function")) == NULL
+                || (tables = PyObject_GetAttrString(record, "tables")) == NULL
+                || (contexts = PyObject_GetAttrString(record, "contexts")) == NULL) {
+            goto next;
+        }
+        if (!PyDict_Check(owners)) {
+            done = 0;
+            goto next;
+        }
+        int truthy = PyObject_IsTrue(reader);  /* record.reader or "<unknown>" */
+        if (truthy < 0) {
+            goto next;
+        }
+        if (!truthy) {
+            Py_INCREF(unknown);
+            Py_SETREF(reader, unknown);
+        }
+        done = save_rows_of_tables(rows, tables, empty, owners, reader, file, line, function, own_kinds,
+                                   by_owner, empty, unknown);
+        if (done <= 0) {
+            goto next;
+        }
+        truthy = PyObject_IsTrue(contexts);
+        if (truthy < 0) {
+            done = -1;
+            goto next;
+        }
+        if (truthy) {
+            if (!PyDict_Check(contexts)) {
+                done = 0;
+                goto next;
+            }
+            labelled = PyDict_Items(contexts);
+            if (labelled == NULL) {
+                done = -1;
+                goto next;
+            }
+            for (Py_ssize_t i = 0; i < PyList_GET_SIZE(labelled) && done > 0; i++) {
+                PyObject *item = PyList_GET_ITEM(labelled, i);
+                done = save_rows_of_tables(rows, PyTuple_GET_ITEM(item, 1), PyTuple_GET_ITEM(item, 0), owners, reader,
+                                           file, line, function, own_kinds, by_owner, empty, unknown);
+            }
+        }
+    next:
+        Py_XDECREF(owners);
+        Py_XDECREF(reader);
+        Py_XDECREF(file);
+        Py_XDECREF(line);
+        Py_XDECREF(function);
+        Py_XDECREF(tables);
+        Py_XDECREF(contexts);
+        Py_XDECREF(labelled);
+    }
+    Py_DECREF(empty);
+    if (done < 0) {
+        return NULL;
+    }
+    return PyBool_FromLong(done);
+}
+
+/* ---- end of the save's block ---- */
+
 static PyMethodDef module_methods[] = {
+    {"save_rows", save_rows, METH_VARARGS,
+     "save_rows(records, rows, own_kinds, by_owner, unknown): append the recorder's rows of these records (the save)."},
     {"setup", setup, METH_VARARGS, "Connect the compiled core to tracking.py's tables and slow paths."},
     {"setup_reads", setup_reads, METH_VARARGS,
      "Connect the interpreter's probes and reads of another module's namespace to tracking.py."},

@@ -305,6 +305,14 @@ class Session:
         dict per entry: the save at exit takes it (with an ``entry_filter``,
         the entries are made and filtered, then encoded).
         """
+        from .gcpause import paused
+
+        # Everything made here (rows, tables, the selection data) is acyclic and
+        # kept: collections while it grows would walk it again and again.
+        with paused():
+            return self._data(table)
+
+    def _data(self, table: bool) -> dict:
         from .data import make_data
 
         if self.hook is not None:
@@ -313,10 +321,8 @@ class Session:
         encoded = None
         if table and self.entry_filter is None:
             from .compact import encode_rows
-            from .gcpause import paused
 
-            with paused():
-                encoded = encode_rows(RECORDER.sorted_rows(), RECORDER.static_entries())
+            encoded = encode_rows(RECORDER.sorted_rows(), RECORDER.static_entries())
         if encoded is not None:
             data = make_data([], self.run_info(), not_tracked)
             data["lookups"] = encoded

@@ -197,6 +197,8 @@ _new_epoch = None
 _clear_counts = dict.clear
 #: Counts the `global` writes the compiled core's dict watcher left pending (first sights; 3.12+).
 _flush_writes = None
+#: The compiled core's reader of the recorder's rows (the save); None: _record_counts alone.
+_save_rows = None
 #: Makes the counters: itertools.count, or the compiled core's Tally (same repr).
 _new_counter = _count
 _getframe = sys._getframe
@@ -354,6 +356,12 @@ def _labelled_tables(record: _CodeRecord) -> List[Tuple[str, Tuple[_Table, ...]]
     return found
 
 
+#: The kinds of a record's tables by name (in order), and those by owner with their table's index:
+#: what _record_counts reads, and the compiled core's save_rows the same way.
+_OWN_KINDS = KINDS[:ATTRIBUTE]
+_BY_OWNER = (("attribute", ATTRIBUTE), ("missing", ATTRIBUTE_MISSING), ("read", READ_TABLE), ("write", WRITE_TABLE))
+
+
 def _record_counts(record: _CodeRecord) -> Iterator[Tuple[_Key, int]]:
     """((module, file, line, function, name, kind, context, owner), count) of one code object, counts > 0.
 
@@ -364,16 +372,14 @@ def _record_counts(record: _CodeRecord) -> Iterator[Tuple[_Key, int]]:
     owners = record.owners
     value = _counter_value
     for label, tables in _labelled_tables(record):
-        for kind, inner in zip(KINDS[:ATTRIBUTE], tables):
+        for kind, inner in zip(_OWN_KINDS, tables):
             if inner:
                 for name, counter in list(inner.items()):  # one C call: other threads may add names
                     count = value(counter)
                     if count > 0:
                         yield (owners.get(name, "<unknown>"), record.file, record.line, record.function, name, kind, label, ""), count
-        for kind, by_owner in (
-            ("attribute", tables[ATTRIBUTE]), ("missing", tables[ATTRIBUTE_MISSING]),
-            ("read", tables[READ_TABLE]), ("write", tables[WRITE_TABLE]),
-        ):
+        for kind, at in _BY_OWNER:
+            by_owner = tables[at]
             if by_owner:
                 reader = record.reader or "<unknown>"
                 for owner, inner in list(by_owner.items()):
@@ -823,7 +829,7 @@ def _select_core() -> Tuple[str, type, Optional[str], str]:
         reason = "the compiled core is out of date; reinstall globalhook"
         problem = f"GLOBALHOOK_CORE=c: {reason}" if wanted == "c" else None
         return "python", _PyTrackingDict, problem, reason
-    global _new_counter, _counter_value, _new_epoch, _flush_writes, _clear_counts
+    global _new_counter, _counter_value, _new_epoch, _flush_writes, _clear_counts, _save_rows
     _ctracking.setup(_code_tables, _first, _load_sites, _code_owners)
     _ctracking.setup_attributes(_first_attribute)
     _ctracking.setup_reads(_interpreter_probe, _foreign_read)
@@ -832,6 +838,7 @@ def _select_core() -> Tuple[str, type, Optional[str], str]:
     _flush_writes = _ctracking.flush_writes if getattr(_ctracking, "WATCHES_WRITES", 0) else None
     _new_counter = _ctracking.Tally
     _counter_value = _ctracking.Tally.value.__get__
+    _save_rows = getattr(_ctracking, "save_rows", None)
     asked = "GLOBALHOOK_CORE=c asked for it" if wanted == "c" else "built for this Python"
     return "c", _ctracking.TrackingDictBase, None, f"{asked}; reads {_ctracking.FRAMES}"
 
@@ -1084,6 +1091,19 @@ class Recorder:
             records = list(_records.values())
             _fold_dead(waiting)
             rows = [(*key, count) for key, count in _folded.items() if count > 0]
+        if _save_rows is not None:
+            import gc
+
+            enabled = gc.isenabled()
+            gc.disable()  # no Python code may run while the compiled reader walks a table
+            try:
+                start = len(rows)
+                if _save_rows(records, rows, _OWN_KINDS, _BY_OWNER, "<unknown>"):
+                    return rows
+                del rows[start:]  # a table it does not read (counters of the pure-Python core): the long way
+            finally:
+                if enabled:
+                    gc.enable()
         append = rows.append
         for record in records:
             for key, count in _record_counts(record):

@@ -331,3 +331,46 @@ def test_the_report_at_exit_reads_a_table(tmp_path: Path) -> None:
     assert done.stdout == "3\n"
     assert "helper" in done.stderr and "K" in done.stderr and "error" not in done.stderr
     assert isinstance(data.load_stored(str(tmp_path / "d.json"))["lookups"], dict)
+
+
+def test_the_compiled_reader_gives_the_rows_of_the_python_one(src, install, unique, monkeypatch) -> None:
+    """``save_rows`` (C) and ``_record_counts`` (Python) read the same tables: the same rows."""
+    from conftest import c_core_built
+
+    if not c_core_built() or tracking._save_rows is None:
+        pytest.skip("the compiled core is not in use")
+    src({f"{unique}.py": "import os\nX = 1\ndef f():\n    global X\n    X = X + len(os.sep)\n    return Z\n"})
+    install(include=[unique])
+    module = __import__(unique)
+    try:
+        for label in ("", "t.py::a|call", "t.py::a|call", "db|fixture"):
+            set_context(label)
+            try:
+                module.f()
+            except NameError:
+                pass
+    finally:
+        set_context("")
+    compiled = sorted(tracking.RECORDER.rows())
+    monkeypatch.setattr(tracking, "_save_rows", None)
+    assert compiled == sorted(tracking.RECORDER.rows())
+    kinds = {row[5] for row in compiled if row[0] == unique}
+    assert {"global", "builtin", "missing"} <= kinds and any(row[6] == "db|fixture" for row in compiled)
+
+
+def test_the_compiled_reader_leaves_counters_it_does_not_know_to_python(monkeypatch) -> None:
+    """A table of the pure-Python core's counters: False, and the Python reader takes over."""
+    from conftest import c_core_built
+
+    if not c_core_built() or tracking._save_rows is None:
+        pytest.skip("the compiled core is not in use")
+    import itertools
+
+    class Record:
+        owners = {"X": "m"}
+        reader = ""
+        file, line, function, contexts = "m.py", 1, "f", None
+        tables = tuple({} for _ in tracking._TABLES)
+
+    Record.tables[0]["X"] = itertools.count(2)
+    assert tracking._save_rows([Record()], [], tracking._OWN_KINDS, tracking._BY_OWNER, "<unknown>") is False
