@@ -374,3 +374,31 @@ def test_the_compiled_reader_leaves_counters_it_does_not_know_to_python(monkeypa
 
     Record.tables[0]["X"] = itertools.count(2)
     assert tracking._save_rows([Record()], [], tracking._OWN_KINDS, tracking._BY_OWNER, "<unknown>") is False
+
+
+def test_the_save_builds_no_entry_dicts(tmp_path: Path, monkeypatch) -> None:
+    """The save at exit writes the table from the rows: ``Recorder.lookups`` is not called, and
+    what the selection data is made from is the table.  With an ``entry_filter`` the entries
+    are made, filtered and encoded."""
+    from globalhook.config import load_config
+    from globalhook.session import Session
+
+    config = load_config({"data_file": str(tmp_path / "d.json")}, environ={}, cwd=str(tmp_path))
+    session = Session(config, ["prog.py"])
+    given = []
+    session.extra_data["selection"] = lambda lookups: given.append(lookups) or {}
+
+    def no_entries(self):
+        raise AssertionError("entries built")
+
+    monkeypatch.setattr(tracking.Recorder, "lookups", no_entries)
+    assert session.save()
+    written = data.load_stored(str(tmp_path / "d.json"))
+    assert isinstance(given[0], dict) and given[0] == written["lookups"]
+
+    monkeypatch.undo()
+    filtered = Session(config, ["prog.py"])
+    filtered.entry_filter = lambda entry: entry["kind"] != "builtin"
+    table = filtered.data(table=True)["lookups"]
+    kinds = {table["strings"][row[5]] for row in table["rows"]}
+    assert "builtin" not in kinds and table == compact.encode(filtered.data()["lookups"])
