@@ -3415,6 +3415,7 @@ save_rows_of_tables(PyObject *rows, PyObject *tables, PyObject *label, PyObject 
 static PyObject *
 save_rows(PyObject *self, PyObject *args)
 {
+    (void)self;
     PyObject *records, *rows, *own_kinds, *by_owner, *unknown;
     if (!PyArg_ParseTuple(args, "O!O!O!O!U:save_rows", &PyList_Type, &records, &PyList_Type, &rows,
                           &PyTuple_Type, &own_kinds, &PyTuple_Type, &by_owner, &unknown)) {
