@@ -38,7 +38,7 @@ from .tracking import CORE, RECORDER
 
 TYPE_CHECKING = False  # not from typing: imported before the program starts
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Callable, Dict, List, Optional, Sequence
+    from typing import Any, Callable, Dict, List, Optional, Sequence
 
     from .config import Config
     from .finder import ImportHook
@@ -193,8 +193,8 @@ class Session:
         #: Keeps an entry in the data when it says True (IPython leaves its own lookups out).
         self.entry_filter: "Optional[Callable[[dict], bool]]" = None
         #: Top-level keys an answer adds to this process's data (data.MERGED_KEYS), made from its
-        #: lookups when it is saved.
-        self.extra_data: "Dict[str, Callable[[List[dict]], dict]]" = {}
+        #: lookups when it is saved: a compact table at the save, entries for a snapshot.
+        self.extra_data: "Dict[str, Callable[[Any], dict]]" = {}
 
     # -- starting ------------------------------------------------------------
 
@@ -443,7 +443,7 @@ class Session:
             from .data import DataError
 
             try:
-                self._write_part(self.data())
+                self._write_part(self.data(table=True))
             except DataError as exc:
                 print(f"globalhook: error: {exc}", file=sys.stderr)
             finally:
