@@ -31,16 +31,26 @@ def set_context(label: str) -> str:
     """Make ``label`` the current context ("" for none); returns the previous one."""
     if not isinstance(label, str):
         raise TypeError(f"a context label must be a str, not {type(label).__name__}")
-    from .tracking import switch_context
-
-    return switch_context(label)
+    return _tracking().switch_context(label)
 
 
 def get_context() -> str:
     """The current context's label ("" when none is set)."""
-    from .tracking import current_context
+    return _tracking().current_context()
 
-    return current_context()
+
+def _tracking():
+    """The recorder's module, imported on first use (``import globalhook`` stays
+    light) and then kept: a runner labels every request or test phase."""
+    global _tracking_module
+    if _tracking_module is None:
+        from . import tracking
+
+        _tracking_module = tracking
+    return _tracking_module
+
+
+_tracking_module = None
 
 
 @contextlib.contextmanager

@@ -209,52 +209,68 @@ def _our_option_names(message: str) -> str:
     return message
 
 
+def _wrapper():
+    """pluggy's new-style hook wrapper where it has one (pluggy >= 1.1), else the old one.
+
+    The labels wrap three hooks per test and one per fixture set up: an
+    old-style wrapper costs pluggy a generator driver and a result object each.
+    """
+    try:
+        return pytest.hookimpl(wrapper=True), True
+    except TypeError:  # pragma: no cover - old pluggy
+        return pytest.hookimpl(hookwrapper=True), False
+
+
+_WRAPPER, _NEW_STYLE = _wrapper()
+
+
 class _Labeller:
     """Sets the context to the running test and phase; saves when it owns the session."""
 
     def __init__(self, session, owner: bool) -> None:
+        from .selectplugin import fixture_label
+        from .tracking import switch_context
+
         self.session = session
         self.owner = owner
+        # Bound once: a label is set and reset around every test phase.
+        self._switch = switch_context
+        self._fixture_label = fixture_label
 
     # -- labels ------------------------------------------------------------
 
     def _phase(self, item, phase: str):
-        from .contexts import set_context
-
-        set_context(f"{item.nodeid}|{phase}")
+        switch = self._switch
+        switch(f"{item.nodeid}|{phase}")
         try:
-            yield
+            return (yield)
         finally:
-            set_context(_EMPTY)
+            switch(_EMPTY)
 
-    @pytest.hookimpl(hookwrapper=True)
+    @_WRAPPER
     def pytest_runtest_setup(self, item):
-        yield from self._phase(item, "setup")
+        return (yield from self._phase(item, "setup"))
 
-    @pytest.hookimpl(hookwrapper=True)
+    @_WRAPPER
     def pytest_runtest_call(self, item):
-        yield from self._phase(item, "call")
+        return (yield from self._phase(item, "call"))
 
-    @pytest.hookimpl(hookwrapper=True)
+    @_WRAPPER
     def pytest_runtest_teardown(self, item):
-        yield from self._phase(item, "teardown")
+        return (yield from self._phase(item, "teardown"))
 
-    @pytest.hookimpl(hookwrapper=True)
+    @_WRAPPER
     def pytest_fixture_setup(self, fixturedef, request):
         """A fixture shared by many tests has a label of its own (``<base id>::<name>|fixture``):
         selection maps it to every test that used it."""
         if fixturedef.scope == "function":
-            yield
-            return
-        from .contexts import get_context, set_context
-        from .selectplugin import fixture_label
-
-        previous = get_context()
-        set_context(fixture_label(fixturedef))
+            return (yield)
+        switch = self._switch
+        previous = switch(self._fixture_label(fixturedef))
         try:
-            yield
+            return (yield)
         finally:
-            set_context(previous)
+            switch(previous)
 
     # -- the end -----------------------------------------------------------
 

@@ -262,7 +262,14 @@ def _code_owners(code: CodeType) -> Dict[str, str]:
 
 
 def _tables_in_context(record: _CodeRecord, label: str) -> Tuple[_Table, ...]:
-    """Slow path, once per (code object, context): that context's inner tables."""
+    """Slow path, once per (code object, context): that context's inner tables.
+
+    Not filed under the code in the context's per-kind tables here: only the
+    Python fast paths read those (the pure-Python core's, configuration and
+    foreign reads), and their first sight files them (:func:`_tables_now`).
+    The compiled core, which makes most of them (a pytest run: one per code
+    object and test phase), keeps them on the code object itself.
+    """
     contexts = record.contexts
     if contexts is None:
         contexts = record.contexts = {}
@@ -271,7 +278,6 @@ def _tables_in_context(record: _CodeRecord, label: str) -> Tuple[_Table, ...]:
     if tables is None:
         tables = contexts.setdefault(label, _new_tables(_TABLE_COUNT))
         _hide(contexts)
-        _file_tables(_context_tables[label], record.code_id, tables)
     return tables
 
 
@@ -411,12 +417,19 @@ def _module_name(namespace: dict) -> str:
 
 
 def _tables_now(code: CodeType) -> tuple:
-    """``(record, tables)``: the tables ``code`` counts into in the current context, made on first sight."""
+    """``(record, tables)``: the tables ``code`` counts into in the current context, made on first
+    sight and filed in the context's per-kind tables, where the Python fast paths find them."""
     record = _records.get(_id(code))
     if record is None:
         record = _record(code)
     label = _context
-    return record, (record.tables if not label else _tables_in_context(record, label))
+    if not label:
+        return record, record.tables
+    tables = _tables_in_context(record, label)
+    outer = _context_tables[label]
+    if record.code_id not in outer[GLOBAL]:
+        _file_tables(outer, record.code_id, tables)
+    return record, tables
 
 
 def _counter_in(table: dict, name: str) -> object:
