@@ -7,7 +7,6 @@ module pages, the reverse index and the graph from the same data files.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from globalhook import data as datafile
-from globalhook import htmlreport, workers
+from globalhook import htmlreport
 from globalhook.htmlreport import HtmlError, write_html
 from globalhook.patterns import PatternError
 
