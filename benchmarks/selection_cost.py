@@ -1,4 +1,4 @@
-"""What test selection costs on click 8.1.8's suite: recording, and a rerun with nothing changed.
+"""What test selection costs on click 8.1.8's suite: recording, a rerun with nothing changed, and one after a small change.
 
     python benchmarks/selection_cost.py [--rounds N] [--source DIR] [--variants a,b] [--json FILE]
 
@@ -15,7 +15,12 @@ plain pytest measured in the same run.
 - ``gh-noop``: ``pytest --globalhook=click --globalhook-select`` from data
   recorded on the same source (so it selects nothing): the fixed price of asking;
 - ``tm-record``, ``tm-noop``: the same two with ``pytest --testmon``;
-- ``cov-context``: ``pytest --cov=click --cov-context=test`` (pytest-cov).
+- ``cov-context``: ``pytest --cov=click --cov-context=test`` (pytest-cov);
+- ``gh-change``, ``tm-change``: ``--globalhook-select`` and ``--testmon`` from
+  their baselines after one edit (:data:`CHANGE`, a line of ``click.termui.unstyle``),
+  made in a copy of the source;
+- ``plain-selected``: plain ``pytest`` given the ids ``gh-change`` selects (the
+  floor for running those tests).
 
 Variants whose plugin is not installed are left out, with a note.
 ``GLOBALHOOK_CORE`` chooses globalhook's core, as everywhere.
@@ -37,7 +42,13 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 SUITE = "click==8.1.8"
-VARIANTS = ("plain", "gh-record", "gh-noop", "tm-record", "tm-noop", "cov-context")
+VARIANTS = ("plain", "gh-record", "gh-noop", "tm-record", "tm-noop", "cov-context", "gh-change", "tm-change",
+            "plain-selected")
+#: What runs without ``--variants`` (the ``*-change`` ones edit the source that the others then see).
+DEFAULT = VARIANTS[:6]
+_CHANGED = ("gh-change", "tm-change", "plain-selected")
+#: The edit behind the ``*-change`` variants: (file, old line, new line); it changes the bytecode of one function.
+CHANGE = ("src/click/termui.py", "    return strip_ansi(text)\n", "    return strip_ansi(text) or \"\"\n")
 
 
 def fetch_suite(into: Path) -> Path:
@@ -64,13 +75,13 @@ def _has_select() -> bool:
 
 def available(variants: Sequence[str]) -> List[str]:
     """The variants this interpreter can run; says why it leaves one out."""
-    needs = {"tm-record": "testmon", "tm-noop": "testmon", "cov-context": "pytest_cov"}
+    needs = {"tm-record": "testmon", "tm-noop": "testmon", "tm-change": "testmon", "cov-context": "pytest_cov"}
     kept = []
     for name in variants:
         module = needs.get(name)
         if module and importlib.util.find_spec(module) is None:
             print(f"  {name}: left out ({module} is not installed)", file=sys.stderr)
-        elif name == "gh-noop" and not _has_select():
+        elif name in ("gh-noop", "gh-change", "plain-selected") and not _has_select():
             print(f"  {name}: left out (this globalhook has no --globalhook-select)", file=sys.stderr)
         else:
             kept.append(name)
@@ -91,6 +102,9 @@ class Runner:
         self.tm = scratch / "testmondata"
         self.tm_base = scratch / "testmon-base"
         self.notes: Dict[str, str] = {}
+        #: The edited copy of the source (made for the ``*-change`` variants) and the ids ``gh-change`` selects.
+        self.changed = scratch / "changed"
+        self.selected: List[str] = []
 
     def command(self, variant: str) -> List[str]:
         # click's pyproject turns warnings into errors; pytests newer than click
@@ -98,10 +112,12 @@ class Runner:
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning"]
         if variant.startswith("gh-"):
             command += ["--globalhook=click", f"--globalhook-data={self.gh}"]
-            if variant == "gh-noop":
+            if variant in ("gh-noop", "gh-change"):
                 command.append("--globalhook-select")
         elif variant.startswith("tm-"):
             command.append("--testmon")
+        elif variant == "plain-selected":
+            command += self.selected
         elif variant == "cov-context":
             command += ["--cov=click", "--cov-context=test", "--cov-report="]
         return command
@@ -111,23 +127,52 @@ class Runner:
         for path in [self.gh, *self.scratch.glob("testmondata*"), *self.scratch.glob("coverage*")]:
             if path.exists():
                 path.unlink()
-        if variant == "gh-noop":
+        if variant in ("gh-noop", "gh-change"):
             shutil.copyfile(self.gh_base, self.gh)
-        elif variant == "tm-noop":
+        elif variant in ("tm-noop", "tm-change"):
             for p in self.scratch.glob("testmon-base*"):
                 shutil.copyfile(p, self.scratch / ("testmondata" + p.name[len("testmon-base"):]))
         self.env["TESTMON_DATAFILE"] = str(self.tm)
 
     def record_baselines(self, variants: Sequence[str]) -> None:
-        if "gh-noop" in variants:
+        """The data each rerun starts from, recorded on the unchanged source (the ``*-change``
+        variants: on a copy of it, which is then edited)."""
+        if any(v in _CHANGED for v in variants):
+            shutil.copytree(self.source, self.changed)  # copy2: the other files keep their times
+            self.source = self.changed
+            self.env["PYTHONPATH"] = os.pathsep.join([str(self.changed / "src")] + self.env["PYTHONPATH"].split(os.pathsep)[1:])
+        if any(v in ("gh-noop", "gh-change", "plain-selected") for v in variants):
             self.prepare("gh-record")
             self.cpu("gh-record")
             shutil.copyfile(self.gh, self.gh_base)
-        if "tm-noop" in variants:
+        if any(v in ("tm-noop", "tm-change") for v in variants):
             self.prepare("tm-record")
             self.cpu("tm-record")
             for p in self.scratch.glob("testmondata*"):
                 shutil.copyfile(p, self.scratch / ("testmon-base" + p.name[len("testmondata"):]))
+        if any(v in _CHANGED for v in variants):
+            self.edit()
+            if "plain-selected" in variants:
+                self.selected = self.selected_ids()
+
+    def edit(self) -> None:
+        name, old, new = CHANGE
+        path = self.changed / name
+        text = path.read_text(encoding="utf-8")
+        if text.count(old) != 1:
+            raise SystemExit(f"selection_cost.py: {name}: the line to change ({old.strip()!r}) is not there once")
+        path.write_text(text.replace(old, new), encoding="utf-8")
+
+    def selected_ids(self) -> List[str]:
+        """The ids ``gh-change`` runs (asked with ``--collect-only``, from the same baseline)."""
+        self.prepare("gh-change")
+        command = self.command("gh-change") + ["--collect-only"]
+        done = subprocess.run(command, cwd=str(self.source), env=self.env, capture_output=True, text=True)
+        ids = [line for line in done.stdout.splitlines() if "::" in line]
+        if done.returncode != 0 or not ids:
+            raise SystemExit(f"selection_cost.py: {' '.join(command)} selected nothing ({done.returncode}):\n"
+                             f"{done.stdout[-2000:]}{done.stderr[-2000:]}")
+        return ids
 
     def cpu(self, variant: str) -> float:
         """CPU seconds (user + system) of one run, which must pass (or, for a no-op rerun, select nothing)."""
@@ -160,17 +205,45 @@ def measure(runner: Runner, variants: Sequence[str], rounds: int) -> Dict[str, f
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+def decision_time(runner: Runner, rounds: int) -> float:
+    """CPU seconds of the decision alone for every recorded test, against the edited source: the data
+    loaded, then each test decided by a new :class:`~globalhook.testselect.Selector` (median of rounds).
+
+    The plugin also adds each test's roots as collected; without them this is a little less work.
+    """
+    import time
+
+    from globalhook.data import load_stored
+    from globalhook.testrecords import environment_digest
+    from globalhook.testselect import Selector
+
+    environment = environment_digest()
+    times = []
+    for _ in range(rounds):
+        start = time.process_time()
+        selection = load_stored(str(runner.gh_base))["selection"]
+        selector = Selector(selection, str(runner.source), environment)
+        chosen = sum(selector.decide(test).run for test in selection["tests"])
+        times.append(time.process_time() - start)
+    print(f"  decision alone: {chosen} of {len(selection['tests'])} tests selected", file=sys.stderr, flush=True)
+    return statistics.median(times)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks/selection_cost.py", description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="rounds (default 5)")
     parser.add_argument("--source", metavar="DIR", help="an extracted click 8.1.8 sdist (default: pip download)")
-    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset of " + ", ".join(VARIANTS))
+    parser.add_argument("--variants", default=",".join(DEFAULT),
+                        help="comma-separated subset of " + ", ".join(VARIANTS) + " (default: the first six)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     options = parser.parse_args(argv)
     variants = [v for v in options.variants.split(",") if v]
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown or "plain" not in variants:
         parser.error(f"--variants: {', '.join(unknown) or 'plain is needed'} (known: {', '.join(VARIANTS)})")
+    if any(v.endswith("-noop") for v in variants) and any(v in _CHANGED for v in variants):
+        parser.error("--variants: the *-noop variants need the unchanged source, the *-change ones the edited one: "
+                     "ask for them in two runs")
     if options.rounds < 1:
         parser.error("--rounds: at least 1")
     variants = available(variants)
@@ -185,15 +258,18 @@ def main(argv: Optional[List[str]] = None) -> int:
               flush=True)
         runner = Runner(source, Path(scratch))
         medians = measure(runner, variants, options.rounds)
+        decision = decision_time(runner, options.rounds) if "gh-change" in variants else None
     plain = medians["plain"]
     for name in variants:
         note = f"   (ran tests on unchanged source: {runner.notes[name]})" if name in runner.notes else ""
-        print(f"{name:12s} {medians[name]:7.2f} s   {medians[name] / plain:5.2f}x{note}")
+        print(f"{name:14s} {medians[name]:7.2f} s   {medians[name] / plain:5.2f}x{note}")
+    if decision is not None:
+        print(f"{'decision':14s} {decision:7.2f} s   (in this process: the data loaded and every recorded test decided)")
     if options.json:
         Path(options.json).write_text(json.dumps({
             "python": version, "core": tracking.CORE, "suite": SUITE, "rounds": options.rounds, "cpu_s": medians,
             "ratios": {name: medians[name] / plain for name in variants},
-            "notes": runner.notes}, indent=2) + "\n")
+            "notes": runner.notes, "decision_cpu_s": decision}, indent=2) + "\n")
     return 0
 
 

@@ -53,6 +53,8 @@ class TestRecorder:
         self.outcomes: Dict[str, str] = {}
         self.old: Optional[Dict[str, Any]] = None
         self.selector = None
+        #: The ids the decision left out at collection (its verdicts, kept for the save).
+        self._left_out: Set[str] = set()
         self._environment: Optional[str] = None
         self.notes: List[str] = []
         #: On an xdist controller: the ids its workers left out.
@@ -94,6 +96,7 @@ class TestRecorder:
                 continue
             decision = selector.decide(item.nodeid, [r.rpartition(":")[::2] for r in roots(item)])
             (chosen if decision.run else left_out).append(item)
+        self._left_out = {item.nodeid for item in left_out}
         if left_out:
             config.hook.pytest_deselected(items=left_out)
             items[:] = chosen
@@ -266,10 +269,14 @@ class TestRecorder:
         if selector is None:
             selector = Selector(old, self.root, self.environment())
         kept = {}
+        left_out = self._left_out if selector is self.selector else set()
         for nodeid, record in _object(old.get("tests")).items():
             if nodeid in self.outcomes:
                 continue
-            if not selector.decide(nodeid).run:
+            if nodeid in left_out:  # decided at collection: asked again only what can differ since
+                if selector.still_left_out(nodeid):
+                    kept[nodeid] = record
+            elif not selector.decide(nodeid).run:
                 kept[nodeid] = record
         return {"collect": _object(old.get("collect")), "fixtures": _object(old.get("fixtures")), "tests": kept}
 

@@ -425,9 +425,9 @@ class Selector:
                 return Decision(True, [f"{test} -> uses {module}, a conftest file not recorded then"])
         if not self.any_file_changed():
             return Decision(False, ["nothing it read or runs changed (no module file changed)"])
-        env = record.get("env")
-        if isinstance(env, dict) and env.get("digest") != environment_variables_digest(_names(env.get("names"))):
-            return Decision(True, [f"environment variables it read changed ({', '.join(_names(env.get('names')))})"])
+        why = _environment_change(record)
+        if why is not None:
+            return Decision(True, why)
         for reads, where, mode in self._read_sets(test, record):
             why = self._reads_change(reads, where, mode)
             if why is not None:
@@ -447,6 +447,16 @@ class Selector:
             if path is not None:
                 return Decision(True, [f"{test} -> its code {' -> '.join(path)}"])
         return Decision(False, ["nothing it read or runs changed"])
+
+    def still_left_out(self, test: str) -> bool:
+        """Would ``test``, which :meth:`decide` left out, be left out again now?
+
+        Without deciding again: each module's source is read once per
+        selector, so of what the decision took in, only the environment
+        variables the test read can differ now (a test that ran since may
+        have set one).
+        """
+        return not self.any_file_changed() or _environment_change(_object(self.tests.get(test))) is None
 
     def _read_sets(self, test: str, record: "Dict[str, Any]") -> "Iterable[Tuple[Dict[str, Any], str]]":
         yield record, "reads", _RUN
@@ -546,6 +556,14 @@ class Selector:
             if path is not None:
                 return [" -> ".join(path)]
         return None
+
+
+def _environment_change(record: "Dict[str, Any]") -> "Optional[List[str]]":
+    """Why the environment variables a test read select it (their values differ now), or None."""
+    env = record.get("env")
+    if isinstance(env, dict) and env.get("digest") != environment_variables_digest(_names(env.get("names"))):
+        return [f"environment variables it read changed ({', '.join(_names(env.get('names')))})"]
+    return None
 
 
 def _is_conftest(module: str) -> bool:

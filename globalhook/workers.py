@@ -3,8 +3,11 @@
 The HTML report writes thousands of pages that share one read-only model:
 forked workers see that model without pickling anything, and each writes its
 own pages.  Forking is used only on Linux, in a process with one thread (a
-fork with other threads running can deadlock the child), and never for small
-work; everywhere else the jobs simply run here, one by one.  A worker that
+fork with other threads running can deadlock the child: a lock one of them
+held stays locked in the child forever), and never for small work; everywhere
+else the jobs simply run here, one by one, and write the same pages.  Not
+``forkserver`` or ``spawn`` instead: their workers would have to be sent the
+whole model, which is what forking saves.  A worker that
 fails is not trusted: its jobs run again in this process, so an error is
 raised here, with its real message, exactly as without workers.
 """
@@ -29,11 +32,26 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _threads() -> int:
+    """The threads of this process as the system counts them.
+
+    ``threading.active_count()`` knows only the threads ``threading`` started
+    or has seen: one started with ``_thread.start_new_thread`` (execnet, under
+    pytest-xdist, starts its reader so) or by C code is missing there, and a
+    fork beside it is just as unsafe (CPython 3.12+ warns about it, from the
+    same count).
+    """
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        threading = sys.modules.get("threading")
+        return 1 if threading is None else threading.active_count()
+
+
 def _can_fork() -> bool:
     if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
         return False
-    threading = sys.modules.get("threading")
-    return threading is None or threading.active_count() == 1
+    return _threads() == 1
 
 
 def _split(jobs: Sequence[Tuple[int, Job]], parts: int) -> List[List[Job]]:

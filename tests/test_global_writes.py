@@ -370,31 +370,45 @@ class TestWatcher:
             tracking.RECORDER.forget_file("<ghwatch>")
 
     @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-    def test_forked_child_counts_its_own_writes(self):
-        namespace = self._namespace()
-        func = namespace["f"]
-        try:
+    def test_forked_child_counts_its_own_writes(self, tmp_path):
+        # Forked from a fresh interpreter of its own: a pytest-xdist worker has a
+        # second thread (execnet's), and a fork beside it may deadlock the child.
+        probe = textwrap.dedent("""\
+            import json, os, sys
+            from globalhook import globalwrites, tracking
+            namespace = tracking.TrackingDict(__name__="ghwatch", __builtins__=__builtins__)
+            globalwrites.watch(namespace)
+            exec(compile("def f():\\n    global x\\n    x = 1\\n    del x\\n", "<ghwatch>", "exec"), namespace)
+            func = namespace["f"]
+
+            def counts():
+                return {e["kind"]: e["count"] for e in tracking.RECORDER.lookups()
+                        if e["file"] == "<ghwatch>" and e["function"] == "f" and e["name"] == "x"}
+
             func()  # the parent's first sight, maybe still pending at fork()
             read, write = os.pipe()
             pid = os.fork()
-            if pid == 0:  # pragma: no cover - the child reports through the pipe
+            if pid == 0:
                 status = 1
                 try:
                     tracking.RECORDER.clear()
                     func()
                     func()
-                    os.write(write, json.dumps(self._counts(func)).encode())
+                    os.write(write, json.dumps(counts()).encode())
                     status = 0
                 finally:
                     os._exit(status)
             os.close(write)
             _, status = os.waitpid(pid, 0)
-            assert status == 0
             with os.fdopen(read) as pipe:
-                assert json.loads(pipe.read()) == {"store": 2, "delete": 2}
-            assert self._counts(func) == {"store": 1, "delete": 1}
-        finally:
-            tracking.RECORDER.forget_file("<ghwatch>")
+                child = json.loads(pipe.read() or "null")
+            print(json.dumps({"status": status, "child": child, "parent": counts()}))
+        """)
+        done = subprocess.run([sys.executable, "-W", "error", "-c", probe], cwd=str(tmp_path),
+                              capture_output=True, text=True, timeout=120)
+        assert (done.returncode, done.stderr) == (0, ""), done.stderr
+        assert json.loads(done.stdout) == {"status": 0, "child": {"store": 2, "delete": 2},
+                                           "parent": {"store": 1, "delete": 1}}
 
     def test_same_object_stores_are_not_seen(self):
         # CPython tells a dict watcher nothing when a name is rebound to the object it holds.

@@ -7,7 +7,6 @@ module pages, the reverse index and the graph from the same data files.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from globalhook import data as datafile
-from globalhook import htmlreport, workers
+from globalhook import htmlreport
 from globalhook.htmlreport import HtmlError, write_html
 from globalhook.patterns import PatternError
 
@@ -375,44 +374,117 @@ class TestBigReports:
         per_function = (sizes[800][1] - sizes[200][1]) / 600
         assert per_function < 120, per_function
 
-    def test_workers_write_the_same_report(self, tmp_path, monkeypatch):
+    def test_workers_write_the_same_report(self, tmp_path):
+        # Forked workers, the serial path, and the serial path taken because another
+        # thread runs: the same files, byte for byte.
         data = many_functions(tmp_path, 300)
         data["lookups"] += [dict(e, module="other", function=e["function"] + "_o") for e in data["lookups"][:120]]
-        monkeypatch.setattr(htmlreport, "run_jobs", functools.partial(workers.run_jobs, minimum=0))
-        write_html(data, str(tmp_path / "one"), cwd=str(tmp_path), workers=1)
-        write_html(data, str(tmp_path / "two"), cwd=str(tmp_path), workers=2)
+        (tmp_path / "data.json").write_text(json.dumps(data))
+        used = in_fresh_interpreter(tmp_path, """
+            import functools, json, _thread
+            from globalhook import htmlreport, workers
+            from globalhook.htmlreport import write_html
+            used = []
+            def run_jobs(jobs, count):
+                used.append(workers.run_jobs(jobs, count, minimum=0))
+            htmlreport.run_jobs = run_jobs
+            with open("data.json") as f:
+                data = json.load(f)
+            write_html(data, "one", cwd=".", workers=1)
+            write_html(data, "two", cwd=".", workers=2)
+            hold = _thread.allocate_lock()
+            hold.acquire()
+            _thread.start_new_thread(hold.acquire, ())
+            write_html(data, "threaded", cwd=".", workers=2)
+            print(json.dumps(used))
+        """)
+        can_fork = sys.platform.startswith("linux") and hasattr(os, "fork")
+        assert json.loads(used) == [1, 2 if can_fork else 1, 1]
         one = {p.relative_to(tmp_path / "one"): p.read_bytes() for p in (tmp_path / "one").rglob("*") if p.is_file()}
-        two = {p.relative_to(tmp_path / "two"): p.read_bytes() for p in (tmp_path / "two").rglob("*") if p.is_file()}
-        assert one == two and Path("data/m/0.js") in one and Path("modules/other.html") in one
+        for other in ("two", "threaded"):
+            found = {p.relative_to(tmp_path / other): p.read_bytes() for p in (tmp_path / other).rglob("*") if p.is_file()}
+            assert found == one
+        assert Path("data/m/0.js") in one and Path("modules/other.html") in one
+
+
+def in_fresh_interpreter(tmp_path: Path, code: str) -> str:
+    """Run ``code`` in a new interpreter in ``tmp_path``; its stdout.
+
+    Forking is tried there, in a process with one thread: a pytest-xdist worker
+    has another (execnet's reader), where a fork may deadlock the child and the
+    workers rightly refuse to fork.  Any warning fails the run (3.12+ warns of a
+    fork in a threaded process).
+    """
+    done = subprocess.run([sys.executable, "-W", "error", "-c", textwrap.dedent(code)], cwd=str(tmp_path),
+                          capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    return done.stdout
+
+
+FORKS = sys.platform.startswith("linux") and hasattr(os, "fork")
 
 
 class TestWorkers:
     def test_jobs_run_once_each_in_some_process(self, tmp_path):
-        def job(name):
-            (tmp_path / name).write_text(str(os.getpid()))
-
-        jobs = [(i, functools.partial(job, f"j{i}")) for i in range(10)]
-        used = workers.run_jobs(jobs, workers=3, minimum=0)
-        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"j{i}" for i in range(10))
-        if workers._can_fork():
-            assert used == 3 and len({p.read_text() for p in tmp_path.iterdir()}) == 3
-        assert workers.run_jobs(jobs, workers=3) == 1  # little work: no fork
+        pids = in_fresh_interpreter(tmp_path, """
+            import functools, json, os
+            from globalhook import workers
+            def job(name):
+                with open(name, "w") as f:
+                    f.write(str(os.getpid()))
+            jobs = [(i, functools.partial(job, f"j{i}")) for i in range(10)]
+            used = workers.run_jobs(jobs, workers=3, minimum=0)
+            little = workers.run_jobs(jobs, workers=3)  # little work: no fork
+            print(json.dumps([used, little, os.getpid()]))
+        """)
+        used, little, parent = json.loads(pids)
+        names = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("j"))
+        assert names == sorted(f"j{i}" for i in range(10)) and little == 1
+        if FORKS:
+            assert used == 3
+        else:
+            assert used == 1 and {p.read_text() for p in tmp_path.glob("j*")} == {str(parent)}
 
     def test_a_job_that_fails_in_a_worker_runs_again_here(self, tmp_path):
-        parent = os.getpid()
+        in_fresh_interpreter(tmp_path, """
+            import os
+            from globalhook import workers
+            parent = os.getpid()
+            def picky():
+                if os.getpid() != parent:
+                    raise RuntimeError("not here")
+                with open("done", "w") as f:
+                    f.write("ok")
+            def fails():
+                raise ValueError("bad job")
+            workers.run_jobs([(1, lambda: None), (5, picky)], workers=2, minimum=0)
+            with open("done") as f:
+                assert f.read() == "ok"
+            try:
+                workers.run_jobs([(5, fails), (1, lambda: None)], workers=2, minimum=0)
+            except ValueError as exc:
+                assert str(exc) == "bad job"
+            else:
+                raise AssertionError("no error")
+        """)
 
-        def picky():
-            if os.getpid() != parent:
-                raise RuntimeError("not here")
-            (tmp_path / "done").write_text("ok")
-
-        def fails():
-            raise ValueError("bad job")
-
-        workers.run_jobs([(1, lambda: None), (5, picky)], workers=2, minimum=0)
-        assert (tmp_path / "done").read_text() == "ok"
-        with pytest.raises(ValueError, match="bad job"):
-            workers.run_jobs([(5, fails), (1, lambda: None)], workers=2, minimum=0)
+    @pytest.mark.skipif(not FORKS, reason="the workers fork on Linux only")
+    def test_no_fork_beside_a_thread_threading_does_not_know(self, tmp_path):
+        # execnet (pytest-xdist's workers) starts its reader with _thread, which
+        # threading.active_count() does not count; CPython's fork warning does.
+        pids = in_fresh_interpreter(tmp_path, """
+            import json, os, _thread
+            from globalhook import workers
+            pids = []
+            jobs = [(1, lambda: pids.append(os.getpid())) for _ in range(4)]
+            alone = workers._can_fork()
+            hold = _thread.allocate_lock()
+            hold.acquire()
+            _thread.start_new_thread(hold.acquire, ())
+            used = workers.run_jobs(jobs, workers=2, minimum=0)
+            print(json.dumps([alone, used, pids == [os.getpid()] * 4]))
+        """)
+        assert json.loads(pids) == [True, 1, True]
 
 
 class TestSelection:
