@@ -34,6 +34,12 @@ FIXTURE = "|fixture"
 _READ_KINDS = ("global", "attribute")
 _ABSENT_KINDS = ("builtin", "missing")
 _OWN_PACKAGES = ("globalhook", "_pytest", "pytest", "pluggy", "xdist", "execnet")
+#: Environment variables the test runner sets for one run, test or worker: a
+#: test that reads the whole environment (``dict(os.environ)``, a subprocess's
+#: ``env``) reads them too, and their values differ every run whatever the
+#: change, so counting them selected such a test on every run.
+RUN_VARIABLES = frozenset({"GLOBALHOOK_PYTEST_RUN", "PYTEST_CURRENT_TEST", "PYTEST_XDIST_WORKER",
+                           "PYTEST_XDIST_TESTRUNUID"})
 
 
 def environment_digest() -> str:
@@ -154,7 +160,7 @@ def _reads_by_label_of_table(table: "Dict[str, Any]", files: "Dict[str, str]") -
                 names.add(name)
             elif what == 1:
                 reads.absent.setdefault(module, set()).add(name)
-            else:
+            elif name not in RUN_VARIABLES:
                 reads.env.add(name)
             if head is not None:
                 names = reads.reads.get(reader)

@@ -145,3 +145,28 @@ def test_a_function_registered_by_a_decorator_and_called_through_the_registry(tm
     # The edit makes test_handle fail: selection must run it.
     done = _run(tmp_path, "--globalhook=pkg", "--globalhook-data=data.json", "--globalhook-select", "tests")
     assert "1 failed" in done.stdout, done.stdout + done.stderr
+
+
+def test_a_test_that_reads_the_whole_environment_is_not_selected_by_the_runners_own_variables(tmp_path):
+    """click's test_env copies os.environ: it read the variables pytest and globalhook set for one run
+    (GLOBALHOOK_PYTEST_RUN is a new id each run), so it was selected on every run with nothing changed."""
+    project = _project(tmp_path)
+    (project / "pkg" / "env.py").write_text("import os\n\n\ndef environment():\n    return dict(os.environ)\n")
+    (project / "tests" / "test_env.py").write_text(textwrap.dedent("""\
+        from pkg.env import environment
+
+
+        def test_copies_the_environment():
+            assert isinstance(environment(), dict)
+    """))
+    ids = ["tests/test_env.py", "tests/test_a.py::test_rate"]
+    _pytest(project, "--globalhook=pkg", "--globalhook-data=data.json", *ids)
+    out = _pytest(project, "--globalhook=pkg", "--globalhook-data=data.json", "--globalhook-select", *ids)
+    assert _selected(out) == 0, out
+    # A variable of the user's, read the same way, still selects it when its value changes.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("USER_SETTING_FOR_SELECTION", "one")
+        _pytest(project, "--globalhook=pkg", "--globalhook-data=data.json", *ids)
+        patch.setenv("USER_SETTING_FOR_SELECTION", "two")
+        out = _pytest(project, "--globalhook=pkg", "--globalhook-data=data.json", "--globalhook-select", *ids)
+    assert _selected(out) == 1, out
