@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 __all__ = ["Definition", "module_definitions", "file_definitions", "digests", "encode_refs", "decode_refs", "EFFECTS", "AUTOUSE", "HOOKS",
-           "REGISTERED", "add_registrations"]
+           "REGISTERED", "WRAPPERS", "add_registrations"]
 
 #: The pseudo-definition of a module's statements that bind nothing but run at import.
 EFFECTS = "@effects"
@@ -49,6 +49,9 @@ HOOKS = "@hooks"
 #: The pseudo-definition of what a module registers through code of another module: ``run`` holds
 #: the registered names, ``imports`` the registering code (no digest: nothing of its own changes).
 REGISTERED = "@registered"
+#: The pseudo-definition of a module's functions that store what they decorate nowhere in it (given
+#: constants besides): ``run`` holds their names, ``imports`` the code of other modules they give it to.
+WRAPPERS = "@wrappers"
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _SCOPES = _FUNCTIONS + (ast.Lambda, ast.ClassDef)
@@ -485,58 +488,118 @@ def add_registrations(statements: "List[ast.stmt]", found: "Dict[str, Definition
                 functions.add(node.name)
             elif isinstance(node, ast.ClassDef):
                 classes[node.name] = node
+    from .registering import FOREIGN, UNSURE, Escapes
+
+    escapes = Escapes(statements, imported)
     sites: List[Tuple[str, Set[str]]] = []  # (registered name, refs of the registering code)
+    stores: List[Tuple[str, Set[str]]] = []  # (registered name, where its decorator's own code may put it)
 
     def callee_refs(expression: ast.expr) -> "Set[str]":
         refs: Set[str] = set()
         _refs(expression.func if isinstance(expression, ast.Call) else expression, refs, refs)
+        if isinstance(expression, ast.Call) and not _constant_call(expression):
+            refs = {f"{ref}()" for ref in refs}  # given more than constants: not taken as a plain wrapper
         return refs
+
+    def site(registered: str, expression: ast.expr, skip: "Optional[ast.expr]" = None) -> None:
+        """``expression`` (a decorator, or a call given ``registered``) registers ``registered`` if its code
+        stores it: read when it is a function of this module, else left to the rule for unknown code."""
+        callee = expression.func if isinstance(expression, ast.Call) else expression
+        if isinstance(callee, ast.Name) and callee.id in functions and callee.id not in imported:
+            constant = not isinstance(expression, ast.Call) or _constant_call(expression, skip)
+            found_escapes = escapes.of_decorator(callee.id, constant_args=constant)
+            if UNSURE not in found_escapes:
+                stores.append((registered, found_escapes))
+                return
+        sites.append((registered, callee_refs(expression)))
 
     for statement in statements:
         for node in _module_level(statement):
             if isinstance(node, _FUNCTIONS + (ast.ClassDef,)):
                 for decorator in node.decorator_list:
-                    sites.append((node.name, callee_refs(decorator)))
+                    site(node.name, decorator)
             if isinstance(node, ast.ClassDef):
                 for member in node.body:  # a method registered by a module-level decorator: its class
                     for decorator in getattr(member, "decorator_list", ()):
-                        sites.append((node.name, callee_refs(decorator)))
+                        site(node.name, decorator)
                 hooks = _creation_hooks(node, classes, found)
                 if hooks:
                     sites.append((node.name, hooks))
                 for base in node.bases:  # hooks of another module: only what runs as the class is made
                     hook = _dotted(base)
                     if hook and hook.partition(".")[0] in imported:
-                        sites.append((node.name, {f"{hook}.__init_subclass__"}))
+                        sites.append((node.name, {f"{hook}.__init_subclass__()"}))
                 for keyword in node.keywords:
                     hook = _dotted(keyword.value) if keyword.arg == "metaclass" else None
                     if hook and hook.partition(".")[0] in imported:
-                        sites.append((node.name, {f"{hook}.__new__", f"{hook}.__init__"}))
+                        sites.append((node.name, {f"{hook}.__new__()", f"{hook}.__init__()"}))
             elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
                 targets = {t.id for t in node.targets if isinstance(t, ast.Name)}
                 for call in ast.walk(node.value):  # f = register(f), nested: f = a(b(f)), h = register(f)
                     for argument in getattr(call, "args", ()) if isinstance(call, ast.Call) else ():
                         if isinstance(argument, ast.Name) and (argument.id in targets or argument.id in functions
                                                                or argument.id in classes):
-                            sites.append((argument.id, callee_refs(call)))
+                            site(argument.id, call, argument)
+                        elif isinstance(argument, ast.Call):  # a(b(f)): a is given what b made from f
+                            for inner in ast.walk(argument):
+                                if isinstance(inner, ast.Name) and (inner.id in targets or inner.id in functions
+                                                                    or inner.id in classes) and inner.id not in imported:
+                                    site(inner.id, call, argument)
     elsewhere = Definition()
+
+    def registered_elsewhere(registered: str, ref: str) -> None:
+        for target in _imported_targets(ref, found, imported):
+            if target not in elsewhere.imports:
+                elsewhere.imports.append(target)
+            elsewhere.run.add(registered)
+
     for registered, refs in sites:
-        for container in _containers(refs, found, imported, functions):
+        for container in _containers({r[:-2] if r.endswith("()") else r for r in refs}, found, imported, functions):
             if container != registered:
                 found[container].run.add(registered)
         for ref in sorted(refs):  # registering code of another module: where it leads
-            root, _, attr = ref.partition(".")
-            if root not in imported or root not in found:
-                continue
-            for module, name in found[root].imports:
-                target = name if name is not None else attr
-                if target:
-                    target = f"{name}.{attr}" if name is not None and attr else target
-                    if (module, target) not in elsewhere.imports:
-                        elsewhere.imports.append((module, target))
-                    elsewhere.run.add(registered)
+            registered_elsewhere(registered, ref)
+    for registered, where in stores:
+        for escape in sorted(where):
+            if escape.startswith(FOREIGN):
+                registered_elsewhere(registered, escape[len(FOREIGN):])
+            elif escape in found and escape != registered:
+                found[escape].run.add(registered)
     if elsewhere.imports:
         found[REGISTERED] = elsewhere
+    wrappers = escapes.wrappers()
+    if wrappers:
+        plain = Definition()
+        plain.run = set(wrappers)
+        for name in sorted(wrappers):
+            for escape in sorted(wrappers[name]):
+                for target in _imported_targets(escape[len(FOREIGN):], found, imported):
+                    if target not in plain.imports:
+                        plain.imports.append(target)
+        found[WRAPPERS] = plain
+
+
+def _imported_targets(ref: str, found: "Dict[str, Definition]", imported: "Set[str]") -> "List[Tuple[str, str]]":
+    """``(module, dotted)`` for code of another module named ``ref`` here (``name``, ``name.attr``); a
+    ``()`` ending (given more than constants) is kept on ``dotted``."""
+    plain = "()" if ref.endswith("()") else ""
+    ref = ref[:-2] if plain else ref
+    root, _, attr = ref.partition(".")
+    if root not in imported or root not in found:
+        return []
+    targets = []
+    for module, name in found[root].imports:
+        target = name if name is not None else attr
+        if target:
+            target = f"{name}.{attr}" if name is not None and attr else target
+            targets.append((module, target + plain))
+    return targets
+
+
+def _constant_call(call: ast.Call, skip: "Optional[ast.expr]" = None) -> bool:
+    """Every argument of ``call`` other than ``skip`` (the registered value) is a constant."""
+    values = [a for a in call.args if a is not skip] + [k.value for k in call.keywords]
+    return all(isinstance(v, ast.Constant) for v in values)
 
 
 def _dotted(node: ast.expr) -> "Optional[str]":

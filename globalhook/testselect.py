@@ -273,10 +273,40 @@ class Selector:
                 if found is None:
                     continue
                 registered = [(owner, r) for r in sorted(found.run) if self._defined(owner, r)]
-                for target, dotted in found.imports:
-                    for where, container in self._reachable(target, dotted or ""):
-                        self._registrations.setdefault((where, container), []).extend(registered)
+                for where, container in self._registering_reach(found.imports):
+                    self._registrations.setdefault((where, container), []).extend(registered)
         return self._registrations.get((module, name), [])
+
+    def _registering_reach(self, imports: "Iterable[Tuple[str, Optional[str]]]") -> "Set[Tuple[str, str]]":
+        """Where registering code of other modules may store what it is given.
+
+        Code that its module's ``@wrappers`` names (read there: it stores what
+        it decorates nowhere in its module) leads only to the code of other
+        modules it gives it to; any other code (or a wrapper given more than
+        constants, marked ``()``) to every name it reaches (:meth:`_reachable`).
+        """
+        from .definitions import WRAPPERS
+
+        found: Set[Tuple[str, str]] = set()
+        seen: Set[Tuple[str, str]] = set()
+        todo = [(target, dotted or "") for target, dotted in imports]
+        while todo:
+            module, dotted = todo.pop()
+            if (module, dotted) in seen:
+                continue
+            seen.add((module, dotted))
+            plain = not dotted.endswith("()")
+            dotted = dotted if plain else dotted[:-2]
+            home, name = module, dotted
+            head, _, tail = dotted.partition(".")
+            if tail and f"{module}.{head}" in self.old_modules:  # from pkg import registry; @registry.register
+                home, name = f"{module}.{head}", tail
+            wrappers = (self.new_definitions(home) or {}).get(WRAPPERS) if home in self.old_modules else None
+            if plain and wrappers is not None and name in wrappers.run:
+                todo.extend((target, imported or "") for target, imported in wrappers.imports)
+                continue
+            found |= self._reachable(module, dotted)
+        return found
 
     def _reachable(self, module: str, dotted: str) -> "Set[Tuple[str, str]]":
         """The names of ``module`` (and of modules it imports them from) that code named ``dotted`` leads to."""
@@ -471,7 +501,7 @@ class Selector:
             return reads
         imported: Set[Tuple[str, Optional[str]]] = set()
         for name, definition in (self.new_definitions(module) or {}).items():
-            if name != "@registered":  # its imports are registering code, not import statements
+            if name not in ("@registered", "@wrappers"):  # their imports are code, not import statements
                 imported.update(definition.imports)
         kept: Dict[str, str] = {}
         for owner, names in _object(reads.get("reads")).items():
