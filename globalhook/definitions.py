@@ -494,11 +494,13 @@ def add_registrations(statements: "List[ast.stmt]", found: "Dict[str, Definition
     sites: List[Tuple[str, Set[str]]] = []  # (registered name, refs of the registering code)
     stores: List[Tuple[str, Set[str]]] = []  # (registered name, where its decorator's own code may put it)
 
-    def callee_refs(expression: ast.expr) -> "Set[str]":
+    def callee_refs(expression: ast.expr, skip: "Optional[ast.expr]" = None) -> "Set[str]":
         refs: Set[str] = set()
         _refs(expression.func if isinstance(expression, ast.Call) else expression, refs, refs)
-        if isinstance(expression, ast.Call) and not _constant_call(expression):
+        if isinstance(expression, ast.Call) and not _constant_call(expression, skip):
             refs = {f"{ref}()" for ref in refs}  # given more than constants: not taken as a plain wrapper
+            for value in [a for a in expression.args if a is not skip] + [k.value for k in expression.keywords]:
+                _refs(value, refs, refs)  # @register(TABLE), @hook(SEEN.append): what it is given may store
         return refs
 
     def site(registered: str, expression: ast.expr, skip: "Optional[ast.expr]" = None) -> None:
@@ -511,7 +513,7 @@ def add_registrations(statements: "List[ast.stmt]", found: "Dict[str, Definition
             if UNSURE not in found_escapes:
                 stores.append((registered, found_escapes))
                 return
-        sites.append((registered, callee_refs(expression)))
+        sites.append((registered, callee_refs(expression, skip)))
 
     for statement in statements:
         for node in _module_level(statement):

@@ -132,12 +132,31 @@ class Escapes:
         return found
 
     def wrappers(self) -> "Dict[str, Set[str]]":
-        """Module functions that store what they decorate nowhere in this module: name -> foreign escapes."""
+        """Module functions that store what they decorate nowhere in this module, and module classes whose
+        making stores what they are given nowhere in it (given it and constants): name -> foreign escapes."""
         found = {}
         for name in sorted(self.functions):
             escapes = self.of_decorator(name)
             if UNSURE not in escapes and all(e.startswith(FOREIGN) for e in escapes):
                 found[name] = escapes
+        for name in sorted(self.classes):
+            escapes = self.of_class(name)
+            if UNSURE not in escapes and all(e.startswith(FOREIGN) for e in escapes):
+                found[name] = escapes
+        return found
+
+    def of_class(self, name: str) -> "Set[str]":
+        """Where making an instance of module class ``name`` may put what it is given (every argument
+        taken as holding it: other code calls it with it and constants only)."""
+        cls = self.classes[name]
+        if not self._plain_class(cls):
+            return {UNSURE}
+        found: Set[str] = set()
+        for method in ("__new__", "__init__", "__post_init__"):
+            function = self._method(cls, method)
+            if function is not None:
+                params = frozenset(_param_names(function)[1:])
+                found |= self._function(function, params, self_owned=True)
         return found
 
     def returned_functions(self, name: str) -> "Optional[List[ast.AST]]":
