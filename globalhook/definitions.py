@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 __all__ = ["Definition", "module_definitions", "file_definitions", "digests", "encode_refs", "decode_refs", "EFFECTS", "AUTOUSE", "HOOKS",
-           "REGISTERED", "WRAPPERS", "add_registrations"]
+           "REGISTERED", "add_registrations", "imported_targets"]
 
 #: The pseudo-definition of a module's statements that bind nothing but run at import.
 EFFECTS = "@effects"
@@ -49,9 +49,6 @@ HOOKS = "@hooks"
 #: The pseudo-definition of what a module registers through code of another module: ``run`` holds
 #: the registered names, ``imports`` the registering code (no digest: nothing of its own changes).
 REGISTERED = "@registered"
-#: The pseudo-definition of a module's functions that store what they decorate nowhere in it (given
-#: constants besides): ``run`` holds their names, ``imports`` the code of other modules they give it to.
-WRAPPERS = "@wrappers"
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _SCOPES = _FUNCTIONS + (ast.Lambda, ast.ClassDef)
@@ -490,7 +487,7 @@ def add_registrations(statements: "List[ast.stmt]", found: "Dict[str, Definition
                 classes[node.name] = node
     from .registering import FOREIGN, UNSURE, Escapes
 
-    escapes = Escapes(statements, imported)
+    reader: List[Escapes] = []  # made once a decorator of the module's own code needs it
     sites: List[Tuple[str, Set[str]]] = []  # (registered name, refs of the registering code)
     stores: List[Tuple[str, Set[str]]] = []  # (registered name, where its decorator's own code may put it)
 
@@ -509,7 +506,9 @@ def add_registrations(statements: "List[ast.stmt]", found: "Dict[str, Definition
         callee = expression.func if isinstance(expression, ast.Call) else expression
         if isinstance(callee, ast.Name) and callee.id in functions and callee.id not in imported:
             constant = not isinstance(expression, ast.Call) or _constant_call(expression, skip)
-            found_escapes = escapes.of_decorator(callee.id, constant_args=constant)
+            if not reader:
+                reader.append(Escapes(statements, imported))
+            found_escapes = reader[0].of_decorator(callee.id, constant_args=constant)
             if UNSURE not in found_escapes:
                 stores.append((registered, found_escapes))
                 return
@@ -550,7 +549,7 @@ def add_registrations(statements: "List[ast.stmt]", found: "Dict[str, Definition
     elsewhere = Definition()
 
     def registered_elsewhere(registered: str, ref: str) -> None:
-        for target in _imported_targets(ref, found, imported):
+        for target in imported_targets(ref, found, imported):
             if target not in elsewhere.imports:
                 elsewhere.imports.append(target)
             elsewhere.run.add(registered)
@@ -569,19 +568,9 @@ def add_registrations(statements: "List[ast.stmt]", found: "Dict[str, Definition
                 found[escape].run.add(registered)
     if elsewhere.imports:
         found[REGISTERED] = elsewhere
-    wrappers = escapes.wrappers()
-    if wrappers:
-        plain = Definition()
-        plain.run = set(wrappers)
-        for name in sorted(wrappers):
-            for escape in sorted(wrappers[name]):
-                for target in _imported_targets(escape[len(FOREIGN):], found, imported):
-                    if target not in plain.imports:
-                        plain.imports.append(target)
-        found[WRAPPERS] = plain
 
 
-def _imported_targets(ref: str, found: "Dict[str, Definition]", imported: "Set[str]") -> "List[Tuple[str, str]]":
+def imported_targets(ref: str, found: "Dict[str, Definition]", imported: "Set[str]") -> "List[Tuple[str, str]]":
     """``(module, dotted)`` for code of another module named ``ref`` here (``name``, ``name.attr``); a
     ``()`` ending (given more than constants) is kept on ``dotted``."""
     plain = "()" if ref.endswith("()") else ""

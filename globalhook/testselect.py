@@ -111,6 +111,8 @@ class Selector:
         self._members: Dict[Tuple[str, str], List[str]] = {}
         self._read_memo: Dict[Tuple[str, str, str], Optional[List[str]]] = {}
         self._registrations: Optional[Dict[Tuple[str, str], List[Tuple[str, str]]]] = None
+        self._wrappers: Dict[Tuple[str, str], Optional[List[Tuple[str, str]]]] = {}
+        self._escapes: Dict[str, Any] = {}
 
     # -- the sources now -----------------------------------------------------------------
 
@@ -280,13 +282,11 @@ class Selector:
     def _registering_reach(self, imports: "Iterable[Tuple[str, Optional[str]]]") -> "Set[Tuple[str, str]]":
         """Where registering code of other modules may store what it is given.
 
-        Code that its module's ``@wrappers`` names (read there: it stores what
-        it decorates nowhere in its module) leads only to the code of other
-        modules it gives it to; any other code (or a wrapper given more than
-        constants, marked ``()``) to every name it reaches (:meth:`_reachable`).
+        Code read in its module as a wrapper (:meth:`_wrapper`: it stores what
+        it decorates nowhere there) leads only to the code of other modules it
+        gives it to; any other code (or a wrapper given more than constants,
+        marked ``()``) to every name it reaches (:meth:`_reachable`).
         """
-        from .definitions import WRAPPERS
-
         found: Set[Tuple[str, str]] = set()
         seen: Set[Tuple[str, str]] = set()
         todo = [(target, dotted or "") for target, dotted in imports]
@@ -301,11 +301,55 @@ class Selector:
             head, _, tail = dotted.partition(".")
             if tail and f"{module}.{head}" in self.old_modules:  # from pkg import registry; @registry.register
                 home, name = f"{module}.{head}", tail
-            wrappers = (self.new_definitions(home) or {}).get(WRAPPERS) if home in self.old_modules else None
-            if plain and wrappers is not None and name in wrappers.run:
-                todo.extend((target, imported or "") for target, imported in wrappers.imports)
+            leads = self._wrapper(home, name) if plain else None
+            if leads is not None:
+                todo.extend(leads)
                 continue
             found |= self._reachable(module, dotted)
+        return found
+
+    def _wrapper(self, module: str, name: str) -> "Optional[List[Tuple[str, str]]]":
+        """The code of other modules that ``module:name`` gives what it decorates (or is made from) to, when
+        its source says it stores it nowhere in its module (:mod:`globalhook.registering`); else None."""
+        key = (module, name)
+        if key in self._wrappers:
+            return self._wrappers[key]
+        found: Optional[List[Tuple[str, str]]] = None
+        escapes = self._escapes_of(module) if module in self.old_modules else None
+        if escapes is not None and (name in escapes.functions or name in escapes.classes):
+            from .definitions import imported_targets
+            from .registering import FOREIGN
+
+            where = escapes.of_decorator(name) if name in escapes.functions else escapes.of_class(name)
+            if all(e.startswith(FOREIGN) for e in where):
+                defs = self.new_definitions(module) or {}
+                found = [t for e in sorted(where) for t in imported_targets(e[len(FOREIGN):], defs, escapes.imported)]
+        self._wrappers[key] = found
+        return found
+
+    def _escapes_of(self, module: str) -> "Optional[Any]":
+        """The module's source now, read for what its functions do with their arguments (once per module)."""
+        if module in self._escapes:
+            return self._escapes[module]
+        found = None
+        record = self.old_modules.get(module)
+        path = record.get("file") if isinstance(record, dict) else None
+        defs = self.new_definitions(module)
+        if isinstance(path, str) and path and defs is not None:
+            import ast
+
+            from .registering import Escapes
+
+            full = path if os.path.isabs(path) else os.path.join(self.root, path)
+            try:
+                with open(full, "rb") as stream:
+                    tree = ast.parse(stream.read(), full)
+            except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+                tree = None
+            if tree is not None:
+                imported = {n for n, d in defs.items() if d.imports and not n.startswith("@")}
+                found = Escapes(tree.body, imported)
+        self._escapes[module] = found
         return found
 
     def _reachable(self, module: str, dotted: str) -> "Set[Tuple[str, str]]":
@@ -501,7 +545,7 @@ class Selector:
             return reads
         imported: Set[Tuple[str, Optional[str]]] = set()
         for name, definition in (self.new_definitions(module) or {}).items():
-            if name not in ("@registered", "@wrappers"):  # their imports are code, not import statements
+            if name != "@registered":  # its imports are registering code, not import statements
                 imported.update(definition.imports)
         kept: Dict[str, str] = {}
         for owner, names in _object(reads.get("reads")).items():
