@@ -464,15 +464,22 @@ def add_registrations(statements: "List[ast.stmt]", found: "Dict[str, Definition
     A function that ``@register`` puts in ``HANDLERS`` and that tests call only
     through ``HANDLERS`` is never read by name; without this edge an edit of it
     selects nothing.  The registering code is the decorator (or the callee of
-    ``f = register(f)``, or a base's ``__init_subclass__`` and a metaclass's
-    ``__new__``/``__init__`` for a class), followed through the module's own
-    functions it calls; every module-level name it loads, other than imports
-    and functions, may be the container (over-approximated: which one is
-    written is not decided).  Registering code imported from another module
-    is noted in the pseudo-definition ``@registered`` (its ``imports``), which
-    selection follows into that module.  Registrations by a
-    statement that binds nothing (``register(f)``, ``HANDLERS.append(f)``) need
-    no edge: every name of the module depends on them (``@effects``).
+    ``f = register(f)`` and of ``a(b(f))``, or a base's ``__init_subclass__``
+    and a metaclass's ``__new__``/``__init__`` for a class).  A decorator that
+    is a function of this module is read for where its code may store what
+    it is given (:mod:`globalhook.registering`): a wrapper (attrs' ``@attrs``)
+    stores it nowhere and ties nothing; a registering one ties it to the
+    containers it stores into.  Where that reading is unsure, and for any
+    other registering code, every module-level name the code loads, other
+    than imports and functions, may be the container (over-approximated),
+    the code followed through the module's own functions it calls; the
+    non-constant arguments (a callback, a table) of such a decorator of the
+    module's own count as its code.  Registering code of another module is noted in the
+    pseudo-definition ``@registered`` (its ``imports``; ``()`` ends the name
+    of code given more than constants), which selection follows into that
+    module.  Registrations by a statement that binds nothing (``register(f)``,
+    ``HANDLERS.append(f)``) need no edge: every name of the module depends on
+    them (``@effects``).
     """
     imported: Set[str] = set()
     functions: Set[str] = set()
@@ -491,20 +498,22 @@ def add_registrations(statements: "List[ast.stmt]", found: "Dict[str, Definition
     sites: List[Tuple[str, Set[str]]] = []  # (registered name, refs of the registering code)
     stores: List[Tuple[str, Set[str]]] = []  # (registered name, where its decorator's own code may put it)
 
-    def callee_refs(expression: ast.expr, skip: "Optional[ast.expr]" = None) -> "Set[str]":
+    def callee_refs(expression: ast.expr, skip: "Optional[ast.expr]" = None, given: bool = False) -> "Set[str]":
         refs: Set[str] = set()
         _refs(expression.func if isinstance(expression, ast.Call) else expression, refs, refs)
         if isinstance(expression, ast.Call) and not _constant_call(expression, skip):
             refs = {f"{ref}()" for ref in refs}  # given more than constants: not taken as a plain wrapper
-            for value in [a for a in expression.args if a is not skip] + [k.value for k in expression.keywords]:
-                _refs(value, refs, refs)  # @register(TABLE), @hook(SEEN.append): what it is given may store
+            if given:  # a decorator of this module handing what it decorates to what it was given
+                for value in [a for a in expression.args if a is not skip] + [k.value for k in expression.keywords]:
+                    _refs(value, refs, refs)  # @hook(SEEN.append), @register(TABLE)
         return refs
 
     def site(registered: str, expression: ast.expr, skip: "Optional[ast.expr]" = None) -> None:
         """``expression`` (a decorator, or a call given ``registered``) registers ``registered`` if its code
         stores it: read when it is a function of this module, else left to the rule for unknown code."""
         callee = expression.func if isinstance(expression, ast.Call) else expression
-        if isinstance(callee, ast.Name) and callee.id in functions and callee.id not in imported:
+        own = isinstance(callee, ast.Name) and callee.id in functions and callee.id not in imported
+        if own:
             constant = not isinstance(expression, ast.Call) or _constant_call(expression, skip)
             if not reader:
                 reader.append(Escapes(statements, imported))
@@ -512,7 +521,7 @@ def add_registrations(statements: "List[ast.stmt]", found: "Dict[str, Definition
             if UNSURE not in found_escapes:
                 stores.append((registered, found_escapes))
                 return
-        sites.append((registered, callee_refs(expression, skip)))
+        sites.append((registered, callee_refs(expression, skip, given=own)))
 
     for statement in statements:
         for node in _module_level(statement):

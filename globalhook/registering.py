@@ -8,17 +8,23 @@ Taking every decorator as registering ties a package like attrs into one
 knot (``@attrs`` loads most of its module), so each decorator of the module's
 own code is read for what it does with its argument.
 
-The argument (and every value computed from it) is followed through the
-function's body, its nested functions, and the module's own functions and
-classes it is passed to.  It *escapes* when it is stored, by assignment,
-``setattr``, ``del``-free mutation or a method call, into something that
-may outlive the call: a module-level name (the container), an imported name
-(another module's: :data:`FOREIGN`), or anything not known to be made in the
-call (an argument, a closure cell, the result of an unknown call):
-:data:`UNSURE`.  A call with it into code not read here (another module's
-function) escapes to that code.  Stores into the argument itself
-(``cls.__repr__ = ...``) and into fresh values made in the call do not
-escape.  The answer is an over-approximation: any doubt is an escape.
+The argument (and every value that may hold it) is followed through the
+function's body, the functions it defines and calls there, and the module's
+own functions and classes it is passed to.  It *escapes* when it is stored
+(by assignment, ``setattr`` or a method call such as ``append``) into
+something that may outlive the call: a module-level name (the container),
+an imported name (another module's: :data:`FOREIGN`), or anything not known
+to be made in the call (an argument, a closure cell, the result of unknown
+code): :data:`UNSURE`, as is a call with it of code not known (a callback it
+was given).  A call with it into another module's code escapes to that code,
+which selection reads in its own module.  Stores into the argument itself
+(``cls.__repr__ = ...``) and into values made in the call do not escape, nor
+do texts and numbers computed from it.  The answer over-approximates: any
+doubt is an escape.  Two assumptions are made and documented: code compiled
+from text (``exec``/``eval`` given a namespace made in the call from imported
+names, builtins and constants) stores nothing of this module's, and a
+decorator used as ``@name(constants)`` is read with its other parameters
+holding constants (a decorator given more is read without that).
 """
 
 from __future__ import annotations
