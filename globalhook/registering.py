@@ -50,8 +50,8 @@ _FRESH = "@fresh"
 #: Builtins that neither keep their arguments nor call back code that could (for these purposes).
 _PURE = frozenset((
     "isinstance", "issubclass", "getattr", "hasattr", "len", "type", "id", "repr", "str", "bool", "int", "float",
-    "tuple", "list", "dict", "set", "frozenset", "sorted", "reversed", "iter", "next", "enumerate", "zip", "map",
-    "filter", "any", "all", "callable", "vars", "dir", "hash", "min", "max", "sum", "format", "super", "object",
+    "tuple", "list", "dict", "set", "frozenset", "sorted", "reversed", "iter", "next", "enumerate", "zip",
+    "any", "all", "callable", "vars", "dir", "hash", "min", "max", "sum", "format", "super", "object",
     "property", "staticmethod", "classmethod", "compile", "bytes", "abs", "round", "divmod", "ord", "chr",
     "print", "slice", "range", "NotImplementedError", "TypeError", "ValueError", "AttributeError", "KeyError",
     "RuntimeError", "Exception", "DeprecationWarning", "UserWarning",
@@ -183,7 +183,7 @@ class Escapes:
                 elif isinstance(value, ast.Name) and value.id in self.functions:
                     found.append(self.functions[value.id])
                 elif isinstance(value, (ast.Tuple, ast.Constant)):
-                    continue  # (a tuple of constants, in attrs' case: anything else is taken as unknown)
+                    continue  # a part that cannot be called (a tuple, a constant)
                 else:
                     return None
         return found
@@ -461,7 +461,8 @@ class _Body:
                 continue
             if isinstance(child, ast.Call):
                 func = child.func
-                if isinstance(func, ast.Name) and func.id in _SCALAR and func.id not in self.bindings:
+                if isinstance(func, ast.Name) and func.id in _SCALAR and func.id not in self.bindings and \
+                        func.id not in self.module.module_names:
                     continue
                 if isinstance(func, ast.Attribute) and func.attr in _TEXT and isinstance(func.value, ast.Constant):
                     continue
@@ -751,6 +752,9 @@ class _Body:
             if name in _RUNNING and name not in self.module.module_names:
                 return set() if len(node.args) >= 2 else {UNSURE}  # with its own globals: not ours
             if name in _PURE and name not in self.module.module_names:
+                if any(k.arg == "key" and not self._constant(k.value) for k in node.keywords) or (
+                        name == "iter" and len(node.args) > 1):
+                    return {UNSURE}  # sorted(x, key=...), iter(f, sentinel): code called with it
                 return set()
             if name in self.params:
                 return {UNSURE}  # a callback given to the call

@@ -319,6 +319,23 @@ CASES = {
         def handle(name):
             return dict(ROUTES)[name]()
     """,
+    "stored-by-a-builtin-calling-back": """\
+        HANDLERS = []
+
+
+        def register(f):
+            list(map(HANDLERS.append, [f]))
+            return f
+
+
+        @register
+        def ping():
+            return "pong"
+
+
+        def handle(name):
+            return {f.__name__: f for f in HANDLERS}[name]()
+    """,
     "registered-after-wrapping": """\
         import functools
 
