@@ -64,6 +64,8 @@ _READING = frozenset((
     "symmetric_difference", "isdisjoint", "__contains__", "__eq__", "__ne__", "__getitem__", "remove", "discard",
     "pop", "splitlines", "isidentifier", "fromkeys", "__get__",
 ))
+#: Builtins that call code they are given with the other arguments (``map(f, items)``, ``key=f``).
+_CALLING = frozenset(("map", "filter", "sorted", "min", "max", "iter"))
 #: Builtins whose result holds none of their arguments.
 _SCALAR = frozenset(("len", "id", "hash", "repr", "str", "bool", "int", "float", "isinstance", "issubclass",
                      "hasattr", "callable", "format", "ord", "chr", "abs", "round"))
@@ -652,6 +654,31 @@ class _Body:
                 return "()"
         return ""
 
+    def _called_back(self, value: ast.expr) -> "Set[str]":
+        """The escapes of code that a builtin calls with the argument: a lambda, a function of this
+        module or of this call, a builtin; anything else is unknown code."""
+        if isinstance(value, ast.Constant):
+            return set()
+        free: FrozenSet[str] = frozenset()
+        if isinstance(value, ast.Lambda):
+            inner: ast.AST = value
+            free = frozenset(self.tainted)
+        elif isinstance(value, ast.Name) and value.id in self.nested and len(self.bindings[value.id]) == 1:
+            inner = self.nested[value.id]
+            free = frozenset(self.tainted)
+        elif isinstance(value, ast.Name) and value.id not in self.bindings and value.id not in self.module.module_names \
+                and (value.id in _PURE or value.id in _SCALAR) and value.id not in _CALLING:
+            return set()
+        elif isinstance(value, ast.Name) and value.id in self.module.functions and value.id not in self.bindings:
+            inner = self.module.functions[value.id]
+        else:
+            return {UNSURE}
+        params = frozenset(_param_names(inner))
+        made = frozenset(n for n in self.bindings if n not in self.declared and not self._resolve(n))
+        constants = frozenset(self.constants - set(self.bindings)) - params if free else frozenset()
+        return self.module._function(inner, params | (free - params), False,
+                                     (frozenset(self.owned) | made if free else frozenset()), constants)
+
     def _constant(self, node: ast.expr) -> bool:
         """``node`` is a constant, or a name known to hold one."""
         if isinstance(node, ast.Constant):
@@ -751,10 +778,16 @@ class _Body:
                 return set()
             if name in _RUNNING and name not in self.module.module_names:
                 return set() if len(node.args) >= 2 else {UNSURE}  # with its own globals: not ours
+            if name in _CALLING and name not in self.module.module_names:
+                # map(f, items), sorted(items, key=f), iter(f, sentinel): f is called with it
+                callbacks = [k.value for k in node.keywords if k.arg == "key"]
+                if name in ("map", "filter") or (name == "iter" and len(node.args) > 1):
+                    callbacks += node.args[:1]
+                found = set()
+                for callback in callbacks:
+                    found |= self._called_back(callback)
+                return found
             if name in _PURE and name not in self.module.module_names:
-                if any(k.arg == "key" and not self._constant(k.value) for k in node.keywords) or (
-                        name == "iter" and len(node.args) > 1):
-                    return {UNSURE}  # sorted(x, key=...), iter(f, sentinel): code called with it
                 return set()
             if name in self.params:
                 return {UNSURE}  # a callback given to the call
