@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 __all__ = ["Definition", "module_definitions", "file_definitions", "digests", "encode_refs", "decode_refs", "EFFECTS", "AUTOUSE", "HOOKS",
-           "REGISTERED", "add_registrations"]
+           "REGISTERED", "add_registrations", "imported_targets"]
 
 #: The pseudo-definition of a module's statements that bind nothing but run at import.
 EFFECTS = "@effects"
@@ -464,15 +464,22 @@ def add_registrations(statements: "List[ast.stmt]", found: "Dict[str, Definition
     A function that ``@register`` puts in ``HANDLERS`` and that tests call only
     through ``HANDLERS`` is never read by name; without this edge an edit of it
     selects nothing.  The registering code is the decorator (or the callee of
-    ``f = register(f)``, or a base's ``__init_subclass__`` and a metaclass's
-    ``__new__``/``__init__`` for a class), followed through the module's own
-    functions it calls; every module-level name it loads, other than imports
-    and functions, may be the container (over-approximated: which one is
-    written is not decided).  Registering code imported from another module
-    is noted in the pseudo-definition ``@registered`` (its ``imports``), which
-    selection follows into that module.  Registrations by a
-    statement that binds nothing (``register(f)``, ``HANDLERS.append(f)``) need
-    no edge: every name of the module depends on them (``@effects``).
+    ``f = register(f)`` and of ``a(b(f))``, or a base's ``__init_subclass__``
+    and a metaclass's ``__new__``/``__init__`` for a class).  A decorator that
+    is a function of this module is read for where its code may store what
+    it is given (:mod:`globalhook.registering`): a wrapper (attrs' ``@attrs``)
+    stores it nowhere and ties nothing; a registering one ties it to the
+    containers it stores into.  Where that reading is unsure, and for any
+    other registering code, every module-level name the code loads, other
+    than imports and functions, may be the container (over-approximated),
+    the code followed through the module's own functions it calls; the
+    non-constant arguments (a callback, a table) of such a decorator of the
+    module's own count as its code.  Registering code of another module is noted in the
+    pseudo-definition ``@registered`` (its ``imports``; ``()`` ends the name
+    of code given more than constants), which selection follows into that
+    module.  Registrations by a statement that binds nothing (``register(f)``,
+    ``HANDLERS.append(f)``) need no edge: every name of the module depends on
+    them (``@effects``).
     """
     imported: Set[str] = set()
     functions: Set[str] = set()
@@ -485,58 +492,114 @@ def add_registrations(statements: "List[ast.stmt]", found: "Dict[str, Definition
                 functions.add(node.name)
             elif isinstance(node, ast.ClassDef):
                 classes[node.name] = node
-    sites: List[Tuple[str, Set[str]]] = []  # (registered name, refs of the registering code)
+    from .registering import FOREIGN, UNSURE, Escapes
 
-    def callee_refs(expression: ast.expr) -> "Set[str]":
+    reader: List[Escapes] = []  # made once a decorator of the module's own code needs it
+    sites: List[Tuple[str, Set[str]]] = []  # (registered name, refs of the registering code)
+    stores: List[Tuple[str, Set[str]]] = []  # (registered name, where its decorator's own code may put it)
+
+    def callee_refs(expression: ast.expr, skip: "Optional[ast.expr]" = None, given: bool = False) -> "Set[str]":
         refs: Set[str] = set()
         _refs(expression.func if isinstance(expression, ast.Call) else expression, refs, refs)
+        if isinstance(expression, ast.Call) and not _constant_call(expression, skip):
+            refs = {f"{ref}()" for ref in refs}  # given more than constants: not taken as a plain wrapper
+            if given:  # a decorator of this module handing what it decorates to what it was given
+                for value in [a for a in expression.args if a is not skip] + [k.value for k in expression.keywords]:
+                    _refs(value, refs, refs)  # @hook(SEEN.append), @register(TABLE)
         return refs
+
+    def site(registered: str, expression: ast.expr, skip: "Optional[ast.expr]" = None) -> None:
+        """``expression`` (a decorator, or a call given ``registered``) registers ``registered`` if its code
+        stores it: read when it is a function of this module, else left to the rule for unknown code."""
+        callee = expression.func if isinstance(expression, ast.Call) else expression
+        own = isinstance(callee, ast.Name) and callee.id in functions and callee.id not in imported
+        if own:
+            constant = not isinstance(expression, ast.Call) or _constant_call(expression, skip)
+            if not reader:
+                reader.append(Escapes(statements, imported))
+            found_escapes = reader[0].of_decorator(callee.id, constant_args=constant)
+            if UNSURE not in found_escapes:
+                stores.append((registered, found_escapes))
+                return
+        sites.append((registered, callee_refs(expression, skip, given=own)))
 
     for statement in statements:
         for node in _module_level(statement):
             if isinstance(node, _FUNCTIONS + (ast.ClassDef,)):
                 for decorator in node.decorator_list:
-                    sites.append((node.name, callee_refs(decorator)))
+                    site(node.name, decorator)
             if isinstance(node, ast.ClassDef):
                 for member in node.body:  # a method registered by a module-level decorator: its class
                     for decorator in getattr(member, "decorator_list", ()):
-                        sites.append((node.name, callee_refs(decorator)))
+                        site(node.name, decorator)
                 hooks = _creation_hooks(node, classes, found)
                 if hooks:
                     sites.append((node.name, hooks))
                 for base in node.bases:  # hooks of another module: only what runs as the class is made
                     hook = _dotted(base)
                     if hook and hook.partition(".")[0] in imported:
-                        sites.append((node.name, {f"{hook}.__init_subclass__"}))
+                        sites.append((node.name, {f"{hook}.__init_subclass__()"}))
                 for keyword in node.keywords:
                     hook = _dotted(keyword.value) if keyword.arg == "metaclass" else None
                     if hook and hook.partition(".")[0] in imported:
-                        sites.append((node.name, {f"{hook}.__new__", f"{hook}.__init__"}))
+                        sites.append((node.name, {f"{hook}.__new__()", f"{hook}.__init__()"}))
             elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
                 targets = {t.id for t in node.targets if isinstance(t, ast.Name)}
                 for call in ast.walk(node.value):  # f = register(f), nested: f = a(b(f)), h = register(f)
                     for argument in getattr(call, "args", ()) if isinstance(call, ast.Call) else ():
                         if isinstance(argument, ast.Name) and (argument.id in targets or argument.id in functions
                                                                or argument.id in classes):
-                            sites.append((argument.id, callee_refs(call)))
+                            site(argument.id, call, argument)
+                        elif isinstance(argument, ast.Call):  # a(b(f)): a is given what b made from f
+                            for inner in ast.walk(argument):
+                                if isinstance(inner, ast.Name) and (inner.id in targets or inner.id in functions
+                                                                    or inner.id in classes) and inner.id not in imported:
+                                    site(inner.id, call, argument)
     elsewhere = Definition()
+
+    def registered_elsewhere(registered: str, ref: str) -> None:
+        for target in imported_targets(ref, found, imported):
+            if target not in elsewhere.imports:
+                elsewhere.imports.append(target)
+            elsewhere.run.add(registered)
+
     for registered, refs in sites:
-        for container in _containers(refs, found, imported, functions):
+        for container in _containers({r[:-2] if r.endswith("()") else r for r in refs}, found, imported, functions):
             if container != registered:
                 found[container].run.add(registered)
         for ref in sorted(refs):  # registering code of another module: where it leads
-            root, _, attr = ref.partition(".")
-            if root not in imported or root not in found:
-                continue
-            for module, name in found[root].imports:
-                target = name if name is not None else attr
-                if target:
-                    target = f"{name}.{attr}" if name is not None and attr else target
-                    if (module, target) not in elsewhere.imports:
-                        elsewhere.imports.append((module, target))
-                    elsewhere.run.add(registered)
+            registered_elsewhere(registered, ref)
+    for registered, where in stores:
+        for escape in sorted(where):
+            if escape.startswith(FOREIGN):
+                registered_elsewhere(registered, escape[len(FOREIGN):])
+            elif escape in found and escape != registered:
+                found[escape].run.add(registered)
     if elsewhere.imports:
         found[REGISTERED] = elsewhere
+
+
+def imported_targets(ref: str, found: "Dict[str, Definition]", imported: "Set[str]") -> "List[Tuple[str, str]]":
+    """``(module, dotted)`` for code of another module named ``ref`` here (``name``, ``name.attr``); a
+    ``()`` ending (given more than constants) is kept on ``dotted``."""
+    plain = "()" if ref.endswith("()") else ""
+    ref = ref[:-2] if plain else ref
+    root, _, attr = ref.partition(".")
+    if root not in imported or root not in found:
+        return []
+    targets = []
+    for module, name in found[root].imports:
+        target = name if name is not None else attr
+        if target:
+            target = f"{name}.{attr}" if name is not None and attr else target
+            targets.append((module, target + plain))
+    return targets
+
+
+def _constant_call(call: ast.Call, skip: "Optional[ast.expr]" = None) -> bool:
+    """Every argument of ``call`` other than ``skip`` (the registered value) is a constant."""
+    values = [a for a in call.args if a is not skip] + [k.value for k in call.keywords]
+    return all(isinstance(v, ast.Constant) for v in values)
 
 
 def _dotted(node: ast.expr) -> "Optional[str]":

@@ -111,6 +111,8 @@ class Selector:
         self._members: Dict[Tuple[str, str], List[str]] = {}
         self._read_memo: Dict[Tuple[str, str, str], Optional[List[str]]] = {}
         self._registrations: Optional[Dict[Tuple[str, str], List[Tuple[str, str]]]] = None
+        self._wrappers: Dict[Tuple[str, str], Optional[List[Tuple[str, str]]]] = {}
+        self._escapes: Dict[str, Any] = {}
 
     # -- the sources now -----------------------------------------------------------------
 
@@ -273,10 +275,82 @@ class Selector:
                 if found is None:
                     continue
                 registered = [(owner, r) for r in sorted(found.run) if self._defined(owner, r)]
-                for target, dotted in found.imports:
-                    for where, container in self._reachable(target, dotted or ""):
-                        self._registrations.setdefault((where, container), []).extend(registered)
+                for where, container in self._registering_reach(found.imports):
+                    self._registrations.setdefault((where, container), []).extend(registered)
         return self._registrations.get((module, name), [])
+
+    def _registering_reach(self, imports: "Iterable[Tuple[str, Optional[str]]]") -> "Set[Tuple[str, str]]":
+        """Where registering code of other modules may store what it is given.
+
+        Code read in its module as a wrapper (:meth:`_wrapper`: it stores what
+        it decorates nowhere there) leads only to the code of other modules it
+        gives it to; any other code (or a wrapper given more than constants,
+        marked ``()``) to every name it reaches (:meth:`_reachable`).
+        """
+        found: Set[Tuple[str, str]] = set()
+        seen: Set[Tuple[str, str]] = set()
+        todo = [(target, dotted or "") for target, dotted in imports]
+        while todo:
+            module, dotted = todo.pop()
+            if (module, dotted) in seen:
+                continue
+            seen.add((module, dotted))
+            plain = not dotted.endswith("()")
+            dotted = dotted if plain else dotted[:-2]
+            home, name = module, dotted
+            head, _, tail = dotted.partition(".")
+            if tail and f"{module}.{head}" in self.old_modules:  # from pkg import registry; @registry.register
+                home, name = f"{module}.{head}", tail
+            leads = self._wrapper(home, name) if plain else None
+            if leads is not None:
+                todo.extend(leads)
+                continue
+            found |= self._reachable(module, dotted)
+        return found
+
+    def _wrapper(self, module: str, name: str) -> "Optional[List[Tuple[str, str]]]":
+        """The code of other modules that ``module:name`` gives what it decorates (or is made from) to, when
+        its source says it stores it nowhere in its module (:mod:`globalhook.registering`); else None."""
+        key = (module, name)
+        if key in self._wrappers:
+            return self._wrappers[key]
+        found: Optional[List[Tuple[str, str]]] = None
+        escapes = self._escapes_of(module) if module in self.old_modules else None
+        if escapes is not None and (name in escapes.functions or name in escapes.classes):
+            from .definitions import imported_targets
+            from .registering import FOREIGN
+
+            where = escapes.of_decorator(name) if name in escapes.functions else escapes.of_class(name)
+            if all(e.startswith(FOREIGN) for e in where):
+                defs = self.new_definitions(module) or {}
+                found = [t for e in sorted(where) for t in imported_targets(e[len(FOREIGN):], defs, escapes.imported)]
+        self._wrappers[key] = found
+        return found
+
+    def _escapes_of(self, module: str) -> "Optional[Any]":
+        """The module's source now, read for what its functions do with their arguments (once per module)."""
+        if module in self._escapes:
+            return self._escapes[module]
+        found = None
+        record = self.old_modules.get(module)
+        path = record.get("file") if isinstance(record, dict) else None
+        defs = self.new_definitions(module)
+        if isinstance(path, str) and path and defs is not None:
+            import ast
+
+            from .registering import Escapes
+
+            full = path if os.path.isabs(path) else os.path.join(self.root, path)
+            try:
+                with open(full, "rb") as stream:
+                    tree = ast.parse(stream.read(), full)
+            except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+                tree = None
+            if tree is not None:
+                imported = {n for n, d in defs.items() if d.imports and not n.startswith("@")}
+                found = Escapes(tree.body, imported)
+        self._escapes[module] = found
+        return found
 
     def _reachable(self, module: str, dotted: str) -> "Set[Tuple[str, str]]":
         """The names of ``module`` (and of modules it imports them from) that code named ``dotted`` leads to."""

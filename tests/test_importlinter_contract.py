@@ -122,7 +122,7 @@ def test_a_missing_data_file_breaks_the_contract_saying_so(project):
 #: globalhook's layers (see DESIGN.md), top down; a module imports only from its own layer or below.
 #: ``report`` is the text report a run prints at exit when config asks for it (the session's), which
 #: the ``report`` command shows too: it reads data through the process layer and imports no answer.
-ANSWERS = ["cli", "cli_views", "pytest_plugin", "ipython", "console", "reverse", "diff", "check",
+ANSWERS = ["cli", "cli_views", "pytest_plugin", "ipython", "console", "reverse", "diff", "check", "registering",
            "checkformats", "baseline", "importlinter", "htmlreport", "pertest", "cache", "cachestore", "fingerprint",
            "definitions", "testselect", "testrecords", "selectplugin"]
 PROCESS = ["session", "sigterm", "multiproc", "runner", "sitehook", "startup", "workers", "data", "atomic", "gcpause",

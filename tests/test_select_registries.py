@@ -189,6 +189,181 @@ CASES = {
         def handle(name):
             return HANDLERS[name]().run()
     """,
+    "class-decorator-storing-cls": """\
+        PLUGINS = {}
+
+
+        def plugin(cls):
+            PLUGINS[cls.__name__.lower()] = cls
+            return cls
+
+
+        @plugin
+        class Ping:
+            def run(self):
+                return "pong"
+
+
+        def handle(name):
+            return PLUGINS[name]().run()
+    """,
+    "appended-to-a-list-attribute": """\
+        class Registry:
+            items = []
+
+
+        def register(f):
+            Registry.items.append(f)
+            return f
+
+
+        @register
+        def ping():
+            return "pong"
+
+
+        def handle(name):
+            return {f.__name__: f for f in Registry.items}[name]()
+    """,
+    "stored-through-a-local-alias": """\
+        HANDLERS = {}
+
+
+        def register(f):
+            table = HANDLERS
+            table[f.__name__] = f
+            return f
+
+
+        @register
+        def ping():
+            return "pong"
+
+
+        def handle(name):
+            return HANDLERS[name]()
+    """,
+    "helper-given-the-container": """\
+        HANDLERS = {}
+
+
+        def _store(table, f):
+            table[f.__name__] = f
+
+
+        def register(f):
+            _store(HANDLERS, f)
+            return f
+
+
+        @register
+        def ping():
+            return "pong"
+
+
+        def handle(name):
+            return HANDLERS[name]()
+    """,
+    "setattr-on-a-namespace": """\
+        import types
+
+        HANDLERS = types.SimpleNamespace()
+
+
+        def register(f):
+            setattr(HANDLERS, f.__name__, f)
+            return f
+
+
+        @register
+        def ping():
+            return "pong"
+
+
+        def handle(name):
+            return getattr(HANDLERS, name)()
+    """,
+    "setattr-on-a-module": """\
+        import sys
+
+
+        def register(f):
+            setattr(sys.modules[__name__], "handler_" + f.__name__, f)
+            return f
+
+
+        @register
+        def ping():
+            return "pong"
+
+
+        def handle(name):
+            return globals()["handler_" + name]()
+    """,
+    "factory-appending-a-pair": """\
+        ROUTES = []
+
+
+        def route(name):
+            def decorate(f):
+                ROUTES.append((name, f))
+                return f
+            return decorate
+
+
+        @route("ping")
+        def ping():
+            return "pong"
+
+
+        def handle(name):
+            return dict(ROUTES)[name]()
+    """,
+    "stored-by-a-builtin-calling-back": """\
+        HANDLERS = []
+
+
+        def register(f):
+            list(map(HANDLERS.append, [f]))
+            return f
+
+
+        @register
+        def ping():
+            return "pong"
+
+
+        def handle(name):
+            return {f.__name__: f for f in HANDLERS}[name]()
+    """,
+    "registered-after-wrapping": """\
+        import functools
+
+        HANDLERS = {}
+
+
+        def traced(f):
+            @functools.wraps(f)
+            def wrapper(*args):
+                return f(*args)
+            return wrapper
+
+
+        def register(f):
+            HANDLERS[f.__name__.lstrip("_")] = f
+            return f
+
+
+        def _ping():
+            return "pong"
+
+
+        ping = register(traced(_ping))
+
+
+        def handle(name):
+            return HANDLERS[name]()
+    """,
 }
 
 
@@ -211,7 +386,9 @@ def _run(cwd: Path, *args: str) -> "subprocess.CompletedProcess[str]":
 
 
 #: Registered by a statement that binds nothing: every name of its module depends on such statements.
-EFFECTS = {"append-at-module-level", "register-call-at-module-level"}
+EFFECTS = {"append-at-module-level", "register-call-at-module-level",
+           # a name with no definition, read through globals(): its whole module
+           "setattr-on-a-module"}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -398,3 +575,187 @@ def test_a_module_tied_into_one_cycle_is_searched_once(tmp_path):
     module.write_text(module.read_text().replace("n700 = [", "n700 = [0, ", 1))
     decision = Selector(selection, str(tmp_path)).decide("t.py::test")
     assert decision.run and "m:n700 (changed)" in decision.why[0], decision.why
+
+
+#: Decorators that wrap or patch what they are given and store it nowhere, loading a module-level
+#: name that a test reads (``greeting()``): that test does not depend on what they decorate.
+WRAPPING = {
+    "functools-wraps": """\
+        import functools
+
+        GREETING = "hello"
+
+
+        def greeted(f):
+            prefix = GREETING
+
+            @functools.wraps(f)
+            def wrapper(*args):
+                return prefix + " " + f(*args)
+            return wrapper
+
+
+        @greeted
+        def ping():
+            return "pong"
+    """,
+    "factory-given-constants": """\
+        GREETING = "hello"
+
+
+        def greeted(times, sep=" "):
+            def decorate(f):
+                def wrapper(*args):
+                    return sep.join([GREETING] * times + [f(*args)])
+                return wrapper
+            return decorate
+
+
+        @greeted(1)
+        def ping():
+            return "pong"
+    """,
+    "class-patched-and-returned": """\
+        GREETING = "hello"
+
+
+        def _make_hello(cls):
+            text = GREETING + " " + cls.__name__.lower()
+            namespace = {}
+            exec("def hello(self):\\n    return " + repr(text), namespace)
+            return namespace["hello"]
+
+
+        def greeted(cls):
+            cls.hello = _make_hello(cls)
+            return cls
+
+
+        @greeted
+        class Ping:
+            def run(self):
+                return "pong"
+
+
+        def ping():
+            return Ping().hello().replace("ping", Ping().run())
+    """,
+}
+
+WRAPPING_TESTS = """\
+    from pkg import api
+
+
+    def test_ping():
+        assert api.ping() == "hello pong"
+
+
+    def test_greeting():
+        assert api.greeting() == "hello"
+"""
+
+GREETING = """
+
+    def greeting():
+        return GREETING
+"""
+
+
+def _edit_selects_only_the_caller(tmp_path: Path, edited: Path) -> None:
+    recorded = _run(tmp_path, "tests")
+    assert recorded.returncode == 0 and "2 passed" in recorded.stdout, recorded.stdout + recorded.stderr
+    edited.write_text(edited.read_text().replace('"pong"', '"pang"'))
+    done = _run(tmp_path, "--globalhook-select", "tests")
+    assert re.search(r"^FAILED tests/test_r.py::test_ping\b", done.stdout, re.M), done.stdout + done.stderr
+    # The decorator only loaded GREETING: a test reading GREETING does not depend on what it decorated.
+    assert "test_greeting" not in done.stdout and "1 deselected" in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize("case", sorted(WRAPPING))
+def test_a_wrapping_decorator_ties_nothing_to_what_it_loads(tmp_path, case):
+    _write(tmp_path, {"pkg/__init__.py": "", "pkg/api.py": textwrap.dedent(WRAPPING[case]) + textwrap.dedent(GREETING),
+                      "tests/test_r.py": WRAPPING_TESTS})
+    _edit_selects_only_the_caller(tmp_path, tmp_path / "pkg" / "api.py")
+
+
+def test_a_wrapping_decorator_of_another_module_ties_nothing(tmp_path):
+    """attrs' case: its classes elsewhere decorated with ``@attrs`` (which loads most of its module)."""
+    make = """\
+        GREETING = "hello"
+
+
+        def _hello(cls):
+            return GREETING + " " + cls.__name__.lower()
+
+
+        def greeted(cls=None, *, loud=False):
+            def wrap(cls):
+                text = _hello(cls)
+                cls.hello = lambda self: text.upper() if loud else text
+                return cls
+            return wrap if cls is None else wrap(cls)
+
+
+        def greeting():
+            return GREETING
+    """
+    handlers = """\
+        from .make import greeted
+
+
+        @greeted(loud=False)
+        class Ping:
+            def run(self):
+                return "pong"
+
+
+        def ping():
+            return Ping().hello().replace("ping", Ping().run())
+    """
+    tests = """\
+        from pkg import handlers, make
+
+
+        def test_ping():
+            assert handlers.ping() == "hello pong"
+
+
+        def test_greeting():
+            assert make.greeting() == "hello"
+    """
+    _write(tmp_path, {"pkg/__init__.py": "", "pkg/make.py": make, "pkg/handlers.py": handlers, "tests/test_r.py": tests})
+    _edit_selects_only_the_caller(tmp_path, tmp_path / "pkg" / "handlers.py")
+
+
+def test_a_decorator_given_a_callback_registers_through_it(tmp_path):
+    """``@greeted(SEEN.append)``: the callback it is given stores the class (the rule before missed it:
+    only the decorator's own code was followed)."""
+    api = """\
+        SEEN = []
+
+
+        def greeted(callback):
+            def wrap(cls):
+                callback(cls)
+                return cls
+            return wrap
+
+
+        @greeted(SEEN.append)
+        class Ping:
+            def run(self):
+                return "pong"
+
+
+        def handle(name):
+            return {cls.__name__.lower(): cls for cls in SEEN}[name]().run()
+    """
+    _write(tmp_path, {"pkg/__init__.py": "", "pkg/api.py": textwrap.dedent(api) + textwrap.dedent(UNRELATED),
+                      "tests/test_r.py": TESTS})
+    recorded = _run(tmp_path, "tests")
+    assert recorded.returncode == 0 and "2 passed" in recorded.stdout, recorded.stdout + recorded.stderr
+    path = tmp_path / "pkg" / "api.py"
+    path.write_text(path.read_text().replace('"pong"', '"pang"'))
+    done = _run(tmp_path, "--globalhook-select", "tests")
+    assert re.search(r"^FAILED tests/test_r.py::test_handle\b", done.stdout, re.M), done.stdout + done.stderr
+    assert "test_unrelated" not in done.stdout and "1 deselected" in done.stdout, done.stdout
