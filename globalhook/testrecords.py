@@ -64,6 +64,19 @@ def environment_digest() -> str:
     return hashlib.blake2b("\n".join(sorted(parts)).encode("utf-8", "surrogateescape"), digest_size=8).hexdigest()
 
 
+def environment_variables_digest(names: "Iterable[str]") -> str:
+    """A digest of the values of ``names`` in this environment (never the values themselves)."""
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=8)
+    for name in sorted(set(names)):
+        value = os.environ.get(name)
+        digest.update(name.encode("utf-8", "surrogateescape") + b"\0")
+        digest.update(b"-" if value is None else b"=" + value.encode("utf-8", "surrogateescape"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
 class _Reads:
     __slots__ = ("reads", "absent", "env")
 
@@ -78,8 +91,6 @@ class _Reads:
             "absent": {m: " ".join(sorted(n)) for m, n in sorted(self.absent.items())},
         }
         if self.env:
-            from .testselect import environment_variables_digest
-
             data["env"] = {"names": " ".join(sorted(self.env)), "digest": environment_variables_digest(self.env)}
         return data
 

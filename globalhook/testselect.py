@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import os
 
+from .testrecords import environment_variables_digest  # noqa: F401 (kept importable from here)
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple
@@ -670,16 +672,3 @@ def _names(value: object) -> "List[str]":
     if isinstance(value, list):
         return [v for v in value if isinstance(v, str)]
     return []
-
-
-def environment_variables_digest(names: "Iterable[str]") -> str:
-    """A digest of the values of ``names`` in this environment (never the values themselves)."""
-    import hashlib
-
-    digest = hashlib.blake2b(digest_size=8)
-    for name in sorted(set(names)):
-        value = os.environ.get(name)
-        digest.update(name.encode("utf-8", "surrogateescape") + b"\0")
-        digest.update(b"-" if value is None else b"=" + value.encode("utf-8", "surrogateescape"))
-        digest.update(b"\0")
-    return digest.hexdigest()
