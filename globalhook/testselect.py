@@ -499,11 +499,11 @@ class Selector:
         for module, _ in live_roots:
             if module not in self.old_modules and _is_conftest(module):
                 return Decision(True, [f"{test} -> uses {module}, a conftest file not recorded then"])
-        if not self.any_file_changed():
-            return Decision(False, ["nothing it read or runs changed (no module file changed)"])
-        why = _environment_change(record)
+        why = _environment_change(record)  # before the shortcut below: no file needs to change for this
         if why is not None:
             return Decision(True, why)
+        if not self.any_file_changed():
+            return Decision(False, ["nothing it read or runs changed (no module file changed)"])
         for reads, where, mode in self._read_sets(test, record):
             why = self._reads_change(reads, where, mode)
             if why is not None:
@@ -532,7 +532,7 @@ class Selector:
         variables the test read can differ now (a test that ran since may
         have set one).
         """
-        return not self.any_file_changed() or _environment_change(_object(self.tests.get(test))) is None
+        return _environment_change(_object(self.tests.get(test))) is None
 
     def _read_sets(self, test: str, record: "Dict[str, Any]") -> "Iterable[Tuple[Dict[str, Any], str]]":
         yield record, "reads", _RUN
