@@ -21,9 +21,14 @@ from . import sigterm
 
 TYPE_CHECKING = False  # not from typing: imported before the program starts
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Callable, Optional
+    from typing import Callable, Optional, Protocol
 
-    from .session import Session
+    class Session(Protocol):
+        """What a child needs of the session it saves (the session module sits above this one)."""
+
+        def save(self) -> bool: ...
+
+        def flush(self) -> None: ...
 
 __all__ = ["patch_when_imported", "stop_helpers"]
 

@@ -37,9 +37,18 @@ import _signal as signal  # not signal.py, which imports enum (and more) for the
 
 TYPE_CHECKING = False  # not from typing: imported before the program starts
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Callable, Optional
+    import threading
+    from typing import Callable, Optional, Protocol
 
-    from .session import Session
+    class Session(Protocol):
+        """What this module needs of the session it saves (the session module sits above it)."""
+
+        _saving: bool
+        _lock: threading.Lock
+        _sigterm_pending: bool
+        exit_code: "Optional[int]"
+
+        def save(self) -> bool: ...
 
 __all__ = [
     "install_handler",
