@@ -12,7 +12,12 @@ other processes hits each alike:
 - ``idle``: ``pytest --globalhook=<a package that does not exist>``: the
   plugin's fixed cost (import hook, per-test labels, saving) with no read
   recorded;
-- ``tracked``: ``pytest --globalhook=click``.
+- ``tracked``: ``pytest --globalhook=click``;
+- ``floor`` (asked for with ``--variants``; needs the compiled core): plain
+  ``pytest`` with click's modules in the floor types of
+  ``benchmarks/floor.py`` (namespaces whose lookups only look up), loaded by
+  a small plugin (``-p``): what any dict-subclass namespace costs this suite
+  before anything is recorded.
 
 Each figure is the child's CPU time (user + system, from ``os.wait4``), start-up
 and saving included, as a user pays it.  Medians; ratios of medians measured in
@@ -32,8 +37,63 @@ import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import has_floor_types  # noqa: E402
+
 SUITE = "click==8.1.8"
 VARIANTS = ("plain", "idle", "tracked")
+#: Every variant ``--variants`` takes (the floor only when asked for).
+KNOWN = VARIANTS + ("floor",)
+#: The floor variant's plugin module, written into the benchmark's scratch folder.
+_FLOOR_PLUGIN = "globalhook_suite_cost_floor"
+_FLOOR_PLUGIN_SOURCE = """
+import sys
+
+from globalhook import _ctracking
+
+
+def _wanted(name):
+    return name == "click" or name.startswith("click.")
+
+
+if any(_wanted(name) for name in sys.modules):
+    raise SystemExit("floor plugin: click was imported before it")
+
+
+class _FloorLoader:
+    def __init__(self, inner):
+        self.inner = inner
+
+    def create_module(self, spec):
+        module = _ctracking._FloorModule(spec.name)
+        _ctracking.set_module_dict(module, _ctracking._FloorDict(vars(module)))
+        return module
+
+    def exec_module(self, module):
+        self.inner.exec_module(module)
+
+
+class _FloorFinder:
+    def find_spec(self, name, path, target=None):
+        if not _wanted(name):
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None:
+                spec.loader = _FloorLoader(spec.loader)
+                return spec
+        return None
+
+
+sys.meta_path.insert(0, _FloorFinder())
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if type(vars(sys.modules["click"])) is not _ctracking._FloorDict:
+        raise SystemExit("floor plugin: click does not have the floor dict")
+"""
 #: A package no one has: the plugin runs with nothing to track.
 _NOTHING = "globalhook_suite_cost_nothing"
 
@@ -63,6 +123,8 @@ def _command(variant: str, data_file: Path, quick: bool) -> List[str]:
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", "-W", "ignore::DeprecationWarning"]
     if quick:
         command += ["tests/test_basic.py"]
+    if variant == "floor":
+        command[3:3] = ["-p", _FLOOR_PLUGIN]
     if variant == "idle":
         command += [f"--globalhook={_NOTHING}", f"--globalhook-data={data_file}"]
     elif variant == "tracked":
@@ -90,6 +152,9 @@ def measure(source: Path, rounds: int, quick: bool, variants=VARIANTS) -> Dict[s
     env.pop("PYTEST_ADDOPTS", None)
     times: Dict[str, List[float]] = {name: [] for name in variants}
     with tempfile.TemporaryDirectory() as scratch:
+        if "floor" in variants:
+            (Path(scratch) / f"{_FLOOR_PLUGIN}.py").write_text(_FLOOR_PLUGIN_SOURCE)
+            env["PYTHONPATH"] = os.pathsep.join([env["PYTHONPATH"], scratch])
         data = Path(scratch) / "suite.json"
         for round_no in range(rounds):
             shift = round_no % len(variants)
@@ -111,16 +176,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one test file, 1 round (proves it works)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds (default 5; --quick 1)")
     parser.add_argument("--source", metavar="DIR", help="an extracted click 8.1.8 sdist (default: pip download)")
-    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset of "
-                        + ", ".join(VARIANTS))
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated, of "
+                        + ", ".join(KNOWN) + " (default: " + ",".join(VARIANTS) + ")")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     options = parser.parse_args(argv)
     rounds = options.rounds or (1 if options.quick else 5)
     variants = tuple(v for v in options.variants.split(",") if v)
-    unknown = [v for v in variants if v not in VARIANTS]
+    unknown = [v for v in variants if v not in KNOWN]
     if unknown or "plain" not in variants:
-        parser.error(f"--variants: {', '.join(unknown) or 'plain is needed'} (known: {', '.join(VARIANTS)})")
+        parser.error(f"--variants: {', '.join(unknown) or 'plain is needed'} (known: {', '.join(KNOWN)})")
     from globalhook import tracking
+
+    if "floor" in variants and not has_floor_types():
+        parser.error("--variants: floor needs the compiled core's floor types, which are not built here")
 
     version = ".".join(map(str, sys.version_info[:3])) + ("t" if not getattr(sys, "_is_gil_enabled", lambda: 1)()
                                                           else "")

@@ -107,3 +107,13 @@ def test_suite_cost_names_a_source_that_is_not_a_suite(tmp_path):
     assert done.returncode == 2
     assert f"--source {tmp_path}: not an extracted click sdist" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(not c_core_built(), reason="the floor types live in the compiled core")
+def test_suite_cost_runs_the_floor_when_asked(tmp_path):
+    out = tmp_path / "suite.json"
+    source = _tiny_click(tmp_path / "click-src")
+    done = _run("suite_cost.py", "--quick", "--source", str(source), "--variants", "plain,floor", "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    assert set(json.loads(out.read_text())["cpu_s"]) == {"plain", "floor"}
+    assert "round 1/1 floor" in done.stderr
