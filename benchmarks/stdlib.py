@@ -39,7 +39,7 @@ from typing import Dict, List
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from timing import geomean, has_floor_types, python_version  # noqa: E402
+from timing import FLOOR_IMPORT_HOOK, geomean, has_floor_types, python_version  # noqa: E402
 
 _TIMED = """
 import sys, time
@@ -104,48 +104,11 @@ ARMS = ("plain", "floor", "tracked")
 #: at start-up are imported before the hook; it refuses to run if the module
 #: was among them, and checks afterwards that the module has the floor dict.
 _FLOOR_RUNNER = """
-import sys, types
-from globalhook import _ctracking
+import sys
+import types
 
 NAME, PROGRAM = sys.argv[1], sys.argv[2]
-
-
-def wanted(name):
-    return name == NAME or name.startswith(NAME + ".")
-
-
-if any(wanted(name) for name in sys.modules):
-    raise SystemExit(f"floor runner: {NAME} was imported before the program")
-
-
-class FloorLoader:
-    def __init__(self, inner):
-        self.inner = inner
-
-    def create_module(self, spec):
-        module = _ctracking._FloorModule(spec.name)
-        _ctracking.set_module_dict(module, _ctracking._FloorDict(vars(module)))
-        return module
-
-    def exec_module(self, module):
-        self.inner.exec_module(module)
-
-
-class FloorFinder:
-    def find_spec(self, name, path, target=None):
-        if not wanted(name):
-            return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(name, path, target)
-            if spec is not None:
-                spec.loader = FloorLoader(spec.loader)
-                return spec
-        return None
-
-
-sys.meta_path.insert(0, FloorFinder())
+""" + FLOOR_IMPORT_HOOK + """
 sys.argv = [PROGRAM]
 main = types.ModuleType("__main__")
 main.__file__ = PROGRAM

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import has_floor_types  # noqa: E402
+from timing import FLOOR_IMPORT_HOOK, has_floor_types  # noqa: E402
 
 SUITE = "click==8.1.8"
 VARIANTS = ("plain", "idle", "tracked")
@@ -46,49 +46,7 @@ VARIANTS = ("plain", "idle", "tracked")
 KNOWN = VARIANTS + ("floor",)
 #: The floor variant's plugin module, written into the benchmark's scratch folder.
 _FLOOR_PLUGIN = "globalhook_suite_cost_floor"
-_FLOOR_PLUGIN_SOURCE = """
-import sys
-
-from globalhook import _ctracking
-
-
-def _wanted(name):
-    return name == "click" or name.startswith("click.")
-
-
-if any(_wanted(name) for name in sys.modules):
-    raise SystemExit("floor plugin: click was imported before it")
-
-
-class _FloorLoader:
-    def __init__(self, inner):
-        self.inner = inner
-
-    def create_module(self, spec):
-        module = _ctracking._FloorModule(spec.name)
-        _ctracking.set_module_dict(module, _ctracking._FloorDict(vars(module)))
-        return module
-
-    def exec_module(self, module):
-        self.inner.exec_module(module)
-
-
-class _FloorFinder:
-    def find_spec(self, name, path, target=None):
-        if not _wanted(name):
-            return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(name, path, target)
-            if spec is not None:
-                spec.loader = _FloorLoader(spec.loader)
-                return spec
-        return None
-
-
-sys.meta_path.insert(0, _FloorFinder())
-
+_FLOOR_PLUGIN_SOURCE = 'NAME = "click"\n' + FLOOR_IMPORT_HOOK + """
 
 def pytest_sessionfinish(session, exitstatus):
     if type(vars(sys.modules["click"])) is not _ctracking._FloorDict:

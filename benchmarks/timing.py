@@ -61,6 +61,55 @@ def worst(ratios: Mapping[str, float]) -> Sequence:
     return (name, ratios[name])
 
 
+#: Python source that puts the module ``NAME`` (which the code before it must
+#: define) and its submodules into the compiled core's floor types: namespaces
+#: whose lookups only look up.  Written into a floor runner or plugin of the
+#: benchmarks; it refuses to run once the module was imported already.
+FLOOR_IMPORT_HOOK = """
+import sys
+
+from globalhook import _ctracking
+
+
+def wanted(name):
+    return name == NAME or name.startswith(NAME + ".")
+
+
+if any(wanted(name) for name in sys.modules):
+    raise SystemExit(f"floor: {NAME} was imported before the floor's import hook")
+
+
+class FloorLoader:
+    def __init__(self, inner):
+        self.inner = inner
+
+    def create_module(self, spec):
+        module = _ctracking._FloorModule(spec.name)
+        _ctracking.set_module_dict(module, _ctracking._FloorDict(vars(module)))
+        return module
+
+    def exec_module(self, module):
+        self.inner.exec_module(module)
+
+
+class FloorFinder:
+    def find_spec(self, name, path, target=None):
+        if not wanted(name):
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None:
+                spec.loader = FloorLoader(spec.loader)
+                return spec
+        return None
+
+
+sys.meta_path.insert(0, FloorFinder())
+"""
+
+
 def has_floor_types() -> bool:
     """The floor's dict and module types live in the compiled core only."""
     try:
